@@ -1,0 +1,239 @@
+"""Command line: one short function per subcommand. No polars or openpyxl here.
+
+Each command parses options, loads the config and calls one function from
+:mod:`segtool.commands`; errors become one line on stderr and an exit code
+(see :mod:`segtool.errors`).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from segtool import __version__, console
+from segtool.errors import EXIT_USAGE, SegtoolError
+from segtool.options import (
+    AsOfOpt,
+    ConfigOpt,
+    DebugOpt,
+    FormatOpt,
+    JsonOpt,
+    OutOpt,
+    QuietOpt,
+    WorkspaceOpt,
+)
+
+app = typer.Typer(
+    name="segtool",
+    help="Segment B2B customers from CRM order exports and write call and mail task sheets.\n\n"
+    "Typical monthly use: segtool run --config segtool.yaml --out out/2026-11",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"segtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    console.configure(quiet=quiet, debug=debug)
+
+
+def _setup(quiet: bool, debug: bool) -> None:
+    """Options given after the subcommand name count as well as before it."""
+    console.configure(quiet=quiet or console.is_quiet(), debug=debug or console.is_debug())
+
+
+def _finish(code: int) -> None:
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write segtool.yaml and playbook.yaml into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a commented starter config and playbook."""
+    _setup(quiet, debug)
+    from segtool.commands import init as cmd
+
+    _finish(cmd.execute(directory, force=force))
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="CSV or XLSX exports to look at.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", help="How many parsed rows to show.")] = 5,
+    sheet: Annotated[Optional[str], typer.Option("--sheet", help="XLSX sheet name.")] = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show how a file would be read: encoding, delimiter, header row, column mapping,
+    date and number formats, and a few parsed rows."""
+    _setup(quiet, debug)
+    from segtool.commands import inspect as cmd
+
+    _finish(cmd.execute(files, rows=rows, sheet=sheet, config_path=config))
+
+
+@app.command()
+def ingest(
+    config: ConfigOpt = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Read the order and contact exports into the workspace (orders.parquet,
+    contacts.parquet, rejects.csv, manifest.json) and print the row accounting per file."""
+    _setup(quiet, debug)
+    from segtool.commands import ingest as cmd
+
+    _finish(cmd.execute(config, workspace, as_json=json))
+
+
+@app.command()
+def score(
+    config: ConfigOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_of: AsOfOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compute one row of metrics per customer (recency, orders, revenue, cadence...)."""
+    _setup(quiet, debug)
+    from segtool.commands import score as cmd
+
+    _finish(cmd.execute(config, workspace, as_of))
+
+
+@app.command()
+def classify(
+    config: ConfigOpt = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Put each customer in a lifecycle segment, grade it A/B/C and raise red flags."""
+    _setup(quiet, debug)
+    from segtool.commands import classify as cmd
+
+    _finish(cmd.execute(config, workspace))
+
+
+@app.command("assign-tactics")
+def assign_tactics(
+    config: ConfigOpt = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Turn segments into tasks with the playbook: who to contact, how, with what script, by when."""
+    _setup(quiet, debug)
+    from segtool.commands import tactics as cmd
+
+    _finish(cmd.execute(config, workspace))
+
+
+@app.command()
+def export(
+    out: OutOpt = Path("out"),
+    config: ConfigOpt = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = None,
+    output: Annotated[
+        Optional[str],
+        typer.Option("-o", "--output", help="'-' writes one CSV (see --what) to stdout instead."),
+    ] = None,
+    what: Annotated[
+        str,
+        typer.Option("--what", help="With -o -: segments, call_tasks, mail_tasks or data_quality."),
+    ] = "segments",
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the segment lists, call and mail task sheets and the summary workbook."""
+    _setup(quiet, debug)
+    from segtool.commands import export as cmd
+
+    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what))
+
+
+@app.command()
+def run(
+    out: OutOpt = Path("out"),
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    previous: Annotated[
+        Optional[Path],
+        typer.Option("--previous", help="Last month's output folder, for the migration report."),
+    ] = None,
+    fmt: FormatOpt = None,
+    workspace: Annotated[
+        Optional[Path],
+        typer.Option("--workspace", "-w", help="Also keep the intermediate parquet files here."),
+    ] = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The monthly job: ingest, score, classify, assign tactics and export in one go."""
+    _setup(quiet, debug)
+    from segtool.commands import run as cmd
+
+    _finish(cmd.execute(config, out, as_of=as_of, previous=previous, fmt=fmt,
+                        workspace=workspace, as_json=json))
+
+
+class Interrupted(SystemExit):
+    """Raised from the SIGINT/SIGTERM handler so every ``with`` block cleans up."""
+
+
+def _on_signal(signum, frame):  # pragma: no cover - exercised by a subprocess test
+    raise Interrupted(128 + signum)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one line and an exit code."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        app()
+    except Interrupted:
+        console.error("interrupted; outputs were left as they were")
+        raise
+    except SegtoolError as exc:
+        if console.is_debug():
+            raise
+        console.error(exc.message)
+        sys.exit(exc.exit_code)
+    except NotImplementedError as exc:
+        console.error(f"not implemented yet: {exc}")
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
+        if console.is_debug():
+            raise
+        console.error(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+        )
+        sys.exit(70)

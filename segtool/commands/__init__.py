@@ -1,0 +1,56 @@
+"""What each subcommand does, between option parsing (cli.py) and the steps (steps/).
+
+Each module has ``execute(...) -> int`` returning the exit code. They load the config,
+read the workspace, call pure step functions, write outputs and print summaries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from segtool.config import DEFAULT_CONFIG_NAME, Config, load_config
+from segtool.errors import ConfigError, SegtoolError
+from segtool.workspace import Workspace
+
+
+def find_config(path: Path | None) -> Path:
+    """The config to use: the given one, else ./segtool.yaml, else ./config/segtool.yaml."""
+    if path is not None:
+        return path
+    for candidate in (Path(DEFAULT_CONFIG_NAME), Path("config") / DEFAULT_CONFIG_NAME):
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        f"no config given and no ./{DEFAULT_CONFIG_NAME} found; pass --config FILE "
+        "or create one with: segtool init",
+        code="E-CONFIG-MISSING",
+    )
+
+
+def load(path: Path | None) -> Config:
+    from segtool import console
+
+    warnings: list[str] = []
+    cfg = load_config(find_config(path), warnings)
+    for message in warnings:
+        console.warn(message)
+    return cfg
+
+
+def workspace_for(cfg: Config, override: Path | None) -> Workspace:
+    return Workspace(override if override is not None else cfg.workspace_path())
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    """``--as-of``: None (latest order date), ``today``, or an ISO date."""
+    if value is None:
+        return None
+    if value.strip().lower() == "today":
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise SegtoolError(
+            f"--as-of {value!r}: expected a date as YYYY-MM-DD or 'today'", code="E-USAGE-ASOF"
+        ) from None

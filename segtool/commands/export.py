@@ -1,0 +1,7 @@
+"""`segtool export`."""
+
+from __future__ import annotations
+
+
+def execute(*args, **kwargs) -> int:
+    raise NotImplementedError("segtool export")

@@ -1,0 +1,549 @@
+"""Configuration: pydantic models (unknown keys are errors) and :func:`load_config`.
+
+Key names marked *contract* in the docstrings are read by scripts and cron jobs:
+change them only with an entry in :data:`RENAMED_KEYS` so old configs keep working.
+All periods are in calendar months, all amounts in the input currency.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from segtool.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "segtool.yaml"
+
+# Renamed keys: old dotted path -> new dotted path. Loading maps them with a warning.
+RENAMED_KEYS: dict[str, str] = {
+    "periods.default.passive_after": "periods.default.falling_asleep_after",
+    "periods.default.lost_after": "periods.default.asleep_after",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# -- inputs ----------------------------------------------------------------------------
+class InputFile(Strict):
+    """One export. ``path`` may be a glob; relative paths resolve against the config's folder."""
+
+    path: str
+    sheet: str | int | None = None  # xlsx: sheet name or 0-based index; default first sheet
+
+
+class ColumnOverrides(Strict):
+    """Header names to use instead of auto-detection: canonical key -> header as written."""
+
+    orders: dict[str, str] = Field(default_factory=dict)
+    contacts: dict[str, str] = Field(default_factory=dict)
+    companies: dict[str, str] = Field(default_factory=dict)
+
+
+class Formats(Strict):
+    date: Literal["auto", "dmy", "mdy", "ymd"] | str = "auto"
+    decimal: Literal["auto", "comma", "point"] = "auto"
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1251", "latin-1"] = "auto"
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+
+
+class Inputs(Strict):
+    orders: InputFile  # contract: inputs.orders.path
+    contacts: InputFile | None = None  # contract: inputs.contacts.path / .sheet
+    companies: InputFile | None = None
+    columns: ColumnOverrides = Field(default_factory=ColumnOverrides)  # contract
+    formats: Formats = Field(default_factory=Formats)
+
+
+class IngestOptions(Strict):
+    drop_duplicates: bool = True
+    min_year: int = 1900
+    max_year: int = 2200
+
+
+# -- periods (seed 004) ----------------------------------------------------------------
+class Period(Strict):
+    falling_asleep_after: int = Field(12, ge=1, le=1200)  # contract
+    asleep_after: int = Field(24, ge=1, le=1200)  # contract
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.asleep_after <= self.falling_asleep_after:
+            raise ValueError(
+                f"asleep_after ({self.asleep_after}) must be greater than "
+                f"falling_asleep_after ({self.falling_asleep_after})"
+            )
+        return self
+
+
+class CategoryPeriod(Period):
+    match: list[str] = Field(min_length=1)  # glob patterns over the category column
+
+    @field_validator("match")
+    @classmethod
+    def _valid_globs(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.strip():
+                raise ValueError("empty glob pattern")
+            try:
+                re.compile(fnmatch.translate(pattern))
+            except re.error as exc:  # pragma: no cover - fnmatch escapes nearly everything
+                raise ValueError(f"bad glob {pattern!r}: {exc}") from exc
+            if pattern.count("[") != pattern.count("]"):
+                raise ValueError(f"bad glob {pattern!r}: unbalanced [ ]")
+        return patterns
+
+
+class Cadence(Strict):
+    enabled: bool = False
+    min_orders: int = Field(3, ge=2)
+    gaps: float = Field(2.0, gt=0)
+
+
+class Periods(Strict):
+    default: Period = Field(default_factory=Period)  # contract
+    categories: dict[str, CategoryPeriod] = Field(default_factory=dict)  # contract
+    cadence: Cadence = Field(default_factory=Cadence)
+
+
+# -- stages (seed 003) -----------------------------------------------------------------
+class StageThreshold(Strict):
+    min_orders: int = Field(ge=1)
+
+
+class Stages(Strict):
+    regular: StageThreshold = Field(default_factory=lambda: StageThreshold(min_orders=5))
+    prospective: StageThreshold = Field(default_factory=lambda: StageThreshold(min_orders=2))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Stages:
+        if not 1 < self.prospective.min_orders < self.regular.min_orders:
+            raise ValueError(
+                "need 1 < prospective.min_orders < regular.min_orders, got "
+                f"{self.prospective.min_orders} and {self.regular.min_orders}"
+            )
+        return self
+
+
+# -- grades (seed 000) -----------------------------------------------------------------
+Criterion = Literal["recency", "frequency", "size", "margin"]
+
+
+class Shares(Strict):
+    A: float = Field(0.2, gt=0, lt=1)
+    B: float = Field(0.3, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum(self) -> Shares:
+        if self.A + self.B >= 1:
+            raise ValueError(f"A + B must be below 1 (C is the rest), got {self.A + self.B}")
+        return self
+
+
+class ParetoShares(Strict):
+    A: float = Field(0.8, gt=0, lt=1)  # customers making the first 80 % of the value
+    B: float = Field(0.95, gt=0, lt=1)  # ... up to 95 %; C the rest
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParetoShares:
+        if self.B <= self.A:
+            raise ValueError("pareto.B (cumulative share) must be greater than pareto.A")
+        return self
+
+
+class FixedThreshold(Strict):
+    """Fixed thresholds: A at or better than ``A``, B at or better than ``B``.
+
+    "Better" is lower for recency (days), higher for the other criteria.
+    """
+
+    A: float
+    B: float
+
+
+class HighMargin(Strict):
+    categories: list[str] = Field(default_factory=list)  # globs of high-margin categories
+    min_margin_rate: float | None = 0.3  # or lines whose margin rate is above this
+
+
+class Grades(Strict):
+    method: Literal["quantile", "pareto", "fixed"] = "quantile"
+    shares: Shares = Field(default_factory=Shares)
+    pareto: ParetoShares = Field(default_factory=ParetoShares)
+    fixed: dict[Criterion, FixedThreshold] = Field(default_factory=dict)
+    criteria: list[Criterion] = Field(
+        default_factory=lambda: ["recency", "frequency", "size", "margin"], min_length=1
+    )
+    high_margin: HighMargin = Field(default_factory=HighMargin)
+
+    @model_validator(mode="after")
+    def _fixed_complete(self) -> Grades:
+        if self.method == "fixed":
+            missing = [c for c in self.criteria if c not in self.fixed]
+            if missing:
+                raise ValueError(
+                    "method 'fixed' needs grades.fixed.<criterion>: {A: .., B: ..} for "
+                    + ", ".join(missing)
+                )
+        return self
+
+
+# -- red flags (seed 000) ----------------------------------------------------------------
+class RevenueDrop(Strict):
+    enabled: bool = True
+    window: int = Field(12, ge=1)  # months
+    min_drop: float = Field(0.5, gt=0, le=1)  # share lost vs the previous window
+
+
+class Overdue(Strict):
+    enabled: bool = True
+    gaps: float = Field(2.0, gt=0)
+    min_orders: int = Field(3, ge=2)
+
+
+class LostCategory(Strict):
+    enabled: bool = True
+    window: int = Field(12, ge=1)  # bought in the previous window, not in the last one
+
+
+class RedFlags(Strict):
+    revenue_drop: RevenueDrop = Field(default_factory=RevenueDrop)
+    overdue: Overdue = Field(default_factory=Overdue)
+    lost_category: LostCategory = Field(default_factory=LostCategory)
+
+
+# -- custom segment rules (like R rfm's segment table) ----------------------------------
+class ExtraRule(Strict):
+    """First matching rule names the customer's ``segment_extra``.
+
+    ``when`` maps a metric (any column of the scores, e.g. ``recency_days`` or
+    ``recency_score``) to a ``[min, max]`` range (inclusive; null = open) or a list of
+    allowed values. An empty ``when`` is a catch-all.
+    """
+
+    name: str
+    label_ru: str | None = None
+    label_en: str | None = None
+    when: dict[str, list[Any] | float | int | str] = Field(default_factory=dict)
+
+
+# -- contacts: inference of role, company type and size (seed 001) ------------------------
+class RoleKeywords(Strict):
+    decision_maker: list[str] = Field(
+        default_factory=lambda: [
+            "директор", "руководител", "владел", "собственник", "учредител", "president",
+            "owner", "ceo", "cfo", "coo", "director", "head", "founder", "генеральн",
+        ]
+    )
+    purchaser: list[str] = Field(
+        default_factory=lambda: [
+            "закупк", "закупщ", "снабжен", "снабженц", "логист", "procurement", "purchas",
+            "buyer", "supply", "офис-менеджер", "менеджер по закуп",
+        ]
+    )
+    user: list[str] = Field(
+        default_factory=lambda: [
+            "инженер", "технолог", "механик", "мастер", "энергетик", "прораб", "бригадир",
+            "engineer", "technician", "operator", "production",
+        ]
+    )
+
+
+class CompanyTypeKeywords(Strict):
+    government: list[str] = Field(
+        default_factory=lambda: [
+            "гбу", "мбу", "фгуп", "гуп", "муп", "фгбу", "гку", "мку", "учреждени", "администрац",
+            "министерств", "school", "hospital", "university", "municipal", "government",
+        ]
+    )
+    manufacturing: list[str] = Field(
+        default_factory=lambda: [
+            "завод", "производств", "фабрик", "комбинат", "мануфактур", "plant", "factory",
+            "manufactur", "works", "industries",
+        ]
+    )
+    trading: list[str] = Field(
+        default_factory=lambda: [
+            "торговый дом", "дистрибуц", "дистрибьют", "опт", "снаб", "trading", "distribut",
+            "wholesale", "supply",
+        ]
+    )
+    shop: list[str] = Field(
+        default_factory=lambda: ["ип ", "магазин", "лавка", "shop", "store", "market", "retail"]
+    )
+
+
+class SizeLimits(Strict):
+    small: float
+    medium: float
+
+
+class SizeClasses(Strict):
+    """Russia's SME limits by default: turnover in RUB, headcount in people."""
+
+    turnover: SizeLimits = Field(default_factory=lambda: SizeLimits(small=800e6, medium=2e9))
+    headcount: SizeLimits = Field(default_factory=lambda: SizeLimits(small=100, medium=250))
+
+
+class Inference(Strict):
+    roles: RoleKeywords = Field(default_factory=RoleKeywords)
+    company_types: CompanyTypeKeywords = Field(default_factory=CompanyTypeKeywords)
+    size_classes: SizeClasses = Field(default_factory=SizeClasses)
+
+
+# -- tactics and tasks ------------------------------------------------------------------
+Role = Literal["purchaser", "user", "decision_maker"]
+
+
+class Routing(Strict):
+    # which role to try next when the tactic's role has nobody reachable; `unknown` last
+    role_order: dict[Role, list[str]] = Field(
+        default_factory=lambda: {
+            "purchaser": ["purchaser", "decision_maker", "user", "unknown"],
+            "user": ["user", "purchaser", "decision_maker", "unknown"],
+            "decision_maker": ["decision_maker", "purchaser", "user", "unknown"],
+        }
+    )
+
+
+class Tasks(Strict):
+    max_per_customer: int = Field(3, ge=1)
+    period: Literal["month", "week", "quarter"] = "month"  # task ids are stable per period
+
+
+class Owners(Strict):
+    default: str = "Отдел продаж"
+
+
+# -- export -----------------------------------------------------------------------------
+class CsvOptions(Strict):
+    delimiter: Literal[",", ";", "\t", "|"] = ","  # contract default: ','
+    bom: bool = False
+    encoding: Literal["utf-8", "cp1251"] = "utf-8"
+
+
+class XlsxOptions(Strict):
+    max_rows: int = Field(1_048_575, ge=100, le=1_048_575)  # Excel's limit minus the header
+
+
+class ExportOptions(Strict):
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    xlsx: XlsxOptions = Field(default_factory=XlsxOptions)
+    formats: list[Literal["xlsx", "csv"]] = Field(default_factory=lambda: ["xlsx", "csv"])
+
+
+class Limits(Strict):
+    max_reject_rate: float = Field(0.05, ge=0, le=1)
+
+
+# -- the whole file ---------------------------------------------------------------------
+class Config(Strict):
+    language: Literal["ru", "en"] = "ru"  # contract
+    inputs: Inputs
+    ingest: IngestOptions = Field(default_factory=IngestOptions)
+    periods: Periods = Field(default_factory=Periods)
+    stages: Stages = Field(default_factory=Stages)
+    grades: Grades = Field(default_factory=Grades)
+    red_flags: RedFlags = Field(default_factory=RedFlags)
+    segments_extra: list[ExtraRule] = Field(default_factory=list)
+    inference: Inference = Field(default_factory=Inference)
+    playbook: str | None = "playbook.yaml"  # path, relative to the config file
+    tactics: list[dict[str, Any]] | None = None  # inline playbook instead of a file
+    routing: Routing = Field(default_factory=Routing)
+    tasks: Tasks = Field(default_factory=Tasks)
+    owners: Owners = Field(default_factory=Owners)
+    export: ExportOptions = Field(default_factory=ExportOptions)
+    limits: Limits = Field(default_factory=Limits)
+    workspace: str | None = None  # default: .segtool next to the config file
+
+    # set by load_config, not by the user
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source_path: Path | None = Field(default=None, exclude=True)
+    source_sha256: str | None = Field(default=None, exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def playbook_path(self) -> Path | None:
+        return None if self.tactics is not None or not self.playbook else self.resolve(self.playbook)
+
+    def workspace_path(self) -> Path:
+        return self.resolve(self.workspace) if self.workspace else self.base_dir / ".segtool"
+
+
+# -- YAML loading with precise errors -----------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader (no code execution) that refuses duplicate keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file safely; any problem becomes a one-line :class:`ConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found (create one with: segtool init)", code="E-CONFIG-MISSING"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        hint = " (YAML does not allow tabs for indentation; use spaces)" if "\t" in problem or (
+            "tab" in problem
+        ) else ""
+        raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
+
+
+def _apply_renames(data: dict, warnings: list[str]) -> None:
+    for old, new in RENAMED_KEYS.items():
+        *parents, leaf = old.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict) and leaf in node:
+            new_leaf = new.split(".")[-1]
+            node.setdefault(new_leaf, node.pop(leaf))
+            warnings.append(f"config key {old} is now {new}; please rename it")
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class found by walking ``loc`` from ``model`` (for suggestions)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = _unwrap(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Find the BaseModel inside Optional[...], list[...], dict[str, ...] annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _unwrap(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def format_validation_error(
+    exc: ValidationError, root: type[BaseModel], source: Path, data: Any = None
+) -> str:
+    """The first problem of a pydantic error as one line naming the key path and the fix."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    path = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(root, loc[:-1])
+        key = str(loc[-1])
+        msg = f"{source}: unknown key '{path}'"
+        if parent is not None:
+            names = [n for n, f in parent.model_fields.items() if not f.exclude]
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+            if close:
+                msg += f"; did you mean '{_dotted(loc[:-1] + (close[0],))}'?"
+            else:
+                msg += f"; valid keys here: {', '.join(names)}"
+        return msg
+    if kind == "missing":
+        return f"{source}: missing key '{path}'; add it (see: segtool init)"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    expected = err["msg"]
+    if kind in {"literal_error", "enum"}:
+        return f"{source}: key '{path}' = {shown}: {expected}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"{source}: key '{path}' = {shown}: wrong type, {expected.lower()}"
+    if path:
+        return f"{source}: key '{path}' = {shown}: {expected}"
+    return f"{source}: {expected}"
+
+
+def validate_model(model: type[BaseModel], data: Any, source: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            format_validation_error(exc, model, source, data), code="E-CONFIG-KEY"
+        ) from None
+
+
+def load_config(path: str | Path, warnings: list[str] | None = None) -> Config:
+    """Read, validate and resolve a config file; raises :class:`ConfigError` (exit 2)."""
+    path = Path(path)
+    data = read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; it needs at least inputs.orders.path")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(data).__name__}")
+    _apply_renames(data, warnings if warnings is not None else [])
+    cfg = validate_model(Config, data, path)
+    cfg.base_dir = path.resolve().parent
+    cfg.source_path = path.resolve()
+    cfg.source_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return cfg
+
+
+def config_for_orders(orders_path: str | Path, **extra: Any) -> Config:
+    """A default config for one orders file (used by tests and ``inspect``)."""
+    cfg = Config.model_validate({"inputs": {"orders": {"path": str(orders_path)}}, **extra})
+    cfg.base_dir = Path.cwd()
+    return cfg

@@ -1,0 +1,79 @@
+"""Canonical column names and dtypes exchanged between steps (the workspace contract).
+
+Every step reads and writes frames with these columns; the workspace parquet files have
+exactly these schemas. Names are snake_case and double as CSV headers.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# -- orders.parquet: one row per accepted input line -----------------------------------------
+ORDERS = {
+    "customer_id": pl.String,  # as written, trimmed: ИНН "0012" != "12"
+    "company_name": pl.String,  # may be null
+    "order_id": pl.String,  # null in the input -> "<customer_id>|<date>" (one order per day)
+    "order_date": pl.Date,  # time of day dropped
+    "amount": pl.Float64,  # line amount, negative for returns/cancellations
+    "quantity": pl.Float64,
+    "unit_price": pl.Float64,
+    "category": pl.String,
+    "product": pl.String,
+    "margin": pl.Float64,  # line margin if the export has it (else from cost), else null
+    "source_file": pl.String,
+    "source_row": pl.Int64,  # as a spreadsheet counts: header = 1, first data row = 2
+}
+
+# -- contacts.parquet: one row per contact person (company columns repeated) -----------------
+CONTACTS = {
+    "customer_id": pl.String,
+    "company_name": pl.String,
+    "contact_name": pl.String,
+    "job_title": pl.String,
+    "role": pl.String,  # purchaser | user | decision_maker | unknown
+    "role_inferred": pl.Boolean,  # true when taken from the job title
+    "phone": pl.String,
+    "email": pl.String,
+    "address": pl.String,
+    "inmail": pl.String,  # LinkedIn/social handle
+    "do_not_call": pl.Boolean,
+    "do_not_email": pl.Boolean,
+    "do_not_mail": pl.Boolean,
+    "preferred_channel": pl.String,
+    "company_type": pl.String,  # manufacturing | trading | shop | government | other
+    "company_type_inferred": pl.Boolean,
+    "turnover": pl.Float64,
+    "headcount": pl.Float64,
+    "region": pl.String,
+    "owner": pl.String,  # account manager
+    "source_file": pl.String,
+    "source_row": pl.Int64,
+}
+
+# -- rejects.csv ---------------------------------------------------------------------------
+REJECTS = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+}
+
+ROLES = ("purchaser", "user", "decision_maker")
+STAGES = ("new", "prospective", "regular")
+ACTIVITIES = ("active", "falling_asleep", "asleep")
+SEGMENTS = tuple(f"{s}_{a}" for s in STAGES for a in ACTIVITIES) + ("lead", "no_purchase")
+COMPANY_TYPES = ("manufacturing", "trading", "shop", "government", "other")
+SIZE_CLASSES = ("small", "medium", "large")
+
+# -- segments.parquet: the contract columns (issue "score and classify"), in this order ----
+SEGMENT_COLUMNS = [
+    "customer_id", "company_name", "stage", "activity", "segment", "orders", "revenue",
+    "first_order_date", "last_order_date", "recency_days", "tenure_days", "avg_order_value",
+    "margin_rate", "cadence_days", "size", "grade_recency", "grade_frequency", "grade_size",
+    "grade_margin", "abc", "priority", "red_flags", "reason",
+]
+
+
+def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
