@@ -1,0 +1,583 @@
+"""Month-over-month migration: who moved between segments since the previous run.
+
+Compares this run's segments with the previous output folder (``--previous DIR``):
+
+- movers: one row per customer whose segment changed; customers new since then have a null
+  ``previous_segment``, customers gone since then a null ``segment``;
+- a transition matrix: previous segment x current segment, customer counts (all customers,
+  the unchanged ones on the diagonal);
+- red flags newly raised and cleared per customer;
+- last month's tasks: those an analyst marked done or refused in ``call_tasks.xlsx`` /
+  ``mail_tasks.xlsx`` are not issued again (matched by ``task_id``); those still open are
+  listed.
+
+:func:`read_previous` reads the previous folder, :func:`compare` and :func:`drop_closed_tasks`
+are pure, :func:`write_migration` writes ``migration.xlsx`` / ``migration.csv`` into an
+:class:`~segtool.io.atomic.OutputSet`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from segtool.config import Config, CsvOptions
+from segtool.errors import InputError
+from segtool.schema import SEGMENTS
+
+PREVIOUS_SEGMENTS = "segments.csv"
+TASK_WORKBOOKS = ("call_tasks", "mail_tasks")
+
+MOVER_COLUMNS = [
+    "customer_id", "company_name", "previous_segment", "segment", "raised_flags", "cleared_flags",
+]
+FLAG_COLUMNS = [
+    "customer_id", "company_name", "segment", "previous_red_flags", "red_flags",
+    "raised_flags", "cleared_flags",
+]
+OPEN_TASK_COLUMNS = [
+    "task_id", "customer_id", "company_name", "channel", "tactic", "due_date", "status",
+    "segment", "reissued", "source",
+]
+TASK_STATUSES = ("open", "in_progress", "done", "refused")
+CLOSED_STATUSES = ("done", "refused")
+
+# status as shown in the xlsx drop-down (RU or EN labels) or as a code -> code
+_STATUS_WORDS = {
+    "open": "open", "открыта": "open", "открыто": "open", "новая": "open", "new": "open",
+    "in progress": "in_progress", "в работе": "in_progress", "in work": "in_progress",
+    "done": "done", "выполнена": "done", "выполнено": "done", "сделано": "done",
+    "закрыта": "done", "closed": "done", "completed": "done",
+    "refused": "refused", "отказ": "refused", "отказано": "refused", "отказался": "refused",
+    "rejected": "refused", "declined": "refused",
+}
+
+# headers of the task workbooks (snake_case keys, RU/EN labels), normalised by _norm_header
+_TASK_HEADERS = {
+    "task_id": ["task_id", "task id", "id задачи", "номер задачи", "код задачи", "задача id"],
+    "status": ["status", "статус", "состояние"],
+    "customer_id": ["customer_id", "customer id", "инн", "id клиента", "код клиента", "клиент id"],
+    "company_name": ["company_name", "company", "company name", "компания", "клиент",
+                     "контрагент", "наименование", "название компании"],
+    "channel": ["channel", "канал"],
+    "tactic": ["tactic", "тактика"],
+    "due_date": ["due_date", "due date", "due", "срок", "выполнить до", "дата выполнения"],
+}
+
+NEW_KEY = "(new)"
+GONE_KEY = "(gone)"
+
+_LABELS = {
+    "ru": {
+        "customer_id": "ИНН / ID клиента", "company_name": "Компания",
+        "previous_segment": "Сегмент раньше", "segment": "Сегмент сейчас",
+        "raised_flags": "Новые красные флаги", "cleared_flags": "Снятые красные флаги",
+        "previous_red_flags": "Флаги раньше", "red_flags": "Флаги сейчас",
+        "task_id": "ID задачи", "channel": "Канал", "tactic": "Тактика", "due_date": "Срок",
+        "status": "Статус", "reissued": "Выдана снова", "source": "Файл",
+        NEW_KEY: "(новые)", GONE_KEY: "(выбыли)", "total": "Итого",
+        "title": "Миграция между сегментами", "matrix": "Было (строки) → стало (столбцы)",
+        "as_of": "Дата анализа", "previous_as_of": "Дата прошлого анализа",
+        "customers": "Клиентов сейчас", "previous_customers": "Клиентов раньше",
+        "moved": "Сменили сегмент (включая новых и выбывших)", "new": "Новые клиенты",
+        "gone": "Выбывшие клиенты", "flags_raised": "Клиентов с новыми флагами",
+        "flags_cleared": "Клиентов со снятыми флагами",
+        "open_tasks": "Открытых задач с прошлого раза",
+        "closed_tasks": "Задач выполнено или отказано (не выдаются снова)",
+        "sheet_summary": "Сводка", "sheet_movers": "Переходы", "sheet_flags": "Флаги",
+        "sheet_tasks": "Открытые задачи",
+        "status_open": "открыта", "status_in_progress": "в работе",
+        "status_done": "выполнена", "status_refused": "отказ", "yes": "да", "no": "нет",
+    },
+    "en": {
+        "customer_id": "Customer ID", "company_name": "Company",
+        "previous_segment": "Previous segment", "segment": "Segment now",
+        "raised_flags": "Raised red flags", "cleared_flags": "Cleared red flags",
+        "previous_red_flags": "Flags before", "red_flags": "Flags now",
+        "task_id": "Task ID", "channel": "Channel", "tactic": "Tactic", "due_date": "Due",
+        "status": "Status", "reissued": "Issued again", "source": "File",
+        NEW_KEY: "(new)", GONE_KEY: "(gone)", "total": "Total",
+        "title": "Segment migration", "matrix": "Before (rows) → now (columns)",
+        "as_of": "As of", "previous_as_of": "Previous as of",
+        "customers": "Customers now", "previous_customers": "Customers before",
+        "moved": "Changed segment (new and gone included)", "new": "New customers",
+        "gone": "Gone customers", "flags_raised": "Customers with raised flags",
+        "flags_cleared": "Customers with cleared flags",
+        "open_tasks": "Tasks still open from last time",
+        "closed_tasks": "Tasks done or refused (not issued again)",
+        "sheet_summary": "Summary", "sheet_movers": "Movers", "sheet_flags": "Flags",
+        "sheet_tasks": "Open tasks",
+        "status_open": "open", "status_in_progress": "in progress",
+        "status_done": "done", "status_refused": "refused", "yes": "yes", "no": "no",
+    },
+}
+
+
+# -- the previous run ----------------------------------------------------------------------
+@dataclass
+class PreviousRun:
+    """What a previous output folder tells: its segments, task statuses and as_of."""
+
+    folder: Path
+    segments: pl.DataFrame  # customer_id, company_name, segment, red_flags (all String)
+    tasks: pl.DataFrame  # task_id, status (code), customer_id, company_name, channel, ...
+    as_of: str | None = None
+
+
+def _norm_header(name: Any) -> str:
+    text = str(name or "").strip().lower().replace("ё", "е")
+    return re.sub(r"[\s_\-.,:;/()№#]+", " ", text).strip()
+
+
+def _decode(data: bytes, csv: CsvOptions) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1251" if csv.encoding == "cp1251" else "utf-8", errors="replace")
+
+
+def _pick_delimiter(header: str, preferred: str) -> str:
+    """The configured delimiter, unless the header plainly uses another one."""
+    for sep in (preferred, ",", ";", "\t", "|"):
+        if "customer_id" in header.split(sep):
+            return sep
+    return preferred
+
+
+def read_previous_segments(path: Path, csv: CsvOptions) -> pl.DataFrame:
+    """A previous ``segments.csv`` (with this config's CSV options), codes as text."""
+    try:
+        text = _decode(Path(path).read_bytes(), csv)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the previous segments ({exc.strerror})") from None
+    header = text.split("\n", 1)[0].rstrip("\r")
+    sep = _pick_delimiter(header, csv.delimiter)
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text), separator=sep, infer_schema=False, missing_columns="insert"
+        ) if text.strip() else pl.DataFrame()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: cannot read the previous segments: {exc}") from None
+    missing = [c for c in ("customer_id", "segment") if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: not a segtool segments.csv (no column {', '.join(missing)})",
+            code="E-INPUT-PREVIOUS",
+        )
+    return frame.select(
+        pl.col("customer_id").str.strip_chars(),
+        _text_or_null(frame, "company_name"),
+        pl.col("segment").str.strip_chars(),
+        _text_or_null(frame, "red_flags").fill_null(""),
+    ).filter(pl.col("customer_id").is_not_null() & (pl.col("customer_id") != ""))
+
+
+def _text_or_null(frame: pl.DataFrame, name: str) -> pl.Expr:
+    if name in frame.columns:
+        return pl.col(name).cast(pl.String)
+    return pl.lit(None, dtype=pl.String).alias(name)
+
+
+def status_code(expr: pl.Expr) -> pl.Expr:
+    """Task status as written (RU/EN label or code; empty = open) -> code."""
+    words = expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("_", " ")
+    words = words.str.replace_all("ё", "е").str.replace_all(r"\s+", " ")
+    return (
+        pl.when(words.is_null() | (words == ""))
+        .then(pl.lit("open"))
+        .otherwise(words.replace_strict(_STATUS_WORDS, default="open", return_dtype=pl.String))
+    )
+
+
+def _find_header(sheet: pl.DataFrame) -> tuple[int, dict[str, str]] | None:
+    """Row index of the header (within the first 10 rows) and canonical key -> column."""
+    wanted = {k: {_norm_header(a) for a in aliases} for k, aliases in _TASK_HEADERS.items()}
+    head = sheet.head(10).rows()
+    for index, row in enumerate(head):
+        found: dict[str, str] = {}
+        for column, value in zip(sheet.columns, row, strict=True):
+            norm = _norm_header(value)
+            for key, aliases in wanted.items():
+                if key not in found and norm in aliases:
+                    found[key] = column
+        if "task_id" in found and "status" in found:
+            return index, found
+    return None
+
+
+def read_task_statuses(path: Path) -> pl.DataFrame:
+    """task_id and status code (plus what else the sheet has) from a task workbook or CSV."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            sheets = {"csv": pl.read_csv(path, has_header=False, infer_schema=False,
+                                         truncate_ragged_lines=True)}
+        else:
+            sheets = pl.read_excel(
+                path, sheet_id=0, has_header=False, infer_schema_length=0,
+                drop_empty_rows=True, raise_if_empty=False,
+            )
+    except (OSError, pl.exceptions.PolarsError, Exception) as exc:  # noqa: BLE001 - any reader error
+        raise InputError(f"{path}: cannot read last month's tasks: {exc}") from None
+    frames = []
+    for sheet in sheets.values():
+        if sheet.height == 0:
+            continue
+        found = _find_header(sheet)
+        if found is None:
+            continue
+        index, columns = found
+        body = sheet.slice(index + 1)
+        frames.append(
+            body.select(
+                *[
+                    pl.col(columns[key]).cast(pl.String).str.strip_chars().alias(key)
+                    if key in columns else pl.lit(None, dtype=pl.String).alias(key)
+                    for key in _TASK_HEADERS
+                ]
+            )
+        )
+    empty = pl.DataFrame(schema={k: pl.String for k in _TASK_HEADERS})
+    if not frames:
+        return empty.with_columns(pl.lit(path.name).alias("source"))
+    return (
+        pl.concat(frames)
+        .filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))
+        .with_columns(
+            status_code(pl.col("status")).alias("status"), pl.lit(path.name).alias("source")
+        )
+    )
+
+
+def read_previous(folder: Path, cfg: Config) -> PreviousRun:
+    """Read the previous output folder (``--previous``): segments and task statuses."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"--previous {folder}: no such folder", code="E-INPUT-PREVIOUS")
+    seg_path = folder / PREVIOUS_SEGMENTS
+    if not seg_path.exists():
+        raise InputError(
+            f"{seg_path}: not found; --previous must be an earlier segtool output folder "
+            "written with the csv format",
+            code="E-INPUT-PREVIOUS",
+        )
+    segments = read_previous_segments(seg_path, cfg.export.csv)
+    task_frames = []
+    for stem in TASK_WORKBOOKS:
+        for suffix in (".xlsx", ".csv"):  # the analyst edits the workbook; csv as a fallback
+            candidate = folder / f"{stem}{suffix}"
+            if candidate.exists():
+                task_frames.append(read_task_statuses(candidate))
+                break
+    tasks = (
+        pl.concat(task_frames, how="diagonal_relaxed").unique("task_id", keep="first",
+                                                              maintain_order=True)
+        if task_frames
+        else pl.DataFrame(schema={**{k: pl.String for k in _TASK_HEADERS}, "source": pl.String})
+    )
+    as_of = None
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        try:
+            as_of = json.loads(manifest.read_text(encoding="utf-8")).get("as_of")
+        except (OSError, ValueError):
+            as_of = None
+    return PreviousRun(folder=folder, segments=segments, tasks=tasks, as_of=as_of)
+
+
+# -- comparing (pure) ----------------------------------------------------------------------
+@dataclass
+class Migration:
+    movers: pl.DataFrame  # MOVER_COLUMNS
+    transitions: pl.DataFrame  # previous_segment, segment, customers (long form; nulls kept)
+    matrix: pl.DataFrame  # previous_segment key + one column per current segment key + total
+    flags: pl.DataFrame  # FLAG_COLUMNS
+    open_tasks: pl.DataFrame  # OPEN_TASK_COLUMNS
+    closed_task_ids: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    as_of: str | None = None
+    previous_as_of: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # segment code -> label
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.counts, "previous_as_of": self.previous_as_of}
+
+
+def _flag_list(name: str) -> pl.Expr:
+    return (
+        pl.col(name).fill_null("").str.split(",")
+        .list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+    )
+
+
+def _joined(expr: pl.Expr) -> pl.Expr:
+    return expr.list.sort().list.join(",")
+
+
+def _segment_rank(name: str) -> pl.Expr:
+    order = {code: i for i, code in enumerate(SEGMENTS)}
+    return pl.col(name).replace_strict(order, default=len(order), return_dtype=pl.Int32)
+
+
+def _ordered_keys(values: list[str | None], tail: str) -> list[str]:
+    known = [s for s in SEGMENTS if s in values]
+    other = sorted(v for v in values if v is not None and v not in SEGMENTS)
+    return known + other + ([tail] if None in values else [])
+
+
+def compare(
+    current: pl.DataFrame | pl.LazyFrame,
+    previous: PreviousRun,
+    *,
+    tasks: pl.DataFrame | None = None,
+    language: str = "ru",
+    as_of: str | None = None,
+) -> Migration:
+    """Compare this run's segments (and tasks) with the previous run's."""
+    cur = current.lazy() if isinstance(current, pl.DataFrame) else current
+    label_col = f"segment_label_{language}"
+    cur_cols = cur.collect_schema().names()
+    cur = cur.select(
+        "customer_id",
+        pl.col("company_name") if "company_name" in cur_cols else pl.lit(None, pl.String).alias(
+            "company_name"),
+        "segment",
+        pl.col("red_flags").fill_null("") if "red_flags" in cur_cols else pl.lit("").alias(
+            "red_flags"),
+        (pl.col(label_col) if label_col in cur_cols else pl.col("segment")).alias("_label"),
+    )
+    prev = previous.segments.lazy().select(
+        "customer_id",
+        pl.col("company_name").alias("_prev_company"),
+        pl.col("segment").alias("previous_segment"),
+        pl.col("red_flags").alias("previous_red_flags"),
+    )
+    both = (
+        cur.join(prev, on="customer_id", how="full", coalesce=True)
+        .with_columns(
+            pl.coalesce("company_name", "_prev_company").alias("company_name"),
+            pl.col("segment").is_not_null().alias("_is_current"),
+            pl.col("previous_segment").is_not_null().alias("_was_previous"),
+        )
+        .with_columns(
+            _joined(_flag_list("red_flags").list.set_difference(_flag_list("previous_red_flags")))
+            .alias("raised_flags"),
+            _joined(_flag_list("previous_red_flags").list.set_difference(_flag_list("red_flags")))
+            .alias("cleared_flags"),
+        )
+        .with_columns(
+            pl.when(pl.col("_is_current")).then("raised_flags").otherwise(pl.lit("")),
+            pl.when(pl.col("_is_current")).then("cleared_flags").otherwise(pl.lit("")),
+        )
+        .sort(_segment_rank("previous_segment"), _segment_rank("segment"), "customer_id",
+              nulls_last=True)
+        .collect()
+    )
+    movers = both.filter(pl.col("previous_segment").ne_missing(pl.col("segment"))).select(
+        MOVER_COLUMNS
+    )
+    flags = both.filter(
+        pl.col("_is_current") & ((pl.col("raised_flags") != "") | (pl.col("cleared_flags") != ""))
+    ).select(FLAG_COLUMNS)
+    transitions = (
+        both.group_by("previous_segment", "segment")
+        .agg(pl.len().cast(pl.Int64).alias("customers"))
+        .sort(_segment_rank("previous_segment"), _segment_rank("segment"), nulls_last=True)
+    )
+    matrix = _matrix(transitions)
+    labels = dict(
+        both.filter(pl.col("_label").is_not_null()).select("segment", "_label").unique("segment")
+        .iter_rows()
+    )
+
+    closed_ids: list[str] = []
+    open_tasks = pl.DataFrame(schema={c: pl.String for c in OPEN_TASK_COLUMNS}).with_columns(
+        pl.col("reissued").cast(pl.Boolean)
+    )
+    if previous.tasks.height:
+        closed_ids = (
+            previous.tasks.filter(pl.col("status").is_in(CLOSED_STATUSES))["task_id"].to_list()
+        )
+        issued = (
+            tasks.select("task_id") if tasks is not None and "task_id" in tasks.columns
+            else pl.DataFrame(schema={"task_id": pl.String})
+        )
+        open_tasks = (
+            previous.tasks.filter(~pl.col("status").is_in(CLOSED_STATUSES))
+            .join(both.select("customer_id", pl.col("segment").alias("_now")),
+                  on="customer_id", how="left")
+            .with_columns(
+                pl.col("task_id").is_in(issued["task_id"].implode()).alias("reissued"),
+                pl.col("_now").alias("segment"),
+            )
+            .select(OPEN_TASK_COLUMNS)
+        )
+
+    counts = {
+        "customers": int(both["_is_current"].sum()),
+        "previous_customers": int(both["_was_previous"].sum()),
+        "moved": movers.height,
+        "new": int((both["_is_current"] & ~both["_was_previous"]).sum()),
+        "gone": int((~both["_is_current"] & both["_was_previous"]).sum()),
+        "flags_raised": int((flags["raised_flags"] != "").sum()),
+        "flags_cleared": int((flags["cleared_flags"] != "").sum()),
+        "open_tasks": open_tasks.height,
+        "closed_tasks": len(closed_ids),
+    }
+    return Migration(
+        movers=movers, transitions=transitions, matrix=matrix, flags=flags,
+        open_tasks=open_tasks, closed_task_ids=closed_ids, counts=counts, as_of=as_of,
+        previous_as_of=previous.as_of, labels=labels,
+    )
+
+
+def _matrix(transitions: pl.DataFrame) -> pl.DataFrame:
+    """Wide transition matrix: one row per previous segment (``(new)`` last), one column per
+    current segment (``(gone)`` last), then ``total``."""
+    rows = _ordered_keys(transitions["previous_segment"].unique().to_list(), NEW_KEY)
+    cols = _ordered_keys(transitions["segment"].unique().to_list(), GONE_KEY)
+    keyed = transitions.with_columns(
+        pl.col("previous_segment").fill_null(NEW_KEY), pl.col("segment").fill_null(GONE_KEY)
+    )
+    wide = keyed.group_by("previous_segment").agg(
+        *[pl.col("customers").filter(pl.col("segment") == c).sum().alias(c) for c in cols],
+        pl.col("customers").sum().alias("total"),
+    )
+    order = pl.DataFrame({"previous_segment": rows, "_row": list(range(len(rows)))})
+    return order.join(wide, on="previous_segment", how="left").sort("_row").drop("_row")
+
+
+def drop_closed_tasks(tasks: pl.DataFrame, migration: Migration | None) -> pl.DataFrame:
+    """This month's tasks without those marked done or refused last time (by task_id)."""
+    if migration is None or not migration.closed_task_ids or "task_id" not in tasks.columns:
+        return tasks
+    closed = pl.Series(migration.closed_task_ids, dtype=pl.String)
+    return tasks.filter(~pl.col("task_id").is_in(closed.implode()))
+
+
+# -- writing -------------------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def csv_bytes(frame: pl.DataFrame, csv: CsvOptions) -> bytes:
+    """CSV with the config's delimiter/BOM/encoding; text that a spreadsheet would run as a
+    formula is prefixed with ``'``."""
+    starts = "^[" + re.escape("".join(_FORMULA_START)) + "]"
+    safe = frame.with_columns(
+        pl.when(pl.col(pl.String).str.contains(starts))
+        .then(pl.lit("'") + pl.col(pl.String))
+        .otherwise(pl.col(pl.String).replace("", None))  # an empty field, not ""
+        .name.keep()
+    )
+    text = safe.write_csv(separator=csv.delimiter, date_format="%Y-%m-%d")
+    if csv.encoding == "cp1251":
+        return text.encode("cp1251", errors="replace")
+    return ("\ufeff" if csv.bom else "").encode() + text.encode("utf-8")
+
+
+def _width(frame: pl.DataFrame, header: list[str]) -> list[int]:
+    if frame.height:
+        lengths = frame.select(
+            pl.col(c).cast(pl.String).str.len_chars().max().fill_null(0) for c in frame.columns
+        ).row(0)
+    else:
+        lengths = [0] * len(frame.columns)
+    return [min(max(int(n), len(h), 8) + 2, 60) for n, h in zip(lengths, header, strict=True)]
+
+
+def _write_sheet(workbook, name: str, frame: pl.DataFrame, header: list[str], formats) -> None:
+    sheet = workbook.add_worksheet(name)
+    sheet.write_row(0, 0, header, formats["header"])
+    for j, column in enumerate(frame.columns):
+        series = frame[column]
+        fmt = formats["date"] if series.dtype == pl.Date else None
+        sheet.write_column(1, j, series.to_list(), fmt)
+    for j, width in enumerate(_width(frame, header)):
+        sheet.set_column(j, j, width)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(frame.height, 1), max(len(header) - 1, 0))
+
+
+def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -> list[str]:
+    """Write ``migration.xlsx`` and/or ``migration.csv`` into the OutputSet ``out``."""
+    import xlsxwriter
+
+    lang = cfg.language if cfg.language in _LABELS else "ru"
+    text = _LABELS[lang]
+    written = []
+    if "csv" in formats:
+        out.path("migration.csv").write_bytes(csv_bytes(migration.movers, cfg.export.csv))
+        written.append("migration.csv")
+    if "xlsx" not in formats:
+        return written
+
+    def seg(expr: pl.Expr, empty: str) -> pl.Expr:
+        return expr.replace_strict(migration.labels, default=expr).fill_null(text[empty])
+
+    status_labels = {s: text[f"status_{s}"] for s in TASK_STATUSES}
+    movers = migration.movers.with_columns(
+        seg(pl.col("previous_segment"), NEW_KEY), seg(pl.col("segment"), GONE_KEY)
+    )
+    flags = migration.flags.with_columns(seg(pl.col("segment"), GONE_KEY))
+    tasks = migration.open_tasks.with_columns(
+        pl.col("status").replace_strict(status_labels, default=pl.col("status")),
+        pl.when(pl.col("reissued")).then(pl.lit(text["yes"])).otherwise(pl.lit(text["no"]))
+        .alias("reissued"),
+        seg(pl.col("segment"), GONE_KEY),
+    )
+    with xlsxwriter.Workbook(out.path("migration.xlsx"), {"strings_to_formulas": False}) as book:
+        formats_ = {
+            "header": book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1}),
+            "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+            "title": book.add_format({"bold": True, "font_size": 14}),
+            "bold": book.add_format({"bold": True}),
+        }
+        _write_summary(book, migration, text, formats_)
+        _write_sheet(book, text["sheet_movers"], movers,
+                     [text[c] for c in MOVER_COLUMNS], formats_)
+        _write_sheet(book, text["sheet_flags"], flags, [text[c] for c in FLAG_COLUMNS], formats_)
+        _write_sheet(book, text["sheet_tasks"], tasks,
+                     [text[c] for c in OPEN_TASK_COLUMNS], formats_)
+    written.append("migration.xlsx")
+    return written
+
+
+def _write_summary(book, migration: Migration, text: dict[str, str], formats) -> None:
+    sheet = book.add_worksheet(text["sheet_summary"])
+    sheet.write(0, 0, text["title"], formats["title"])
+    facts = [("as_of", migration.as_of), ("previous_as_of", migration.previous_as_of)] + [
+        (key, migration.counts.get(key)) for key in (
+            "customers", "previous_customers", "moved", "new", "gone", "flags_raised",
+            "flags_cleared", "open_tasks", "closed_tasks",
+        )
+    ]
+    sheet.write_column(2, 0, [text[k] for k in (k for k, _ in facts)])
+    sheet.write_column(2, 1, [v for _, v in facts])
+    top = 2 + len(facts) + 1
+    sheet.write(top, 0, text["matrix"], formats["bold"])
+    matrix = migration.matrix
+
+    def label(key: str) -> str:
+        if key in (NEW_KEY, GONE_KEY, "total"):
+            return text[key]
+        return migration.labels.get(key, key)
+
+    head = [""] + [label(c) for c in matrix.columns[1:]]
+    sheet.write_row(top + 1, 0, head, formats["header"])
+    sheet.write_column(top + 2, 0, [label(k) for k in matrix["previous_segment"].to_list()],
+                       formats["bold"])
+    for j, column in enumerate(matrix.columns[1:], start=1):
+        sheet.write_column(top + 2, j, matrix[column].fill_null(0).to_list())
+    sums = matrix.select(pl.exclude("previous_segment").fill_null(0).sum()).row(0)
+    sheet.write_row(top + 2 + matrix.height, 0, [text["total"], *sums], formats["bold"])
+    sheet.set_column(0, 0, max([len(h) for h in head + [text[k] for k, _ in facts]] + [12]) + 2)
+    sheet.set_column(1, max(len(head) - 1, 1), 16)
+    sheet.freeze_panes(top + 2, 1)
