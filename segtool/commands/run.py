@@ -1,7 +1,88 @@
-"""`segtool run`."""
+"""`segtool run`: the monthly job in one process (see :mod:`segtool.pipeline`)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 
-def execute(*args, **kwargs) -> int:
-    raise NotImplementedError("segtool run")
+from segtool import console
+from segtool.commands import load, parse_as_of
+from segtool.errors import EXIT_DATA, SegtoolError
+
+FORMATS = ("xlsx", "csv")
+
+
+def parse_formats(value: str | None, default: list[str]) -> set[str]:
+    """``--format xlsx,csv`` (default: the config's export.formats)."""
+    if value is None:
+        return set(default)
+    chosen = {part.strip().lower() for part in value.split(",") if part.strip()}
+    unknown = sorted(chosen - set(FORMATS))
+    if unknown or not chosen:
+        raise SegtoolError(
+            f"--format {value!r}: expected xlsx, csv or xlsx,csv", code="E-USAGE-FORMAT"
+        )
+    return chosen
+
+
+def _counts(mapping: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "none"
+
+
+def summary_lines(manifest: dict, out: Path) -> list[str]:
+    """The short human summary printed to stderr."""
+    lines = [f"as of {manifest['as_of']}"]
+    for item in manifest.get("inputs", []):
+        lines.append(
+            f"{Path(item['path']).name}: {item['rows_read']} rows read = "
+            f"{item['rows_accepted']} accepted + {item['rows_rejected']} rejected + "
+            f"{item['rows_duplicate']} duplicates"
+        )
+    segments = manifest.get("customers_per_segment", {})
+    lines.append(f"customers: {sum(segments.values())} ({_counts(segments)})")
+    channels = manifest.get("tasks_per_channel", {})
+    lines.append(f"tasks: {sum(channels.values())} ({_counts(channels)})")
+    mig = manifest.get("migration")
+    if mig:
+        lines.append(
+            f"since {mig['previous']}: {mig['moved']} changed segment ({mig['new']} new, "
+            f"{mig['gone']} gone); red flags raised for {mig['flags_raised']}, cleared for "
+            f"{mig['flags_cleared']}; {mig['open_tasks']} tasks still open, "
+            f"{mig['closed_tasks']} done or refused not issued again"
+        )
+    total = sum(manifest.get("timings", {}).values())
+    lines.append(f"wrote {len(manifest.get('outputs', []))} files to {out} in {total:.1f} s")
+    return lines
+
+
+def execute(
+    config_path: Path | None,
+    out: Path,
+    *,
+    as_of: str | None,
+    previous: Path | None,
+    fmt: str | None,
+    workspace: Path | None,
+    as_json: bool,
+) -> int:
+    from segtool.pipeline import run_pipeline
+
+    cfg = load(config_path)
+    formats = parse_formats(fmt, cfg.export.formats)
+    result = run_pipeline(
+        cfg, out=out, as_of=parse_as_of(as_of), previous=previous, formats=formats,
+        workspace=workspace,
+    )
+    for line in summary_lines(result.manifest, out):
+        console.info(line)
+    if result.exit_code == EXIT_DATA:
+        console.warn(
+            f"{result.reject_rate:.1%} of input rows were rejected, over "
+            f"limits.max_reject_rate {cfg.limits.max_reject_rate:.1%}; every output was "
+            f"written, see {Path(out) / 'rejects.csv'}"
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.manifest, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+    return result.exit_code

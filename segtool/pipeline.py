@@ -1,0 +1,188 @@
+"""`segtool run`: ingest -> score -> classify -> assign-tactics -> export in one process.
+
+Frames pass from step to step in memory; each step's result is collected once (so it can be
+timed and reused by the next steps, the export and the migration report). Nothing goes to
+disk between steps unless a workspace is given, in which case the same files the step
+commands write are saved there too.
+
+Safety: the output folder is locked for the whole run (:class:`FolderLock`, exit 75 for a
+second run), and every output goes through one :class:`OutputSet`: files are staged in a
+hidden folder inside ``out`` and moved into place only when all are written, so a failure,
+SIGINT or SIGTERM (turned into ``SystemExit`` by ``cli.main``) leaves the previous outputs
+as they were and removes the staging folder.
+
+Test hook: ``SEGTOOL_TEST_SLOW_EXPORT=<seconds>`` sleeps that long after every output is
+staged and before they are moved into place, so a test can interrupt a run mid-export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from segtool.config import Config
+from segtool.errors import EXIT_DATA, EXIT_OK
+from segtool.io.atomic import FolderLock, OutputSet
+from segtool.report import InputStats, Timings, dump_manifest, new_manifest
+from segtool.workspace import MANIFEST, Workspace
+
+SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
+CALL_CHANNELS = ("call", "survey")
+MAIL_CHANNELS = ("email", "mail", "inmail", "chatbot")
+
+
+@dataclass
+class RunResult:
+    """What a run did: the manifest written to ``out`` and the exit code it calls for."""
+
+    manifest: dict[str, Any]
+    exit_code: int = EXIT_OK
+    outputs: list[str] = field(default_factory=list)
+    reject_rate: float = 0.0
+
+
+def reject_rate(stats: list[InputStats]) -> float:
+    """Rejected rows over rows read, all inputs together (duplicates are not rejects)."""
+    read = sum(s.rows_read for s in stats)
+    return sum(s.rows_rejected for s in stats) / read if read else 0.0
+
+
+def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if column not in frame.columns or frame.height == 0:
+        return {}
+    counts = frame.group_by(column).len().sort(column, nulls_last=True)
+    return {str(k): int(n) for k, n in counts.iter_rows()}
+
+
+def _orders_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
+    return int(
+        orders.filter(pl.col("order_date") > as_of).select(pl.col("order_id").n_unique())
+        .collect().item()
+    )
+
+
+def _slow_export_hook() -> None:
+    seconds = os.environ.get(SLOW_EXPORT_ENV)
+    if seconds:
+        time.sleep(float(seconds))
+
+
+def _rejects_csv(rejects: pl.DataFrame) -> bytes:
+    return rejects.write_csv(date_format="%Y-%m-%d").encode("utf-8")
+
+
+def run_pipeline(
+    cfg: Config,
+    *,
+    out: Path,
+    as_of: dt.date | None,
+    previous: Path | None,
+    formats: set[str],
+    workspace: Path | None = None,
+) -> RunResult:
+    """Run every step and write the outputs (and the migration report) into ``out``."""
+    from segtool.playbook import load_playbook
+    from segtool.steps.classify import classify
+    from segtool.steps.export import write_outputs
+    from segtool.steps.ingest import ingest
+    from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
+    from segtool.steps.score import resolve_as_of, score
+    from segtool.steps.tactics import assign_tactics
+
+    out = Path(out)
+    timings = Timings()
+    manifest = new_manifest(cfg.source_path, cfg.source_sha256)
+    with FolderLock(out):
+        # read the previous run first: a bad --previous fails before any work is done
+        prev = read_previous(previous, cfg) if previous is not None else None
+        playbook = load_playbook(cfg)
+
+        with timings.measure("ingest"):
+            ingested = ingest(cfg)
+        manifest["inputs"] = [s.as_dict() for s in ingested.stats]
+        orders = ingested.orders.lazy()
+        contacts = ingested.contacts.lazy() if ingested.contacts.height else None
+
+        with timings.measure("score"):
+            used_as_of = resolve_as_of(orders, as_of)
+            scores = score(orders, contacts, cfg, used_as_of).collect()
+        manifest["as_of"] = used_as_of.isoformat()
+        manifest["orders_after_as_of"] = _orders_after(orders, used_as_of)
+
+        with timings.measure("classify"):
+            segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
+            segments = segments_lazy.collect()
+        manifest["customers_per_segment"] = _count_by(segments, "segment")
+        manifest["classify"] = {
+            "customers_per_segment": manifest["customers_per_segment"],
+            **classify_summary,
+        }
+
+        with timings.measure("assign-tactics"):
+            tasks, data_quality = assign_tactics(
+                segments.lazy(), contacts, playbook, cfg, used_as_of
+            )
+            tasks = _collected(tasks)
+            data_quality = _collected(data_quality)
+
+        migration = None
+        if prev is not None:
+            with timings.measure("migration"):
+                migration = compare(segments, prev, tasks=tasks, language=cfg.language,
+                                    as_of=used_as_of.isoformat())
+                tasks = drop_closed_tasks(tasks, migration)
+            manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+        manifest["tasks_per_channel"] = _count_by(tasks, "channel")
+
+        if workspace is not None:
+            with timings.measure("workspace"):
+                _save_workspace(Workspace(workspace), ingested, scores, segments, tasks,
+                                data_quality, manifest)
+
+        rate = reject_rate(ingested.stats)
+        manifest["reject_rate"] = round(rate, 6)
+        manifest["max_reject_rate"] = cfg.limits.max_reject_rate
+        code = EXIT_DATA if rate > cfg.limits.max_reject_rate else EXIT_OK
+
+        with OutputSet(out) as outset:
+            with timings.measure("export"):
+                write_outputs(
+                    outset, segments=segments, tasks=tasks, data_quality=data_quality,
+                    rejects=ingested.rejects, summary=manifest, cfg=cfg, formats=formats,
+                )
+                if migration is not None:
+                    write_migration(outset, migration, cfg, formats)
+            manifest["timings"] = dict(timings.seconds)
+            manifest["outputs"] = sorted([*outset.names, MANIFEST])
+            outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+            _slow_export_hook()
+    return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
+                     reject_rate=rate)
+
+
+def _collected(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
+def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,
+                    manifest: dict[str, Any]) -> None:
+    """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
+    with ws.lock():
+        ws.save(
+            {
+                "orders": ingested.orders,
+                "contacts": ingested.contacts,
+                "scores": scores,
+                "segments": segments,
+                "tasks": tasks,
+                "data_quality": data_quality,
+            },
+            manifest,
+            extra_files={"rejects.csv": _rejects_csv(ingested.rejects)},
+        )
