@@ -1,7 +1,46 @@
-"""`segtool score`."""
+"""`segtool score`: workspace orders (+ contacts) -> scores.parquet, as_of in the manifest."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 
-def execute(*args, **kwargs) -> int:
-    raise NotImplementedError("segtool score")
+from segtool import console
+from segtool.commands import load, parse_as_of, workspace_for
+from segtool.errors import EXIT_OK
+
+
+def execute(config_path: Path | None, workspace_override: Path | None,
+            as_of_text: str | None) -> int:
+    from segtool.steps.score import count_after, resolve_as_of, score
+
+    cfg = load(config_path)
+    workspace = workspace_for(cfg, workspace_override)
+    requested = parse_as_of(as_of_text)
+    source = "latest order date" if requested is None else (
+        "today" if as_of_text.strip().lower() == "today" else "--as-of"
+    )
+    with workspace.lock():
+        manifest = workspace.manifest()
+        orders = workspace.scan("orders")
+        contacts = workspace.scan("contacts") if workspace.has("contacts") else None
+        start = time.perf_counter()
+        with console.step("scoring customers"):
+            as_of = resolve_as_of(orders, requested)
+            ignored = count_after(orders, as_of)
+            scores = score(orders, contacts, cfg, as_of).collect()
+        manifest["as_of"] = as_of.isoformat()
+        manifest["as_of_source"] = source
+        manifest["orders_after_as_of"] = ignored
+        manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
+        workspace.save({"scores": scores}, manifest)
+
+    buyers = int((scores["orders"] > 0).sum())
+    leads = int(scores["is_lead"].sum())
+    console.info(f"as of {as_of.isoformat()} ({source})")
+    console.info(
+        f"customers scored: {scores.height} ({buyers} with orders, {leads} leads, "
+        f"{scores.height - buyers - leads} with returns only)"
+    )
+    console.info(f"orders after as_of ignored: {ignored}")
+    return EXIT_OK

@@ -1,0 +1,135 @@
+"""Human labels for codes: segments, strategies, activities, red flags; reason templates.
+
+Codes (``regular_asleep``, ``reactivation``...) are what files and scripts carry; labels
+are what people read in workbooks and reasons, in the config's ``language`` (ru | en).
+Strategies follow seed 003 (new active -> onboarding, prospective falling asleep ->
+retention, regular asleep -> reactivation) and seed 002 (leads -> acquisition).
+"""
+
+from __future__ import annotations
+
+from segtool.schema import ACTIVITIES, STAGES
+
+STAGE_LABELS: dict[str, dict[str, str]] = {
+    "new": {"ru": "Новый", "en": "New"},
+    "prospective": {"ru": "Перспективный", "en": "Prospective"},
+    "regular": {"ru": "Постоянный", "en": "Regular"},
+}
+
+ACTIVITY_LABELS: dict[str, dict[str, str]] = {
+    "active": {"ru": "активный", "en": "active"},
+    "falling_asleep": {"ru": "засыпающий", "en": "falling asleep"},
+    "asleep": {"ru": "уснувший", "en": "asleep"},
+}
+
+SEGMENT_LABELS: dict[str, dict[str, str]] = {
+    f"{stage}_{activity}": {
+        lang: f"{STAGE_LABELS[stage][lang]} {ACTIVITY_LABELS[activity][lang]}"
+        for lang in ("ru", "en")
+    }
+    for stage in STAGES
+    for activity in ACTIVITIES
+}
+SEGMENT_LABELS["lead"] = {"ru": "Лид (без заказов)", "en": "Lead (no orders)"}
+SEGMENT_LABELS["no_purchase"] = {
+    "ru": "Без покупок (только возвраты)",
+    "en": "No purchase (returns only)",
+}
+
+# segment -> strategy code (seed 003; seed 002 for leads)
+SEGMENT_STRATEGY: dict[str, str] = {
+    "new_active": "onboarding",
+    "new_falling_asleep": "retention",
+    "new_asleep": "reacquisition",
+    "prospective_active": "upsell",
+    "prospective_falling_asleep": "retention",
+    "prospective_asleep": "reactivation",
+    "regular_active": "loyalty",
+    "regular_falling_asleep": "retention",
+    "regular_asleep": "reactivation",
+    "lead": "acquisition",
+    "no_purchase": "survey",
+}
+
+STRATEGY_LABELS: dict[str, dict[str, str]] = {
+    "onboarding": {"ru": "вовлечение", "en": "onboarding"},
+    "retention": {"ru": "удержание", "en": "retention"},
+    "reacquisition": {"ru": "повторное привлечение", "en": "re-acquisition"},
+    "upsell": {"ru": "допродажа и кросс-продажа", "en": "upsell and cross-sell"},
+    "reactivation": {"ru": "реактивация", "en": "reactivation"},
+    "loyalty": {
+        "ru": "лояльность: благодарность и допродажа",
+        "en": "loyalty: thank-you and upsell",
+    },
+    "acquisition": {"ru": "привлечение", "en": "acquisition"},
+    "survey": {"ru": "опрос: почему вернули", "en": "survey: why returned"},
+}
+
+RED_FLAG_LABELS: dict[str, dict[str, str]] = {
+    "revenue_drop": {"ru": "падение выручки", "en": "revenue drop"},
+    "overdue": {"ru": "пропущен обычный интервал заказа", "en": "overdue vs own cadence"},
+    "lost_category": {"ru": "перестал покупать категорию", "en": "stopped buying a category"},
+}
+
+# -- reason sentences --------------------------------------------------------------------
+# Placeholders are filled by polars expressions in segtool.steps.classify:
+#   {orders} count with its noun, {months} whole months since the last order,
+#   {period} months of the period that applied, {category} " для категории X" / " for
+#   category X" (empty when the default periods applied), {cadence} days, {gaps} factor.
+REASONS: dict[str, dict[str, str]] = {
+    "ru": {
+        "active": "{orders}; последний заказ {months} мес. назад; "
+        "в пределах {period}-месячного периода{category}",
+        "falling_asleep": "{orders}; последний заказ {months} мес. назад; "
+        "дольше {period}-месячного периода{category}",
+        "asleep": "{orders}; последний заказ {months} мес. назад; "
+        "дольше {period}-месячного периода ухода{category}",
+        "cadence": "{orders}; последний заказ {months} мес. назад; обычно заказывает раз в "
+        "{cadence} дн., пауза дольше {gaps} интервалов",
+        "lead": "есть в контактах, заказов нет",
+        "no_purchase": "все заказы возвращены или отменены (сумма заказов ≤ 0)",
+        "category": " для категории {name}",
+    },
+    "en": {
+        "active": "{orders}; last order {months} months ago; "
+        "within the {period}-month passive period{category}",
+        "falling_asleep": "{orders}; last order {months} months ago; "
+        "over the {period}-month passive period{category}",
+        "asleep": "{orders}; last order {months} months ago; "
+        "over the {period}-month lost period{category}",
+        "cadence": "{orders}; last order {months} months ago; usually orders every "
+        "{cadence} days, now over {gaps} gaps",
+        "lead": "in contacts, no orders yet",
+        "no_purchase": "all orders returned or cancelled (net ≤ 0)",
+        "category": " for category {name}",
+    },
+}
+
+RED_FLAG_REASONS: dict[str, dict[str, str]] = {
+    "ru": {
+        "revenue_drop": "выручка за {window} мес. {last} против {prev} за предыдущие "
+        "{window} мес. (−{drop}%)",
+        "overdue": "нет заказа {days} дн. при обычном интервале {cadence} дн.",
+        "lost_category": "перестал покупать: {categories} (были в предыдущие {window} мес., "
+        "нет в последние {window} мес.)",
+    },
+    "en": {
+        "revenue_drop": "revenue in the last {window} months {last} vs {prev} in the "
+        "previous {window} (−{drop}%)",
+        "overdue": "no order for {days} days; usual gap {cadence} days",
+        "lost_category": "stopped buying: {categories} (bought in the previous {window} "
+        "months, not in the last {window})",
+    },
+}
+
+
+def order_noun(language: str) -> tuple[str, str, str]:
+    """Noun forms for 1 / 2-4 / 5+ orders (Russian plural rules; English uses two)."""
+    if language == "ru":
+        return ("заказ", "заказа", "заказов")
+    return ("order", "orders", "orders")
+
+
+def segment_label(segment: str, language: str) -> str:
+    return SEGMENT_LABELS[segment][language]
+

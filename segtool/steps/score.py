@@ -1,0 +1,394 @@
+"""Score: one row per customer with every metric of DESIGN.md "Definitions".
+
+Pure polars over lazy frames: order lines in, customer metrics out. The exact rules, as
+analysts check them by hand, are written up in docs/definitions.md.
+
+- An order is (customer_id, order_id); its net is the sum of its line amounts and its
+  date the earliest date on its lines. Lines dated after ``as_of`` are left out, so an
+  order dated after ``as_of`` is ignored (see :func:`count_after`).
+- ``orders`` counts orders with net > 0; ``revenue`` is the sum of all line amounts.
+- Customers in the contacts export with no order lines are lead rows (``is_lead``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterable
+
+import polars as pl
+
+from segtool.config import Config
+from segtool.errors import SegtoolError
+from segtool.schema import CONTACTS, ORDERS
+
+SIZE_WINDOW_MONTHS = 12  # size = revenue over the last 12 months when contacts have none
+
+# scores.parquet columns, in order
+SCORE_COLUMNS = [
+    "customer_id", "company_name", "is_lead", "orders", "revenue", "first_order_date",
+    "last_order_date", "recency_days", "tenure_days", "avg_order_value", "margin",
+    "margin_rate", "high_margin_share", "cadence_days", "revenue_last_window",
+    "revenue_prev_window", "revenue_12m", "size", "size_source", "size_class",
+    "size_class_inferred", "company_type", "company_type_inferred", "turnover", "headcount",
+    "period_category", "falling_asleep_after", "asleep_after",
+]
+
+
+# -- calendar months and globs ------------------------------------------------------------
+def months_before(day: dt.date, months: int) -> dt.date:
+    """``day`` minus ``months`` calendar months; a day past the month's end is clamped.
+
+    2024-03-31 minus 1 month is 2024-02-29; minus 13 months, 2023-02-28. This is what
+    polars ``dt.offset_by("-Nmo")`` does too.
+    """
+    index = day.year * 12 + (day.month - 1) - months
+    year, month0 = divmod(index, 12)
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(day.day, last_day))
+
+
+def glob_to_regex(pattern: str) -> str:
+    """One shell glob as an anchored regex body: ``*`` any text, ``?`` one character,
+    ``[abc]`` / ``[!abc]`` a character class; everything else literal."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end]
+                negate = body.startswith("!")
+                body = body[1:] if negate else body
+                body = body.replace("\\", "\\\\").replace("^", "\\^")
+                out.append(f"[{'^' if negate else ''}{body}]")
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def globs_regex(patterns: Iterable[str]) -> str:
+    """Several globs as one case-insensitive regex matching a whole value."""
+    bodies = [glob_to_regex(p.strip()) for p in patterns]
+    return "(?is)^(?:" + "|".join(bodies) + ")$"
+
+
+def period_candidates(cfg: Config) -> list[tuple[str | None, int, int]]:
+    """(category name or None for the default, falling_asleep_after, asleep_after), slowest
+    last: sorted by asleep_after then falling_asleep_after; the default sorts before a
+    category with the same periods, so such a category is still named."""
+    periods = cfg.periods
+    items: list[tuple[str | None, int, int]] = [
+        (None, periods.default.falling_asleep_after, periods.default.asleep_after)
+    ]
+    items += [
+        (name, p.falling_asleep_after, p.asleep_after) for name, p in periods.categories.items()
+    ]
+    return sorted(items, key=lambda item: (item[2], item[1]))
+
+
+# -- frames -------------------------------------------------------------------------------
+def ensure_columns(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """Add any canonical column the frame lacks (as nulls) and cast to the canonical dtypes."""
+    present = set(frame.collect_schema().names())
+    return frame.with_columns(
+        [
+            pl.col(name).cast(dtype) if name in present else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in schema.items()
+        ]
+    )
+
+
+def _order_id() -> pl.Expr:
+    """order_id, or one order per customer per day when the export has none."""
+    return pl.coalesce(
+        pl.col("order_id"),
+        pl.concat_str(pl.col("customer_id"), pl.lit("|"), pl.col("order_date").cast(pl.String)),
+    )
+
+
+def _order_dates(orders: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        ensure_columns(orders, ORDERS)
+        .with_columns(_order_id().alias("order_id"))
+        .group_by("customer_id", "order_id")
+        .agg(pl.col("order_date").min())
+    )
+
+
+def count_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
+    """How many orders (customer_id, order_id) are dated after ``as_of`` (ignored)."""
+    result = _order_dates(orders).filter(pl.col("order_date") > as_of).select(pl.len()).collect()
+    return int(result.item())
+
+
+def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None) -> dt.date:
+    """The analysis date: the given one, else the latest order date in the input."""
+    if as_of is not None:
+        return as_of
+    latest = ensure_columns(orders, ORDERS).select(pl.col("order_date").max()).collect().item()
+    if latest is None:
+        raise SegtoolError(
+            "no orders to score: the orders file has no accepted lines", code="E-SCORE-EMPTY"
+        )
+    return latest
+
+
+def _line_flags(cfg: Config) -> list[pl.Expr]:
+    """Per line: the period rank of its category and whether it is high-margin."""
+    candidates = period_candidates(cfg)
+    default_rank = next(i for i, c in enumerate(candidates) if c[0] is None)
+    matches = [
+        pl.when(pl.col("category").str.contains(globs_regex(cfg.periods.categories[name].match)))
+        .then(pl.lit(rank, dtype=pl.Int32))
+        for rank, (name, _, _) in enumerate(candidates)
+        if name is not None
+    ]
+    rank = (
+        pl.max_horizontal(matches).fill_null(default_rank) if matches else pl.lit(default_rank)
+    ).cast(pl.Int32)
+
+    high = cfg.grades.high_margin
+    category_high = (
+        pl.col("category").str.contains(globs_regex(high.categories)).fill_null(False)
+        if high.categories
+        else pl.lit(None, dtype=pl.Boolean)
+    )
+    if high.min_margin_rate is not None:
+        rate_high = (
+            pl.when(pl.col("margin").is_not_null() & (pl.col("amount") != 0))
+            .then((pl.col("margin") / pl.col("amount")) > high.min_margin_rate)
+        )
+    else:
+        rate_high = pl.lit(None, dtype=pl.Boolean)
+    is_high = (
+        pl.when(category_high).then(True)
+        .when(rate_high.is_not_null()).then(rate_high)
+        .otherwise(pl.when(pl.lit(bool(high.categories))).then(False))
+    )
+    return [rank.alias("_period_rank"), is_high.alias("_high_margin")]
+
+
+def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.LazyFrame:
+    window = cfg.red_flags.revenue_drop.window
+    last_start = months_before(as_of, window)  # last window: (last_start, as_of]
+    prev_start = months_before(as_of, 2 * window)  # previous: (prev_start, last_start]
+    size_start = months_before(as_of, SIZE_WINDOW_MONTHS)
+
+    lines = (
+        ensure_columns(orders, ORDERS)
+        .filter(pl.col("order_date") <= as_of)
+        .with_columns(_order_id().alias("order_id"), *_line_flags(cfg))
+    )
+    positive = pl.col("amount") > 0
+    per_order = lines.group_by("customer_id", "order_id").agg(
+        net=pl.col("amount").sum(),
+        order_date=pl.col("order_date").min(),
+        company_name=pl.col("company_name").drop_nulls().first(),
+        margin=pl.col("margin").sum(),
+        margin_lines=pl.col("margin").count(),
+        high_revenue=pl.col("amount").filter(pl.col("_high_margin")).sum(),
+        known_revenue=pl.col("amount").filter(pl.col("_high_margin").is_not_null()).sum(),
+        known_lines=pl.col("_high_margin").count(),
+        period_rank=pl.col("_period_rank").filter(positive).max(),
+    )
+    accepted = pl.col("net") > 0
+    date = pl.col("order_date")
+    named = pl.col("company_name").is_not_null()
+    customers = per_order.group_by("customer_id").agg(
+        company_name=pl.col("company_name").filter(named).sort_by(date.filter(named)).last(),
+        orders=accepted.sum().cast(pl.Int64),
+        revenue=pl.col("net").sum(),
+        first_order_date=date.filter(accepted).min(),
+        last_order_date=date.filter(accepted).max(),
+        margin=pl.when(pl.col("margin_lines").sum() > 0).then(pl.col("margin").sum()),
+        _high_revenue=pl.col("high_revenue").sum(),
+        _known_revenue=pl.col("known_revenue").sum(),
+        _known_lines=pl.col("known_lines").sum(),
+        cadence_days=date.filter(accepted).unique().sort().diff().dt.total_days().median(),
+        revenue_last_window=pl.col("net").filter(date > last_start).sum(),
+        revenue_prev_window=pl.col("net").filter((date > prev_start) & (date <= last_start)).sum(),
+        revenue_12m=pl.col("net").filter(date > size_start).sum(),
+        _period_rank=pl.col("period_rank").filter(accepted).max(),
+    )
+    return customers.with_columns(
+        pl.lit(False).alias("is_lead"),
+        pl.when((pl.col("_known_lines") > 0) & (pl.col("_known_revenue") > 0))
+        .then(pl.col("_high_revenue") / pl.col("_known_revenue"))
+        .alias("high_margin_share"),
+    ).drop("_high_revenue", "_known_revenue", "_known_lines")
+
+
+def _companies_from_contacts(contacts: pl.LazyFrame) -> pl.LazyFrame:
+    typed = pl.col("company_type").is_not_null()
+    return (
+        ensure_columns(contacts, CONTACTS)
+        .filter(pl.col("customer_id").is_not_null())
+        .group_by("customer_id")
+        .agg(
+            _contact_company_name=pl.col("company_name").drop_nulls().first(),
+            company_type=pl.col("company_type").drop_nulls().first(),
+            company_type_inferred=pl.col("company_type_inferred").filter(typed).first(),
+            turnover=pl.col("turnover").max(),
+            headcount=pl.col("headcount").max(),
+        )
+    )
+
+
+def _company_type_from_name(cfg: Config) -> pl.Expr:
+    """Company type from the name's legal form and words (seed 001), for customers the
+    contacts export does not type; ``other`` when nothing matches."""
+    keywords = cfg.inference.company_types
+    name = pl.col("company_name").str.to_lowercase() + pl.lit(" ")
+    result = pl.lit("other")
+    for kind in ("shop", "trading", "manufacturing", "government"):  # first listed wins
+        words = getattr(keywords, kind)
+        if words:
+            pattern = "|".join(re.escape(w.lower()) for w in words)
+            result = pl.when(name.str.contains(pattern)).then(pl.lit(kind)).otherwise(result)
+    return result
+
+
+def quantile_bucket(value: pl.Expr, shares: list[float], *, descending: bool,
+                    within: pl.Expr | None = None) -> pl.Expr:
+    """Bucket 0, 1, ... by position among the non-null values (``within`` rows only).
+
+    Positions are ranks counted best-first; equal values share the average of their
+    positions (like Excel's RANK.AVG), so ties never split. Bucket k holds positions up
+    to (shares[0] + ... + shares[k]) × n; the last bucket takes the rest.
+    """
+    eligible = value.is_not_null() if within is None else (value.is_not_null() & within)
+    scoped = pl.when(eligible).then(value)
+    position = scoped.rank(method="average", descending=descending)
+    count = eligible.sum()
+    bucket = pl.lit(len(shares), dtype=pl.Int32)
+    cumulative = 0.0
+    expr: pl.When | pl.Then | None = None
+    for index, share in enumerate(shares):
+        cumulative += share
+        condition = position <= pl.lit(cumulative) * count + 1e-9
+        expr = (pl.when(condition) if expr is None else expr.when(condition)).then(
+            pl.lit(index, dtype=pl.Int32)
+        )
+    bucket = expr.otherwise(bucket) if expr is not None else bucket
+    return pl.when(eligible).then(bucket)
+
+
+def _size_class(cfg: Config) -> list[pl.Expr]:
+    limits = cfg.inference.size_classes
+
+    def by_limits(column: str, small: float, medium: float) -> pl.Expr:
+        value = pl.col(column)
+        return (
+            pl.when(value <= small).then(pl.lit("small"))
+            .when(value <= medium).then(pl.lit("medium"))
+            .when(value.is_not_null()).then(pl.lit("large"))
+        )
+
+    terciles = quantile_bucket(
+        pl.col("revenue_12m"), [1 / 3, 1 / 3], descending=False, within=pl.col("orders") > 0
+    ).replace_strict([0, 1, 2], ["small", "medium", "large"], default=None, return_dtype=pl.String)
+    declared = pl.coalesce(
+        by_limits("turnover", limits.turnover.small, limits.turnover.medium),
+        by_limits("headcount", limits.headcount.small, limits.headcount.medium),
+    )
+    return [
+        pl.coalesce(declared, terciles).alias("size_class"),
+        pl.when(declared.is_not_null()).then(False)
+        .when(terciles.is_not_null()).then(True)
+        .alias("size_class_inferred"),
+    ]
+
+
+def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
+          as_of: dt.date) -> pl.LazyFrame:
+    """One row per customer (buyers, customers with returns only, and leads)."""
+    customers = _customers_from_orders(orders, cfg, as_of)
+    if contacts is not None:
+        companies = _companies_from_contacts(contacts)
+        customers = customers.join(companies, on="customer_id", how="full", coalesce=True)
+        customers = customers.with_columns(
+            pl.col("is_lead").fill_null(True),
+            pl.coalesce("company_name", "_contact_company_name").alias("company_name"),
+        ).drop("_contact_company_name")
+    else:
+        customers = customers.with_columns(
+            pl.lit(None, dtype=pl.String).alias("company_type"),
+            pl.lit(None, dtype=pl.Boolean).alias("company_type_inferred"),
+            pl.lit(None, dtype=pl.Float64).alias("turnover"),
+            pl.lit(None, dtype=pl.Float64).alias("headcount"),
+        )
+
+    candidates = period_candidates(cfg)
+    ranks = list(range(len(candidates)))
+    lead = pl.col("is_lead")
+    buyer = pl.col("orders") > 0
+    as_of_lit = pl.lit(as_of)
+    customers = customers.with_columns(
+        pl.col("orders").fill_null(0),
+        *[pl.col(c).fill_null(0.0) for c in
+          ("revenue", "revenue_last_window", "revenue_prev_window", "revenue_12m")],
+    ).with_columns(
+        (as_of_lit - pl.col("last_order_date")).dt.total_days().alias("recency_days"),
+        (as_of_lit - pl.col("first_order_date")).dt.total_days().alias("tenure_days"),
+        pl.when(buyer).then(pl.col("revenue") / pl.col("orders")).alias("avg_order_value"),
+        pl.when(pl.col("revenue") > 0).then(pl.col("margin") / pl.col("revenue"))
+        .alias("margin_rate"),
+        pl.when(pl.col("turnover").is_not_null()).then(pl.lit("turnover"))
+        .when(pl.col("headcount").is_not_null()).then(pl.lit("headcount"))
+        .when(~lead).then(pl.lit("revenue_12m"))
+        .alias("size_source"),
+        pl.coalesce(
+            "turnover", "headcount", pl.when(~lead).then(pl.col("revenue_12m"))
+        ).alias("size"),
+        pl.col("_period_rank").replace_strict(
+            ranks, [c[0] for c in candidates], default=None, return_dtype=pl.String
+        ).alias("period_category"),
+        pl.col("_period_rank").replace_strict(
+            ranks, [c[1] for c in candidates], default=None, return_dtype=pl.Int64
+        ).alias("falling_asleep_after"),
+        pl.col("_period_rank").replace_strict(
+            ranks, [c[2] for c in candidates], default=None, return_dtype=pl.Int64
+        ).alias("asleep_after"),
+        pl.when(pl.col("company_type").is_not_null()).then(pl.col("company_type"))
+        .otherwise(_company_type_from_name(cfg)).alias("company_type"),
+        pl.when(pl.col("company_type").is_not_null())
+        .then(pl.col("company_type_inferred").fill_null(False))
+        .otherwise(True).alias("company_type_inferred"),
+        *_size_class(cfg),
+    )
+    return customers.select(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("company_name").cast(pl.String),
+        pl.col("is_lead").cast(pl.Boolean),
+        pl.col("orders").cast(pl.Int64),
+        pl.col("revenue").cast(pl.Float64),
+        "first_order_date", "last_order_date",
+        pl.col("recency_days").cast(pl.Int64),
+        pl.col("tenure_days").cast(pl.Int64),
+        pl.col("avg_order_value").cast(pl.Float64),
+        pl.col("margin").cast(pl.Float64),
+        pl.col("margin_rate").cast(pl.Float64),
+        pl.col("high_margin_share").cast(pl.Float64),
+        pl.col("cadence_days").cast(pl.Float64),
+        pl.col("revenue_last_window").cast(pl.Float64),
+        pl.col("revenue_prev_window").cast(pl.Float64),
+        pl.col("revenue_12m").cast(pl.Float64),
+        pl.col("size").cast(pl.Float64),
+        "size_source", "size_class", "size_class_inferred", "company_type",
+        "company_type_inferred",
+        pl.col("turnover").cast(pl.Float64),
+        pl.col("headcount").cast(pl.Float64),
+        "period_category",
+        "falling_asleep_after", "asleep_after",
+    ).sort("customer_id")
