@@ -29,7 +29,7 @@ import polars as pl
 from segtool.config import Config
 from segtool.errors import EXIT_DATA, EXIT_OK
 from segtool.io.atomic import FolderLock, OutputSet
-from segtool.report import InputStats, Timings, dump_manifest, new_manifest
+from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.workspace import MANIFEST, Workspace
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
@@ -45,12 +45,7 @@ class RunResult:
     exit_code: int = EXIT_OK
     outputs: list[str] = field(default_factory=list)
     reject_rate: float = 0.0
-
-
-def reject_rate(stats: list[InputStats]) -> float:
-    """Rejected rows over rows read, all inputs together (duplicates are not rejects)."""
-    read = sum(s.rows_read for s in stats)
-    return sum(s.rows_rejected for s in stats) / read if read else 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -60,21 +55,10 @@ def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(n) for k, n in counts.iter_rows()}
 
 
-def _orders_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
-    return int(
-        orders.filter(pl.col("order_date") > as_of).select(pl.col("order_id").n_unique())
-        .collect().item()
-    )
-
-
 def _slow_export_hook() -> None:
     seconds = os.environ.get(SLOW_EXPORT_ENV)
     if seconds:
         time.sleep(float(seconds))
-
-
-def _rejects_csv(rejects: pl.DataFrame) -> bytes:
-    return rejects.write_csv(date_format="%Y-%m-%d").encode("utf-8")
 
 
 def run_pipeline(
@@ -90,9 +74,9 @@ def run_pipeline(
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
-    from segtool.steps.ingest import ingest
+    from segtool.steps.ingest import ingest, reject_rate
     from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
-    from segtool.steps.score import resolve_as_of, score
+    from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics
 
     out = Path(out)
@@ -113,16 +97,16 @@ def run_pipeline(
             used_as_of = resolve_as_of(orders, as_of)
             scores = score(orders, contacts, cfg, used_as_of).collect()
         manifest["as_of"] = used_as_of.isoformat()
-        manifest["orders_after_as_of"] = _orders_after(orders, used_as_of)
+        manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
+        manifest["orders_after_as_of"] = count_after(orders, used_as_of)
 
         with timings.measure("classify"):
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
             segments = segments_lazy.collect()
-        manifest["customers_per_segment"] = _count_by(segments, "segment")
         manifest["classify"] = {
-            "customers_per_segment": manifest["customers_per_segment"],
-            **classify_summary,
+            "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
         }
+        manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
 
         with timings.measure("assign-tactics"):
             tasks, data_quality = assign_tactics(
@@ -145,7 +129,7 @@ def run_pipeline(
                 _save_workspace(Workspace(workspace), ingested, scores, segments, tasks,
                                 data_quality, manifest)
 
-        rate = reject_rate(ingested.stats)
+        rate = reject_rate(ingested)
         manifest["reject_rate"] = round(rate, 6)
         manifest["max_reject_rate"] = cfg.limits.max_reject_rate
         code = EXIT_DATA if rate > cfg.limits.max_reject_rate else EXIT_OK
@@ -163,7 +147,7 @@ def run_pipeline(
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
-                     reject_rate=rate)
+                     reject_rate=rate, warnings=list(ingested.warnings))
 
 
 def _collected(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -173,6 +157,8 @@ def _collected(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,
                     manifest: dict[str, Any]) -> None:
     """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
+    from segtool.steps.ingest import rejects_csv_bytes
+
     with ws.lock():
         ws.save(
             {
@@ -184,5 +170,5 @@ def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quali
                 "data_quality": data_quality,
             },
             manifest,
-            extra_files={"rejects.csv": _rejects_csv(ingested.rejects)},
+            extra_files={"rejects.csv": rejects_csv_bytes(ingested.rejects)},
         )

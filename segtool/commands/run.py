@@ -74,6 +74,8 @@ def execute(
         cfg, out=out, as_of=parse_as_of(as_of), previous=previous, formats=formats,
         workspace=workspace,
     )
+    for message in result.warnings:
+        console.warn(message)
     for line in summary_lines(result.manifest, out):
         console.info(line)
     if result.exit_code == EXIT_DATA:

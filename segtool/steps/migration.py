@@ -29,6 +29,7 @@ import polars as pl
 
 from segtool.config import Config, CsvOptions
 from segtool.errors import InputError
+from segtool.labels import SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
 PREVIOUS_SEGMENTS = "segments.csv"
@@ -393,7 +394,8 @@ def compare(
         .sort(_segment_rank("previous_segment"), _segment_rank("segment"), nulls_last=True)
     )
     matrix = _matrix(transitions)
-    labels = dict(
+    labels = {code: text[language] for code, text in SEGMENT_LABELS.items() if language in text}
+    labels.update(
         both.filter(pl.col("_label").is_not_null()).select("segment", "_label").unique("segment")
         .iter_rows()
     )
