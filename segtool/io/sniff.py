@@ -1,0 +1,236 @@
+"""Look at the start of a file and decide how to read it.
+
+Encoding (BOM, UTF-8, cp1251), delimiter, header row, decimal separator and date order
+are detected from a sample; every guess can be pinned in ``inputs.formats``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segtool.errors import InputError
+from segtool.io.aliases import score_header_row
+
+SAMPLE_BYTES = 1 << 20  # 1 MiB is plenty for sniffing
+HEADER_SEARCH_ROWS = 15
+DELIMITERS = [";", ",", "\t", "|"]
+
+
+@dataclass
+class CsvDialect:
+    encoding: str  # "utf-8", "utf-8-sig" or "cp1251"
+    delimiter: str
+    header_row: int  # 0-based record index of the header
+    headers: list[str] = field(default_factory=list)
+    mixed_encoding: bool = False  # UTF-8 with some cp1251 bytes (decoded per sequence)
+
+
+def file_kind(path: Path) -> str:
+    """'xlsx', 'xls' or 'csv' by content (an .xlsx that is really a CSV is read as CSV)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found", code="E-INPUT-MISSING") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied", code="E-INPUT-READ") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        # OLE2: legacy .xls, or an encrypted (password-protected) xlsx
+        return "ole"
+    return "csv"
+
+
+def check_xlsx(path: Path) -> None:
+    """Fail early and clearly on a truncated or non-workbook zip."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        raise InputError(
+            f"{path}: the workbook is damaged or truncated (not a valid .xlsx zip); "
+            "save it again from Excel", code="E-INPUT-XLSX",
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise InputError(f"{path}: a zip file, but not an Excel workbook", code="E-INPUT-XLSX")
+
+
+def read_sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def detect_encoding(sample: bytes, forced: str = "auto") -> tuple[str, bool]:
+    """(encoding, mixed). UTF-8 BOM → utf-8-sig; valid UTF-8 → utf-8; else cp1251.
+
+    ``mixed`` is True when the sample is mostly UTF-8 with a few invalid sequences:
+    such a file is decoded as UTF-8 with cp1251 for the bad bytes.
+    """
+    if forced != "auto":
+        return forced, False
+    if sample.startswith(b"\xef\xbb\xbf"):
+        body = sample[3:]
+        return "utf-8-sig", not _valid_utf8(body)
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", False
+    if _valid_utf8(sample):
+        return "utf-8", False
+    # Mostly UTF-8 (many multi-byte Cyrillic sequences) but some bad bytes → mixed.
+    utf8_cyr = len(re.findall(rb"[\xd0\xd1][\x80-\xbf]", sample))
+    high = sum(1 for b in sample if b >= 0x80)
+    if utf8_cyr and utf8_cyr * 2 >= high * 0.6:
+        return "utf-8", True
+    return "cp1251", False
+
+
+def _valid_utf8(sample: bytes) -> bool:
+    try:
+        sample.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        # a multi-byte sequence cut at the end of the sample is fine
+        return exc.start >= len(sample) - 3 and exc.reason.startswith("unexpected end")
+
+
+def decode_sample(sample: bytes, encoding: str) -> str:
+    if encoding == "utf-8-sig":
+        sample = sample[3:]
+        encoding = "utf-8"
+    return sample.decode(encoding, errors="replace")
+
+
+def detect_delimiter(text: str, forced: str = "auto") -> str:
+    if forced != "auto":
+        return forced
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ";"
+    best, best_score = ";", -1.0
+    for delim in DELIMITERS:
+        counts = [_count_outside_quotes(ln, delim) for ln in lines]
+        nonzero = [c for c in counts if c]
+        if not nonzero:
+            continue
+        mode = max(set(nonzero), key=nonzero.count)
+        consistency = nonzero.count(mode) / len(lines)
+        score = consistency * 10 + min(mode, 30) / 30
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _count_outside_quotes(line: str, delim: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delim and not quoted:
+            count += 1
+    return count
+
+
+def first_records(text: str, delimiter: str, limit: int = HEADER_SEARCH_ROWS) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def find_header_row(rows: list[list[str]], kind: str) -> int:
+    """The record that looks most like a header: most alias hits; ties → the first.
+
+    Exports often put a title and a blank line above the header («Отчёт по продажам…»).
+    """
+    best, best_hits = 0, 0
+    for i, row in enumerate(rows):
+        hits = score_header_row(row, kind)
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "auto") -> CsvDialect:
+    sample = read_sample(path)
+    if not sample.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
+    enc, mixed = detect_encoding(sample, encoding)
+    if enc == "utf-16":
+        raise InputError(
+            f"{path}: UTF-16 text is not supported; save it as UTF-8 or Windows-1251 CSV",
+            code="E-INPUT-ENCODING",
+        )
+    text = decode_sample(sample, enc)
+    if len(sample) == SAMPLE_BYTES and "\n" not in text:
+        raise InputError(
+            f"{path}: no line break in the first {SAMPLE_BYTES // 1024} KiB; "
+            "this is not a CSV export", code="E-INPUT-FORMAT",
+        )
+    delim = detect_delimiter(text, delimiter)
+    rows = first_records(text, delim)
+    header_row = find_header_row(rows, kind)
+    headers = rows[header_row] if rows else []
+    return CsvDialect(enc, delim, header_row, headers, mixed)
+
+
+# -- value formats (file-level hints; per-value rules do the rest) -------------------------
+_COMMA_DECIMAL = re.compile(r"^[-+(]?[\d\s\u00a0'.]*\d,\d{1,2}\)?$|^[-+(]?\d+,\d{4,}\)?$")
+_POINT_DECIMAL = re.compile(r"^[-+(]?[\d\s\u00a0',]*\d\.\d{1,2}\)?$|^[-+(]?\d+\.\d{4,}\)?$")
+
+
+def detect_decimal(values: list[str], delimiter: str, forced: str = "auto") -> str:
+    """'comma' or 'point' from sample values of numeric columns."""
+    if forced != "auto":
+        return forced
+    comma = point = 0
+    for raw in values:
+        v = re.sub(r"[^\d,.\-+()\s\u00a0']", "", raw or "").strip()
+        if not v:
+            continue
+        if "," in v and "." in v:
+            if v.rfind(",") > v.rfind("."):
+                comma += 1
+            else:
+                point += 1
+        elif _COMMA_DECIMAL.match(v):
+            comma += 1
+        elif _POINT_DECIMAL.match(v):
+            point += 1
+    if comma == point:
+        return "comma" if delimiter != "," else "point"
+    return "comma" if comma > point else "point"
+
+
+_DATE_PARTS = re.compile(r"^\s*(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})")
+
+
+def detect_date_order(values: list[str], forced: str = "auto") -> str:
+    """'dmy', 'mdy' or 'ymd' (or a strftime format given in the config)."""
+    if forced != "auto":
+        return forced
+    dmy = mdy = 0
+    for raw in values:
+        m = _DATE_PARTS.match(raw or "")
+        if not m or len(m.group(1)) == 4:
+            continue
+        a, b = int(m.group(1)), int(m.group(2))
+        if a > 12 >= b:
+            dmy += 1
+        elif b > 12 >= a:
+            mdy += 1
+    return "mdy" if mdy > dmy else "dmy"

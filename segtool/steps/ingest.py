@@ -1,0 +1,394 @@
+"""Ingest: exports → canonical orders and contacts, plus a reject record for every row not used.
+
+For each file: rows read = rows accepted + rows rejected + exact duplicates (checked).
+Duplicates are taken out first (a row identical to an earlier one in every column as
+written); the remaining rows are accepted or rejected with the first reason that applies.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from segtool import errors as E
+from segtool.config import Config
+from segtool.errors import ConfigError, InputError
+from segtool.io import aliases, parse, sniff
+from segtool.io.readers import EXTRA, RAGGED, ROW, RawTable, read_table
+from segtool.report import InputStats, sha256_file
+from segtool.schema import CONTACTS, ORDERS, REJECTS
+
+SAMPLE_ROWS = 2000
+
+
+@dataclass
+class FileFormat:
+    """What was detected for one file (shown by ``inspect`` and recorded in the manifest)."""
+
+    name: str
+    mapping: dict[str, str]
+    decimal: str | None = None
+    date_order: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    unmapped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    orders: pl.DataFrame
+    contacts: pl.DataFrame
+    rejects: pl.DataFrame
+    stats: list[InputStats]
+    formats: list[FileFormat] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.stats)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.stats)
+
+
+# -- file discovery ------------------------------------------------------------------------
+def expand_paths(cfg: Config, pattern: str, key: str) -> list[Path]:
+    """Files named by a config path (glob allowed), sorted; none → a clear input error."""
+    resolved = cfg.resolve(pattern)
+    if any(ch in pattern for ch in "*?["):
+        found = sorted(Path(p) for p in globmod.glob(str(resolved)) if Path(p).is_file())
+        if not found:
+            raise InputError(f"{key}: no file matches {resolved}", code="E-INPUT-MISSING")
+        return found
+    if not resolved.exists():
+        raise InputError(f"{resolved}: file not found (from {key})", code="E-INPUT-MISSING")
+    return [resolved]
+
+
+# -- mapping and format detection -----------------------------------------------------------
+def column_mapping(raw: RawTable, kind: str, overrides: dict[str, str]) -> dict[str, str]:
+    for key, header in overrides.items():
+        if header not in raw.headers:
+            raise ConfigError(
+                f"inputs.columns.{kind}.{key}: header {header!r} is not in {raw.name}; "
+                f"headers found: {_list(raw.headers)}",
+                code="E-CONFIG-COLUMN",
+            )
+    mapping = aliases.map_headers(raw.headers, kind, overrides)
+    missing = [k for k in aliases.REQUIRED[kind] if k not in mapping]
+    if kind == "orders" and "amount" not in mapping and not (
+        "quantity" in mapping and "unit_price" in mapping
+    ):
+        missing.append("amount")
+    if missing:
+        raise InputError(
+            f"{raw.name}: no column found for {', '.join(missing)}; headers found: "
+            f"{_list(raw.headers)}; expected e.g. {aliases.expected_headers(kind)} "
+            f"(or name the header in inputs.columns.{kind})",
+            code="E-INPUT-COLUMNS",
+        )
+    return mapping
+
+
+def _list(headers: list[str], limit: int = 12) -> str:
+    shown = [h if len(h) <= 40 else h[:37] + "..." for h in headers[:limit]]
+    more = f" (+{len(headers) - limit} more)" if len(headers) > limit else ""
+    return ", ".join(f"«{h}»" for h in shown) + more
+
+
+def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileFormat:
+    number_keys = ["amount", "quantity", "unit_price", "margin", "cost", "turnover", "headcount"]
+    cols = [mapping[k] for k in number_keys if k in mapping]
+    date_col = mapping.get("order_date")
+    wanted = list(dict.fromkeys(cols + ([date_col] if date_col else [])))
+    sample = raw.frame.select(wanted).head(SAMPLE_ROWS).collect() if wanted else pl.DataFrame()
+    numbers = [v for c in cols for v in sample[c].drop_nulls().to_list()] if cols else []
+    decimal = sniff.detect_decimal(numbers, raw.delimiter or ";", cfg.inputs.formats.decimal)
+    dates = sample[date_col].drop_nulls().to_list() if date_col else []
+    date_order = sniff.detect_date_order(dates, cfg.inputs.formats.date)
+    unmapped = [h for h in raw.headers if h not in set(mapping.values())]
+    return FileFormat(raw.name, mapping, decimal, date_order, raw.encoding, raw.delimiter,
+                      raw.sheet, raw.header_row, unmapped)
+
+
+# -- the per-file plan ---------------------------------------------------------------------
+def _text(mapping: dict[str, str], key: str) -> pl.Expr:
+    if key in mapping:
+        return pl.col(mapping[key]).str.strip_chars().replace("", None)
+    return pl.lit(None, dtype=pl.String)
+
+
+def _with_numbers(frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str],
+                  decimal: str) -> pl.LazyFrame:
+    """Add ``__<key>`` Float64 columns parsed from the mapped text columns (null if absent)."""
+    for key in keys:
+        if key in mapping:
+            frame = parse.parse_number(frame, mapping[key], f"__{key}", decimal)
+        else:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"__{key}"))
+    return frame
+
+
+def _reject_chain(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """First failing check → (reason, column header, raw value) expressions."""
+    reason = pl.lit(None, dtype=pl.String)
+    column = pl.lit(None, dtype=pl.String)
+    value = pl.lit(None, dtype=pl.String)
+    for failed, code, header in reversed(checks):
+        reason = pl.when(failed).then(pl.lit(code)).otherwise(reason)
+        column = pl.when(failed).then(pl.lit(header, dtype=pl.String)).otherwise(column)
+        raw = pl.col(header) if header and header != EXTRA else (
+            pl.col(EXTRA) if header == EXTRA else pl.lit(None, dtype=pl.String))
+        value = pl.when(failed).then(raw).otherwise(value)
+    return reason, column, value
+
+
+def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
+    m = fmt.mapping
+    frame = _with_numbers(raw.frame, m, ["amount", "quantity", "unit_price", "margin", "cost"],
+                          fmt.decimal)
+    frame = parse.parse_date(frame, m["order_date"], "__date", fmt.date_order or "dmy")
+    qp = pl.col("__quantity") * pl.col("__unit_price")
+    has_amount_col = "amount" in m
+    amount = pl.coalesce(pl.col("__amount"), qp) if has_amount_col else qp
+    margin_expr = (pl.coalesce(pl.col("__margin"), pl.col("__amount") - pl.col("__cost"))
+                   if "cost" in m else pl.col("__margin"))
+    lo, hi = cfg.ingest.min_year, cfg.ingest.max_year
+    frame = frame.with_columns(
+        __cid=_text(m, "customer_id"), __date_raw=_text(m, "order_date"),
+        __amount_raw=_text(m, "amount"),
+    ).with_columns(__amount=amount)
+    amount_header = m.get("amount") or m.get("quantity")
+    checks: list[tuple] = []
+    if RAGGED in raw.frame.collect_schema():
+        checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
+    checks += [
+        (pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]),
+        (pl.col("__date_raw").is_null(), E.REJECT_MISSING_DATE, m["order_date"]),
+        (pl.col("__date").is_null(), E.REJECT_BAD_DATE, m["order_date"]),
+        (~pl.col("__date").dt.year().is_between(lo, hi), E.REJECT_DATE_OUT_OF_RANGE, m["order_date"]),
+    ]
+    if has_amount_col:
+        checks += [
+            (pl.col("__amount_raw").is_null() & pl.col("__amount").is_null(),
+             E.REJECT_MISSING_AMOUNT, m["amount"]),
+            (pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, m["amount"]),
+        ]
+    else:
+        checks += [(pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, amount_header)]
+    output = [
+        pl.col("__cid").alias("customer_id"),
+        _text(m, "company_name").alias("company_name"),
+        pl.coalesce(
+            _text(m, "order_id"),
+            pl.concat_str([pl.col("__cid"), pl.lit("|"), pl.col("__date").cast(pl.String)]),
+        ).alias("order_id"),
+        pl.col("__date").alias("order_date"),
+        pl.col("__amount").alias("amount"),
+        pl.col("__quantity").alias("quantity"),
+        pl.col("__unit_price").alias("unit_price"),
+        _text(m, "category").alias("category"),
+        _text(m, "product").alias("product"),
+    ]
+    return frame, checks, output, margin_expr
+
+
+def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
+    m = fmt.mapping
+    inf = cfg.inference
+    frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal)
+    frame = frame.with_columns(__cid=_text(m, "customer_id"))
+    checks: list[tuple] = []
+    if RAGGED in raw.frame.collect_schema():
+        checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
+    checks.append((pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]))
+
+    title = _text(m, "job_title")
+    role_text = _text(m, "role")
+    role_given = parse.first_match(role_text, parse.ROLE_VALUES)
+    role_from_title = parse.first_match(
+        title,
+        [("purchaser", inf.roles.purchaser), ("decision_maker", inf.roles.decision_maker),
+         ("user", inf.roles.user)],
+    )
+    company = _text(m, "company_name")
+    type_text = _text(m, "company_type")
+    type_given = parse.first_match(type_text, parse.COMPANY_TYPE_VALUES)
+    kw = inf.company_types
+    type_from_name = parse.first_match(
+        company,
+        [("government", kw.government), ("manufacturing", kw.manufacturing),
+         ("trading", kw.trading), ("shop", kw.shop)],
+    )
+    channel = parse.first_match(_text(m, "preferred_channel"), parse.CHANNEL_WORDS)
+
+    def flag(key: str) -> pl.Expr:
+        return parse.parse_flag(pl.col(m[key])) if key in m else pl.lit(False)
+
+    output = [
+        pl.col("__cid").alias("customer_id"),
+        company.alias("company_name"),
+        _text(m, "contact_name").alias("contact_name"),
+        title.alias("job_title"),
+        pl.coalesce(role_given, role_from_title, pl.lit("unknown")).alias("role"),
+        (role_given.is_null() & role_from_title.is_not_null()).alias("role_inferred"),
+        _text(m, "phone").alias("phone"),
+        _text(m, "email").alias("email"),
+        _text(m, "address").alias("address"),
+        _text(m, "inmail").alias("inmail"),
+        flag("do_not_call").alias("do_not_call"),
+        flag("do_not_email").alias("do_not_email"),
+        flag("do_not_mail").alias("do_not_mail"),
+        channel.alias("preferred_channel"),
+        pl.coalesce(type_given, type_from_name,
+                    pl.when(company.is_not_null() | type_text.is_not_null())
+                    .then(pl.lit("other"))).alias("company_type"),
+        (type_given.is_null() & type_from_name.is_not_null()).alias("company_type_inferred"),
+        pl.col("__turnover").alias("turnover"),
+        pl.col("__headcount").alias("headcount"),
+        _text(m, "region").alias("region"),
+        _text(m, "owner").alias("owner"),
+    ]
+    return frame, checks, output, None
+
+
+def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str):
+    """Build and collect accepted rows, reject records and counts for one file."""
+    if kind == "orders":
+        frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg)
+    else:
+        frame, checks, output, margin_expr = _contacts_plan(raw, fmt, cfg)
+    data_cols = raw.headers + ([EXTRA] if EXTRA in raw.frame.collect_schema() else [])
+    blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
+    if RAGGED in raw.frame.collect_schema():
+        blank = blank & ~pl.col(RAGGED)
+    frame = frame.filter(~blank)
+    if cfg.ingest.drop_duplicates:
+        dup = ~pl.struct(data_cols).is_first_distinct()
+    else:
+        dup = pl.lit(False)
+    reason, column, value = _reject_chain(checks)
+    frame = frame.with_columns(__dup=dup, __reason=reason, __column=column, __value=value)
+    ok = pl.col("__reason").is_null() & ~pl.col("__dup")
+    extra = []
+    if kind == "orders":
+        extra.append((margin_expr if margin_expr is not None
+                      else pl.lit(None, dtype=pl.Float64)).alias("margin"))
+    schema = ORDERS if kind == "orders" else CONTACTS
+    accepted = frame.filter(ok).select(
+        [*output, *extra, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
+    ).select([pl.col(c).cast(t) for c, t in schema.items()])
+    rejects = frame.filter(~ok).select(
+        pl.lit(raw.name).alias("file"),
+        pl.col(ROW).alias("row"),
+        pl.when(pl.col("__dup")).then(None).otherwise(pl.col("__column")).alias("column"),
+        pl.when(pl.col("__dup")).then(None).otherwise(pl.col("__value")).alias("value"),
+        pl.when(pl.col("__dup")).then(pl.lit(E.REJECT_DUPLICATE))
+        .otherwise(pl.col("__reason")).alias("reason"),
+    ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
+    counts = frame.select(
+        pl.len().alias("read"),
+        pl.col("__dup").sum().alias("duplicates"),
+        (pl.col("__reason").is_not_null() & ~pl.col("__dup")).sum().alias("rejected"),
+    )
+    return pl.collect_all([accepted, rejects, counts])
+
+
+def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
+                overrides: dict[str, str] | None = None):
+    """Read one file; returns (accepted, rejects, stats, format)."""
+    formats = cfg.inputs.formats
+    raw = read_table(path, kind, encoding=formats.encoding, delimiter=formats.delimiter,
+                     sheet=sheet)
+    try:
+        try:
+            fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
+            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind)
+        except pl.exceptions.ComputeError:
+            if raw.forgiving or raw.sheet is not None:
+                raise
+            raw.cleanup()
+            raw = read_table(path, kind, encoding=formats.encoding,
+                             delimiter=formats.delimiter, forgiving=True)
+            fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
+            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind)
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{raw.name}: cannot be read: {first}", code="E-INPUT-READ") from None
+    finally:
+        raw.cleanup()
+    stats = InputStats(
+        path=str(path), kind=kind, sha256=sha256_file(path),
+        rows_read=int(counts["read"][0]), rows_accepted=accepted.height,
+        rows_rejected=int(counts["rejected"][0]), rows_duplicate=int(counts["duplicates"][0]),
+        encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet,
+    )
+    stats.check()
+    return accepted, rejects, stats, fmt
+
+
+def _attach_companies(contacts: pl.DataFrame, companies: pl.DataFrame) -> pl.DataFrame:
+    """Company columns from a separate companies file fill the contacts' gaps; companies
+    with nobody listed get one row with no person (routing sends them to data quality)."""
+    company_cols = ["company_name", "company_type", "company_type_inferred", "turnover",
+                    "headcount", "region", "owner"]
+    per_company = companies.group_by("customer_id", maintain_order=True).first().select(
+        "customer_id", *company_cols
+    )
+    joined = contacts.join(per_company, on="customer_id", how="left", suffix="__co")
+    joined = joined.with_columns(
+        pl.coalesce(pl.col(c), pl.col(f"{c}__co")).alias(c) for c in company_cols
+    ).drop([f"{c}__co" for c in company_cols])
+    lonely = companies.join(contacts.select("customer_id").unique(), on="customer_id", how="anti")
+    lonely = lonely.group_by("customer_id", maintain_order=True).first()
+    return pl.concat([joined, lonely.select(contacts.columns)], how="vertical_relaxed")
+
+
+def ingest(cfg: Config) -> IngestResult:
+    """Read every configured export. Raises InputError/ConfigError for fatal problems."""
+    stats: list[InputStats] = []
+    formats: list[FileFormat] = []
+    order_parts: list[pl.DataFrame] = []
+    contact_parts: list[pl.DataFrame] = []
+    company_parts: list[pl.DataFrame] = []
+    reject_parts: list[pl.DataFrame] = []
+    cols = cfg.inputs.columns
+    plan = [("orders", cfg.inputs.orders, cols.orders, order_parts)]
+    if cfg.inputs.contacts is not None:
+        plan.append(("contacts", cfg.inputs.contacts, cols.contacts, contact_parts))
+    if cfg.inputs.companies is not None:
+        plan.append(("companies", cfg.inputs.companies, cols.companies, company_parts))
+    for kind, spec, overrides, sink in plan:
+        for path in expand_paths(cfg, spec.path, f"inputs.{kind}.path"):
+            accepted, rejects, st, fmt = ingest_file(path, kind, cfg, spec.sheet, overrides)
+            sink.append(accepted)
+            reject_parts.append(rejects)
+            stats.append(st)
+            formats.append(fmt)
+    orders = pl.concat(order_parts) if order_parts else pl.DataFrame(schema=ORDERS)
+    contacts = pl.concat(contact_parts) if contact_parts else pl.DataFrame(schema=CONTACTS)
+    if company_parts:
+        contacts = _attach_companies(contacts, pl.concat(company_parts))
+    rejects = pl.concat(reject_parts) if reject_parts else pl.DataFrame(schema=REJECTS)
+    warnings = []
+    for fmt in formats:
+        if fmt.unmapped:
+            warnings.append(f"{fmt.name}: columns not used: {_list(fmt.unmapped, 8)}")
+    return IngestResult(orders, contacts, rejects, stats, formats, warnings)
+
+
+def reject_rate(result: IngestResult, kind: str = "orders") -> float:
+    read = sum(s.rows_read for s in result.stats if s.kind == kind)
+    bad = sum(s.rows_rejected for s in result.stats if s.kind == kind)
+    return bad / read if read else 0.0
+
+
+def rejects_csv_bytes(rejects: pl.DataFrame) -> bytes:
+    """rejects.csv as written into the workspace and the output folder (UTF-8, ',')."""
+    return rejects.sort(["file", "row"], maintain_order=True).write_csv().encode("utf-8")
