@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -83,7 +83,7 @@ def init(
 def inspect(
     files: Annotated[list[Path], typer.Argument(help="CSV or XLSX exports to look at.")],
     rows: Annotated[int, typer.Option("--rows", "-n", help="How many parsed rows to show.")] = 5,
-    sheet: Annotated[Optional[str], typer.Option("--sheet", help="XLSX sheet name.")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet name.")] = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -162,7 +162,7 @@ def export(
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = None,
     output: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("-o", "--output", help="'-' writes one CSV (see --what) to stdout instead."),
     ] = None,
     what: Annotated[
@@ -185,12 +185,12 @@ def run(
     config: ConfigOpt = None,
     as_of: AsOfOpt = None,
     previous: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--previous", help="Last month's output folder, for the migration report."),
     ] = None,
     fmt: FormatOpt = None,
     workspace: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--workspace", "-w", help="Also keep the intermediate parquet files here."),
     ] = None,
     json: JsonOpt = False,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 ConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--config",
         "-c",
@@ -17,7 +17,7 @@ ConfigOpt = Annotated[
     ),
 ]
 WorkspaceOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--workspace",
         "-w",
@@ -26,7 +26,7 @@ WorkspaceOpt = Annotated[
     ),
 ]
 AsOfOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--as-of",
         help="Date the analysis is made for: YYYY-MM-DD or 'today'. "
@@ -39,7 +39,7 @@ OutOpt = Annotated[
     typer.Option("--out", help="Output folder for the workbooks and CSV files."),
 ]
 FormatOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--format",
         help="Which files to write: xlsx, csv or xlsx,csv. Default: export.formats in the config.",

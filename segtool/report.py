@@ -11,10 +11,11 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from segtool import __version__
 
@@ -78,7 +79,7 @@ def new_manifest(config_path: Path | None, config_sha256: str | None) -> dict[st
     return {
         "tool": "segtool",
         "version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {"path": str(config_path) if config_path else None, "sha256": config_sha256},
         "as_of": None,
         "inputs": [],
