@@ -1,0 +1,301 @@
+"""classify(): segments, grades, flags and reasons of the hand-made customers of
+test_score.py, every value worked out by hand in the comments below.
+
+Buyers (orders > 0): 0012, 17, 0017, DUR, LATE, ASLEEP, DROP, CONS, SRV, OLD1 (n = 10).
+Quantile grades, A = 0.2, B = 0.3: positions counted best-first, equal values take the
+average of their positions; A if position ≤ 2, B if ≤ 5, else C.
+
+recency_days ascending: SRV 0 (1); 0012 29, 17 29 (2, 3 -> 2.5: both B, the tie at the
+  A/B boundary goes to B); DROP 90 (4); 0017 112 (5); LATE 121, CONS 259, OLD1 902,
+  DUR 1217, ASLEEP 1512 (6..10) -> A: SRV; B: 0012, 17, DROP, 0017; C: the rest.
+orders descending: 0012 5, ASLEEP 5 (1.5) A; DROP 3 (3), 0017 2, DUR 2 (4.5) B; 1s (8) C.
+size descending: 0012 3e9 (1), 0017 500 (2) A; DROP 400, SRV 400 (3.5), 17 300 (5) B;
+  LATE 200, CONS 200 (6.5), DUR/ASLEEP/OLD1 0 (9) C.
+high_margin_share: SRV 0.75 (1) A; nine zeros (2..10 -> 6) C; B empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_score import AS_OF, contacts_frame, fixture_config, orders_frame  # noqa: E402
+
+from segtool.errors import ConfigError  # noqa: E402
+from segtool.schema import SEGMENT_COLUMNS  # noqa: E402
+from segtool.steps.classify import classify, months_since  # noqa: E402
+from segtool.steps.score import score  # noqa: E402
+
+D = dt.date
+
+
+def run(cfg=None, orders=None, contacts="default", as_of=AS_OF):
+    cfg = cfg or fixture_config()
+    orders = orders_frame() if orders is None else orders
+    contacts = contacts_frame() if isinstance(contacts, str) else contacts
+    scores = score(orders.lazy(), None if contacts is None else contacts.lazy(), cfg, as_of)
+    segments, summary = classify(scores, cfg, orders.lazy(), as_of)
+    frame = segments.collect()
+    return {r["customer_id"]: r for r in frame.iter_rows(named=True)}, summary, frame
+
+
+# customer: segment, stage, activity, abc, red_flags
+EXPECTED = {
+    "0012": ("regular_active", "regular", "active", "BAAC", ""),
+    "17": ("new_active", "new", "active", "BCBC", ""),
+    "0017": ("prospective_active", "prospective", "active", "BBAC", ""),
+    "DUR": ("prospective_falling_asleep", "prospective", "falling_asleep", "CBCC", ""),
+    "LATE": ("new_active", "new", "active", "CCCC", ""),
+    "RET": ("no_purchase", None, None, None, ""),
+    "ASLEEP": ("regular_asleep", "regular", "asleep", "CACC", "overdue"),
+    "DROP": ("prospective_active", "prospective", "active", "BBBC",
+             "revenue_drop,lost_category"),
+    "CONS": ("new_falling_asleep", "new", "falling_asleep", "CCCC", ""),
+    "SRV": ("new_active", "new", "active", "ACBA", ""),
+    "OLD1": ("new_asleep", "new", "asleep", "CCCC", ""),
+    "LEAD": ("lead", None, None, None, ""),
+}
+
+REASONS_RU = {
+    "0012": "5 заказов; последний заказ 0 мес. назад; в пределах 12-месячного периода",
+    "17": "1 заказ; последний заказ 0 мес. назад; в пределах 12-месячного периода",
+    "0017": "2 заказа; последний заказ 3 мес. назад; в пределах 12-месячного периода",
+    "DUR": "2 заказа; последний заказ 39 мес. назад; дольше 36-месячного периода "
+    "для категории Станки",
+    "LATE": "1 заказ; последний заказ 3 мес. назад; в пределах 12-месячного периода",
+    "RET": "все заказы возвращены или отменены (сумма заказов ≤ 0)",
+    "ASLEEP": "5 заказов; последний заказ 49 мес. назад; дольше 24-месячного периода ухода",
+    "DROP": "3 заказа; последний заказ 2 мес. назад; в пределах 12-месячного периода",
+    "CONS": "1 заказ; последний заказ 8 мес. назад; дольше 6-месячного периода "
+    "для категории Расходники",
+    "SRV": "1 заказ; последний заказ 0 мес. назад; в пределах 12-месячного периода",
+    "OLD1": "1 заказ; последний заказ 29 мес. назад; дольше 24-месячного периода ухода",
+    "LEAD": "есть в контактах, заказов нет",
+}
+
+
+def test_segments_grades_and_flags_by_hand():
+    rows, _, _ = run()
+    assert sorted(rows) == sorted(EXPECTED)
+    for customer, expected in EXPECTED.items():
+        row = rows[customer]
+        actual = (row["segment"], row["stage"], row["activity"], row["abc"], row["red_flags"])
+        assert actual == expected, customer
+    assert not any(r["priority"] for r in rows.values())
+
+
+def test_no_purchase_and_lead_have_no_grades_or_dates():
+    rows, _, _ = run()
+    for customer in ("RET", "LEAD"):
+        row = rows[customer]
+        assert row["last_order_date"] is None and row["first_order_date"] is None
+        assert row["grade_recency"] is None and row["grade_margin"] is None
+        assert row["priority"] is False
+
+
+def test_reasons_in_russian():
+    rows, _, _ = run()
+    assert {c: r["reason"] for c, r in rows.items()} == REASONS_RU
+
+
+def test_reasons_in_english():
+    rows, _, _ = run(fixture_config(language="en"))
+    assert rows["CONS"]["reason"] == (
+        "1 order; last order 8 months ago; over the 6-month passive period "
+        "for category Расходники"
+    )
+    assert rows["OLD1"]["reason"] == (
+        "1 order; last order 29 months ago; over the 24-month lost period"
+    )
+    assert rows["0012"]["reason"] == (
+        "5 orders; last order 0 months ago; within the 12-month passive period"
+    )
+    assert rows["LEAD"]["reason"] == "in contacts, no orders yet"
+
+
+def test_red_flag_reasons():
+    rows, _, _ = run()
+    assert rows["DROP"]["lost_categories"] == "Расходники бумага"
+    assert rows["DROP"]["red_flag_reasons"] == (
+        "выручка за 12 мес. 400 против 2000 за предыдущие 12 мес. (−80%); "
+        "перестал покупать: Расходники бумага (были в предыдущие 12 мес., нет в последние "
+        "12 мес.)"
+    )
+    assert rows["ASLEEP"]["red_flag_reasons"] == (
+        "нет заказа 1512 дн. при обычном интервале 30.5 дн."
+    )
+
+
+def test_labels_and_strategies():
+    rows, _, _ = run()
+    assert rows["0012"]["segment_label_ru"] == "Постоянный активный"
+    assert rows["0012"]["segment_label_en"] == "Regular active"
+    assert rows["17"]["strategy"] == "onboarding"
+    assert rows["DUR"]["strategy"] == "retention"
+    assert rows["ASLEEP"]["strategy"] == "reactivation"
+    assert rows["LEAD"]["strategy"] == "acquisition"
+
+
+def test_thresholds_in_summary():
+    _, summary, _ = run()
+    t = summary["thresholds"]
+    assert (t["recency"]["A"], t["recency"]["B"]) == (0, 112)
+    assert t["recency"]["customers"] == {"A": 1, "B": 4, "C": 5}
+    assert (t["frequency"]["A"], t["frequency"]["B"]) == (5, 2)
+    assert (t["size"]["A"], t["size"]["B"]) == (500.0, 300.0)
+    assert (t["margin"]["A"], t["margin"]["B"]) == (0.75, None)
+    assert summary["customers_per_segment"]["new_active"] == 3
+    assert summary["customers_per_segment"]["lead"] == 1
+    assert summary["revenue_per_segment"]["new_active"] == 900.0
+    assert summary["red_flags"] == {"revenue_drop": 1, "overdue": 1, "lost_category": 1}
+
+
+def test_rfm_scores():
+    rows, _, _ = run()
+    recency = {c: rows[c]["recency_score"] for c in rows}
+    assert recency == {"SRV": 5, "0012": 4, "17": 4, "DROP": 4, "0017": 3, "LATE": 3,
+                       "CONS": 2, "OLD1": 2, "DUR": 1, "ASLEEP": 1, "RET": None, "LEAD": None}
+    frequency = {c: rows[c]["frequency_score"] for c in rows if rows[c]["orders"]}
+    assert frequency == {"0012": 5, "ASLEEP": 5, "DROP": 4, "0017": 3, "DUR": 3, "17": 2,
+                         "LATE": 2, "CONS": 2, "SRV": 2, "OLD1": 2}
+    monetary = {c: rows[c]["monetary_score"] for c in rows if rows[c]["orders"]}
+    assert monetary == {"DUR": 5, "ASLEEP": 5, "DROP": 4, "0012": 3, "0017": 3, "SRV": 3,
+                        "17": 2, "LATE": 1, "CONS": 1, "OLD1": 1}
+
+
+def test_columns_contract():
+    _, _, frame = run()
+    assert frame.columns[: len(SEGMENT_COLUMNS)] == SEGMENT_COLUMNS
+    for extra in ("segment_label_ru", "segment_label_en", "strategy", "company_type",
+                  "size_class", "period_category", "falling_asleep_after", "asleep_after",
+                  "revenue_last_window", "revenue_prev_window", "high_margin_share",
+                  "margin", "segment_extra"):
+        assert extra in frame.columns
+    assert frame.schema["priority"] == pl.Boolean
+    assert frame.schema["customer_id"] == pl.String
+
+
+def test_no_margin_data_gives_dashes_not_a_crash():
+    cfg = fixture_config(grades={"high_margin": {"categories": [], "min_margin_rate": 0.3}})
+    rows, summary, _ = run(cfg)
+    assert rows["SRV"]["abc"] == "ACB-"
+    assert rows["SRV"]["grade_margin"] is None
+    assert summary["thresholds"]["margin"]["no_data"] is True
+    assert any("margin" in note for note in summary["notes"])
+
+
+def test_priority_is_all_a_over_criteria_with_data():
+    cfg = fixture_config(grades={"high_margin": {"categories": [], "min_margin_rate": 0.3},
+                                 "shares": {"A": 0.5, "B": 0.3}})
+    rows, summary, _ = run(cfg)
+    # A: position ≤ 5. recency: SRV 1, 0012/17 2.5, DROP 4, 0017 5; orders: 0012/ASLEEP 1.5,
+    # DROP 3, 0017/DUR 4.5; size: 0012 1, 0017 2, DROP/SRV 3.5, 17 5.
+    assert {c for c, r in rows.items() if r["priority"]} == {"0012", "DROP", "0017"}
+    assert summary["priority"] == 3
+
+
+def test_fixed_method():
+    cfg = fixture_config(grades={
+        "method": "fixed",
+        "criteria": ["recency", "frequency"],
+        "fixed": {"recency": {"A": 30, "B": 120}, "frequency": {"A": 5, "B": 2}},
+    })
+    rows, summary, _ = run(cfg)
+    assert rows["0012"]["abc"] == "AA"
+    assert rows["LATE"]["abc"] == "CC"  # 121 days > 120
+    assert rows["0017"]["abc"] == "BB"
+    assert rows["SRV"]["grade_size"] is None  # not a criterion here
+    assert summary["thresholds"]["recency"]["A"] == 30
+
+
+def test_pareto_method():
+    cfg = fixture_config(grades={"method": "pareto"})
+    rows, summary, _ = run(cfg)
+    # size total 3e9 + 2100: 0012 alone is over 80 % -> A; everyone after it has 3e9 before
+    # them (> 95 %) -> C, except values ≤ 0 which are always C.
+    assert rows["0012"]["grade_size"] == "A"
+    assert {rows[c]["grade_size"] for c in rows if rows[c]["orders"] and c != "0012"} == {"C"}
+    # orders: total 22; 5, 5 (before = 0 for both: tie) A; 3 (before 10) A; 2, 2 (before 13,
+    # 59 %) A; 1s (before 17 = 77 %) A. Everything A: nobody is past 80 % before them.
+    assert {rows[c]["grade_frequency"] for c in rows if rows[c]["orders"]} == {"A"}
+    assert summary["thresholds"]["recency"]["method"] == "quantile"
+    assert "pareto does not apply" in summary["thresholds"]["recency"]["note"]
+
+
+def test_cadence_rule_makes_an_overdue_buyer_falling_asleep():
+    lines = orders_frame().filter(pl.col("customer_id") == "0012")
+    cfg = fixture_config(periods={"cadence": {"enabled": True, "min_orders": 3, "gaps": 2.0}})
+    # 0012 at as_of 2024-10-30: recency 151 > 2 × 61.5 = 123, within 12 months
+    rows, _, _ = run(cfg, orders=lines, contacts=None, as_of=D(2024, 10, 30))
+    assert rows["0012"]["activity"] == "falling_asleep"
+    assert rows["0012"]["activity_rule"] == "cadence"
+    assert rows["0012"]["reason"] == (
+        "5 заказов; последний заказ 4 мес. назад; обычно заказывает раз в 61.5 дн., "
+        "пауза дольше 2 интервалов"
+    )
+    rows, _, _ = run(cfg, orders=lines, contacts=None, as_of=D(2024, 8, 1))  # 61 days
+    assert rows["0012"]["activity"] == "active"
+
+
+def test_month_boundaries_are_calendar_months():
+    # as_of 2024-03-31: minus 12 months = 2023-03-31, minus 24 = 2022-03-31
+    lines = orders_frame().filter(pl.col("customer_id") == "17").with_columns(
+        pl.lit(D(2023, 3, 31)).alias("order_date")
+    )
+    rows, _, _ = run(orders=lines, contacts=None, as_of=D(2024, 3, 31))
+    assert rows["17"]["activity"] == "falling_asleep"  # exactly 12 months: ≤ cutoff
+    rows, _, _ = run(orders=lines.with_columns(pl.lit(D(2023, 4, 1)).alias("order_date")),
+                     contacts=None, as_of=D(2024, 3, 31))
+    assert rows["17"]["activity"] == "active"
+    # as_of 2024-02-29: minus 12 months = 2023-02-28 (clamped)
+    rows, _, _ = run(orders=lines.with_columns(pl.lit(D(2023, 2, 28)).alias("order_date")),
+                     contacts=None, as_of=D(2024, 2, 29))
+    assert rows["17"]["activity"] == "falling_asleep"
+    assert rows["17"]["months_since_last_order"] == 12
+
+
+def test_months_since_matches_cutoffs():
+    last = [D(2023, 1, 31), D(2023, 2, 28), D(2023, 3, 1), D(2024, 2, 29), D(2024, 3, 31)]
+    as_of = D(2024, 3, 31)
+    frame = pl.DataFrame({"last": last}).with_columns(m=months_since(pl.col("last"), as_of))
+    assert frame["m"].to_list() == [14, 13, 12, 1, 0]
+    as_of = D(2024, 2, 29)
+    frame = pl.DataFrame({"last": [D(2024, 1, 31), D(2024, 1, 29), D(2023, 2, 28)]})
+    assert frame.select(months_since(pl.col("last"), as_of)).to_series().to_list() == [0, 1, 12]
+
+
+def test_segments_extra_first_match():
+    cfg = fixture_config(segments_extra=[
+        {"name": "vip", "label_ru": "VIP", "when": {"orders": [5, None], "recency_days": [0, 60]}},
+        {"name": "sleeping", "when": {"segment": ["regular_asleep", "new_asleep", "x"]}},
+        {"name": "other"},
+    ])
+    rows, summary, _ = run(cfg)
+    assert rows["0012"]["segment_extra"] == "vip"
+    assert rows["0012"]["segment_extra_label"] == "VIP"
+    assert rows["ASLEEP"]["segment_extra"] == "sleeping"
+    assert rows["OLD1"]["segment_extra"] == "sleeping"
+    assert rows["17"]["segment_extra"] == "other"
+    assert rows["17"]["segment_extra_label"] == "other"
+    assert rows["LEAD"]["segment_extra"] is None
+    assert summary["customers_per_segment_extra"] == {"vip": 1, "sleeping": 2, "other": 7}
+
+
+def test_segments_extra_unknown_metric_names_the_rule():
+    cfg = fixture_config(segments_extra=[{"name": "x", "when": {"recency_day": [0, 1]}}])
+    with pytest.raises(ConfigError, match="segments_extra\\[0\\].*recency_day.*recency_days"):
+        run(cfg)
+
+
+def test_without_orders_lost_category_is_skipped_and_noted():
+    cfg = fixture_config()
+    scores = score(orders_frame().lazy(), None, cfg, AS_OF)
+    segments, summary = classify(scores, cfg, None, AS_OF)
+    rows = {r["customer_id"]: r for r in segments.collect().iter_rows(named=True)}
+    assert rows["DROP"]["red_flags"] == "revenue_drop"
+    assert any("lost_category" in note for note in summary["notes"])

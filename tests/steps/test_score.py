@@ -1,0 +1,249 @@
+"""score(): every metric of a dozen hand-made customers, computed by hand below.
+
+as_of = 2024-06-30. Calendar cutoffs used: as_of − 6 months = 2023-12-30,
+− 12 = 2023-06-30, − 24 = 2022-06-30, − 36 = 2021-06-30, − 120 = 2014-06-30.
+Revenue windows (W = 12): last (2023-06-30, 2024-06-30], previous (2022-06-30, 2023-06-30].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from segtool.config import config_for_orders
+from segtool.schema import CONTACTS, ORDERS
+from segtool.steps.score import (
+    count_after,
+    glob_to_regex,
+    globs_regex,
+    months_before,
+    resolve_as_of,
+    score,
+)
+
+D = dt.date
+AS_OF = D(2024, 6, 30)
+
+CONFIG = {
+    "language": "ru",
+    "periods": {
+        "default": {"falling_asleep_after": 12, "asleep_after": 24},
+        "categories": {
+            "Станки": {"match": ["Станки*", "Оборудование*"], "falling_asleep_after": 36,
+                       "asleep_after": 120},
+            "Расходники": {"match": ["Расходники*"], "falling_asleep_after": 6,
+                           "asleep_after": 12},
+        },
+    },
+    "grades": {"high_margin": {"categories": ["Услуги*"], "min_margin_rate": None}},
+}
+
+TOOL = "Инструмент"
+# customer_id, order_id, order_date, amount, category, company_name
+LINES = [
+    # 0012: regular, 5 orders of 100; contacts give turnover 3e9
+    ("0012", "o1", D(2023, 8, 1), 100.0, TOOL, "ООО Альфа"),
+    ("0012", "o2", D(2023, 10, 1), 100.0, TOOL, "ООО Альфа"),
+    ("0012", "o3", D(2023, 12, 1), 100.0, TOOL, "ООО Альфа"),
+    ("0012", "o4", D(2024, 2, 1), 100.0, TOOL, "ООО Альфа"),
+    ("0012", "o5", D(2024, 6, 1), 100.0, TOOL, "ООО Альфа"),
+    # 17 (not 0017!): one order
+    ("17", "p1", D(2024, 6, 1), 300.0, TOOL, "ИП Сидоров"),
+    # 0017: two orders and a return order; order q1 has a later second line
+    ("0017", "q1", D(2024, 1, 10), 250.0, TOOL, "ООО Гамма"),
+    ("0017", "q1", D(2024, 1, 12), 150.0, TOOL, "ООО Гамма"),
+    ("0017", "q2", D(2024, 3, 10), 200.0, TOOL, "ООО Гамма"),
+    ("0017", "q3", D(2024, 4, 1), -100.0, TOOL, "ООО Гамма"),
+    # DUR: durable goods keep it from being asleep
+    ("DUR", "d1", D(2020, 1, 15), 100.0, TOOL, "Завод Бета"),
+    ("DUR", "d2", D(2021, 3, 1), 5000.0, "Станки токарные", "Завод Бета"),
+    # LATE: one order after as_of, ignored
+    ("LATE", "l1", D(2024, 3, 1), 200.0, TOOL, "ТД Дельта"),
+    ("LATE", "l2", D(2024, 8, 1), 999.0, TOOL, "ТД Дельта"),
+    # RET: only returns (an order netting 0 and a negative order)
+    ("RET", "r1", D(2024, 2, 1), 100.0, TOOL, None),
+    ("RET", "r1", D(2024, 2, 1), -100.0, TOOL, None),
+    ("RET", "r2", D(2024, 3, 1), -30.0, TOOL, None),
+    # ASLEEP: regular, stopped in 2020
+    *[("ASLEEP", f"a{m}", D(2020, m, 10), 1000.0, TOOL, None) for m in range(1, 6)],
+    # DROP: revenue drop and a lost category
+    ("DROP", "x1", D(2022, 9, 1), 1000.0, "Расходники бумага", None),
+    ("DROP", "x2", D(2022, 12, 1), 1000.0, TOOL, None),
+    ("DROP", "x3", D(2024, 4, 1), 400.0, TOOL, None),
+    # CONS: consumables only (6/12 months)
+    ("CONS", "c1", D(2023, 10, 15), 200.0, "Расходники", None),
+    # SRV: high-margin services, ordered on as_of itself
+    ("SRV", "s1", D(2024, 6, 30), 300.0, "Услуги монтажа", None),
+    ("SRV", "s1", D(2024, 6, 30), 100.0, TOOL, None),
+    # OLD1: no order id in the export: two lines on one day are one order
+    ("OLD1", None, D(2022, 1, 10), 60.0, TOOL, None),
+    ("OLD1", None, D(2022, 1, 10), 40.0, TOOL, None),
+]
+
+
+def orders_frame(lines=LINES) -> pl.DataFrame:
+    rows = [
+        {"customer_id": c, "order_id": o, "order_date": d, "amount": a, "category": cat,
+         "company_name": name}
+        for c, o, d, a, cat, name in lines
+    ]
+    frame = pl.DataFrame(rows, schema={k: ORDERS[k] for k in rows[0]})
+    return frame.with_columns(
+        [pl.lit(None, dtype=t).alias(k) for k, t in ORDERS.items() if k not in rows[0]]
+    ).select(list(ORDERS))
+
+
+def contacts_frame() -> pl.DataFrame:
+    rows = [
+        {"customer_id": "0012", "company_name": "ООО Альфа", "contact_name": "Иванов",
+         "company_type": "manufacturing", "company_type_inferred": False, "turnover": 3e9},
+        {"customer_id": "LEAD", "company_name": "ГБУ Школа 5", "contact_name": "Петрова",
+         "company_type": "government", "company_type_inferred": True, "turnover": None},
+    ]
+    frame = pl.DataFrame(rows, schema={k: CONTACTS[k] for k in rows[0]})
+    return frame.with_columns(
+        [pl.lit(None, dtype=t).alias(k) for k, t in CONTACTS.items() if k not in rows[0]]
+    ).select(list(CONTACTS))
+
+
+def fixture_config(**overrides):
+    data = {**CONFIG, **overrides}
+    return config_for_orders("orders.csv", **data)
+
+
+def scored() -> dict[str, dict]:
+    frame = score(orders_frame().lazy(), contacts_frame().lazy(), fixture_config(), AS_OF)
+    rows = frame.collect()
+    return {row["customer_id"]: row for row in rows.iter_rows(named=True)}
+
+
+# customer: orders, revenue, first, last, recency, tenure, avg, cadence,
+#           last window, previous window, size, size_source, size_class, period category
+EXPECTED = {
+    "0012": (5, 500.0, D(2023, 8, 1), D(2024, 6, 1), 29, 334, 100.0, 61.5,
+             500.0, 0.0, 3e9, "turnover", "large", None),
+    "17": (1, 300.0, D(2024, 6, 1), D(2024, 6, 1), 29, 29, 300.0, None,
+           300.0, 0.0, 300.0, "revenue_12m", "medium", None),
+    "0017": (2, 500.0, D(2024, 1, 10), D(2024, 3, 10), 112, 172, 250.0, 60.0,
+             500.0, 0.0, 500.0, "revenue_12m", "large", None),
+    "DUR": (2, 5100.0, D(2020, 1, 15), D(2021, 3, 1), 1217, 1628, 2550.0, 411.0,
+            0.0, 0.0, 0.0, "revenue_12m", "small", "Станки"),
+    "LATE": (1, 200.0, D(2024, 3, 1), D(2024, 3, 1), 121, 121, 200.0, None,
+             200.0, 0.0, 200.0, "revenue_12m", "medium", None),
+    "RET": (0, -30.0, None, None, None, None, None, None,
+            -30.0, 0.0, -30.0, "revenue_12m", None, None),
+    "ASLEEP": (5, 5000.0, D(2020, 1, 10), D(2020, 5, 10), 1512, 1633, 1000.0, 30.5,
+               0.0, 0.0, 0.0, "revenue_12m", "small", None),
+    "DROP": (3, 2400.0, D(2022, 9, 1), D(2024, 4, 1), 90, 668, 800.0, 289.0,
+             400.0, 2000.0, 400.0, "revenue_12m", "large", None),
+    "CONS": (1, 200.0, D(2023, 10, 15), D(2023, 10, 15), 259, 259, 200.0, None,
+             200.0, 0.0, 200.0, "revenue_12m", "medium", "Расходники"),
+    "SRV": (1, 400.0, D(2024, 6, 30), D(2024, 6, 30), 0, 0, 400.0, None,
+            400.0, 0.0, 400.0, "revenue_12m", "large", None),
+    "OLD1": (1, 100.0, D(2022, 1, 10), D(2022, 1, 10), 902, 902, 100.0, None,
+             0.0, 0.0, 0.0, "revenue_12m", "small", None),
+    "LEAD": (0, 0.0, None, None, None, None, None, None,
+             0.0, 0.0, None, None, None, None),
+}
+FIELDS = ("orders", "revenue", "first_order_date", "last_order_date", "recency_days",
+          "tenure_days", "avg_order_value", "cadence_days", "revenue_last_window",
+          "revenue_prev_window", "size", "size_source", "size_class", "period_category")
+
+
+def test_every_metric_of_every_customer():
+    rows = scored()
+    assert sorted(rows) == sorted(EXPECTED)
+    for customer, expected in EXPECTED.items():
+        actual = tuple(rows[customer][f] for f in FIELDS)
+        assert actual == expected, customer
+
+
+def test_periods_of_the_category_that_applied():
+    rows = scored()
+    assert (rows["DUR"]["falling_asleep_after"], rows["DUR"]["asleep_after"]) == (36, 120)
+    assert (rows["CONS"]["falling_asleep_after"], rows["CONS"]["asleep_after"]) == (6, 12)
+    # consumables and tools: the default (12/24) is the slower cycle
+    assert (rows["DROP"]["falling_asleep_after"], rows["DROP"]["asleep_after"]) == (12, 24)
+    assert rows["LEAD"]["falling_asleep_after"] is None
+
+
+def test_leads_names_and_types():
+    rows = scored()
+    assert rows["LEAD"]["is_lead"] is True
+    assert not any(rows[c]["is_lead"] for c in rows if c != "LEAD")
+    assert rows["LEAD"]["company_name"] == "ГБУ Школа 5"
+    assert (rows["LEAD"]["company_type"], rows["LEAD"]["company_type_inferred"]) == (
+        "government", True)
+    assert (rows["0012"]["company_type"], rows["0012"]["company_type_inferred"]) == (
+        "manufacturing", False)
+    assert (rows["17"]["company_type"], rows["17"]["company_type_inferred"]) == ("shop", True)
+    assert rows["DUR"]["company_type"] == "manufacturing"  # "Завод" in the name
+    assert rows["0017"]["company_type"] == "other"
+    assert rows["0012"]["size_class_inferred"] is False
+    assert rows["17"]["size_class_inferred"] is True
+
+
+def test_margin_absent_and_high_margin_share_from_categories():
+    rows = scored()
+    assert all(rows[c]["margin"] is None and rows[c]["margin_rate"] is None for c in rows)
+    assert rows["SRV"]["high_margin_share"] == 0.75  # 300 of 400 in "Услуги*"
+    assert rows["0012"]["high_margin_share"] == 0.0
+    assert rows["RET"]["high_margin_share"] is None  # net revenue not positive
+
+
+def test_margin_from_the_margin_column():
+    lines = orders_frame().with_columns(
+        pl.when(pl.col("customer_id") == "17").then(120.0).otherwise(None).alias("margin")
+    )
+    cfg = fixture_config(grades={"high_margin": {"min_margin_rate": 0.3}})
+    rows = {r["customer_id"]: r for r in
+            score(lines.lazy(), None, cfg, AS_OF).collect().iter_rows(named=True)}
+    assert rows["17"]["margin"] == 120.0
+    assert rows["17"]["margin_rate"] == 0.4
+    assert rows["17"]["high_margin_share"] == 1.0  # its only line has rate 0.4 > 0.3
+    assert rows["0012"]["margin"] is None
+    assert rows["0012"]["high_margin_share"] is None  # no categories, no margin: unknown
+
+
+def test_orders_after_as_of_are_counted_and_ignored():
+    assert count_after(orders_frame().lazy(), AS_OF) == 1
+    assert count_after(orders_frame().lazy(), D(2024, 7, 31)) == 1
+    assert count_after(orders_frame().lazy(), D(2024, 8, 1)) == 0
+    assert scored()["LATE"]["revenue"] == 200.0
+
+
+def test_resolve_as_of_defaults_to_latest_order_date():
+    assert resolve_as_of(orders_frame().lazy(), None) == D(2024, 8, 1)
+    assert resolve_as_of(orders_frame().lazy(), D(2020, 1, 1)) == D(2020, 1, 1)
+
+
+def test_without_contacts_every_buyer_has_a_row_and_no_leads():
+    frame = score(orders_frame().lazy(), None, fixture_config(), AS_OF).collect()
+    assert frame["customer_id"].to_list() == sorted(set(EXPECTED) - {"LEAD"})
+    assert frame.filter(pl.col("customer_id") == "0012")["size"].item() == 500.0
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (D(2024, 3, 31), 1, D(2024, 2, 29)),
+        (D(2024, 3, 31), 13, D(2023, 2, 28)),
+        (D(2024, 2, 29), 12, D(2023, 2, 28)),
+        (D(2024, 6, 30), 24, D(2022, 6, 30)),
+        (D(2024, 1, 15), 1, D(2023, 12, 15)),
+        (D(2024, 5, 31), 3, D(2024, 2, 29)),
+    ],
+)
+def test_months_before_clamps_to_month_end_like_polars(day, months, expected):
+    assert months_before(day, months) == expected
+    polars_result = pl.select(pl.lit(day).dt.offset_by(f"-{months}mo")).item()
+    assert polars_result == expected
+
+
+def test_globs():
+    assert glob_to_regex("Станки*") == "Станки.*"
+    regex = globs_regex(["Станки*", "Обору?ование", "[!x]yz"])
+    series = pl.Series(["Станки токарные", "станки", "Оборудование", "ayz", "xyz", "Мои Станки"])
+    assert series.str.contains(regex).to_list() == [True, True, True, True, False, False]
