@@ -1,0 +1,121 @@
+"""Invariants of score + classify over generated order lines (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segtool.config import config_for_orders
+from segtool.schema import ORDERS
+from segtool.steps.classify import classify
+from segtool.steps.score import score
+
+START = dt.date(2019, 1, 1)
+CATEGORIES = ["Станки ЧПУ", "Расходники", "Инструмент", None]
+ACTIVITY_RANK = {"active": 0, "falling_asleep": 1, "asleep": 2}
+
+line = st.tuples(
+    st.sampled_from(["1", "01", "001", "A", "B", "C", "D", "E"]),  # ids that differ as text
+    st.integers(0, 4),  # order number within the customer
+    st.integers(0, 2000),  # days after START
+    st.integers(-300, 1000),  # amount (returns negative)
+    st.sampled_from(CATEGORIES),
+)
+
+settings_ = settings(max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+def make_orders(lines) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {
+            "customer_id": [c for c, *_ in lines],
+            "order_id": [f"{c}-{o}" for c, o, *_ in lines],
+            "order_date": [START + dt.timedelta(days=d) for _, _, d, _, _ in lines],
+            "amount": [float(a) for *_, a, _ in lines],
+            "category": [cat for *_, cat in lines],
+        },
+        schema={k: ORDERS[k] for k in ("customer_id", "order_id", "order_date", "amount",
+                                        "category")},
+    )
+    return frame.with_columns(
+        [pl.lit(None, dtype=t).alias(k) for k, t in ORDERS.items() if k not in frame.columns]
+    ).select(list(ORDERS))
+
+
+def config(method: str = "quantile", cadence: bool = False):
+    return config_for_orders(
+        "orders.csv",
+        periods={
+            "categories": {
+                "durable": {"match": ["Станки*"], "falling_asleep_after": 36, "asleep_after": 60},
+                "fast": {"match": ["Расход*"], "falling_asleep_after": 3, "asleep_after": 6},
+            },
+            "cadence": {"enabled": cadence, "min_orders": 2, "gaps": 1.5},
+        },
+        grades={"method": method, "high_margin": {"categories": ["Станки*"]}},
+    )
+
+
+def segments_for(orders: pl.DataFrame, cfg, as_of: dt.date) -> pl.DataFrame:
+    scores = score(orders.lazy(), None, cfg, as_of)
+    frame, _ = classify(scores, cfg, orders.lazy(), as_of)
+    return frame.collect()
+
+
+@settings_
+@given(lines=st.lists(line, min_size=1, max_size=40), as_of_day=st.integers(0, 2200))
+def test_every_customer_with_an_order_line_appears_once(lines, as_of_day):
+    orders = make_orders(lines)
+    as_of = START + dt.timedelta(days=as_of_day)
+    frame = segments_for(orders, config(), as_of)
+    expected = set(orders.filter(pl.col("order_date") <= as_of)["customer_id"])
+    assert frame["customer_id"].n_unique() == frame.height
+    assert set(frame["customer_id"]) == expected
+    buyers = frame.filter(pl.col("orders") > 0)
+    assert buyers["segment"].is_in(["lead", "no_purchase"]).sum() == 0
+    assert frame.filter(pl.col("orders") == 0)["segment"].eq("no_purchase").all()
+
+
+@settings_
+@given(lines=st.lists(line, min_size=1, max_size=40),
+       method=st.sampled_from(["quantile", "pareto"]))
+def test_grades_never_split_equal_values(lines, method):
+    orders = make_orders(lines)
+    frame = segments_for(orders, config(method), START + dt.timedelta(days=2000))
+    pairs = [("recency_days", "grade_recency"), ("orders", "grade_frequency"),
+             ("size", "grade_size"), ("high_margin_share", "grade_margin"),
+             ("recency_days", "recency_score"), ("orders", "frequency_score"),
+             ("revenue", "monetary_score")]
+    graded = frame.filter(pl.col("orders") > 0)
+    for value, grade in pairs:
+        split = (
+            graded.filter(pl.col(value).is_not_null())
+            .group_by(value)
+            .agg(pl.col(grade).n_unique().alias("grades"))
+            .filter(pl.col("grades") > 1)
+        )
+        assert split.height == 0, (value, grade, split)
+    # better value never gets a worse grade
+    ordered = graded.filter(pl.col("recency_days").is_not_null()).sort("recency_days")
+    assert ordered["grade_recency"].to_list() == sorted(ordered["grade_recency"].to_list())
+
+
+@settings_
+@given(lines=st.lists(line, min_size=1, max_size=40), first=st.integers(0, 2200),
+       step=st.integers(1, 2000), cadence=st.booleans())
+def test_moving_as_of_forward_never_makes_a_customer_more_active(lines, first, step, cadence):
+    as_of = START + dt.timedelta(days=first)
+    later = as_of + dt.timedelta(days=step)
+    orders = make_orders(lines).filter(pl.col("order_date") <= as_of)  # same orders both times
+    cfg = config(cadence=cadence)
+    before = segments_for(orders, cfg, as_of)
+    after = segments_for(orders, cfg, later)
+    joined = before.join(after, on="customer_id", suffix="_later").filter(
+        pl.col("activity").is_not_null()
+    )
+    for now, then in zip(joined["activity"], joined["activity_later"], strict=True):
+        assert ACTIVITY_RANK[then] >= ACTIVITY_RANK[now]
