@@ -211,7 +211,8 @@ def _check_codes(source, tactic, key, values, valid) -> None:
         if value not in valid:
             raise _bad(
                 source, tactic,
-                f"unknown {key.replace('_', ' ')} {value!r} in when.{key}; valid: {', '.join(valid)}",
+                f"unknown {key.replace('_', ' ')} {value!r} in when.{key}; "
+                f"valid: {', '.join(valid)}",
             )
 
 

@@ -1,0 +1,70 @@
+"""CSV writer for the outputs: snake_case headers, ISO dates, '.' decimals, formula escaping.
+
+Options come from ``export.csv`` in the config: ``delimiter`` (default ','), ``bom``
+(UTF-8 byte order mark so Excel detects UTF-8) and ``encoding`` (utf-8 or cp1251;
+characters cp1251 cannot hold are written as '?').
+
+Formula escaping (also used for xlsx text cells): a text value starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return gets an apostrophe in front (``'=1+2``), so a
+spreadsheet shows it as text and never runs it. Phone numbers made only of digits, spaces
+and ``+ ( ) - .`` (``+7 (495) 123-45-67``) are left as they are in the ``phone`` column:
+they cannot call a function or reference a cell.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import polars as pl
+
+from segtool.config import CsvOptions
+
+FORMULA_START = r"^[=+\-@\t\r]"
+ESCAPE_PREFIX = "'"
+_PHONE_SHAPE = r"^\+?[0-9 ()\-.]+$"
+
+
+def escape_formula(column: str) -> pl.Expr:
+    """The column with formula-like text prefixed by an apostrophe (see the module doc)."""
+    value = pl.col(column)
+    risky = value.str.contains(FORMULA_START)
+    if column == "phone":
+        risky = risky & ~value.str.contains(_PHONE_SHAPE)
+    return pl.when(risky).then(pl.lit(ESCAPE_PREFIX) + value).otherwise(value).alias(column)
+
+
+def escape_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every String column escaped (other columns untouched)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns([escape_formula(c) for c in text]) if text else frame
+
+
+def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    """Escaped text, ISO dates, plain numbers; lists (if any) joined with ','."""
+    out = escape_frame(frame)
+    lists = [n for n, d in out.schema.items() if isinstance(d, pl.List)]
+    if lists:
+        out = out.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(",") for c in lists)
+    return out
+
+
+def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
+    """The whole CSV file as bytes in the configured delimiter, encoding and BOM."""
+    text = csv_ready(frame).write_csv(
+        separator=options.delimiter,
+        date_format="%Y-%m-%d",
+        datetime_format="%Y-%m-%dT%H:%M:%S",
+        quote_style="necessary",
+        line_terminator="\n",
+    )
+    if options.encoding == "cp1251":
+        data = text.encode("cp1251", errors="replace")
+    else:
+        data = text.encode("utf-8")
+        if options.bom:
+            data = b"\xef\xbb\xbf" + data
+    return data
+
+
+def write_csv(frame: pl.DataFrame, handle: BinaryIO, options: CsvOptions) -> None:
+    handle.write(csv_bytes(frame, options))

@@ -1,0 +1,471 @@
+"""export: segments, tasks and data problems → workbooks and CSV files in an OutputSet.
+
+Files (see docs/workbooks.md):
+- ``segments.xlsx``: a Summary sheet (counts and revenue per segment, the 3×3 stage ×
+  activity matrix, the ABC distribution, the thresholds used, native charts), then a
+  Customers sheet with every customer. ``segments.csv``: the same rows, codes not labels.
+- ``call_tasks.xlsx/.csv`` (channels call and survey), ``mail_tasks.xlsx/.csv`` (email,
+  postal mail, InMail, chatbot): one task per row, a status drop-down in the workbook.
+- ``data_quality.csv`` and ``rejects.csv`` (always CSV: they are lists to fix at the source).
+
+Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys and codes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from segtool import schema
+from segtool.config import Config
+from segtool.io.atomic import OutputSet
+from segtool.io.csv_out import csv_bytes
+from segtool.io.xlsx import Book, Column
+from segtool.steps.tactics import DATA_QUALITY_COLUMNS, TASK_COLUMNS, split_tasks
+
+STATUS_CODES = ("open", "in_progress", "done", "refused")
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "segment": {
+        "ru": {
+            "new_active": "Новые активные", "new_falling_asleep": "Новые засыпающие",
+            "new_asleep": "Новые уснувшие", "prospective_active": "Перспективные активные",
+            "prospective_falling_asleep": "Перспективные засыпающие",
+            "prospective_asleep": "Перспективные уснувшие",
+            "regular_active": "Постоянные активные",
+            "regular_falling_asleep": "Постоянные засыпающие",
+            "regular_asleep": "Постоянные уснувшие", "lead": "Лиды (без заказов)",
+            "no_purchase": "Без покупок (только возвраты)",
+        },
+        "en": {
+            "new_active": "New active", "new_falling_asleep": "New falling asleep",
+            "new_asleep": "New asleep", "prospective_active": "Prospective active",
+            "prospective_falling_asleep": "Prospective falling asleep",
+            "prospective_asleep": "Prospective asleep", "regular_active": "Regular active",
+            "regular_falling_asleep": "Regular falling asleep",
+            "regular_asleep": "Regular asleep", "lead": "Leads (no orders)",
+            "no_purchase": "No purchase (returns only)",
+        },
+    },
+    "stage": {
+        "ru": {"new": "Новые", "prospective": "Перспективные", "regular": "Постоянные"},
+        "en": {"new": "New", "prospective": "Prospective", "regular": "Regular"},
+    },
+    "activity": {
+        "ru": {"active": "Активные", "falling_asleep": "Засыпающие", "asleep": "Уснувшие"},
+        "en": {"active": "Active", "falling_asleep": "Falling asleep", "asleep": "Asleep"},
+    },
+    "channel": {
+        "ru": {"call": "Звонок", "email": "Email", "mail": "Почта", "inmail": "InMail",
+               "chatbot": "Чат-бот", "survey": "Опрос"},
+        "en": {"call": "Call", "email": "Email", "mail": "Postal mail", "inmail": "InMail",
+               "chatbot": "Chatbot", "survey": "Survey"},
+    },
+    "contact_role": {
+        "ru": {"purchaser": "Закупщик", "user": "Пользователь", "decision_maker": "ЛПР",
+               "unknown": "Не указана"},
+        "en": {"purchaser": "Purchaser", "user": "User", "decision_maker": "Decision maker",
+               "unknown": "Unknown"},
+    },
+    "status": {
+        "ru": {"open": "открыта", "in_progress": "в работе", "done": "выполнена",
+               "refused": "отказ"},
+        "en": {"open": "open", "in_progress": "in progress", "done": "done",
+               "refused": "refused"},
+    },
+    "company_type": {
+        "ru": {"manufacturing": "Производство", "trading": "Торговля", "shop": "Магазин",
+               "government": "Госучреждение", "other": "Другое"},
+        "en": {"manufacturing": "Manufacturing", "trading": "Trading", "shop": "Shop",
+               "government": "Government", "other": "Other"},
+    },
+    "size_class": {
+        "ru": {"small": "Малый", "medium": "Средний", "large": "Крупный"},
+        "en": {"small": "Small", "medium": "Medium", "large": "Large"},
+    },
+    "red_flags": {
+        "ru": {"revenue_drop": "падение выручки", "overdue": "пропущен заказ",
+               "lost_category": "ушла категория"},
+        "en": {"revenue_drop": "revenue drop", "overdue": "overdue",
+               "lost_category": "lost category"},
+    },
+}
+
+HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
+    "customer_id": ("ИНН / код клиента", "Customer ID"),
+    "company_name": ("Клиент", "Company"),
+    "stage": ("Стадия", "Stage"),
+    "activity": ("Активность", "Activity"),
+    "segment": ("Сегмент", "Segment"),
+    "orders": ("Заказов", "Orders"),
+    "revenue": ("Выручка", "Revenue"),
+    "first_order_date": ("Первый заказ", "First order"),
+    "last_order_date": ("Последний заказ", "Last order"),
+    "recency_days": ("Дней с последнего заказа", "Days since last order"),
+    "tenure_days": ("Дней с первого заказа", "Days since first order"),
+    "avg_order_value": ("Средний чек", "Average order"),
+    "margin_rate": ("Маржинальность", "Margin rate"),
+    "cadence_days": ("Обычный интервал, дней", "Usual gap, days"),
+    "size": ("Размер", "Size"),
+    "grade_recency": ("Оценка: давность", "Grade: recency"),
+    "grade_frequency": ("Оценка: частота", "Grade: frequency"),
+    "grade_size": ("Оценка: размер", "Grade: size"),
+    "grade_margin": ("Оценка: маржа", "Grade: margin"),
+    "abc": ("ABC", "ABC"),
+    "priority": ("Приоритетный", "Priority"),
+    "red_flags": ("Красные флажки", "Red flags"),
+    "red_flag_reasons": ("Причины флажков", "Red flag reasons"),
+    "reason": ("Почему в сегменте", "Why in segment"),
+    "strategy": ("Стратегия", "Strategy"),
+    "company_type": ("Тип компании", "Company type"),
+    "size_class": ("Размер компании", "Size class"),
+    "period_category": ("Категория сроков", "Period category"),
+    "falling_asleep_after": ("Засыпает через, мес.", "Falling asleep after, months"),
+    "asleep_after": ("Уснул через, мес.", "Asleep after, months"),
+    "revenue_last_window": ("Выручка за последний период", "Revenue, last window"),
+    "revenue_prev_window": ("Выручка за предыдущий период", "Revenue, previous window"),
+    "high_margin_share": ("Доля высокомаржинальных", "High-margin share"),
+    "margin": ("Маржа", "Margin"),
+    "segment_extra": ("Доп. сегмент", "Extra segment"),
+    "task_id": ("Код задачи", "Task ID"),
+    "contact_name": ("Контакт", "Contact"),
+    "contact_role": ("Роль контакта", "Contact role"),
+    "phone": ("Телефон", "Phone"),
+    "email": ("Email", "Email"),
+    "address": ("Адрес", "Address"),
+    "inmail": ("InMail", "InMail"),
+    "channel": ("Канал", "Channel"),
+    "tactic": ("Тактика", "Tactic"),
+    "step": ("Шаг", "Step"),
+    "script": ("Скрипт", "Script"),
+    "offer": ("Предложение", "Offer"),
+    "due_date": ("Срок", "Due"),
+    "owner": ("Ответственный", "Owner"),
+    "expected_value": ("Ожидаемая выручка", "Expected value"),
+    "status": ("Статус", "Status"),
+}
+
+KINDS: dict[str, str] = {
+    "orders": "int", "revenue": "money", "first_order_date": "date", "last_order_date": "date",
+    "recency_days": "int", "tenure_days": "int", "avg_order_value": "money",
+    "margin_rate": "percent", "cadence_days": "number", "size": "money", "priority": "bool",
+    "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
+    "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
+    "step": "int", "due_date": "date", "expected_value": "money",
+}
+
+# task sheets: the order people work in (CSV keeps the TASK_COLUMNS order)
+TASK_SHEET_COLUMNS = [
+    "due_date", "status", "priority", "company_name", "contact_name", "contact_role", "channel",
+    "phone", "email", "address", "inmail", "script", "offer", "segment", "abc", "reason",
+    "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
+]
+
+_TEXT = {
+    "ru": {
+        "summary": "Сводка", "customers": "Клиенты", "calls": "Звонки", "mail": "Письма",
+        "title": "Сегменты клиентов", "as_of": "Дата анализа", "total": "Всего клиентов",
+        "total_revenue": "Выручка всего", "priority_count": "Приоритетных (все оценки A)",
+        "per_segment": "Клиенты и выручка по сегментам", "count": "Клиентов",
+        "share": "Доля клиентов", "revenue_share": "Доля выручки", "matrix": "Матрица 3×3: клиенты",
+        "matrix_revenue": "Матрица 3×3: выручка", "abc": "Распределение ABC по критериям",
+        "criterion": "Критерий", "no_data": "нет данных", "thresholds": "Использованные пороги",
+        "key": "Параметр", "value": "Значение", "chart_count": "Клиенты по сегментам",
+        "chart_revenue": "Выручка по сегментам", "chart_abc": "Оценки по критериям",
+        "stage_activity": "Стадия \\ активность",
+        "criteria": {"recency": "давность", "frequency": "частота", "size": "размер",
+                     "margin": "маржа"},
+    },
+    "en": {
+        "summary": "Summary", "customers": "Customers", "calls": "Calls", "mail": "Mail",
+        "title": "Customer segments", "as_of": "As of", "total": "Customers",
+        "total_revenue": "Revenue", "priority_count": "Priority (all grades A)",
+        "per_segment": "Customers and revenue per segment", "count": "Customers",
+        "share": "Share of customers", "revenue_share": "Share of revenue",
+        "matrix": "3×3 matrix: customers", "matrix_revenue": "3×3 matrix: revenue",
+        "abc": "ABC distribution per criterion", "criterion": "Criterion",
+        "no_data": "no data", "thresholds": "Thresholds used", "key": "Setting",
+        "value": "Value", "chart_count": "Customers per segment",
+        "chart_revenue": "Revenue per segment", "chart_abc": "Grades per criterion",
+        "stage_activity": "Stage \\ activity",
+        "criteria": {"recency": "recency", "frequency": "frequency", "size": "size",
+                     "margin": "margin"},
+    },
+}
+
+
+def header(key: str, language: str) -> str:
+    pair = HEADERS.get(key)
+    return key if pair is None else pair[0 if language == "ru" else 1]
+
+
+def _kind_of(key: str, dtype: pl.DataType) -> str:
+    if key in KINDS:
+        return KINDS[key]
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype in (pl.Date, pl.Datetime):
+        return "date"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "number"
+    return "text"
+
+
+def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
+    """Code columns (segment, stage, channel, status...) replaced by their labels."""
+    exprs = []
+    for key, by_language in LABELS.items():
+        if key not in frame.columns:
+            continue
+        mapping = by_language[language]
+        if key == "red_flags":
+            expr = pl.col(key).cast(pl.String)
+            for code, label in mapping.items():
+                expr = expr.str.replace_all(code, label, literal=True)
+            exprs.append(expr.str.replace_all(",", ", ", literal=True).alias(key))
+        else:
+            exprs.append(pl.col(key).cast(pl.String).replace(mapping).alias(key))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _columns(frame: pl.DataFrame, keys: list[str], language: str) -> list[Column]:
+    out = []
+    for key in keys:
+        dtype = frame.schema.get(key, pl.String)
+        choices = None
+        if key == "status":
+            choices = [LABELS["status"][language][c] for c in STATUS_CODES]
+        out.append(Column(key, header(key, language), _kind_of(key, dtype), choices=choices))  # type: ignore[arg-type]
+    return out
+
+
+def segment_keys(segments: pl.DataFrame) -> list[str]:
+    """Columns of the Customers sheet: the contract columns, then extras (no label columns)."""
+    first = [c for c in schema.SEGMENT_COLUMNS if c in segments.columns]
+    rest = [c for c in segments.columns
+            if c not in first and not c.startswith("segment_label") and not c.startswith("_")]
+    return first + rest
+
+
+# -- the summary sheet ----------------------------------------------------------------------
+def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Config) -> None:
+    lang = cfg.language
+    text = _TEXT[lang]
+    f = book.formats
+    ws = book.sheet(text["summary"])
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 5, 16)
+    has_revenue = "revenue" in segments.columns
+    revenue = pl.col("revenue").fill_null(0) if has_revenue else pl.lit(0.0)
+    total = segments.height
+    total_revenue = float(segments.select(revenue.sum()).item() or 0) if total else 0.0
+
+    row = 0
+    ws.write_string(row, 0, text["title"], f["title"])
+    row = 2
+    as_of = summary.get("as_of")
+    ws.write_string(row, 0, text["as_of"], f["bold"])
+    ws.write_string(row, 1, str(as_of or ""))
+    row += 1
+    ws.write_string(row, 0, text["total"], f["bold"])
+    ws.write_number(row, 1, total, f["int"])
+    row += 1
+    ws.write_string(row, 0, text["total_revenue"], f["bold"])
+    ws.write_number(row, 1, total_revenue, f["money"])
+    row += 1
+    if "priority" in segments.columns:
+        ws.write_string(row, 0, text["priority_count"], f["bold"])
+        ws.write_number(row, 1, int(segments["priority"].fill_null(False).sum()), f["int"])
+    row += 2
+
+    # counts and revenue per segment, in the canonical order (zeros included)
+    per = (
+        segments.group_by("segment").agg(pl.len().alias("n"), revenue.sum().alias("revenue"))
+        if total else pl.DataFrame(schema={"segment": pl.String, "n": pl.UInt32,
+                                           "revenue": pl.Float64})
+    )
+    counts = {r[0]: (r[1], r[2]) for r in per.iter_rows()}
+    order = list(schema.SEGMENTS) + sorted(k for k in counts if k not in schema.SEGMENTS)
+    ws.write_string(row, 0, text["per_segment"], f["bold"])
+    row += 1
+    heads = [header("segment", lang), text["count"], text["share"],
+             header("revenue", lang), text["revenue_share"]]
+    for col, value in enumerate(heads):
+        ws.write_string(row, col, value, f["header"])
+    first_data = row + 1
+    names = LABELS["segment"][lang]
+    for code in order:
+        row += 1
+        n, rev = counts.get(code, (0, 0.0))
+        ws.write_string(row, 0, names.get(code, str(code)))
+        ws.write_number(row, 1, n, f["int"])
+        ws.write_number(row, 2, n / total if total else 0, f["percent"])
+        ws.write_number(row, 3, float(rev or 0), f["money"])
+        ws.write_number(row, 4, float(rev or 0) / total_revenue if total_revenue else 0,
+                        f["percent"])
+    last_data = row
+    sheet = ws.name
+
+    chart = book.workbook.add_chart({"type": "bar"})
+    chart.add_series({
+        "name": text["count"],
+        "categories": [sheet, first_data, 0, last_data, 0],
+        "values": [sheet, first_data, 1, last_data, 1],
+    })
+    chart.set_title({"name": text["chart_count"]})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True})
+    chart.set_size({"width": 620, "height": 380})
+    ws.insert_chart(1, 7, chart)
+
+    chart = book.workbook.add_chart({"type": "column"})
+    chart.add_series({
+        "name": header("revenue", lang),
+        "categories": [sheet, first_data, 0, last_data, 0],
+        "values": [sheet, first_data, 3, last_data, 3],
+    })
+    chart.set_title({"name": text["chart_revenue"]})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 620, "height": 380})
+    ws.insert_chart(21, 7, chart)
+
+    # the 3×3 matrix: stage × activity, customers then revenue
+    for title, value_col, fmt in ((text["matrix"], 0, "int"), (text["matrix_revenue"], 1, "money")):
+        row += 2
+        ws.write_string(row, 0, title, f["bold"])
+        row += 1
+        ws.write_string(row, 0, text["stage_activity"], f["header"])
+        for col, activity in enumerate(schema.ACTIVITIES, start=1):
+            ws.write_string(row, col, LABELS["activity"][lang][activity], f["header"])
+        for stage in schema.STAGES:
+            row += 1
+            ws.write_string(row, 0, LABELS["stage"][lang][stage])
+            for col, activity in enumerate(schema.ACTIVITIES, start=1):
+                n, rev = counts.get(f"{stage}_{activity}", (0, 0.0))
+                ws.write_number(row, col, (n, float(rev or 0))[value_col], f[fmt])
+
+    # ABC distribution per criterion
+    row += 2
+    ws.write_string(row, 0, text["abc"], f["bold"])
+    row += 1
+    grades = ["A", "B", "C", text["no_data"]]
+    ws.write_string(row, 0, text["criterion"], f["header"])
+    for col, grade in enumerate(grades, start=1):
+        ws.write_string(row, col, grade, f["header"])
+    abc_first = row + 1
+    criteria = [c for c in cfg.grades.criteria if f"grade_{c}" in segments.columns]
+    for criterion in criteria:
+        row += 1
+        column = segments[f"grade_{criterion}"]
+        ws.write_string(row, 0, text["criteria"].get(criterion, criterion))
+        for col, grade in enumerate(["A", "B", "C"], start=1):
+            ws.write_number(row, col, int((column == grade).sum()), f["int"])
+        ws.write_number(row, 4, int(column.is_null().sum() + (column == "-").sum()), f["int"])
+    abc_last = row
+    if criteria:
+        chart = book.workbook.add_chart({"type": "column", "subtype": "stacked"})
+        for col, grade in enumerate(["A", "B", "C"], start=1):
+            chart.add_series({
+                "name": grade,
+                "categories": [sheet, abc_first, 0, abc_last, 0],
+                "values": [sheet, abc_first, col, abc_last, col],
+            })
+        chart.set_title({"name": text["chart_abc"]})
+        chart.set_size({"width": 620, "height": 380})
+        ws.insert_chart(41, 7, chart)
+
+    # thresholds the classification used
+    thresholds = (summary.get("classify") or {}).get("thresholds") or {}
+    row += 2
+    ws.write_string(row, 0, text["thresholds"], f["bold"])
+    row += 1
+    for col, value in enumerate([text["criterion"], text["key"], text["value"]]):
+        ws.write_string(row, col, value, f["header"])
+    for criterion, values in thresholds.items():
+        items = values.items() if isinstance(values, dict) else [("", values)]
+        for key, value in items:
+            row += 1
+            ws.write_string(row, 0, text["criteria"].get(str(criterion), str(criterion)))
+            ws.write_string(row, 1, str(key))
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                ws.write_number(row, 2, float(value), f["number"])
+            else:
+                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                                        default=str)
+                ws.write_string(row, 2, shown)
+
+
+# -- writing everything ---------------------------------------------------------------------
+def task_sheet_frame(tasks: pl.DataFrame, language: str) -> pl.DataFrame:
+    return labelled(tasks, language)
+
+
+def write_outputs(
+    out: OutputSet,
+    *,
+    segments: pl.DataFrame,
+    tasks: pl.DataFrame,
+    data_quality: pl.DataFrame,
+    rejects: pl.DataFrame,
+    summary: dict[str, Any],
+    cfg: Config,
+    formats: set[str],
+) -> list[str]:
+    """Write every output file into ``out``; returns warnings (e.g. sheets split)."""
+    lang = cfg.language
+    text = _TEXT[lang]
+    csv_options = cfg.export.csv
+    max_rows = cfg.export.xlsx.max_rows
+    warnings: list[str] = []
+    calls, mail = split_tasks(tasks)
+    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+
+    if "xlsx" in formats:
+        with Book(out.path("segments.xlsx"), lang) as book:
+            _summary_sheet(book, segments, summary, cfg)
+            keys = segment_keys(segments)
+            book.write_table(text["customers"], labelled(segments, lang),
+                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
+            warnings += book.warnings
+        for name, frame, title in (("call_tasks", calls, text["calls"]),
+                                   ("mail_tasks", mail, text["mail"])):
+            keys = [c for c in TASK_SHEET_COLUMNS if c in frame.columns]
+            with Book(out.path(f"{name}.xlsx"), lang) as book:
+                book.write_table(title, task_sheet_frame(frame, lang),
+                                 _columns(frame, keys, lang), max_rows=max_rows, freeze_cols=0)
+                warnings += book.warnings
+
+    if "csv" in formats:
+        out.path("segments.csv").write_bytes(csv_bytes(segments, csv_options))
+        out.path("call_tasks.csv").write_bytes(csv_bytes(calls.select(tasks_csv), csv_options))
+        out.path("mail_tasks.csv").write_bytes(csv_bytes(mail.select(tasks_csv), csv_options))
+    dq_cols = [c for c in DATA_QUALITY_COLUMNS if c in data_quality.columns]
+    out.path("data_quality.csv").write_bytes(
+        csv_bytes(data_quality.select(dq_cols), csv_options)
+    )
+    out.path("rejects.csv").write_bytes(csv_bytes(rejects, csv_options))
+    return warnings
+
+
+def stdout_frame(
+    what: str, *, segments: pl.DataFrame, tasks: pl.DataFrame, data_quality: pl.DataFrame,
+    rejects: pl.DataFrame,
+) -> pl.DataFrame:
+    """The frame ``export -o - --what WHAT`` prints as CSV."""
+    calls, mail = split_tasks(tasks)
+    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+    frames = {
+        "segments": segments,
+        "call_tasks": calls.select(tasks_csv),
+        "mail_tasks": mail.select(tasks_csv),
+        "data_quality": data_quality,
+        "rejects": rejects,
+    }
+    return frames[what]
+
+
+WHAT_CHOICES = ("segments", "call_tasks", "mail_tasks", "data_quality", "rejects")

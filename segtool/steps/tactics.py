@@ -1,0 +1,561 @@
+"""assign-tactics: segments × playbook → tasks (who, how, what, when) and data_quality.
+
+1. **Match.** Each tactic's ``when`` becomes one boolean polars expression over the
+   segments; customers are matched against every tactic at once (a loop over the handful of
+   tactics builds the expressions, never over customers).
+2. **Stop and cap.** Per customer, in playbook order: tactics after a matching ``stop``
+   tactic are dropped; tactics are kept while the running count of their steps stays within
+   ``tasks.max_per_customer`` (the first matching tactic always fits: the loader checks
+   that no tactic has more steps than the cap).
+3. **Route.** Each step (task) goes to the customer's contact with the step's role, else the
+   next role in ``routing.role_order``; within a role the step's channels are tried in order
+   (the action, then ``fallback``), skipping missing phone/email/address/InMail handles and
+   consent flags. Ties go to the contact whose ``preferred_channel`` is that channel, then
+   to the contact listed first. A step nobody can be reached for becomes a data_quality row.
+4. **Fill.** Scripts and offers in ``cfg.language`` with placeholders filled, due date
+   ``as_of + due_in_days + step day``, owner, expected value, stable ``task_id``.
+
+Count identity (checked): customers matched by a tactic = customers with at least one task
++ customers whose every task went to data_quality.
+
+expected_value = tactic ``weight`` × the customer's avg_order_value (for customers without
+orders — leads, no_purchase — the median avg_order_value of customers with orders), split
+evenly over the tactic's steps, rounded to 0.01.
+
+task_id = the first 16 hex digits of SHA-256 over ``customer_id|tactic|step|period`` (UTF-8),
+period being the as_of month (``2026-11``), ISO week (``2026-W47``) or quarter (``2026-Q4``)
+per ``tasks.period``: the same customer, tactic, step and period always give the same id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
+
+from segtool.config import Config
+from segtool.playbook import Condition, Playbook
+
+TASK_COLUMNS = [
+    "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
+    "email", "address", "inmail", "channel", "segment", "abc", "priority", "reason", "tactic",
+    "step", "script", "offer", "due_date", "owner", "expected_value", "status",
+]
+TASK_SCHEMA: dict[str, pl.DataType] = {
+    **{c: pl.String for c in TASK_COLUMNS},
+    "priority": pl.Boolean,
+    "step": pl.Int32,
+    "due_date": pl.Date,
+    "expected_value": pl.Float64,
+}
+DATA_QUALITY_COLUMNS = ["customer_id", "company_name", "segment", "tactic", "problem", "detail"]
+DATA_QUALITY_SCHEMA: dict[str, pl.DataType] = {c: pl.String for c in DATA_QUALITY_COLUMNS}
+
+CALL_CHANNELS = ("call", "survey")  # call_tasks sheet; the rest go to mail_tasks
+STATUS_OPEN = "open"
+PROBLEM_NO_CONTACTS = "no_contacts"
+PROBLEM_UNREACHABLE = "no_reachable_channel"
+
+_DAYS_PER_MONTH = 30.4375  # months_since = recency_days / 30.4375 (mean Gregorian month)
+
+# optional segment columns (added as nulls when a segments frame lacks them)
+_OPTIONAL: dict[str, pl.DataType] = {
+    "company_name": pl.String, "stage": pl.String, "activity": pl.String, "orders": pl.Int64,
+    "avg_order_value": pl.Float64, "recency_days": pl.Int64, "last_order_date": pl.Date,
+    "abc": pl.String, "priority": pl.Boolean, "red_flags": pl.String, "reason": pl.String,
+    "red_flag_reasons": pl.String, "company_type": pl.String, "size_class": pl.String,
+    "period_category": pl.String, "asleep_after": pl.Int64,
+}
+_CONTACT_COLUMNS: dict[str, pl.DataType] = {
+    "customer_id": pl.String, "contact_name": pl.String, "role": pl.String,
+    "phone": pl.String, "email": pl.String, "address": pl.String, "inmail": pl.String,
+    "do_not_call": pl.Boolean, "do_not_email": pl.Boolean, "do_not_mail": pl.Boolean,
+    "preferred_channel": pl.String, "owner": pl.String,
+}
+
+# what a channel needs: (contact field, consent flag that forbids it)
+CHANNEL_NEEDS: dict[str, tuple[str, str]] = {
+    "call": ("phone", "do_not_call"),
+    "survey": ("phone", "do_not_call"),  # a survey is a structured phone interview
+    "email": ("email", "do_not_email"),
+    "inmail": ("inmail", "do_not_email"),  # electronic message: email consent applies
+    "chatbot": ("phone", "do_not_email"),  # messenger bot on the phone number
+    "mail": ("address", "do_not_mail"),
+}
+
+_TEXTS = {
+    "ru": {
+        "no_contacts": "в выгрузке контактов нет ни одного контакта этого клиента",
+        "step": "шаг {step}",
+        "missing": {"phone": "нет телефона", "email": "нет email", "address": "нет адреса",
+                    "inmail": "нет профиля InMail"},
+        "refused": {"do_not_call": "запрет на звонки", "do_not_email": "запрет на письма",
+                    "do_not_mail": "запрет на почтовые рассылки"},
+        "contact_fallback": "коллеги",
+        "no_date": "—",
+    },
+    "en": {
+        "no_contacts": "no contact person for this customer in the contacts export",
+        "step": "step {step}",
+        "missing": {"phone": "no phone", "email": "no email", "address": "no postal address",
+                    "inmail": "no InMail handle"},
+        "refused": {"do_not_call": "do-not-call", "do_not_email": "do-not-email",
+                    "do_not_mail": "do-not-mail"},
+        "contact_fallback": "colleague",
+        "no_date": "—",
+    },
+}
+
+
+@dataclass
+class TacticsStats:
+    """Counts printed by the command and stored in the manifest."""
+
+    customers: int = 0
+    matched: int = 0  # customers some tactic matched
+    with_tasks: int = 0
+    data_quality_only: int = 0  # matched, but no task could be routed
+    unmatched: int = 0
+    tasks: int = 0
+    data_quality_rows: int = 0
+    skipped_by_cap: int = 0  # matched tactics dropped by tasks.max_per_customer
+    skipped_by_stop: int = 0
+    tasks_per_channel: dict[str, int] = field(default_factory=dict)
+    tasks_per_tactic: dict[str, int] = field(default_factory=dict)
+
+    def identity_holds(self) -> bool:
+        return self.matched == self.with_tasks + self.data_quality_only
+
+    def identity_line(self) -> str:
+        return (
+            f"{self.matched:,} customers matched by the playbook = {self.with_tasks:,} with tasks "
+            f"+ {self.data_quality_only:,} unreachable (data_quality); "
+            f"{self.unmatched:,} matched no tactic"
+        ).replace(",", " ")
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class TacticsResult:
+    tasks: pl.DataFrame
+    data_quality: pl.DataFrame
+    stats: TacticsStats
+
+
+def task_period(as_of: dt.date, period: str) -> str:
+    """The period label that keeps task ids stable: month, ISO week or quarter of as_of."""
+    if period == "week":
+        year, week, _ = as_of.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "quarter":
+        return f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}"
+    return f"{as_of.year}-{as_of.month:02d}"
+
+
+def task_id_expr(customer_id: pl.Expr, tactic: pl.Expr, step: pl.Expr, period: str) -> pl.Expr:
+    """First 16 hex digits of SHA-256("customer_id|tactic|step|period"), a stable hash."""
+    key = pl.concat_str(
+        [customer_id, tactic, step.cast(pl.String), pl.lit(period)], separator="|"
+    )
+    return key.chash.sha2_256().str.slice(0, 16)
+
+
+# -- matching -------------------------------------------------------------------------------
+def _glob_regex(patterns: list[str]) -> str:
+    parts = []
+    for pattern in patterns:
+        rx = fnmatch.translate(pattern.upper())  # ...\Z; '-' is escaped by fnmatch where needed
+        parts.append(rx.removeprefix("(?s:").removesuffix(")\\Z"))
+    return "^(?:" + "|".join(parts) + ")$"
+
+
+def _flag_regex(codes: list[str]) -> str:
+    return "(?:^|,)(?:" + "|".join(re.escape(c) for c in codes) + ")(?:,|$)"
+
+
+def condition_expr(when: Condition, weight: float) -> pl.Expr:
+    """One boolean expression for a tactic's condition (null counts as not matching)."""
+    terms: list[pl.Expr] = []
+    for key in ("segment", "stage", "activity", "company_type", "size_class", "period_category"):
+        values = getattr(when, key)
+        if values is not None:
+            terms.append(pl.col(key).is_in(values))
+    if when.abc:
+        terms.append(pl.col("abc").str.to_uppercase().str.contains(_glob_regex(when.abc)))
+    if when.priority is not None:
+        terms.append(pl.col("priority") == when.priority)
+    if when.red_flags:
+        terms.append(pl.col("red_flags").str.contains(_flag_regex(when.red_flags)))
+    if when.durable is not None:
+        terms.append(pl.col("period_category").is_not_null() == when.durable)
+    months = pl.col("_months_since")
+    cycle = months / pl.col("asleep_after")
+    if when.min_cycle_share is not None:
+        terms.append(cycle >= when.min_cycle_share)
+    if when.max_cycle_share is not None:
+        terms.append(cycle < when.max_cycle_share)
+    if when.min_months_since is not None:
+        terms.append(months >= when.min_months_since)
+    if when.max_months_since is not None:
+        terms.append(months < when.max_months_since)
+    if when.min_orders is not None:
+        terms.append(pl.col("orders") >= when.min_orders)
+    if when.min_expected_value is not None:
+        terms.append(pl.col("_value") * weight >= when.min_expected_value)
+    if not terms:
+        return pl.lit(True)
+    return pl.all_horizontal(terms).fill_null(False)
+
+
+def _prepare_segments(segments: pl.LazyFrame) -> pl.LazyFrame:
+    names = set(segments.collect_schema().names())
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in _OPTIONAL.items() if c not in names]
+    median_value = (
+        pl.col("avg_order_value").filter(pl.col("orders").fill_null(0) > 0).median()
+    )
+    return (
+        segments.with_columns(missing)
+        .with_columns(
+            pl.col("customer_id").cast(pl.String),
+            pl.col("red_flags").fill_null(""),
+            (pl.col("recency_days") / _DAYS_PER_MONTH).alias("_months_since"),
+            pl.coalesce(
+                pl.when(pl.col("orders").fill_null(0) > 0).then(pl.col("avg_order_value")),
+                median_value,
+                pl.lit(0.0),
+            ).cast(pl.Float64).alias("_value"),
+        )
+    )
+
+
+def _tactic_table(playbook: Playbook) -> pl.DataFrame:
+    rows = []
+    for index, tactic in enumerate(playbook.tactics):
+        steps = tactic.resolved_steps()
+        rows.append({
+            "_t": index, "tactic": tactic.id, "_n_steps": len(steps), "_stop": tactic.stop,
+            "_tactic_priority": tactic.priority, "_weight": tactic.weight,
+            "_flag_tactic": bool(tactic.when.red_flags),
+        })
+    return pl.DataFrame(rows, schema={
+        "_t": pl.Int32, "tactic": pl.String, "_n_steps": pl.Int32, "_stop": pl.Boolean,
+        "_tactic_priority": pl.Int32, "_weight": pl.Float64, "_flag_tactic": pl.Boolean,
+    })
+
+
+def _step_table(playbook: Playbook, language: str) -> pl.DataFrame:
+    rows = []
+    for index, tactic in enumerate(playbook.tactics):
+        for step in tactic.resolved_steps():
+            rows.append({
+                "_t": index, "step": step.number, "_day": step.day, "_channels": step.channels,
+                "_role": step.role, "_script": step.script.get(language),
+                "_offer": step.offer.get(language),
+            })
+    return pl.DataFrame(rows, schema={
+        "_t": pl.Int32, "step": pl.Int32, "_day": pl.Int32, "_channels": pl.List(pl.String),
+        "_role": pl.String, "_script": pl.String, "_offer": pl.String,
+    })
+
+
+def _match(seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: int):
+    """Rows (customer_id, _t) for the tactics each customer gets, and the skip counts."""
+    flags = [
+        condition_expr(t.when, t.weight).alias(str(i)) for i, t in enumerate(playbook.tactics)
+    ]
+    if not flags:
+        empty = pl.DataFrame(schema={"customer_id": pl.String, "_t": pl.Int32})
+        return empty, 0, 0, 0
+    matched = (
+        seg.lazy()
+        .select(pl.col("customer_id"), *flags)
+        .unpivot(index="customer_id", variable_name="_t", value_name="_hit")
+        .filter(pl.col("_hit"))
+        .select(pl.col("customer_id"), pl.col("_t").cast(pl.Int32))
+        .join(tactics.lazy().select("_t", "_stop", "_n_steps"), on="_t")
+        .sort("customer_id", "_t")
+        .with_columns(
+            (pl.col("_stop").cast(pl.Int32).cum_sum() - pl.col("_stop").cast(pl.Int32))
+            .over("customer_id")
+            .alias("_stops_before")
+        )
+        .collect()
+    )
+    n_matched = matched["customer_id"].n_unique()
+    after_stop = matched.filter(pl.col("_stops_before") == 0)
+    kept = after_stop.with_columns(
+        pl.col("_n_steps").cum_sum().over("customer_id").alias("_cum_steps")
+    ).filter(pl.col("_cum_steps") <= cap)
+    skipped_stop = matched.height - after_stop.height
+    skipped_cap = after_stop.height - kept.height
+    return kept.select("customer_id", "_t"), n_matched, skipped_stop, skipped_cap
+
+
+# -- routing --------------------------------------------------------------------------------
+def _prepare_contacts(contacts: pl.LazyFrame | None, customers: pl.DataFrame) -> pl.DataFrame:
+    if contacts is None:
+        return pl.DataFrame(schema={**_CONTACT_COLUMNS, "_contact": pl.UInt32})
+    names = set(contacts.collect_schema().names())
+    cols = [
+        (pl.col(c).cast(dtype) if c in names else pl.lit(None, dtype)).alias(c)
+        for c, dtype in _CONTACT_COLUMNS.items()
+    ]
+
+    def text(c: str) -> pl.Expr:
+        stripped = pl.col(c).str.strip_chars()
+        return pl.when(stripped == "").then(None).otherwise(stripped).alias(c)
+
+    return (
+        contacts.select(cols)
+        .with_row_index("_contact")
+        .join(customers.lazy(), on="customer_id", how="semi")
+        .with_columns(
+            *(text(c) for c in ("contact_name", "phone", "email", "address", "inmail", "owner")),
+            pl.col("role").fill_null("unknown"),
+            pl.col("preferred_channel").str.strip_chars().str.to_lowercase(),
+            *(pl.col(c).fill_null(False) for c in ("do_not_call", "do_not_email", "do_not_mail")),
+        )
+        .collect()
+    )
+
+
+def _reachable(channel: pl.Expr) -> pl.Expr:
+    expr = pl.lit(False)
+    for name, (need, refusal) in CHANNEL_NEEDS.items():
+        expr = pl.when(channel == name).then(
+            pl.col(need).is_not_null() & ~pl.col(refusal)
+        ).otherwise(expr)
+    return expr
+
+
+def _role_rank(cfg: Config) -> pl.Expr:
+    expr = pl.lit(None, pl.Int32)
+    for task_role, order in cfg.routing.role_order.items():
+        ranks = {role: i for i, role in enumerate(order)}
+        expr = pl.when(pl.col("_role") == task_role).then(
+            pl.col("role").replace_strict(ranks, default=None, return_dtype=pl.Int32)
+        ).otherwise(expr)
+    return expr
+
+
+def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFrame:
+    """One chosen (contact, channel) per task key; tasks nobody can be reached for are absent."""
+    key = ["customer_id", "_t", "step"]
+    return (
+        plan.lazy()
+        .select(*key, "_role", "_channels")
+        .join(contacts.lazy(), on="customer_id", how="inner")
+        .with_columns(_role_rank(cfg).alias("_role_rank"))
+        .filter(pl.col("_role_rank").is_not_null())
+        .with_columns(pl.int_ranges(pl.col("_channels").list.len()).alias("_channel_rank"))
+        .explode("_channels", "_channel_rank")
+        .rename({"_channels": "channel"})
+        .filter(_reachable(pl.col("channel")))
+        .with_columns(
+            (pl.col("preferred_channel") != pl.col("channel")).fill_null(True).alias("_not_pref")
+        )
+        .sort(*key, "_role_rank", "_channel_rank", "_not_pref", "_contact")
+        .unique(subset=key, keep="first", maintain_order=True)
+        .select(
+            *key, "channel", "contact_name", pl.col("role").alias("contact_role"), "phone",
+            "email", "address", "inmail", pl.col("owner").alias("_contact_owner"),
+        )
+        .collect()
+    )
+
+
+def _unreachable_detail(
+    missing: pl.DataFrame, contacts: pl.DataFrame, language: str
+) -> pl.DataFrame:
+    """data_quality rows for tasks no contact could be reached for, with the reason."""
+    texts = _TEXTS[language]
+    per_customer = contacts.group_by("customer_id").agg(
+        pl.len().alias("_n_contacts"),
+        *(pl.col(c).is_not_null().any().alias(f"_has_{c}") for c in texts["missing"]),
+    )
+
+    def channel_reason(channel: pl.Expr) -> pl.Expr:
+        expr = pl.lit(None, pl.String)
+        for name, (need, refusal) in CHANNEL_NEEDS.items():
+            why = pl.when(pl.col(f"_has_{need}")).then(
+                pl.lit(texts["refused"][refusal])
+            ).otherwise(pl.lit(texts["missing"][need]))
+            expr = pl.when(channel == name).then(pl.lit(f"{name}: ") + why).otherwise(expr)
+        return expr
+
+    key = ["customer_id", "_t", "step"]
+    rows = missing.join(per_customer, on="customer_id", how="left")
+    no_contacts = rows.filter(pl.col("_n_contacts").is_null()).with_columns(
+        pl.lit(PROBLEM_NO_CONTACTS).alias("problem"), pl.lit(texts["no_contacts"]).alias("detail")
+    )
+    unreachable = (
+        rows.filter(pl.col("_n_contacts").is_not_null())
+        .explode("_channels")
+        .with_columns(channel_reason(pl.col("_channels")).alias("_why"))
+        .group_by(key, maintain_order=True)
+        .agg(pl.exclude("_channels", "_why").first(), pl.col("_why").str.join("; "))
+        .with_columns(
+            pl.lit(PROBLEM_UNREACHABLE).alias("problem"),
+            pl.concat_str(
+                [pl.lit(texts["step"].split("{")[0]), pl.col("step").cast(pl.String),
+                 pl.lit(": "), pl.col("_why")]
+            ).alias("detail"),
+        )
+    )
+    cols = [*key, "problem", "detail"]
+    return pl.concat([no_contacts.select(cols), unreachable.select(cols)])
+
+
+# -- the step -------------------------------------------------------------------------------
+def _fill(template: pl.Expr, values: dict[str, pl.Expr]) -> pl.Expr:
+    out = template
+    for name, value in values.items():
+        out = out.str.replace_all("{" + name + "}", value, literal=True)
+    return out
+
+
+def assign_tactics_with_stats(
+    segments: pl.LazyFrame,
+    contacts: pl.LazyFrame | None,
+    playbook: Playbook,
+    cfg: Config,
+    as_of: dt.date,
+) -> TacticsResult:
+    """Tasks, data_quality rows and the counts (see the module docstring)."""
+    language = cfg.language
+    texts = _TEXTS[language]
+    seg = _prepare_segments(segments).collect()
+    tactics = _tactic_table(playbook)
+    steps = _step_table(playbook, language)
+    kept, n_matched, skipped_stop, skipped_cap = _match(
+        seg, playbook, tactics, cfg.tasks.max_per_customer
+    )
+    plan = kept.join(steps, on="_t", how="inner").sort("customer_id", "_t", "step")
+    contact_frame = _prepare_contacts(contacts, seg.select("customer_id"))
+    routed = _route(plan, contact_frame, cfg)
+    key = ["customer_id", "_t", "step"]
+
+    first_owner = (
+        contact_frame.filter(pl.col("owner").is_not_null())
+        .sort("_contact")
+        .group_by("customer_id")
+        .agg(pl.col("owner").first().alias("_customer_owner"))
+    )
+    period = task_period(as_of, cfg.tasks.period)
+    date_text = (
+        pl.col("last_order_date").dt.strftime("%d.%m.%Y" if language == "ru" else "%Y-%m-%d")
+    )
+    placeholders = {
+        "company_name": pl.coalesce("company_name", "customer_id"),
+        "contact_name": pl.col("contact_name").fill_null(texts["contact_fallback"]),
+        "last_order_date": date_text.fill_null(texts["no_date"]),
+        "months_since": pl.col("_months_since").floor().cast(pl.Int64).cast(pl.String)
+        .fill_null("0"),
+        "orders": pl.col("orders").cast(pl.String).fill_null("0"),
+        "owner": pl.col("owner"),
+    }
+    seg_cols = seg.select(
+        "customer_id", "company_name", "segment", "abc", "priority", "reason",
+        "red_flag_reasons", "last_order_date", "_months_since", "orders", "_value",
+    )
+    reason = pl.when(
+        pl.col("_flag_tactic") & (pl.col("red_flag_reasons").fill_null("") != "")
+    ).then(
+        pl.concat_str([pl.col("red_flag_reasons"), pl.col("reason")], separator="; ",
+                      ignore_nulls=True)
+    ).otherwise(pl.col("reason"))
+
+    tasks = (
+        plan.lazy()
+        .join(routed.lazy(), on=key, how="inner")
+        .join(tactics.lazy(), on="_t", how="left")
+        .join(seg_cols.lazy(), on="customer_id", how="left")
+        .join(first_owner.lazy(), on="customer_id", how="left")
+        .with_columns(
+            pl.coalesce("_contact_owner", "_customer_owner", pl.lit(cfg.owners.default))
+            .alias("owner"),
+        )
+        .with_columns(
+            task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), period)
+            .alias("task_id"),
+            _fill(pl.col("_script"), placeholders).alias("script"),
+            _fill(pl.col("_offer"), placeholders).alias("offer"),
+            (pl.lit(as_of) + pl.duration(days=pl.col("_day"))).cast(pl.Date).alias("due_date"),
+            (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps")).round(2)
+            .alias("expected_value"),
+            reason.alias("reason"),
+            pl.lit(STATUS_OPEN).alias("status"),
+        )
+        .sort(
+            ["priority", "_tactic_priority", "expected_value", "customer_id", "_t", "step"],
+            descending=[True, False, True, False, False, False],
+            nulls_last=True,
+        )
+        .select([pl.col(c).cast(TASK_SCHEMA[c]) for c in TASK_COLUMNS])
+        .collect()
+    )
+
+    missing = plan.join(routed.select(key), on=key, how="anti")
+    dq_rows = _unreachable_detail(missing, contact_frame, language)
+    data_quality = (
+        dq_rows.join(tactics.select("_t", "tactic"), on="_t", how="left")
+        .join(seg.select("customer_id", "company_name", "segment"), on="customer_id", how="left")
+        .sort("customer_id", "_t", "step")
+        .select([pl.col(c).cast(pl.String) for c in DATA_QUALITY_COLUMNS])
+    )
+
+    task_customers = tasks.select("customer_id").unique()
+    dq_only = data_quality.select("customer_id").unique().join(
+        task_customers, on="customer_id", how="anti"
+    )
+    stats = TacticsStats(
+        customers=seg.height,
+        matched=n_matched,
+        with_tasks=task_customers.height,
+        data_quality_only=dq_only.height,
+        unmatched=seg.height - n_matched,
+        tasks=tasks.height,
+        data_quality_rows=data_quality.height,
+        skipped_by_cap=skipped_cap,
+        skipped_by_stop=skipped_stop,
+        tasks_per_channel=_counts(tasks, "channel"),
+        tasks_per_tactic=_counts(tasks, "tactic"),
+    )
+    if not stats.identity_holds():  # pragma: no cover - a bug, never bad input
+        raise AssertionError(f"task count identity broken: {stats.identity_line()}")
+    return TacticsResult(tasks, data_quality, stats)
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    counts = frame.group_by(column).len().sort(column)
+    return {row[0]: row[1] for row in counts.iter_rows()}
+
+
+def assign_tactics(
+    segments: pl.LazyFrame,
+    contacts: pl.LazyFrame | None,
+    playbook: Playbook,
+    cfg: Config,
+    as_of: dt.date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(tasks, data_quality): see :func:`assign_tactics_with_stats`."""
+    result = assign_tactics_with_stats(segments, contacts, playbook, cfg, as_of)
+    return result.tasks, result.data_quality
+
+
+def split_tasks(tasks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(call tasks, mail tasks): call and survey are calls; email, mail, inmail, chatbot mail."""
+    is_call = pl.col("channel").is_in(CALL_CHANNELS)
+    return tasks.filter(is_call), tasks.filter(~is_call)
+
+
+__all__ = [
+    "TASK_COLUMNS", "DATA_QUALITY_COLUMNS", "TacticsResult", "TacticsStats",
+    "assign_tactics", "assign_tactics_with_stats", "split_tasks", "task_period",
+]
