@@ -142,7 +142,8 @@ def _reject_chain(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Exp
     value = pl.lit(None, dtype=pl.String)
     for failed, code, header in reversed(checks):
         reason = pl.when(failed).then(pl.lit(code)).otherwise(reason)
-        column = pl.when(failed).then(pl.lit(header, dtype=pl.String)).otherwise(column)
+        shown = None if header == EXTRA else header  # extra fields have no header
+        column = pl.when(failed).then(pl.lit(shown, dtype=pl.String)).otherwise(column)
         raw = pl.col(header) if header and header != EXTRA else (
             pl.col(EXTRA) if header == EXTRA else pl.lit(None, dtype=pl.String))
         value = pl.when(failed).then(raw).otherwise(value)
@@ -310,7 +311,9 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
         try:
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
             accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind)
-        except pl.exceptions.ComputeError:
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+            # rows wider or narrower than the header, or bytes polars cannot decode:
+            # the forgiving reader marks such rows instead of failing
             if raw.forgiving or raw.sheet is not None:
                 raise
             raw.cleanup()
