@@ -21,13 +21,13 @@ def normalize_header(name: str | None) -> str:
     """Canonical spelling of a header for alias lookup."""
     if name is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(name)).strip().lower().replace("ё", "е")
+    text = str(name).replace("№", " номер ").replace("#", " номер ")  # before NFKC: № → No
+    text = unicodedata.normalize("NFKC", text).strip().lower().replace("ё", "е")
     text = text.lstrip("\ufeff")
     previous = None
     while previous != text:  # "Сумма, руб. (с НДС)" style tails may repeat
         previous = text
         text = _CURRENCY_TAIL.sub("", text)
-    text = text.replace("№", " номер ").replace("#", " номер ")
     return _NON_ALNUM.sub("", text)
 
 
