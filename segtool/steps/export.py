@@ -23,40 +23,26 @@ from segtool.config import Config
 from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import csv_bytes
 from segtool.io.xlsx import Book, Column
+from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import DATA_QUALITY_COLUMNS, TASK_COLUMNS, split_tasks
 
 STATUS_CODES = ("open", "in_progress", "done", "refused")
 
+
+def _by_language(labels: dict[str, dict[str, str]], capitalize: bool = False):
+    """{code: {lang: label}} (segtool.labels) -> {lang: {code: label}}."""
+    out: dict[str, dict[str, str]] = {"ru": {}, "en": {}}
+    for code, by_lang in labels.items():
+        for lang, label in by_lang.items():
+            out.setdefault(lang, {})[code] = label[:1].upper() + label[1:] if capitalize else label
+    return out
+
+
 LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "segment": {
-        "ru": {
-            "new_active": "Новые активные", "new_falling_asleep": "Новые засыпающие",
-            "new_asleep": "Новые уснувшие", "prospective_active": "Перспективные активные",
-            "prospective_falling_asleep": "Перспективные засыпающие",
-            "prospective_asleep": "Перспективные уснувшие",
-            "regular_active": "Постоянные активные",
-            "regular_falling_asleep": "Постоянные засыпающие",
-            "regular_asleep": "Постоянные уснувшие", "lead": "Лиды (без заказов)",
-            "no_purchase": "Без покупок (только возвраты)",
-        },
-        "en": {
-            "new_active": "New active", "new_falling_asleep": "New falling asleep",
-            "new_asleep": "New asleep", "prospective_active": "Prospective active",
-            "prospective_falling_asleep": "Prospective falling asleep",
-            "prospective_asleep": "Prospective asleep", "regular_active": "Regular active",
-            "regular_falling_asleep": "Regular falling asleep",
-            "regular_asleep": "Regular asleep", "lead": "Leads (no orders)",
-            "no_purchase": "No purchase (returns only)",
-        },
-    },
-    "stage": {
-        "ru": {"new": "Новые", "prospective": "Перспективные", "regular": "Постоянные"},
-        "en": {"new": "New", "prospective": "Prospective", "regular": "Regular"},
-    },
-    "activity": {
-        "ru": {"active": "Активные", "falling_asleep": "Засыпающие", "asleep": "Уснувшие"},
-        "en": {"active": "Active", "falling_asleep": "Falling asleep", "asleep": "Asleep"},
-    },
+    "segment": _by_language(SEGMENT_LABELS),
+    "stage": _by_language(STAGE_LABELS),
+    "activity": _by_language(ACTIVITY_LABELS, capitalize=True),
+    "strategy": _by_language(STRATEGY_LABELS),
     "channel": {
         "ru": {"call": "Звонок", "email": "Email", "mail": "Почта", "inmail": "InMail",
                "chatbot": "Чат-бот", "survey": "Опрос"},
