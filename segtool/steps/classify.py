@@ -482,6 +482,12 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     for criterion, info in thresholds.items():
         if info.get("no_data"):
             notes.append(f"{criterion}: {info['note']}")
+    if "size" in with_data:
+        sources = collected.filter(_BUYER)["size_source"].drop_nulls().value_counts(sort=True)
+        if sources.height > 1:
+            mix = ", ".join(f"{s} {n}" for s, n in sources.iter_rows())
+            thresholds["size"]["sources"] = dict(sources.iter_rows())
+            notes.append(f"size: graded over mixed sources ({mix}); units differ")
     result = (
         collected.lazy()
         .with_columns(*_abc_and_priority(cfg, with_data),

@@ -247,3 +247,108 @@ def test_globs():
     regex = globs_regex(["Станки*", "Обору?ование", "[!x]yz"])
     series = pl.Series(["Станки токарные", "станки", "Оборудование", "ayz", "xyz", "Мои Станки"])
     assert series.str.contains(regex).to_list() == [True, True, True, True, False, False]
+
+
+# -- cross-check against SQL written independently --------------------------------------
+def _sql_metrics(lines: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    duckdb = pytest.importorskip("duckdb")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lines.parquet"
+        lines.select("customer_id", "order_id", "order_date", "amount").write_parquet(path)
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE lines AS SELECT * FROM read_parquet('{path}')")
+    query = f"""
+        WITH kept AS (
+            SELECT customer_id,
+                   COALESCE(order_id, customer_id || '|' || CAST(order_date AS VARCHAR)) AS oid,
+                   order_date, amount
+            FROM lines WHERE order_date <= DATE '{as_of.isoformat()}'
+        ),
+        per_order AS (
+            SELECT customer_id, oid, SUM(amount) AS net, MIN(order_date) AS odate
+            FROM kept GROUP BY customer_id, oid
+        ),
+        dates AS (
+            SELECT DISTINCT customer_id, odate FROM per_order WHERE net > 0
+        ),
+        gaps AS (
+            SELECT customer_id,
+                   odate - LAG(odate) OVER (PARTITION BY customer_id ORDER BY odate) AS gap
+            FROM dates
+        ),
+        cadence AS (
+            SELECT customer_id, MEDIAN(gap) AS cadence_days FROM gaps
+            WHERE gap IS NOT NULL GROUP BY customer_id
+        )
+        SELECT p.customer_id,
+               CAST(COUNT(*) FILTER (WHERE net > 0) AS BIGINT) AS orders,
+               SUM(net) AS revenue,
+               MAX(odate) FILTER (WHERE net > 0) AS last_order_date,
+               CAST(DATE '{as_of.isoformat()}' - MAX(odate) FILTER (WHERE net > 0) AS BIGINT)
+                   AS recency_days,
+               CAST(DATE '{as_of.isoformat()}' - MIN(odate) FILTER (WHERE net > 0) AS BIGINT)
+                   AS tenure_days,
+               ANY_VALUE(c.cadence_days) AS cadence_days
+        FROM per_order p LEFT JOIN cadence c USING (customer_id)
+        GROUP BY p.customer_id ORDER BY p.customer_id
+    """
+    result = con.sql(query)
+    return pl.DataFrame(result.fetchall(), schema=result.columns, orient="row")
+
+
+def _compare_with_sql(lines: pl.DataFrame, cfg, as_of: dt.date) -> int:
+    ours = (
+        score(lines.lazy(), None, cfg, as_of).collect()
+        .select("customer_id", "orders", "revenue", "last_order_date", "recency_days",
+                "tenure_days", "cadence_days")
+        .sort("customer_id")
+    )
+    theirs = _sql_metrics(lines, as_of).with_columns(
+        pl.col("cadence_days").cast(pl.Float64), pl.col("revenue").cast(pl.Float64)
+    )
+    assert ours["customer_id"].to_list() == theirs["customer_id"].to_list()
+    for column in ("orders", "last_order_date", "recency_days", "tenure_days", "cadence_days"):
+        assert ours[column].to_list() == theirs[column].to_list(), column
+    difference = (ours["revenue"] - theirs["revenue"]).abs().max()
+    assert difference < 1e-6
+    return ours.height
+
+
+def generated_lines(n_lines: int, n_customers: int, seed: int = 7) -> pl.DataFrame:
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n_lines):
+        customer = f"{rng.randrange(n_customers):05d}"
+        order = rng.randrange(40)
+        day = D(2021, 1, 1) + dt.timedelta(days=rng.randrange(1400))
+        amount = float(rng.choice([rng.randrange(-500, 0), rng.randrange(0, 5000)]))
+        rows.append((customer, None if order == 0 else f"{customer}-{order}", day, amount,
+                     TOOL, None))
+    return orders_frame(rows)
+
+
+def test_cross_check_with_duckdb_on_generated_lines():
+    lines = generated_lines(5000, 300)
+    assert _compare_with_sql(lines, fixture_config(), D(2024, 6, 30)) == lines.filter(
+        pl.col("order_date") <= D(2024, 6, 30))["customer_id"].n_unique()
+
+
+def test_cross_check_with_duckdb_on_sample_data():
+    from pathlib import Path
+
+    ingest_module = pytest.importorskip("segtool.steps.ingest")
+    config_path = Path(__file__).resolve().parents[2] / "config" / "segtool.yaml"
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "orders.csv"
+    if not sample.exists() or not config_path.exists():
+        pytest.skip("sample_data/orders.csv not generated yet")
+    from segtool.config import load_config
+
+    cfg = load_config(config_path)
+    lines = ingest_module.ingest(cfg).orders
+    as_of = resolve_as_of(lines.lazy(), None)
+    assert _compare_with_sql(lines, cfg, as_of) == lines["customer_id"].n_unique()
