@@ -362,7 +362,7 @@ class Config(Strict):
     owners: Owners = Field(default_factory=Owners)
     export: ExportOptions = Field(default_factory=ExportOptions)
     limits: Limits = Field(default_factory=Limits)
-    workspace: str | None = None  # default: .segtool next to the config file
+    workspace: str | None = None  # default: .segtool in the current folder
 
     # set by load_config, not by the user
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -378,7 +378,8 @@ class Config(Strict):
         return None if self.tactics is not None or not self.playbook else self.resolve(self.playbook)
 
     def workspace_path(self) -> Path:
-        return self.resolve(self.workspace) if self.workspace else self.base_dir / ".segtool"
+        """``workspace`` from the config (relative to it), else ``.segtool`` in the current folder."""
+        return self.resolve(self.workspace) if self.workspace else Path(".segtool")
 
 
 # -- YAML loading with precise errors -----------------------------------------------------
