@@ -34,6 +34,7 @@ DEFAULT_END = dt.date(2026, 10, 31)
 HORIZON = dt.date(2028, 10, 31)  # the timeline is drawn up to here; `end` cuts it
 CHUNK_ORDERS = 1 << 18  # orders per written chunk (fixed: the chunk seeds depend on it)
 ORDER_ID_START = 100_001
+EXCEL_MAX_ROWS = 1_048_575  # rows below the header; more contacts go to contacts.csv
 
 ORDERS_HEADER = [
     "Номер заказа", "Дата заказа", "ИНН", "Контрагент", "Категория", "Товар", "Количество",
@@ -407,6 +408,7 @@ def _orders(rng: np.random.Generator, c: Customers, scale: float, first_weekday:
     weekday = (first_weekday + day) % 7
     workday = rng.integers(0, 5, len(cust))
     day = np.where(weekday >= 5, day - weekday + workday, day)
+    day = np.where(day < 0, day + 7, day)  # the week before the history starts: a week on
     durable = c.kind[cust] == KIND["durable"]
     lines = np.where(durable, 1 + rng.binomial(1, 0.3, len(cust)),
                      1 + np.minimum(rng.poisson(1.8, len(cust)), 7))
@@ -747,6 +749,9 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
              broken: bool = True) -> Result:
     """Write ``orders.csv`` and ``contacts.xlsx`` into ``out_dir``.
 
+    ``contacts.csv`` (``;``, BOM) instead of the workbook when there are more people than
+    an Excel sheet holds (from about 40M order lines).
+
     Args:
         companies: customers with orders by the default end; default 300, or ``lines // 40``
             when ``lines`` is given.
@@ -820,8 +825,14 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
 
     ids = np.concatenate([np.flatnonzero(seen), np.arange(cust.n, cust.n + leads)])
     contacts = _contacts(_rng(seed, 6), ids, company, ctype, turnover)
-    contacts_path = out / "contacts.xlsx"
-    write_contacts(contacts, contacts_path)
+    if contacts.height <= EXCEL_MAX_ROWS:
+        contacts_path = out / "contacts.xlsx"
+        write_contacts(contacts, contacts_path)
+    else:  # more people than a sheet holds: the CRM exports CSV, like the orders
+        contacts_path = out / "contacts.csv"
+        with open(contacts_path, "wb") as fh:
+            fh.write("\ufeff".encode())
+            contacts.write_csv(fh, separator=";", line_terminator="\r\n")
     return Result(orders_path, contacts_path, rows, int(seen.sum()), contacts.height, leads)
 
 

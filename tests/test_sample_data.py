@@ -130,6 +130,9 @@ def test_orders_format(fresh, rows):
     assert any(" " in a and _money(a) >= 1000 for a in amounts)
     assert all(" " not in a for a in amounts if abs(_money(a)) < 1000)
     assert all(DATE.match(r[1]) for r in rows)
+    dates = {dt.datetime.strptime(r[1], "%d.%m.%Y").date() for r in rows if r[1] != "31.02.2024"}
+    assert min(dates) == dt.date(2023, 11, 1)
+    assert dt.date(2026, 10, 26) <= max(dates) <= dt.date(2026, 10, 31)
     # amount = quantity x price on every line, to the kopeck
     for r in rows:
         if r[8] != "н/д":
