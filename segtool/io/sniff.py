@@ -193,12 +193,17 @@ _COMMA_DECIMAL = re.compile(r"^[-+(]?[\d\s\u00a0'.]*\d,\d{1,2}\)?$|^[-+(]?\d+,\d
 _POINT_DECIMAL = re.compile(r"^[-+(]?[\d\s\u00a0',]*\d\.\d{1,2}\)?$|^[-+(]?\d+\.\d{4,}\)?$")
 
 
+MAX_NUMBER_CHARS = 64
+
+
 def detect_decimal(values: list[str], delimiter: str, forced: str = "auto") -> str:
     """'comma' or 'point' from sample values of numeric columns."""
     if forced != "auto":
         return forced
     comma = point = 0
     for raw in values:
+        if raw and len(raw) > MAX_NUMBER_CHARS:
+            continue  # not a number; the regexes below would backtrack over it for seconds
         v = re.sub(r"[^\d,.\-+()\s\u00a0']", "", raw or "").strip()
         if not v:
             continue
