@@ -150,6 +150,19 @@ def _reject_chain(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Exp
     return reason, column, value
 
 
+MAX_REJECT_VALUE = 200  # characters of a rejected value kept in rejects.csv
+
+
+def _clipped(value: pl.Expr) -> pl.Expr:
+    """A rejected value as shown in rejects.csv: long ones cut, with the length noted."""
+    n = value.str.len_chars()
+    return (
+        pl.when(n > MAX_REJECT_VALUE)
+        .then(pl.format("{}… ({} characters)", value.str.slice(0, MAX_REJECT_VALUE), n))
+        .otherwise(value)
+    )
+
+
 def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     m = fmt.mapping
     frame = _with_numbers(raw.frame, m, ["amount", "quantity", "unit_price", "margin", "cost"],
@@ -289,7 +302,7 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str):
         pl.lit(raw.name).alias("file"),
         pl.col(ROW).alias("row"),
         pl.when(pl.col("__dup")).then(None).otherwise(pl.col("__column")).alias("column"),
-        pl.when(pl.col("__dup")).then(None).otherwise(pl.col("__value")).alias("value"),
+        pl.when(pl.col("__dup")).then(None).otherwise(_clipped(pl.col("__value"))).alias("value"),
         pl.when(pl.col("__dup")).then(pl.lit(E.REJECT_DUPLICATE))
         .otherwise(pl.col("__reason")).alias("reason"),
     ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
