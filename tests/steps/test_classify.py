@@ -299,3 +299,28 @@ def test_without_orders_lost_category_is_skipped_and_noted():
     rows = {r["customer_id"]: r for r in segments.collect().iter_rows(named=True)}
     assert rows["DROP"]["red_flags"] == "revenue_drop"
     assert any("lost_category" in note for note in summary["notes"])
+
+
+def test_rfm_classic_preset():
+    from segtool.config import load_config
+
+    preset = Path(__file__).resolve().parents[2] / "config" / "presets" / "rfm-classic.yaml"
+    cfg = load_config(preset)
+    cfg.periods.categories = fixture_config().periods.categories
+    rows, summary, _ = run(cfg)
+    # R/F/M scores from test_rfm_scores, first matching row of rfm's table
+    expected = {
+        "0012": "loyal_customers",  # 4/5/3: Champions needs M ≥ 4
+        "SRV": "potential_loyalist",  # 5/2/3
+        "17": "potential_loyalist",  # 4/2/2
+        "LATE": "potential_loyalist",  # 3/2/1
+        "ASLEEP": "at_risk",  # 1/5/5: At Risk comes before Can't Lose Them
+        "DUR": "at_risk",  # 1/3/5
+        "OLD1": "about_to_sleep",  # 2/2/1
+        "CONS": "about_to_sleep",  # 2/2/1
+        "RET": None,
+        "LEAD": None,
+    }
+    assert {c: rows[c]["segment_extra"] for c in expected} == expected
+    assert rows["ASLEEP"]["segment_extra_label"] == "At Risk"
+    assert sum(summary["customers_per_segment_extra"].values()) == 10
