@@ -396,6 +396,12 @@ def ingest(cfg: Config) -> IngestResult:
     for fmt in formats:
         if fmt.unmapped:
             warnings.append(f"{fmt.name}: columns not used: {_list(fmt.unmapped, 8)}")
+    for st, fmt in zip(stats, formats, strict=True):
+        if st.rows_read == 0:
+            warnings.append(f"{fmt.name}: no data rows below the header (row {fmt.header_row})")
+        elif st.rows_accepted == 0:
+            warnings.append(f"{fmt.name}: every one of its {st.rows_read} rows was left out; "
+                            "the reasons are in rejects.csv")
     return IngestResult(orders, contacts, rejects, stats, formats, warnings)
 
 
