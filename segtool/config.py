@@ -427,9 +427,8 @@ def read_yaml(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
-        hint = " (YAML does not allow tabs for indentation; use spaces)" if "\t" in problem or (
-            "tab" in problem
-        ) else ""
+        tab = "\t" in problem or "\\t" in problem or "tab" in problem
+        hint = " (YAML does not allow tabs for indentation; use spaces)" if tab else ""
         raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
@@ -486,7 +485,9 @@ def format_validation_error(
     exc: ValidationError, root: type[BaseModel], source: Path, data: Any = None
 ) -> str:
     """The first problem of a pydantic error as one line naming the key path and the fix."""
-    err = exc.errors()[0]
+    # a misspelt key shows up twice (unknown + missing): the unknown one explains both
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     path = _dotted(loc)
     kind = err["type"]

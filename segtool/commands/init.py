@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from segtool import console
-from segtool.errors import EXIT_OK, OutputError
+from segtool.errors import EXIT_OK, SegtoolError
 from segtool.io.atomic import atomic_file
 
 FILES = ("segtool.yaml", "playbook.yaml")
@@ -17,7 +17,7 @@ def execute(directory: Path, *, force: bool = False) -> int:
     targets = [directory / name for name in FILES]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
-        raise OutputError(
+        raise SegtoolError(
             f"{', '.join(existing)} already exist; use --force to overwrite", code="E-INIT-EXISTS"
         )
     defaults = resources.files("segtool") / "defaults"
