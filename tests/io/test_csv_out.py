@@ -1,0 +1,66 @@
+"""CSV writer: delimiter, BOM, encoding, ISO dates, '.' decimals, formula escaping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from segtool.config import CsvOptions
+from segtool.io.csv_out import csv_bytes, escape_frame
+
+HOSTILE = ["=1+2", "+SUM(A1:A2)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")",
+           "-cmd|' /C calc'!A0"]
+
+
+def frame() -> pl.DataFrame:
+    return pl.DataFrame({
+        "customer_id": ["0012", "17"],
+        "company_name": ["ООО «Ромашка»; филиал", "=1+2"],
+        "revenue": [1234.5, -10.25],
+        "last_order_date": [dt.date(2026, 1, 2), None],
+        "priority": [True, False],
+    })
+
+
+def test_round_trip_keeps_text_ids_dates_and_decimals():
+    data = csv_bytes(frame(), CsvOptions())
+    text = data.decode("utf-8")
+    assert text.splitlines()[0] == "customer_id,company_name,revenue,last_order_date,priority"
+    assert "1234.5" in text and "2026-01-02" in text
+    back = pl.read_csv(io.BytesIO(data), schema_overrides={"customer_id": pl.String},
+                       try_parse_dates=True)
+    assert back["customer_id"].to_list() == ["0012", "17"]
+    assert back["revenue"].to_list() == [1234.5, -10.25]
+    assert back["last_order_date"].to_list() == [dt.date(2026, 1, 2), None]
+    assert back["company_name"].to_list() == ["ООО «Ромашка»; филиал", "'=1+2"]
+
+
+def test_semicolon_bom_and_cp1251():
+    data = csv_bytes(frame(), CsvOptions(delimiter=";", bom=True))
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.decode("utf-8-sig").splitlines()[1].startswith('0012;"ООО «Ромашка»; филиал";')
+    cp = csv_bytes(frame(), CsvOptions(encoding="cp1251"))
+    assert "ООО «Ромашка»" in cp.decode("cp1251")
+
+
+def test_hostile_text_is_escaped_with_an_apostrophe():
+    escaped = escape_frame(pl.DataFrame({"company_name": HOSTILE + ["safe", None]}))
+    assert escaped["company_name"].to_list() == ["'" + h for h in HOSTILE] + ["safe", None]
+
+
+def test_phone_numbers_are_left_alone_but_formulas_in_phone_are_not():
+    escaped = escape_frame(pl.DataFrame({"phone": ["+7 (495) 123-45-67", "+1 555.0100",
+                                                   "=1+2", "+7 1) & =cmd"]}))
+    assert escaped["phone"].to_list() == ["+7 (495) 123-45-67", "+1 555.0100", "'=1+2",
+                                          "'+7 1) & =cmd"]
+
+
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=20))
+def test_no_written_cell_starts_like_a_formula(values):
+    out = escape_frame(pl.DataFrame({"name": values}, schema={"name": pl.String}))
+    for value in out["name"]:
+        assert not value or value[0] not in "=+-@\t\r"
