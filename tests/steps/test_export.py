@@ -141,7 +141,8 @@ def test_empty_inputs_still_write_valid_files(tmp_path):
     cfg = config_for_orders("o.csv")
     with OutputSet(tmp_path) as out:
         write_outputs(out, segments=SEGMENTS.clear(), tasks=pl.DataFrame(schema=TASK_SCHEMA),
-                      data_quality=pl.DataFrame(schema={c: pl.String for c in DATA_QUALITY_COLUMNS}),
+                      data_quality=pl.DataFrame(schema=dict.fromkeys(DATA_QUALITY_COLUMNS,
+                                                                     pl.String)),
                       rejects=empty(REJECTS), summary={}, cfg=cfg, formats={"xlsx", "csv"})
     wb = openpyxl.load_workbook(tmp_path / "call_tasks.xlsx")
     assert wb.active.max_row == 1

@@ -99,7 +99,8 @@ def test_stop_and_cap_keep_tactics_in_playbook_order():
         segments().lazy(), ALL_REACHABLE.lazy(), pb, cfg, AS_OF
     )
     per_customer = result.tasks.group_by("customer_id").agg(pl.col("tactic").unique().sort())
-    assert dict(per_customer.iter_rows()) == {c: ["first", "two_steps"] for c in ("001", "002", "003")}
+    expected = {c: ["first", "two_steps"] for c in ("001", "002", "003")}
+    assert dict(per_customer.iter_rows()) == expected
     assert result.stats.skipped_by_cap == 4  # over_cap ×3 and stopper for 001
     assert result.tasks.group_by("customer_id").len()["len"].max() == 3
 
@@ -199,7 +200,8 @@ def test_bad_conditions_name_the_tactic_and_valid_values(when, message):
 
 
 def test_unknown_key_action_and_placeholder_errors():
-    with pytest.raises(ConfigError, match=r"tactics\[0\] \(x\)\.when.*did you mean 'tactics\[0\]\.when\.segment'"):
+    typo = r"tactics\[0\] \(x\)\.when.*did you mean 'tactics\[0\]\.when\.segment'"
+    with pytest.raises(ConfigError, match=typo):
         playbook([{"id": "x", "when": {"segmnet": ["lead"]}, "action": "call"}])
     with pytest.raises(ConfigError, match=r"tactics\[0\] \(x\)\.action"):
         playbook([{"id": "x", "action": "fax"}])
