@@ -135,7 +135,9 @@ def _with_numbers(frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str],
     return frame
 
 
-def _reject_chain(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _reject_chain(
+    checks: list[tuple[pl.Expr, str, str | None]],
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """First failing check → (reason, column header, raw value) expressions."""
     reason = pl.lit(None, dtype=pl.String)
     column = pl.lit(None, dtype=pl.String)
@@ -186,7 +188,8 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
         (pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]),
         (pl.col("__date_raw").is_null(), E.REJECT_MISSING_DATE, m["order_date"]),
         (pl.col("__date").is_null(), E.REJECT_BAD_DATE, m["order_date"]),
-        (~pl.col("__date").dt.year().is_between(lo, hi), E.REJECT_DATE_OUT_OF_RANGE, m["order_date"]),
+        (~pl.col("__date").dt.year().is_between(lo, hi), E.REJECT_DATE_OUT_OF_RANGE,
+         m["order_date"]),
     ]
     if has_amount_col:
         checks += [
@@ -283,10 +286,8 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str):
     if RAGGED in raw.frame.collect_schema():
         blank = blank & ~pl.col(RAGGED)
     frame = frame.filter(~blank)
-    if cfg.ingest.drop_duplicates:
-        dup = ~pl.struct(data_cols).is_first_distinct()
-    else:
-        dup = pl.lit(False)
+    dup = ~pl.struct(data_cols).is_first_distinct() if cfg.ingest.drop_duplicates else (
+        pl.lit(False))
     reason, column, value = _reject_chain(checks)
     frame = frame.with_columns(__dup=dup, __reason=reason, __column=column, __value=value)
     ok = pl.col("__reason").is_null() & ~pl.col("__dup")
@@ -314,10 +315,21 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str):
     return pl.collect_all([accepted, rejects, counts])
 
 
+def _fingerprint(path: Path) -> tuple[int, int]:
+    """Size and modification time: a file still being written changes them."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
+                         code="E-INPUT-READ") from None
+    return st.st_size, st.st_mtime_ns
+
+
 def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
                 overrides: dict[str, str] | None = None):
     """Read one file; returns (accepted, rejects, stats, format)."""
     formats = cfg.inputs.formats
+    before = _fingerprint(path)
     raw = read_table(path, kind, encoding=formats.encoding, delimiter=formats.delimiter,
                      sheet=sheet)
     try:
@@ -337,10 +349,23 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{raw.name}: cannot be read: {first}", code="E-INPUT-READ") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
+                         code="E-INPUT-READ") from None
     finally:
         raw.cleanup()
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
+                         code="E-INPUT-READ") from None
+    if _fingerprint(path) != before:
+        raise InputError(
+            f"{path}: the file changed while it was being read; run again when the export "
+            "is complete", code="E-INPUT-CHANGED",
+        )
     stats = InputStats(
-        path=str(path), kind=kind, sha256=sha256_file(path),
+        path=str(path), kind=kind, sha256=digest,
         rows_read=int(counts["read"][0]), rows_accepted=accepted.height,
         rows_rejected=int(counts["rejected"][0]), rows_duplicate=int(counts["duplicates"][0]),
         encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet,
