@@ -226,7 +226,8 @@ class ExtraRule(Strict):
 
     ``when`` maps a metric (any column of the scores, e.g. ``recency_days`` or
     ``recency_score``) to a ``[min, max]`` range (inclusive; null = open) or a list of
-    allowed values. An empty ``when`` is a catch-all.
+    allowed values (a two-item list of numbers or nulls is a range; any other list is a
+    set of values), or one value. An empty ``when`` is a catch-all.
     """
 
     name: str

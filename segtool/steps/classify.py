@@ -215,8 +215,12 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
         }
         summary[criterion] = info
         if values.len() == 0:
+            why = (
+                "no margin column and no grades.high_margin.categories"
+                if criterion == "margin" else f"no {column} for any customer"
+            )
             info.update(method=grades_cfg.method, no_data=True,
-                        note=f"no {column} for any customer: not graded, '-' in abc")
+                        note=f"{why}: not graded, '-' in abc")
             columns[name] = pl.lit(None, dtype=pl.String)
             continue
         with_data.append(criterion)
