@@ -30,6 +30,7 @@ from segtool.config import Config
 from segtool.errors import EXIT_DATA, EXIT_OK
 from segtool.io.atomic import FolderLock, OutputSet
 from segtool.report import Timings, dump_manifest, new_manifest
+from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
@@ -74,10 +75,10 @@ def run_pipeline(
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
-    from segtool.steps.ingest import ingest, reject_rate
+    from segtool.steps.ingest import ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
-    from segtool.steps.tactics import assign_tactics
+    from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
     timings = Timings()
@@ -90,8 +91,11 @@ def run_pipeline(
         with timings.measure("ingest"):
             ingested = ingest(cfg)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
+        warnings = list(ingested.warnings)
         orders = ingested.orders.lazy()
-        contacts = ingested.contacts.lazy() if ingested.contacts.height else None
+        contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet
+        # rejects as the step commands see them: rejects.csv written and read back
+        rejects = pl.read_csv(rejects_csv_bytes(ingested.rejects), schema=REJECTS)
 
         with timings.measure("score"):
             used_as_of = resolve_as_of(orders, as_of)
@@ -109,11 +113,13 @@ def run_pipeline(
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
 
         with timings.measure("assign-tactics"):
-            tasks, data_quality = assign_tactics(
-                segments.lazy(), contacts, playbook, cfg, used_as_of
-            )
-            tasks = _collected(tasks)
-            data_quality = _collected(data_quality)
+            tactics = assign_tactics_with_stats(segments.lazy(), contacts, playbook, cfg,
+                                                used_as_of)
+            tasks, data_quality = tactics.tasks, tactics.data_quality
+        manifest["tactics"] = {
+            "playbook": playbook.source,
+            **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
+        }
 
         migration = None
         if prev is not None:
@@ -136,9 +142,9 @@ def run_pipeline(
 
         with OutputSet(out) as outset:
             with timings.measure("export"):
-                write_outputs(
+                warnings += write_outputs(
                     outset, segments=segments, tasks=tasks, data_quality=data_quality,
-                    rejects=ingested.rejects, summary=manifest, cfg=cfg, formats=formats,
+                    rejects=rejects, summary=manifest, cfg=cfg, formats=formats,
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
@@ -147,11 +153,7 @@ def run_pipeline(
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
-                     reject_rate=rate, warnings=list(ingested.warnings))
-
-
-def _collected(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+                     reject_rate=rate, warnings=warnings)
 
 
 def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,

@@ -63,7 +63,8 @@ _STATUS_WORDS = {
 _TASK_HEADERS = {
     "task_id": ["task_id", "task id", "id задачи", "номер задачи", "код задачи", "задача id"],
     "status": ["status", "статус", "состояние"],
-    "customer_id": ["customer_id", "customer id", "инн", "id клиента", "код клиента", "клиент id"],
+    "customer_id": ["customer_id", "customer id", "инн", "id клиента", "код клиента", "клиент id",
+                    "инн / код клиента"],
     "company_name": ["company_name", "company", "company name", "компания", "клиент",
                      "контрагент", "наименование", "название компании"],
     "channel": ["channel", "канал"],
@@ -198,9 +199,21 @@ def status_code(expr: pl.Expr) -> pl.Expr:
     )
 
 
+def _header_aliases() -> dict[str, set[str]]:
+    """Known spellings of each task column, including the export's own RU/EN headers."""
+    wanted = {k: {_norm_header(a) for a in aliases} for k, aliases in _TASK_HEADERS.items()}
+    try:
+        from segtool.steps.export import header
+    except ImportError:  # pragma: no cover - export is part of the package
+        return wanted
+    for key, aliases in wanted.items():
+        aliases.update(_norm_header(header(key, language)) for language in _LABELS)
+    return wanted
+
+
 def _find_header(sheet: pl.DataFrame) -> tuple[int, dict[str, str]] | None:
     """Row index of the header (within the first 10 rows) and canonical key -> column."""
-    wanted = {k: {_norm_header(a) for a in aliases} for k, aliases in _TASK_HEADERS.items()}
+    wanted = _header_aliases()
     head = sheet.head(10).rows()
     for index, row in enumerate(head):
         found: dict[str, str] = {}
