@@ -109,6 +109,8 @@ class Book:
             ws.write_string(0, index, column.header, header)
         last_row = max(part.height, 1)
         ws.freeze_panes(1, freeze_cols)
+        ws.set_landscape()
+        ws.repeat_rows(0)  # the header on every printed page
         ws.autofilter(0, 0, last_row, len(columns) - 1)
         for index, column in enumerate(columns):
             if column.choices:

@@ -243,6 +243,9 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
     text = _TEXT[lang]
     f = book.formats
     ws = book.sheet(text["summary"])
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # one page wide when printed
     ws.set_column(0, 0, 34)
     ws.set_column(1, 5, 16)
     has_revenue = "revenue" in segments.columns
