@@ -176,6 +176,25 @@ def test_two_months_hand_known_movers(tmp_path):
     assert new_row[header.index("(выбыли)")] == 1  # 0005
 
 
+def test_reject_rate_over_the_limit_exits_1_and_writes_everything(tmp_path):
+    config = _hand_project(tmp_path / "p", OCTOBER + "0006,ООО Шестой,H1,2026-10-01,много\n")
+    config.write_text(config.read_text(encoding="utf-8") + "limits: {max_reject_rate: 0.05}\n",
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(out),
+                                      "--as-of", "2026-10-31", "--json"])
+    assert result.exit_code == 1, result.output
+    assert "over limits.max_reject_rate" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["reject_rate"] == round(1 / 12, 6)  # 1 of 12 order rows
+    assert json.loads(result.stdout)["outputs"] == manifest["outputs"]
+    for name in ("segments.xlsx", "segments.csv", "call_tasks.xlsx", "call_tasks.csv",
+                 "mail_tasks.xlsx", "mail_tasks.csv", "data_quality.csv", "rejects.csv"):
+        assert (out / name).exists(), name
+    rejects = _csv(out / "rejects.csv")
+    assert rejects.select("row", "reason").rows() == [("13", "bad_amount")]
+
+
 def _csv(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False)
 

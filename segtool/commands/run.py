@@ -27,7 +27,7 @@ def parse_formats(value: str | None, default: list[str]) -> set[str]:
 
 
 def _counts(mapping: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "none"
+    return ", ".join(f"{k} {v}" for k, v in mapping.items() if v) or "none"
 
 
 def summary_lines(manifest: dict, out: Path) -> list[str]:
