@@ -437,5 +437,9 @@ def reject_rate(result: IngestResult, kind: str = "orders") -> float:
 
 
 def rejects_csv_bytes(rejects: pl.DataFrame) -> bytes:
-    """rejects.csv as written into the workspace and the output folder (UTF-8, ',')."""
-    return rejects.sort(["file", "row"], maintain_order=True).write_csv().encode("utf-8")
+    """rejects.csv as written into the workspace (UTF-8, ','), formula-like text escaped:
+    the values come straight from the exports and analysts open this file in Excel."""
+    from segtool.io.csv_out import escape_frame
+
+    ordered = rejects.sort(["file", "row"], maintain_order=True)
+    return escape_frame(ordered).write_csv().encode("utf-8")
