@@ -30,8 +30,18 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
     """
     t = f"__{dst}_t"
     neg = f"__{dst}_neg"
+    fast = f"__{dst}_fast"
+    # Fast path for plain values ("1234,56", "-15", "1 234,56"): most cells of a real export.
+    # The full parser below then only sees the leftovers; string functions skip nulls, so
+    # its many passes cost next to nothing when few cells need it.
+    plain = r"^-?\d+(,\d+)?$" if decimal == "comma" else r"^-?\d+(\.\d+)?$"
+    squeezed = pl.col(src).str.replace_all(r"[ \u00a0]", "")
+    fast_value = pl.when(squeezed.str.contains(plain)).then(squeezed)
+    if decimal == "comma":
+        fast_value = fast_value.str.replace(",", ".", literal=True)
+    frame = frame.with_columns(fast_value.cast(pl.Float64, strict=False).alias(fast))
     frame = frame.with_columns(
-        pl.col(src).str.to_lowercase()
+        pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
         .str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
         .str.replace_many(["\u2212", "\u2013"], ["-", "-"])
         .alias(t)
@@ -67,9 +77,8 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
         .cast(pl.Float64, strict=False)
     )
     signed = pl.when(pl.col(neg)).then(-value).otherwise(value)
-    return frame.with_columns(
-        pl.when(signed.is_finite()).then(signed).otherwise(None).alias(dst)
-    ).drop(t, neg)
+    slow = pl.when(signed.is_finite()).then(signed).otherwise(None)
+    return frame.with_columns(pl.coalesce(pl.col(fast), slow).alias(dst)).drop(t, neg, fast)
 
 
 EXCEL_EPOCH = pl.date(1899, 12, 30)
@@ -93,7 +102,21 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
                 s.str.to_datetime(order, strict=False).dt.date(),
             ).alias(dst)
         )
-    frame = frame.with_columns(pl.col(src).str.strip_chars().alias(t))
+    fast = f"__{dst}_fast"
+    # Fast path: the two spellings most exports use ("31.12.2024[ 10:00]" day first,
+    # ISO "2024-12-31[T10:00]"); only the other cells go through the general parser.
+    head = pl.col(src).str.strip_chars().str.slice(0, 10)
+    dotted = r"^\s*\d{2}\.\d{2}\.\d{4}(?:[ T]\S.*)?$"
+    iso = r"^\s*\d{4}-\d{2}-\d{2}(?:[ T]\S.*)?$"
+    fast_value = pl.when(pl.col(src).str.contains(iso)).then(
+        head.str.to_date("%Y-%m-%d", strict=False))
+    if order == "dmy":
+        fast_value = fast_value.when(pl.col(src).str.contains(dotted)).then(
+            head.str.to_date("%d.%m.%Y", strict=False))
+    frame = frame.with_columns(fast_value.alias(fast))
+    frame = frame.with_columns(
+        pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.strip_chars().alias(t)
+    )
     frame = frame.with_columns(
         pl.col(t).str.extract_groups(r"^(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
         .alias(p)
@@ -123,7 +146,7 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
         .otherwise(None)
     )
     frame = frame.with_columns(year.alias(f"{p}y"))
-    iso = pl.format("{}-{}-{}", pl.col(f"{p}y").cast(pl.String).str.zfill(4),
+    iso_text = pl.format("{}-{}-{}", pl.col(f"{p}y").cast(pl.String).str.zfill(4),
                     pl.col(f"{p}m").cast(pl.String).str.zfill(2),
                     pl.col(f"{p}d").cast(pl.String).str.zfill(2))
     text = pl.col(t)
@@ -139,9 +162,10 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
         .otherwise(None)
     )
     frame = frame.with_columns(
-        pl.coalesce(iso.str.to_date("%Y-%m-%d", strict=False), compact, from_serial).alias(dst)
+        pl.coalesce(pl.col(fast), iso_text.str.to_date("%Y-%m-%d", strict=False), compact,
+                    from_serial).alias(dst)
     )
-    return frame.drop(t, p, f"{p}y", f"{p}yl", f"{p}m", f"{p}d")
+    return frame.drop(t, p, fast, f"{p}y", f"{p}yl", f"{p}m", f"{p}d")
 
 
 _TRUE = r"(?i)^(да|д|yes|y|true|истина|1|x|х|v|✓|✔|\+|не звонить|не писать|запрет|отказ)$"
