@@ -430,6 +430,8 @@ def read_yaml(path: Path) -> Any:
         problem = exc.problem or exc.context or "invalid YAML"
         tab = "\t" in problem or "\\t" in problem or "tab" in problem
         hint = " (YAML does not allow tabs for indentation; use spaces)" if tab else ""
+        if "could not determine a constructor" in problem:
+            hint = " (tags such as !!python/... are not allowed: segtool never runs code from YAML)"
         raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
