@@ -85,7 +85,10 @@ def run_pipeline(
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with FolderLock(out):
         # read the previous run first: a bad --previous fails before any work is done
-        prev = read_previous(previous, cfg) if previous is not None else None
+        prev = None
+        if previous is not None:
+            with timings.measure("migration"):
+                prev = read_previous(previous, cfg)
         playbook = load_playbook(cfg)
 
         with timings.measure("ingest"):

@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from segtool.cli import app
+from segtool.labels import RED_FLAG_LABELS
 from segtool.steps.export import header as export_header
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,10 +277,11 @@ def test_flag_changes_follow_the_segment_files(snapshots):
         pl.col("red_flags", "red_flags_before").fill_null("").str.split(",")
         .list.eval(pl.element().filter(pl.element() != ""))
     )
+    names = {code: text["ru"] for code, text in RED_FLAG_LABELS.items()}
     raised = joined.select(
         "customer_id",
-        pl.col("red_flags").list.set_difference("red_flags_before").list.sort().list.join(",")
-        .alias("raised"),
+        pl.col("red_flags").list.set_difference("red_flags_before").list.sort()
+        .list.eval(pl.element().replace_strict(names)).list.join(", ").alias("raised"),
     ).filter(pl.col("raised") != "")
     book = openpyxl.load_workbook(out / "2026-11" / "migration.xlsx", read_only=True)
     rows = list(book["Флаги"].iter_rows(values_only=True))

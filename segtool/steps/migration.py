@@ -29,7 +29,7 @@ import polars as pl
 
 from segtool.config import Config, CsvOptions
 from segtool.errors import InputError
-from segtool.labels import SEGMENT_LABELS
+from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
 PREVIOUS_SEGMENTS = "segments.csv"
@@ -227,6 +227,18 @@ def _find_header(sheet: pl.DataFrame) -> tuple[int, dict[str, str]] | None:
     return None
 
 
+def _task_schema() -> dict[str, pl.DataType]:
+    return {**{k: pl.String for k in _TASK_HEADERS}, "due_date": pl.Date, "source": pl.String}
+
+
+def _as_date(text: pl.Expr) -> pl.Expr:
+    """A due date read back as text (ISO, ISO with a time, dd.mm.yyyy) -> Date."""
+    day = text.str.strip_chars().str.slice(0, 10)
+    return pl.coalesce(
+        day.str.to_date("%Y-%m-%d", strict=False), day.str.to_date("%d.%m.%Y", strict=False)
+    )
+
+
 def read_task_statuses(path: Path) -> pl.DataFrame:
     """task_id and status code (plus what else the sheet has) from a task workbook or CSV."""
     path = Path(path)
@@ -259,14 +271,15 @@ def read_task_statuses(path: Path) -> pl.DataFrame:
                 ]
             )
         )
-    empty = pl.DataFrame(schema={k: pl.String for k in _TASK_HEADERS})
     if not frames:
-        return empty.with_columns(pl.lit(path.name).alias("source"))
+        return pl.DataFrame(schema=_task_schema())
     return (
         pl.concat(frames)
         .filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))
         .with_columns(
-            status_code(pl.col("status")).alias("status"), pl.lit(path.name).alias("source")
+            status_code(pl.col("status")).alias("status"),
+            _as_date(pl.col("due_date")).alias("due_date"),
+            pl.lit(path.name).alias("source"),
         )
     )
 
@@ -295,7 +308,7 @@ def read_previous(folder: Path, cfg: Config) -> PreviousRun:
         pl.concat(task_frames, how="diagonal_relaxed").unique("task_id", keep="first",
                                                               maintain_order=True)
         if task_frames
-        else pl.DataFrame(schema={**{k: pl.String for k in _TASK_HEADERS}, "source": pl.String})
+        else pl.DataFrame(schema=_task_schema())
     )
     as_of = None
     manifest = folder / "manifest.json"
@@ -414,8 +427,9 @@ def compare(
     )
 
     closed_ids: list[str] = []
-    open_tasks = pl.DataFrame(schema={c: pl.String for c in OPEN_TASK_COLUMNS}).with_columns(
-        pl.col("reissued").cast(pl.Boolean)
+    open_tasks = pl.DataFrame(
+        schema={**{c: pl.String for c in OPEN_TASK_COLUMNS}, "due_date": pl.Date,
+                "reissued": pl.Boolean}
     )
     if previous.tasks.height:
         closed_ids = (
@@ -541,7 +555,18 @@ def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -
     movers = migration.movers.with_columns(
         seg(pl.col("previous_segment"), NEW_KEY), seg(pl.col("segment"), GONE_KEY)
     )
-    flags = migration.flags.with_columns(seg(pl.col("segment"), GONE_KEY))
+    def flag_labels(name: str) -> pl.Expr:
+        names = {code: text_[lang] for code, text_ in RED_FLAG_LABELS.items()}
+        return (
+            _flag_list(name).list.eval(pl.element().replace_strict(names, default=pl.element()))
+            .list.join(", ").replace("", None).alias(name)
+        )
+
+    flag_columns = ["previous_red_flags", "red_flags", "raised_flags", "cleared_flags"]
+    movers = movers.with_columns(flag_labels(c) for c in ("raised_flags", "cleared_flags"))
+    flags = migration.flags.with_columns(
+        seg(pl.col("segment"), GONE_KEY), *(flag_labels(c) for c in flag_columns)
+    )
     tasks = migration.open_tasks.with_columns(
         pl.col("status").replace_strict(status_labels, default=pl.col("status")),
         pl.when(pl.col("reissued")).then(pl.lit(text["yes"])).otherwise(pl.lit(text["no"]))
@@ -595,4 +620,3 @@ def _write_summary(book, migration: Migration, text: dict[str, str], formats) ->
     sheet.write_row(top + 2 + matrix.height, 0, [text["total"], *sums], formats["bold"])
     sheet.set_column(0, 0, max([len(h) for h in head + [text[k] for k, _ in facts]] + [12]) + 2)
     sheet.set_column(1, max(len(head) - 1, 1), 16)
-    sheet.freeze_panes(top + 2, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import openpyxl
 import polars as pl
 import pytest
@@ -182,12 +184,16 @@ def test_task_workbook_header_below_a_title(tmp_path):
     book = xlsxwriter.Workbook(path)
     sheet = book.add_worksheet("Calls")
     sheet.write(0, 0, "Call tasks for November")
-    sheet.write_row(2, 0, ["Task ID", "Status"])
+    sheet.write_row(2, 0, ["Task ID", "Status", "Due"])
     sheet.write_row(3, 0, ["a", "In progress"])
-    sheet.write_row(4, 0, ["b", "REFUSED"])
+    day = book.add_format({"num_format": "dd.mm.yyyy"})
+    sheet.write_datetime(3, 2, dt.datetime(2026, 11, 2), day)
+    sheet.write_row(4, 0, ["b", "REFUSED", "05.11.2026"])
     book.close()
     frame = read_task_statuses(path)
-    assert frame.select("task_id", "status").rows() == [("a", "in_progress"), ("b", "refused")]
+    assert frame.select("task_id", "status", "due_date").rows() == [
+        ("a", "in_progress", dt.date(2026, 11, 2)), ("b", "refused", dt.date(2026, 11, 5)),
+    ]
 
 
 def test_csv_escapes_formulas_and_uses_options():
@@ -218,11 +224,18 @@ def test_write_migration_files(cfg, previous, tmp_path):
     assert movers.auto_filter.ref == "A1:F5"
     rows = list(movers.iter_rows(values_only=True))
     assert rows[1] == ("12", "ООО Бета", "Новые активные", "Перспективные активные", None, None)
-    assert rows[4] == ("600", "ООО Новый", "(новые)", "Новые активные", "lost_category", None)
+    assert rows[4] == ("600", "ООО Новый", "(новые)", "Новые активные",
+                       "перестал покупать категорию", None)
+    flags = {r[0]: r for r in book["Флаги"].iter_rows(min_row=2, values_only=True)}
+    assert flags["300"] == (
+        "300", "Завод Гамма", "Постоянные спящие", "пропущен обычный интервал заказа",
+        "падение выручки, пропущен обычный интервал заказа", "падение выручки", None,
+    )
     summary = list(book["Сводка"].iter_rows(values_only=True))
     assert summary[2][:2] == ("Дата анализа", "2026-11-30")
     assert ("Сменили сегмент (включая новых и выбывших)", 4) in [r[:2] for r in summary]
     tasks = list(book["Открытые задачи"].iter_rows(values_only=True))
     assert [r[0] for r in tasks[1:]] == ["t3", "t4", "t5"]
     assert tasks[1][6] == "в работе" and tasks[1][8] == "да"
+    assert book["Сводка"].freeze_panes is None
     assert not any(p.name.startswith(".segtool-tmp") for p in out_dir.iterdir())
