@@ -40,6 +40,8 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
     if decimal == "comma":
         fast_value = fast_value.str.replace(",", ".", literal=True)
     frame = frame.with_columns(fast_value.cast(pl.Float64, strict=False).alias(fast))
+    # 400 digits cast to inf: not a number anyone wrote on purpose (unreadable, like 1e400)
+    frame = frame.with_columns(pl.when(pl.col(fast).is_finite()).then(pl.col(fast)).alias(fast))
     frame = frame.with_columns(
         pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
         .str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
