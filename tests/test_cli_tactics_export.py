@@ -49,7 +49,8 @@ def with_workspace(args) -> list[str]:
 
 def prepare(tmp_path):
     config = tmp_path / "segtool.yaml"
-    config.write_text("inputs:\n  orders: {path: orders.csv}\nexport: {csv: {delimiter: ';'}}\n")
+    config.write_text("inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.xlsx}\n"
+                      "export: {csv: {delimiter: ';'}}\n")
     ws = tmp_path / ".segtool"
     ws.mkdir()
     SEGMENTS.write_parquet(ws / "segments.parquet")

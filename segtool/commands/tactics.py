@@ -9,6 +9,7 @@ from pathlib import Path
 from segtool import console
 from segtool.commands import load, workspace_for
 from segtool.errors import EXIT_OK, SegtoolError
+from segtool.steps.ingest import has_contacts_input
 
 
 def execute(config_path: Path | None, workspace_override: Path | None) -> int:
@@ -27,7 +28,9 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
                 code="E-WORKSPACE",
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
-        contacts = workspace.scan("contacts") if workspace.has("contacts") else None
+        # None = no contacts export: tasks go to the account, not to data quality
+        contacts = (workspace.scan("contacts")
+                    if has_contacts_input(cfg) and workspace.has("contacts") else None)
         start = time.perf_counter()
         with console.step(f"assigning tactics ({len(playbook.tactics)} in the playbook)"):
             result = assign_tactics_with_stats(segments, contacts, playbook, cfg, as_of)

@@ -430,6 +430,11 @@ def ingest(cfg: Config) -> IngestResult:
     return IngestResult(orders, contacts, rejects, stats, formats, warnings)
 
 
+def has_contacts_input(cfg: Config) -> bool:
+    """Whether the config names a contacts (or companies) export at all."""
+    return cfg.inputs.contacts is not None or cfg.inputs.companies is not None
+
+
 def reject_rate(result: IngestResult, kind: str = "orders") -> float:
     read = sum(s.rows_read for s in result.stats if s.kind == kind)
     bad = sum(s.rows_rejected for s in result.stats if s.kind == kind)

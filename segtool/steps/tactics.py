@@ -95,7 +95,7 @@ _TEXTS = {
                     "inmail": "нет профиля InMail"},
         "refused": {"do_not_call": "запрет на звонки", "do_not_email": "запрет на письма",
                     "do_not_mail": "запрет на почтовые рассылки"},
-        "contact_fallback": "коллеги",
+        "contact_fallback": "Коллеги",
         "no_date": "—",
     },
     "en": {
@@ -105,7 +105,7 @@ _TEXTS = {
                     "inmail": "no InMail handle"},
         "refused": {"do_not_call": "do-not-call", "do_not_email": "do-not-email",
                     "do_not_mail": "do-not-mail"},
-        "contact_fallback": "colleague",
+        "contact_fallback": "colleagues",
         "no_date": "—",
     },
 }
@@ -420,6 +420,17 @@ def _fill(template: pl.Expr, values: dict[str, pl.Expr]) -> pl.Expr:
     return out
 
 
+def _route_without_contacts(plan: pl.DataFrame) -> pl.DataFrame:
+    return plan.select(
+        "customer_id", "_t", "step",
+        pl.col("_channels").list.first().alias("channel"),
+        pl.lit(None, pl.String).alias("contact_name"),
+        pl.col("_role").alias("contact_role"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("phone", "email", "address", "inmail")),
+        pl.lit(None, pl.String).alias("_contact_owner"),
+    )
+
+
 def assign_tactics_with_stats(
     segments: pl.LazyFrame,
     contacts: pl.LazyFrame | None,
@@ -438,7 +449,13 @@ def assign_tactics_with_stats(
     )
     plan = kept.join(steps, on="_t", how="inner").sort("customer_id", "_t", "step")
     contact_frame = _prepare_contacts(contacts, seg.select("customer_id"))
-    routed = _route(plan, contact_frame, cfg)
+    if contacts is None:
+        # No contacts export at all: every task goes to the account through the tactic's
+        # own channel with no named person; the owner finds the contact in the CRM.
+        # (With an export, a customer missing from it is a data-quality finding.)
+        routed = _route_without_contacts(plan)
+    else:
+        routed = _route(plan, contact_frame, cfg)
     key = ["customer_id", "_t", "step"]
 
     first_owner = (

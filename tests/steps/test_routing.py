@@ -24,9 +24,11 @@ def run(rows: list[dict], action="call", role="decision_maker", fallback=("email
             "email": None, "address": None, "inmail": None, "do_not_call": False,
             "do_not_email": False, "do_not_mail": False, "preferred_channel": None,
             "owner": None}
-    frame = pl.DataFrame([{**base, **r} for r in rows], schema_overrides={
-        c: pl.String for c in ("contact_name", "phone", "email", "address", "inmail",
-                               "preferred_channel", "owner")}) if rows else None
+    strings = {c: pl.String for c in ("contact_name", "phone", "email", "address", "inmail",
+                                      "preferred_channel", "owner")}
+    # no rows = a contacts export in which this customer has nobody
+    frame = pl.DataFrame([{**base, **r} for r in rows] or [base],
+                         schema_overrides=strings).head(len(rows))
     cfg = config_for_orders("o.csv", language=language, tactics=[
         {"id": "t", "when": {}, "action": action, "role": role, "fallback": list(fallback)}])
     tasks, dq = assign_tactics(SEG.lazy(), frame.lazy() if frame is not None else None,
@@ -122,3 +124,32 @@ def test_inmail_and_chatbot_honour_email_consent_and_need_a_handle():
     assert picked(tasks)[2] == "call"
     tasks, _ = run([{"role": "decision_maker", "inmail": "in/x"}], action="inmail", fallback=())
     assert picked(tasks)[2] == "inmail"
+
+
+def test_without_a_contacts_export_tasks_go_to_the_account(tmp_path):
+    """No contacts export (contacts=None): tasks are still issued, on the tactic's own channel, with no
+    named person (the owner looks the contact up in the CRM); nothing goes to data quality."""
+    import datetime as _dt
+
+    import polars as _pl
+
+    from segtool.config import Config as _Config
+    from segtool.playbook import load_playbook as _load
+    from segtool.steps.tactics import assign_tactics as _assign
+
+    cfg = _Config.model_validate({"inputs": {"orders": {"path": "o.csv"}}})
+    cfg.base_dir = tmp_path  # no playbook.yaml there: the packaged default applies
+    segments = _pl.DataFrame({
+        "customer_id": ["1"], "company_name": ["ООО Альфа"], "stage": ["regular"],
+        "activity": ["asleep"], "segment": ["regular_asleep"], "orders": [7],
+        "revenue": [7000.0], "avg_order_value": [1000.0], "abc": ["CACC"], "priority": [False],
+        "red_flags": [""], "red_flag_reasons": [""], "reason": ["последний заказ 30 мес. назад"],
+        "last_order_date": [_dt.date(2024, 4, 1)], "first_order_date": [_dt.date(2020, 1, 1)],
+    })
+    tasks, data_quality = _assign(segments.lazy(), None, _load(cfg), cfg, _dt.date(2026, 10, 31))
+    assert data_quality.height == 0
+    assert tasks.height >= 1
+    first = tasks.row(0, named=True)
+    assert first["contact_name"] is None and first["phone"] is None
+    assert first["owner"] == "Отдел продаж"
+    assert first["script"].startswith("Коллеги, добрый день!")
