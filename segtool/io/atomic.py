@@ -9,14 +9,18 @@ its staging folder and leaves the previous outputs untouched.
 from __future__ import annotations
 
 import errno
+import gc
 import os
+import re
 import shutil
+import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from segtool.errors import LockedError, OutputError
+from segtool.errors import LockedError, OutputError, SegtoolError
 
 LOCK_NAME = ".segtool.lock"
 STAGING_PREFIX = ".segtool-tmp-"
@@ -110,8 +114,54 @@ class OutputSet:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.rollback()
+            return
+        self.rollback()
+        if isinstance(exc, SegtoolError):
+            return
+        os_error = _os_error_in(exc)
+        if os_error is not None:  # disk full, quota, I/O error inside a writer
+            _release_writers(exc)
+            raise OutputError(_describe_os_error(self.target, os_error)) from None
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc``: itself, its cause or context, or wrapped in its args
+    (xlsxwriter's FileCreateError wraps the OSError it caught)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.errno is not None:
+            return item
+        rust = re.search(r"\(os error (\d+)\)", str(item))  # polars: "... (os error 28)"
+        if rust:
+            code = int(rust.group(1))
+            return OSError(code, os.strerror(code))
+        todo.extend([item.__cause__, item.__context__, *item.args])
+    return None
+
+
+def _release_writers(exc: BaseException) -> None:
+    """Close the files a writer left open when it failed, now and quietly.
+
+    A writer that fails half-way (xlsxwriter on a full disk) leaves its zip file open in
+    a finished frame; when that is garbage-collected its close() fails again and Python
+    prints "Exception ignored ... Traceback" on stderr. Clearing the frames here closes it
+    at once, with that expected second failure not reported.
+    """
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        traceback.clear_frames(exc.__traceback__)
+        for linked in (exc.__cause__, exc.__context__):
+            if linked is not None:
+                traceback.clear_frames(linked.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def translate_os_error(path: Path, exc: OSError) -> OutputError:
@@ -144,8 +194,12 @@ class FolderLock:
             raise LockedError(
                 f"{self.folder}: locked by another segtool run; try again when it has finished"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            os.close(fd)
+            raise OutputError(_describe_os_error(self.folder, exc)) from None
         self._fd = fd
         return self
 
