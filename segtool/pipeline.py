@@ -75,7 +75,7 @@ def run_pipeline(
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
-    from segtool.steps.ingest import ingest, reject_rate, rejects_csv_bytes
+    from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
@@ -116,7 +116,9 @@ def run_pipeline(
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
 
         with timings.measure("assign-tactics"):
-            tactics = assign_tactics_with_stats(segments.lazy(), contacts, playbook, cfg,
+            tactics = assign_tactics_with_stats(segments.lazy(),
+                                                contacts if has_contacts_input(cfg) else None,
+                                                playbook, cfg,
                                                 used_as_of)
             tasks, data_quality = tactics.tasks, tactics.data_quality
         manifest["tactics"] = {
@@ -128,7 +130,7 @@ def run_pipeline(
         if prev is not None:
             with timings.measure("migration"):
                 migration = compare(segments, prev, tasks=tasks, language=cfg.language,
-                                    as_of=used_as_of.isoformat())
+                                    as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
                 tasks = drop_closed_tasks(tasks, migration)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -314,6 +315,36 @@ def test_done_and_refused_tasks_are_not_issued_again(snapshots, tmp_path):
     open_rows = {r[0]: r for r in open_sheet.iter_rows(min_row=2, values_only=True)}
     assert ids[0] not in open_rows and ids[1] not in open_rows
     assert open_rows[ids[2]][6] == "в работе" and open_rows[ids[2]][8] == "да"
+
+
+def test_done_last_month_is_not_issued_next_month(snapshots, tmp_path):
+    folders, out = snapshots
+    key = ["customer_id", "tactic", "step"]
+    october, november = (_csv(out / m / "call_tasks.csv") for m in ("2026-10", "2026-11"))
+    both = october.join(november, on=key, suffix="_nov")  # the same task in both months
+    assert both.height >= 2
+    done, refused = both["task_id"][0], both["task_id"][1]
+    previous = tmp_path / "2026-10"
+    shutil.copytree(out / "2026-10", previous)
+    book = openpyxl.load_workbook(previous / "call_tasks.xlsx")
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    id_col = header.index(export_header("task_id", "ru")) + 1
+    status_col = header.index(export_header("status", "ru")) + 1
+    for row in range(2, sheet.max_row + 1):
+        status = {done: "выполнена", refused: "отказ"}.get(sheet.cell(row, id_col).value)
+        if status:
+            sheet.cell(row, status_col).value = status
+    book.save(previous / "call_tasks.xlsx")
+
+    again = tmp_path / "2026-11"
+    invoke("run", "--config", str(folders["2026-11"] / "segtool.yaml"), "--out", str(again),
+           "--previous", str(previous))
+    issued = set(_csv(again / "call_tasks.csv")["task_id"])
+    held_back = set(both.filter(pl.col("task_id").is_in([done, refused]))["task_id_nov"])
+    assert set(november["task_id"]) - issued == held_back
+    manifest = json.loads((again / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["migration"]["withheld_tasks"] == 2
 
 
 def _frame_of_sheet(path: Path) -> dict[str, list[tuple]]:

@@ -49,7 +49,7 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
             f"since {mig['previous']}: {mig['moved']} changed segment ({mig['new']} new, "
             f"{mig['gone']} gone); red flags raised for {mig['flags_raised']}, cleared for "
             f"{mig['flags_cleared']}; {mig['open_tasks']} tasks still open, "
-            f"{mig['closed_tasks']} done or refused not issued again"
+            f"{mig['withheld_tasks']} not issued again (done or refused last time)"
         )
     total = sum(manifest.get("timings", {}).values())
     lines.append(f"wrote {len(manifest.get('outputs', []))} files to {out} in {total:.1f} s")

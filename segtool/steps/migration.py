@@ -18,6 +18,7 @@ are pure, :func:`write_migration` writes ``migration.xlsx`` / ``migration.csv`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -91,7 +92,8 @@ _LABELS = {
         "gone": "Выбывшие клиенты", "flags_raised": "Клиентов с новыми флагами",
         "flags_cleared": "Клиентов со снятыми флагами",
         "open_tasks": "Открытых задач с прошлого раза",
-        "closed_tasks": "Задач выполнено или отказано (не выдаются снова)",
+        "closed_tasks": "Задач отмечено «выполнена» или «отказ»",
+        "withheld_tasks": "Задач этого раза не выдано (уже выполнены или отказ)",
         "sheet_summary": "Сводка", "sheet_movers": "Переходы", "sheet_flags": "Флаги",
         "sheet_tasks": "Открытые задачи",
         "status_open": "открыта", "status_in_progress": "в работе",
@@ -112,7 +114,8 @@ _LABELS = {
         "gone": "Gone customers", "flags_raised": "Customers with raised flags",
         "flags_cleared": "Customers with cleared flags",
         "open_tasks": "Tasks still open from last time",
-        "closed_tasks": "Tasks done or refused (not issued again)",
+        "closed_tasks": "Tasks marked done or refused",
+        "withheld_tasks": "Tasks of this run not issued (already done or refused)",
         "sheet_summary": "Summary", "sheet_movers": "Movers", "sheet_flags": "Flags",
         "sheet_tasks": "Open tasks",
         "status_open": "open", "status_in_progress": "in progress",
@@ -328,7 +331,8 @@ class Migration:
     matrix: pl.DataFrame  # previous_segment key + one column per current segment key + total
     flags: pl.DataFrame  # FLAG_COLUMNS
     open_tasks: pl.DataFrame  # OPEN_TASK_COLUMNS
-    closed_task_ids: list[str]
+    closed_task_ids: list[str]  # last run's tasks marked done or refused
+    withheld_task_ids: list[str] = field(default_factory=list)  # this run's tasks not issued
     counts: dict[str, int] = field(default_factory=dict)
     as_of: str | None = None
     previous_as_of: str | None = None
@@ -367,8 +371,13 @@ def compare(
     tasks: pl.DataFrame | None = None,
     language: str = "ru",
     as_of: str | None = None,
+    task_period: str | None = None,
 ) -> Migration:
-    """Compare this run's segments (and tasks) with the previous run's."""
+    """Compare this run's segments (and tasks) with the previous run's.
+
+    ``task_period`` is the config's ``tasks.period``: with it, a task done or refused last
+    month also holds back this month's task for the same customer, tactic and step.
+    """
     cur = current.lazy() if isinstance(current, pl.DataFrame) else current
     label_col = f"segment_label_{language}"
     cur_cols = cur.collect_schema().names()
@@ -427,6 +436,7 @@ def compare(
     )
 
     closed_ids: list[str] = []
+    withheld: list[str] = []
     open_tasks = pl.DataFrame(
         schema={**{c: pl.String for c in OPEN_TASK_COLUMNS}, "due_date": pl.Date,
                 "reissued": pl.Boolean}
@@ -435,16 +445,18 @@ def compare(
         closed_ids = (
             previous.tasks.filter(pl.col("status").is_in(CLOSED_STATUSES))["task_id"].to_list()
         )
-        issued = (
-            tasks.select("task_id") if tasks is not None and "task_id" in tasks.columns
-            else pl.DataFrame(schema={"task_id": pl.String})
-        )
+        keyed = _keyed_tasks(tasks, previous.as_of, task_period)
+        closed = pl.Series(closed_ids, dtype=pl.String).implode()
+        withheld = keyed.filter(
+            pl.col("task_id").is_in(closed) | pl.col("_previous_id").is_in(closed)
+        )["task_id"].to_list()
+        issued = pl.concat([keyed["task_id"], keyed["_previous_id"]]).drop_nulls().implode()
         open_tasks = (
             previous.tasks.filter(~pl.col("status").is_in(CLOSED_STATUSES))
             .join(both.select("customer_id", pl.col("segment").alias("_now")),
                   on="customer_id", how="left")
             .with_columns(
-                pl.col("task_id").is_in(issued["task_id"].implode()).alias("reissued"),
+                pl.col("task_id").is_in(issued).alias("reissued"),
                 pl.col("_now").alias("segment"),
             )
             .select(OPEN_TASK_COLUMNS)
@@ -460,10 +472,12 @@ def compare(
         "flags_cleared": int((flags["cleared_flags"] != "").sum()),
         "open_tasks": open_tasks.height,
         "closed_tasks": len(closed_ids),
+        "withheld_tasks": len(withheld),
     }
     return Migration(
         movers=movers, transitions=transitions, matrix=matrix, flags=flags,
-        open_tasks=open_tasks, closed_task_ids=closed_ids, counts=counts, as_of=as_of,
+        open_tasks=open_tasks, closed_task_ids=closed_ids, withheld_task_ids=withheld,
+        counts=counts, as_of=as_of,
         previous_as_of=previous.as_of, labels=labels,
     )
 
@@ -484,12 +498,41 @@ def _matrix(transitions: pl.DataFrame) -> pl.DataFrame:
     return order.join(wide, on="previous_segment", how="left").sort("_row").drop("_row")
 
 
+def _keyed_tasks(tasks: pl.DataFrame | None, previous_as_of: str | None,
+                 period: str | None) -> pl.DataFrame:
+    """This run's task ids, with the id each task had in the previous run's period.
+
+    Task ids are stable within a period (``tasks.period``: same customer, tactic, step and
+    period -> same id), so a re-run in the same month matches by ``task_id`` directly; a run
+    in the next month matches last month's ids through ``_previous_id``.
+    """
+    empty = pl.DataFrame(schema={"task_id": pl.String, "_previous_id": pl.String})
+    if tasks is None or "task_id" not in tasks.columns:
+        return empty
+    needed = {"customer_id", "tactic", "step"}
+    if period is None or previous_as_of is None or not needed <= set(tasks.columns):
+        return tasks.select("task_id", pl.lit(None, dtype=pl.String).alias("_previous_id"))
+    from segtool.steps.tactics import task_id_expr
+    from segtool.steps.tactics import task_period as period_label
+
+    try:
+        label = period_label(dt.date.fromisoformat(str(previous_as_of)[:10]), period)
+    except ValueError:
+        return tasks.select("task_id", pl.lit(None, dtype=pl.String).alias("_previous_id"))
+    return tasks.select(
+        "task_id",
+        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), label)
+        .alias("_previous_id"),
+    )
+
+
 def drop_closed_tasks(tasks: pl.DataFrame, migration: Migration | None) -> pl.DataFrame:
-    """This month's tasks without those marked done or refused last time (by task_id)."""
-    if migration is None or not migration.closed_task_ids or "task_id" not in tasks.columns:
+    """This run's tasks without those marked done or refused in the previous run's sheets
+    (matched by task_id, in this period or the previous one)."""
+    if migration is None or not migration.withheld_task_ids or "task_id" not in tasks.columns:
         return tasks
-    closed = pl.Series(migration.closed_task_ids, dtype=pl.String)
-    return tasks.filter(~pl.col("task_id").is_in(closed.implode()))
+    withheld = pl.Series(migration.withheld_task_ids, dtype=pl.String)
+    return tasks.filter(~pl.col("task_id").is_in(withheld.implode()))
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -596,7 +639,7 @@ def _write_summary(book, migration: Migration, text: dict[str, str], formats) ->
     facts = [("as_of", migration.as_of), ("previous_as_of", migration.previous_as_of)] + [
         (key, migration.counts.get(key)) for key in (
             "customers", "previous_customers", "moved", "new", "gone", "flags_raised",
-            "flags_cleared", "open_tasks", "closed_tasks",
+            "flags_cleared", "open_tasks", "closed_tasks", "withheld_tasks",
         )
     ]
     sheet.write_column(2, 0, [text[k] for k in (k for k, _ in facts)])

@@ -22,6 +22,7 @@ from segtool.steps.migration import (
     read_task_statuses,
     write_migration,
 )
+from segtool.steps.tactics import task_id_expr
 
 PREVIOUS_CSV = (
     "\ufeffcustomer_id;company_name;segment;red_flags\n"
@@ -150,6 +151,36 @@ def test_task_statuses_and_closed_tasks(cfg, previous):
     assert open_tasks["t4"]["reissued"] is False
     assert open_tasks["t5"]["segment"] is None  # customer 500 is gone
     assert open_tasks["t5"]["source"] == "mail_tasks.xlsx"
+
+
+def test_done_last_month_holds_back_the_same_task_this_month(cfg, tmp_path):
+    """Task ids change with the period: last month's done task is found through the id the
+    same customer, tactic and step had in last month's period."""
+    folder = tmp_path / "2026-10"
+    folder.mkdir()
+    (folder / "segments.csv").write_text(PREVIOUS_CSV, encoding="utf-8")
+    (folder / "manifest.json").write_text('{"as_of": "2026-10-31"}', encoding="utf-8")
+    plan = pl.DataFrame({"customer_id": ["300", "400", "12"],
+                         "tactic": ["reactivation_call", "thank_you", "upsell"],
+                         "step": [1, 1, 2]})
+    october = plan.select(task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"),
+                                       "2026-10").alias("id"))["id"].to_list()
+    _tasks_workbook(folder / "call_tasks.xlsx",
+                    [(october[0], "Завод Гамма", "call", "выполнена"),
+                     (october[1], "ИП Дельта", "call", "отказ"),
+                     (october[2], "ООО Бета", "call", "открыта")])
+    november = plan.with_columns(
+        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), "2026-11")
+        .alias("task_id")
+    )
+    mig = compare(CURRENT, read_previous(folder, cfg), tasks=november, task_period="month")
+    assert drop_closed_tasks(november, mig)["customer_id"].to_list() == ["12"]
+    assert mig.counts["closed_tasks"] == 2 and mig.counts["withheld_tasks"] == 2
+    open_tasks = mig.open_tasks.row(0, named=True)
+    assert open_tasks["task_id"] == october[2] and open_tasks["reissued"] is True
+    # without the period, only same-period ids match: nothing is held back
+    plain = compare(CURRENT, read_previous(folder, cfg), tasks=november)
+    assert drop_closed_tasks(november, plain).height == 3
 
 
 def test_no_previous_tasks_and_cp1251(tmp_path):
