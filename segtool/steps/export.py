@@ -13,7 +13,6 @@ Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys an
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import polars as pl
@@ -372,20 +371,60 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
     row += 2
     ws.write_string(row, 0, text["thresholds"], f["bold"])
     row += 1
-    for col, value in enumerate([text["criterion"], text["key"], text["value"]]):
+    th = _THRESHOLD_TEXT[cfg.language]
+    for col, value in enumerate(th["columns"]):
         ws.write_string(row, col, value, f["header"])
-    for criterion, values in thresholds.items():
-        items = values.items() if isinstance(values, dict) else [("", values)]
-        for key, value in items:
-            row += 1
-            ws.write_string(row, 0, text["criteria"].get(str(criterion), str(criterion)))
-            ws.write_string(row, 1, str(key))
+    for criterion, info in thresholds.items():
+        if not isinstance(info, dict):
+            continue
+        row += 1
+        lower = info.get("better") == "lower"
+        method = info.get("method", "")
+        if method == "quantile":
+            how = th["quantile"].format(a=info.get("share_A", 0), b=info.get("share_B", 0))
+        elif method == "pareto":
+            how = th["pareto"].format(a=info.get("share_A", 0), b=info.get("share_B", 0))
+        else:
+            how = th.get(method, method)
+        notes = []
+        if info.get("sources"):
+            notes.append(", ".join(f"{k} {v}" for k, v in info["sources"].items()))
+        if info.get("note"):
+            notes.append(str(info["note"]))
+        ws.write_string(row, 0, text["criteria"].get(str(criterion), str(criterion)))
+        ws.write_string(row, 1, th["values"].get(str(info.get("value")), str(info.get("value"))))
+        ws.write_string(row, 2, how)
+        for col, letter in ((3, "A"), (4, "B")):
+            value = info.get(letter)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                ws.write_number(row, 2, float(value), f["number"])
-            else:
-                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
-                                                                        default=str)
-                ws.write_string(row, 2, shown)
+                ws.write_number(row, col, float(value), f["number"])
+        ws.write_string(row, 5, th["lower" if lower else "higher"])
+        if notes:
+            ws.write_string(row, 6, "; ".join(notes))
+
+
+_THRESHOLD_TEXT = {
+    "ru": {
+        "columns": ["Критерий", "Показатель", "Метод", "Граница A", "Граница B", "Лучше",
+                    "Примечание"],
+        "quantile": "квантили: A {a:.0%}, B {b:.0%}",
+        "pareto": "Парето: A до {a:.0%}, B до {b:.0%}",
+        "fixed": "фиксированные пороги", "lower": "меньше", "higher": "больше",
+        "values": {"recency_days": "дней с последнего заказа", "orders": "заказов",
+                   "size": "размер (оборот, численность или выручка за 12 мес.)",
+                   "high_margin_share": "доля высокомаржинальной выручки"},
+    },
+    "en": {
+        "columns": ["Criterion", "Measure", "Method", "A boundary", "B boundary", "Better",
+                    "Note"],
+        "quantile": "quantiles: A {a:.0%}, B {b:.0%}",
+        "pareto": "Pareto: A to {a:.0%}, B to {b:.0%}",
+        "fixed": "fixed thresholds", "lower": "lower", "higher": "higher",
+        "values": {"recency_days": "days since last order", "orders": "orders",
+                   "size": "size (turnover, headcount or 12-month revenue)",
+                   "high_margin_share": "share of high-margin revenue"},
+    },
+}
 
 
 # -- writing everything ---------------------------------------------------------------------

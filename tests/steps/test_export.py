@@ -52,7 +52,9 @@ def write(tmp_path, language="ru", formats=("xlsx", "csv")):
     rejects = pl.DataFrame([{"file": "o.csv", "row": 5, "column": "Сумма", "value": "=1",
                              "reason": "bad_amount"}], schema=REJECTS)
     summary = {"as_of": "2026-10-31",
-               "classify": {"thresholds": {"recency": {"A": 30.0, "B": 90.0}}}}
+               "classify": {"thresholds": {"recency": {
+                   "value": "recency_days", "better": "lower", "method": "quantile",
+                   "share_A": 0.2, "share_B": 0.3, "A": 30.0, "B": 90.0}}}}
     with OutputSet(tmp_path) as out:
         warnings = write_outputs(out, segments=SEGMENTS, tasks=tasks(), data_quality=dq,
                                  rejects=rejects, summary=summary, cfg=cfg, formats=set(formats))
@@ -84,7 +86,9 @@ def test_segments_workbook_summary_and_customers(tmp_path):
     segment_row = next(r for r in rows if r[0] == "Постоянный уснувший")
     assert segment_row[1:5] == [1, 1 / 3, 50000.0, 50000 / 51000]
     assert next(r for r in rows if r[0] == "давность")[1:5] == [1, 0, 1, 1]
-    assert ["давность", "A", 30.0] in [r[:3] for r in rows]
+    # one readable row per criterion: measure, method, boundaries, direction
+    assert ["давность", "дней с последнего заказа", "квантили: A 20%, B 30%", 30, 90,
+            "меньше"] in [r[:6] for r in rows]
     customers = wb["Клиенты"]
     header = [c.value for c in customers[1]]
     assert header[:5] == ["ИНН / код клиента", "Клиент", "Стадия", "Активность", "Сегмент"]
