@@ -168,6 +168,14 @@ def translate_os_error(path: Path, exc: OSError) -> OutputError:
     return OutputError(_describe_os_error(Path(path), exc))
 
 
+def _remove_stale_staging(folder: Path) -> None:
+    """Staging folders left by a run that was killed (SIGKILL, power loss): with the lock
+    held no other run can be writing into them."""
+    for stale in folder.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 class FolderLock:
     """An exclusive lock on a folder, held while a step or run writes into it.
 
@@ -201,6 +209,7 @@ class FolderLock:
             os.close(fd)
             raise OutputError(_describe_os_error(self.folder, exc)) from None
         self._fd = fd
+        _remove_stale_staging(self.folder)
         return self
 
     def __exit__(self, *exc) -> None:
