@@ -23,6 +23,8 @@ from segtool.config import Config
 from segtool.errors import SegtoolError
 from segtool.schema import CONTACTS, ORDERS
 
+CENTS = 2  # money is summed and kept in cents of the input currency
+
 SIZE_WINDOW_MONTHS = 12  # size = revenue over the last 12 months when contacts have none
 
 # scores.parquet columns, in order
@@ -191,14 +193,17 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         .with_columns(_order_id().alias("order_id"), *_line_flags(cfg))
     )
     positive = pl.col("amount") > 0
+    # Money sums are rounded to cents: a multi-threaded sum differs in the last bits from
+    # run to run, and a returned order (+10.10, -10.10) must net to exactly 0, not 1e-15.
     per_order = lines.group_by("customer_id", "order_id").agg(
-        net=pl.col("amount").sum(),
+        net=pl.col("amount").sum().round(CENTS),
         order_date=pl.col("order_date").min(),
         company_name=pl.col("company_name").drop_nulls().first(),
-        margin=pl.col("margin").sum(),
+        margin=pl.col("margin").sum().round(CENTS),
         margin_lines=pl.col("margin").count(),
-        high_revenue=pl.col("amount").filter(pl.col("_high_margin")).sum(),
-        known_revenue=pl.col("amount").filter(pl.col("_high_margin").is_not_null()).sum(),
+        high_revenue=pl.col("amount").filter(pl.col("_high_margin")).sum().round(CENTS),
+        known_revenue=pl.col("amount").filter(pl.col("_high_margin").is_not_null()).sum()
+        .round(CENTS),
         known_lines=pl.col("_high_margin").count(),
         period_rank=pl.col("_period_rank").filter(positive).max(),
     )
@@ -208,17 +213,18 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
     customers = per_order.group_by("customer_id").agg(
         company_name=pl.col("company_name").filter(named).sort_by(date.filter(named)).last(),
         orders=accepted.sum().cast(pl.Int64),
-        revenue=pl.col("net").sum(),
+        revenue=pl.col("net").sum().round(CENTS),
         first_order_date=date.filter(accepted).min(),
         last_order_date=date.filter(accepted).max(),
-        margin=pl.when(pl.col("margin_lines").sum() > 0).then(pl.col("margin").sum()),
-        _high_revenue=pl.col("high_revenue").sum(),
-        _known_revenue=pl.col("known_revenue").sum(),
+        margin=pl.when(pl.col("margin_lines").sum() > 0).then(pl.col("margin").sum().round(CENTS)),
+        _high_revenue=pl.col("high_revenue").sum().round(CENTS),
+        _known_revenue=pl.col("known_revenue").sum().round(CENTS),
         _known_lines=pl.col("known_lines").sum(),
         cadence_days=date.filter(accepted).unique().sort().diff().dt.total_days().median(),
-        revenue_last_window=pl.col("net").filter(date > last_start).sum(),
-        revenue_prev_window=pl.col("net").filter((date > prev_start) & (date <= last_start)).sum(),
-        revenue_12m=pl.col("net").filter(date > size_start).sum(),
+        revenue_last_window=pl.col("net").filter(date > last_start).sum().round(CENTS),
+        revenue_prev_window=pl.col("net").filter((date > prev_start) & (date <= last_start))
+        .sum().round(CENTS),
+        revenue_12m=pl.col("net").filter(date > size_start).sum().round(CENTS),
         _period_rank=pl.col("period_rank").filter(accepted).max(),
     )
     return customers.with_columns(

@@ -268,7 +268,7 @@ def _sql_metrics(lines: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
             FROM lines WHERE order_date <= DATE '{as_of.isoformat()}'
         ),
         per_order AS (
-            SELECT customer_id, oid, SUM(amount) AS net, MIN(order_date) AS odate
+            SELECT customer_id, oid, ROUND(SUM(amount), 2) AS net, MIN(order_date) AS odate
             FROM kept GROUP BY customer_id, oid
         ),
         dates AS (
