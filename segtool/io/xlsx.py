@@ -1,4 +1,4 @@
-"""Workbook writer: fast table sheets for review (xlsxwriter in constant_memory mode).
+"""Workbook writer: fast table sheets for review.
 
 Styles are set once per column (``set_column`` formats), never per cell: a cell written
 without a format takes its column's format, so dates and money show with their formats.
@@ -7,23 +7,48 @@ same formula escaping as the CSV files (:func:`segtool.io.csv_out.escape_frame`)
 always written as strings, never as formulas. Every table sheet has a frozen header, an
 autofilter and column widths from its content; a table longer than ``max_rows`` is split
 into several sheets ("Customers", "Customers 2", ...) with a warning.
+
+xlsxwriter (constant_memory mode) writes the structure: styles, header row, column widths and
+formats, frozen panes, autofilter, drop-downs, print settings, the Summary sheet. Writing
+data rows through it costs about 8 µs a cell, so the data rows of table sheets are built
+as worksheet XML with polars string expressions instead and spliced into each sheet's
+``<sheetData>`` once xlsxwriter has closed the file. The cells are the ones xlsxwriter
+writes: inline strings escaped the same way (``&<>``, control characters as ``_xHHHH_``,
+literal ``_xHHHH_`` as ``_x005F_xHHHH_``, at most 32 767 UTF-16 units), numbers as
+``<v>``, booleans as ``t="b"``, each cell styled with its column's format, nulls left out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import os
+import re
+import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from xml.etree import ElementTree as ET
 
 import polars as pl
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from segtool.io.csv_out import escape_frame
 
 Kind = Literal["text", "int", "number", "money", "percent", "date", "bool"]
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
+_CHUNK_ROWS = 20_000  # rows turned into XML at a time (bounds memory)
+_STR_MAX = 32_767  # Excel's longest cell text, in UTF-16 units
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+# characters XML 1.0 cannot hold, written as Excel does: "\x01" -> "_x0001_"
+_CONTROL = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))] + ["\ufffe", "\uffff"]
+_TEXT_FROM = [*_CONTROL, "&", "<", ">"]
+_TEXT_TO = [f"_x{ord(c):04X}_" for c in _CONTROL] + ["&amp;", "&lt;", "&gt;"]
 
 
 @dataclass
@@ -33,6 +58,15 @@ class Column:
     kind: Kind = "text"
     width: float | None = None  # None: from the content
     choices: list[str] | None = None  # a drop-down list (data validation)
+
+
+@dataclass
+class _Rows:
+    """Data rows of one table sheet, written into the file after xlsxwriter closes it."""
+
+    sheet: str
+    data: pl.DataFrame
+    columns: list[Column]
 
 
 @dataclass
@@ -53,6 +87,7 @@ class Book:
                 "strings_to_numbers": False,
             },
         )
+        self._rows: list[_Rows] = []
         date = "dd.mm.yyyy" if self.language == "ru" else "yyyy-mm-dd"
         add = self.workbook.add_format
         self.formats = {
@@ -74,6 +109,9 @@ class Book:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.workbook.close()
+        rows, self._rows = self._rows, []
+        if exc_type is None and rows:
+            _splice_rows(Path(self.path), rows)
 
     def sheet(self, name: str):
         return self.workbook.add_worksheet(_sheet_name(name))
@@ -117,19 +155,8 @@ class Book:
                 ws.data_validation(1, index, max(last_row, 1000), index, {
                     "validate": "list", "source": column.choices, "ignore_blank": True,
                 })
-        writers = []
-        for column in columns:
-            if column.kind == "text":
-                writers.append(ws.write_string)
-            elif column.kind == "bool":
-                writers.append(ws.write_boolean)
-            else:
-                writers.append(ws.write_number)
-        row_number = 0
-        for row_number, row in enumerate(part.iter_rows(), start=1):
-            for col, value in enumerate(row):
-                if value is not None:
-                    writers[col](row_number, col, value)
+        if part.height:
+            self._rows.append(_Rows(ws.name, part, columns))
         return ws.name
 
 
@@ -185,3 +212,142 @@ def _widths(data: pl.DataFrame, columns: list[Column]) -> list[float]:
         header = max((len(w) for w in column.header.split()), default=0) + 2
         out.append(float(min(_MAX_WIDTH, max(_MIN_WIDTH, int(content) + 2, header))))
     return out
+
+
+# -- data rows as worksheet XML --------------------------------------------------------------
+def _splice_rows(path: Path, pending: list[_Rows]) -> None:
+    """Rewrite the closed workbook with each table sheet's data rows inside its sheetData."""
+    temp = path.with_name(f".{path.name}.rows")
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(
+            temp, "w", zipfile.ZIP_DEFLATED
+        ) as target:
+            members = _sheet_members(source)
+            by_member = {members[rows.sheet]: rows for rows in pending}
+            for info in source.infolist():
+                rows = by_member.get(info.filename)
+                if rows is None:
+                    target.writestr(info, source.read(info))
+                else:
+                    _write_sheet(target, info, source.read(info).decode("utf-8"), rows)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _sheet_members(source: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its XML member in the package (from workbook.xml and its relations)."""
+    targets = {
+        rel.get("Id"): rel.get("Target", "")
+        for rel in ET.fromstring(source.read("xl/_rels/workbook.xml.rels")).iter(
+            f"{_PKG_REL_NS}Relationship")
+    }
+    out = {}
+    for sheet in ET.fromstring(source.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet"):
+        target = targets[sheet.get(f"{_REL_NS}id")]
+        out[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") else (
+            f"xl/{target}")
+    return out
+
+
+def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows: _Rows) -> None:
+    end = xml.index("</sheetData>")
+    last = f"{xl_col_to_name(len(rows.columns) - 1)}{rows.data.height + 1}"
+    head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml[:end],
+                  count=1)
+    styles = _column_styles(head, len(rows.columns))
+    text = [c.key for c in rows.columns if c.kind == "text"]
+    sizes = rows.data.select(
+        *(pl.col(k).str.len_bytes().sum().alias(f"sum {k}") for k in text),
+        *(pl.col(k).str.len_bytes().max().alias(f"max {k}") for k in text),
+    ).row(0, named=True) if text else {}
+    long = {k for k in text if (sizes[f"max {k}"] or 0) > _STR_MAX}
+    # the XML of the rows is at most ~8x the UTF-8 text plus ~80 bytes a cell
+    text_bytes = sum(sizes[f"sum {k}"] or 0 for k in text)
+    big = 8 * text_bytes + 80 * rows.data.height * len(rows.columns) > zipfile.ZIP64_LIMIT
+    member = zipfile.ZipInfo(info.filename, info.date_time)
+    member.compress_type = zipfile.ZIP_DEFLATED
+    # deflate (in a second thread; zlib and polars both release the GIL) takes about as
+    # long as building the XML, so chunk n is compressed while chunk n + 1 is built
+    with target.open(member, "w", force_zip64=big) as out, ThreadPoolExecutor(1) as writer:
+        out.write(head.encode("utf-8"))
+        pending: Future | None = None
+        for start in range(0, rows.data.height, _CHUNK_ROWS):
+            chunk = rows.data.slice(start, _CHUNK_ROWS)
+            buffer = io.BytesIO()
+            chunk.select(_row_xml(rows.columns, styles, long, start + 2)).write_csv(
+                buffer, include_header=False, quote_style="never", line_terminator="")
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(out.write, buffer.getvalue())
+        if pending is not None:
+            pending.result()
+        out.write(xml[end:].encode("utf-8"))
+
+
+def _column_styles(head: str, count: int) -> list[int]:
+    """The xf index of each column's format, from the ``<col>`` elements xlsxwriter wrote."""
+    styles = [0] * count
+    for match in re.finditer(r"<col ([^>]*)/>", head):
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        for index in range(int(attrs["min"]) - 1, min(int(attrs["max"]), count)):
+            styles[index] = int(attrs.get("style", 0))
+    return styles
+
+
+def _row_xml(columns: list[Column], styles: list[int], long: set[str], first_row: int
+             ) -> pl.Expr:
+    """One string per row: ``<row r="N">`` and its non-null cells, as xlsxwriter writes them."""
+    row = pl.int_range(first_row, first_row + pl.len()).cast(pl.String)
+    cells = []
+    for index, column in enumerate(columns):
+        ref = pl.lit(f'<c r="{xl_col_to_name(index)}')
+        value = pl.col(column.key)
+        style = styles[index]
+        if column.kind == "text":
+            text = _escaped(_truncated(value) if column.key in long else value)
+            space = pl.when(text.str.contains(r"^\s|\s$")).then(
+                pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+            cells.append(pl.concat_str(
+                ref, row, pl.lit(f'" s="{style}" t="inlineStr"><is><t'), space, pl.lit(">"),
+                text, pl.lit("</t></is></c>")))
+        elif column.kind == "bool":
+            cells.append(pl.concat_str(
+                ref, row, pl.lit(f'" s="{style}" t="b"><v>'),
+                value.cast(pl.UInt8).cast(pl.String), pl.lit("</v></c>")))
+        else:
+            cells.append(pl.concat_str(
+                ref, row, pl.lit(f'" s="{style}"><v>'), _number_text(value), pl.lit("</v></c>")))
+    return pl.concat_str(
+        pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>"), ignore_nulls=True,
+    ).alias("xml")
+
+
+def _number_text(value: pl.Expr) -> pl.Expr:
+    """Shortest round-trip text of a float; ``5`` not ``5.0`` and ``1E+20`` as xlsxwriter."""
+    return (value.cast(pl.String).str.strip_suffix(".0")
+            .str.replace("e", "E", literal=True))
+
+
+def _escaped(value: pl.Expr) -> pl.Expr:
+    """Cell text for XML, escaped as xlsxwriter's inline strings (``_escape_control_characters``
+    then ``_escape_data``)."""
+    text = value.str.replace_all(r"(_x[0-9a-fA-F]{4}_)", "_x005F${1}")
+    return text.str.replace_many(_TEXT_FROM, _TEXT_TO)
+
+
+def _truncated(value: pl.Expr) -> pl.Expr:
+    """At most 32 767 UTF-16 units, never splitting a character above U+FFFF.
+
+    Dropping ceil(excess / 2) characters from the end never drops more than needed (each
+    takes at most 2 units away), so repeating it reaches the longest prefix that fits;
+    text of at most 32 767 UTF-8 bytes cannot be longer and is left alone.
+    """
+    text = pl.when(value.str.len_bytes() > _STR_MAX).then(
+        value.str.slice(0, _STR_MAX)).otherwise(value)
+    for _ in range(16):
+        units = text.str.len_chars() + text.str.count_matches(r"[\x{10000}-\x{10FFFF}]")
+        excess = units - _STR_MAX
+        text = pl.when(excess > 0).then(
+            text.str.slice(0, text.str.len_chars() - (excess + 1) // 2)).otherwise(text)
+    return text
