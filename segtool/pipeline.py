@@ -101,7 +101,8 @@ def run_pipeline(
         rejects = pl.read_csv(rejects_csv_bytes(ingested.rejects), schema=REJECTS)
 
         with timings.measure("score"):
-            used_as_of = resolve_as_of(orders, as_of)
+            used_as_of = resolve_as_of(orders, as_of, source=", ".join(
+                Path(st.path).name for st in ingested.stats if st.kind == "orders"))
             scores = score(orders, contacts, cfg, used_as_of).collect()
         manifest["as_of"] = used_as_of.isoformat()
         manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"

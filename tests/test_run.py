@@ -208,7 +208,8 @@ def snapshots(tmp_path_factory):
     config_text = ("inputs:\n  orders: {path: orders.csv}\n"
                    "  contacts: {path: contacts.xlsx, sheet: Контакты}\n")
     folders = {}
-    for month, end in (("2026-10", dt.date(2026, 10, 31)), ("2026-11", dt.date(2026, 11, 30))):
+    # both snapshots end in the past: the default analysis date is never after today
+    for month, end in (("2026-10", dt.date(2026, 9, 30)), ("2026-11", dt.date(2026, 10, 31))):
         data = base / f"data-{month}"
         sample.generate(data, companies=60, end=end, broken=False)
         (data / "segtool.yaml").write_text(config_text, encoding="utf-8")

@@ -26,7 +26,9 @@ def execute(config_path: Path | None, workspace_override: Path | None,
         contacts = workspace.scan("contacts") if workspace.has("contacts") else None
         start = time.perf_counter()
         with console.step("scoring customers"):
-            as_of = resolve_as_of(orders, requested)
+            as_of = resolve_as_of(orders, requested, source=", ".join(
+                Path(i["path"]).name for i in manifest.get("inputs", [])
+                if i.get("kind") == "orders") or "the orders file")
             ignored = count_after(orders, as_of)
             scores = score(orders, contacts, cfg, as_of).collect()
         manifest["as_of"] = as_of.isoformat()

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import SegtoolError
+from segtool.errors import InputError, SegtoolError
 from segtool.schema import CONTACTS, ORDERS
 
 CENTS = 2  # money is summed and kept in cents of the input currency
@@ -134,16 +134,25 @@ def count_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
     return int(result.item())
 
 
-def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None) -> dt.date:
-    """The analysis date: the given one, else the latest order date in the input."""
+def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
+                  source: str = "the orders file", today: dt.date | None = None) -> dt.date:
+    """The analysis date: the given one, else the latest order date in the input that is
+    not after today (a mistyped 2099 must not become the analysis date; such orders are
+    ignored and counted like any order after as_of)."""
     if as_of is not None:
         return as_of
-    latest = ensure_columns(orders, ORDERS).select(pl.col("order_date").max()).collect().item()
+    today = today or dt.date.today()
+    date = pl.col("order_date")
+    found = ensure_columns(orders, ORDERS).select(
+        date.max().alias("latest"), date.filter(date <= today).max().alias("latest_past")
+    ).collect()
+    latest, latest_past = found["latest"][0], found["latest_past"][0]
     if latest is None:
-        raise SegtoolError(
-            "no orders to score: the orders file has no accepted lines", code="E-SCORE-EMPTY"
+        raise InputError(
+            f"{source}: no order lines accepted, nothing to score (see rejects.csv)",
+            code="E-SCORE-EMPTY",
         )
-    return latest
+    return latest if latest <= today else (latest_past or today)
 
 
 def _line_flags(cfg: Config) -> list[pl.Expr]:

@@ -352,3 +352,30 @@ def test_cross_check_with_duckdb_on_sample_data():
     lines = ingest_module.ingest(cfg).orders
     as_of = resolve_as_of(lines.lazy(), None)
     assert _compare_with_sql(lines, cfg, as_of) == lines["customer_id"].n_unique()
+
+
+def test_default_as_of_ignores_a_mistyped_future_date():
+    """One line dated 2099 must not become the analysis date: the default is the latest
+    order date not after today, and the 2099 line is counted as after as_of."""
+    from segtool.steps.score import count_after, resolve_as_of
+
+    lines = pl.DataFrame({
+        "customer_id": ["1", "1", "2"], "order_id": ["a", "b", "c"],
+        "order_date": [D(2026, 10, 1), D(2026, 10, 20), D(2099, 10, 20)],
+        "amount": [1.0, 2.0, 3.0],
+    }).lazy()
+    today = D(2026, 11, 23)
+    assert resolve_as_of(lines, None, today=today) == D(2026, 10, 20)
+    assert count_after(lines, D(2026, 10, 20)) == 1
+    assert resolve_as_of(lines, D(2099, 12, 31), today=today) == D(2099, 12, 31)  # explicit wins
+    only_future = lines.filter(pl.col("order_date") > today)
+    assert resolve_as_of(only_future, None, today=today) == today
+
+
+def test_no_accepted_lines_names_the_source():
+    from segtool.errors import InputError
+    from segtool.steps.score import resolve_as_of
+
+    empty = pl.DataFrame(schema={"customer_id": pl.String, "order_date": pl.Date}).lazy()
+    with pytest.raises(InputError, match="orders.csv: no order lines accepted"):
+        resolve_as_of(empty, None, source="orders.csv")
