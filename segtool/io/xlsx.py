@@ -273,9 +273,9 @@ def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows:
         out.write(head.encode("utf-8"))
         pending: Future | None = None
         for start in range(0, rows.data.height, _CHUNK_ROWS):
-            chunk = rows.data.slice(start, _CHUNK_ROWS)
+            chunk = _truncated(rows.data.slice(start, _CHUNK_ROWS), long)
             buffer = io.BytesIO()
-            chunk.select(_row_xml(rows.columns, styles, long, start + 2)).write_csv(
+            chunk.select(_row_xml(rows.columns, styles, start + 2)).write_csv(
                 buffer, include_header=False, quote_style="never", line_terminator="")
             if pending is not None:
                 pending.result()
@@ -295,8 +295,7 @@ def _column_styles(head: str, count: int) -> list[int]:
     return styles
 
 
-def _row_xml(columns: list[Column], styles: list[int], long: set[str], first_row: int
-             ) -> pl.Expr:
+def _row_xml(columns: list[Column], styles: list[int], first_row: int) -> pl.Expr:
     """One string per row: ``<row r="N">`` and its non-null cells, as xlsxwriter writes them."""
     row = pl.int_range(first_row, first_row + pl.len()).cast(pl.String)
     cells = []
@@ -305,7 +304,7 @@ def _row_xml(columns: list[Column], styles: list[int], long: set[str], first_row
         value = pl.col(column.key)
         style = styles[index]
         if column.kind == "text":
-            text = _escaped(_truncated(value) if column.key in long else value)
+            text = _escaped(value)
             space = pl.when(text.str.contains(r"^\s|\s$")).then(
                 pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
             cells.append(pl.concat_str(
@@ -336,18 +335,23 @@ def _escaped(value: pl.Expr) -> pl.Expr:
     return text.str.replace_many(_TEXT_FROM, _TEXT_TO)
 
 
-def _truncated(value: pl.Expr) -> pl.Expr:
-    """At most 32 767 UTF-16 units, never splitting a character above U+FFFF.
+def _truncated(data: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
+    """Text of ``keys`` cut to 32 767 UTF-16 units, never splitting a character above U+FFFF.
 
     Dropping ceil(excess / 2) characters from the end never drops more than needed (each
-    takes at most 2 units away), so repeating it reaches the longest prefix that fits;
-    text of at most 32 767 UTF-8 bytes cannot be longer and is left alone.
+    takes at most 2 units away), so repeating it reaches the longest prefix that fits, as
+    xlsxwriter cuts; text of at most 32 767 UTF-8 bytes cannot be longer and is left alone.
     """
-    text = pl.when(value.str.len_bytes() > _STR_MAX).then(
-        value.str.slice(0, _STR_MAX)).otherwise(value)
+    if not keys:
+        return data
+    data = data.with_columns(
+        pl.when(pl.col(k).str.len_bytes() > _STR_MAX).then(pl.col(k).str.slice(0, _STR_MAX))
+        .otherwise(pl.col(k)) for k in keys)
     for _ in range(16):
-        units = text.str.len_chars() + text.str.count_matches(r"[\x{10000}-\x{10FFFF}]")
-        excess = units - _STR_MAX
-        text = pl.when(excess > 0).then(
-            text.str.slice(0, text.str.len_chars() - (excess + 1) // 2)).otherwise(text)
-    return text
+        excess = {k: pl.col(k).str.len_chars() + pl.col(k).str.count_matches(
+            r"[\x{10000}-\x{10FFFF}]") - _STR_MAX for k in keys}
+        data = data.with_columns(
+            pl.when(excess[k] > 0).then(
+                pl.col(k).str.slice(0, pl.col(k).str.len_chars() - (excess[k] + 1) // 2))
+            .otherwise(pl.col(k)) for k in keys)
+    return data
