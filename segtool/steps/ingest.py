@@ -172,7 +172,9 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     frame = parse.parse_date(frame, m["order_date"], "__date", fmt.date_order or "dmy")
     qp = pl.col("__quantity") * pl.col("__unit_price")
     has_amount_col = "amount" in m
-    amount = pl.coalesce(pl.col("__amount"), qp) if has_amount_col else qp
+    # quantity × price fills an empty amount cell; an unreadable amount (н/д) is a reject
+    amount = (pl.when(pl.col("__amount_raw").is_null()).then(qp).otherwise(pl.col("__amount"))
+              if has_amount_col else qp)
     margin_expr = (pl.coalesce(pl.col("__margin"), pl.col("__amount") - pl.col("__cost"))
                    if "cost" in m else pl.col("__margin"))
     lo, hi = cfg.ingest.min_year, cfg.ingest.max_year

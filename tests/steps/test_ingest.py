@@ -328,3 +328,13 @@ def test_accounting_identity_for_any_csv(tmp_path, body, delimiter):
     assert result.rejects.height == stats.rows_rejected + stats.rows_duplicate
     rows = result.orders["source_row"].to_list() + result.rejects["row"].to_list()
     assert len(rows) == len(set(rows)) == stats.rows_read
+
+
+def test_quantity_times_price_fills_an_empty_amount_but_not_an_unreadable_one(tmp_path):
+    rows = [["Дата", "ИНН", "Количество", "Цена", "Сумма"],
+            ["05.01.2024", "1", "2", "10,5", ""],  # row 2: empty amount → 2 × 10,5
+            ["05.01.2024", "2", "2", "10,5", "н/д"],  # row 3: unreadable → rejected
+            ["05.01.2024", "3", "2", "10,5", "30"]]  # row 4: the amount as written wins
+    result = orders_of(write_csv(tmp_path / "o.csv", rows))
+    assert result.orders.select("customer_id", "amount").rows() == [("1", 21.0), ("3", 30.0)]
+    assert result.rejects.select("row", "value", "reason").rows() == [(3, "н/д", "bad_amount")]
