@@ -10,61 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-import signal
-import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
 import polars as pl
-
-from segtool.errors import EXIT_DATA, EXIT_INPUT, EXIT_OK, EXIT_USAGE
-
+from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test helpers
 
 # -- helpers ------------------------------------------------------------------------------
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [ln for ln in self.err.splitlines() if ln.startswith("error:")]
-
-
-def cli(capsys, *args) -> Result:
-    """Run ``segtool ARGS`` in process, as the console script does."""
-    from segtool.cli import main
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    argv = sys.argv
-    sys.argv = ["segtool", *map(str, args)]
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
-
-
-def assert_one_error(result: Result, code: int, *needles: str) -> str:
-    """Exit ``code``, exactly one ``error:`` line on stderr naming every needle."""
-    assert "Traceback" not in result.err, result.err
-    assert "internal error" not in result.err, result.err
-    assert result.code == code, result.err
-    assert len(result.error_lines) == 1, result.err
-    line = result.error_lines[0]
-    for needle in needles:
-        assert needle in line, (needle, line)
-    return line
+from segtool.errors import EXIT_DATA, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 
 def project(tmp_path: Path, orders: str | bytes, name: str = "orders.csv", extra: str = "",

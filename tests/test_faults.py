@@ -8,15 +8,14 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test helpers
 
 from segtool.errors import EXIT_INPUT, EXIT_OK
 
@@ -31,48 +30,6 @@ CONTACTS = """ИНН;Компания;ФИО;Должность;Телефон;E
 0001;ООО Первый;Иванов Иван;Директор;+7 900 000-00-01;ivanov@first.example
 0002;ООО Второй;Петров Пётр;Менеджер по закупкам;+7 900 000-00-02;petrov@second.example
 """
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [ln for ln in self.err.splitlines() if ln.startswith("error:")]
-
-
-def cli(capsys, *args) -> Result:
-    """Run ``segtool ARGS`` in process, as the console script does."""
-    from segtool.cli import main
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    argv = sys.argv
-    sys.argv = ["segtool", *map(str, args)]
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
-
-
-def assert_one_error(result: Result, code: int, *needles: str) -> str:
-    assert "Traceback" not in result.err and "Exception ignored" not in result.err, result.err
-    assert "internal error" not in result.err, result.err
-    assert result.code == code, result.err
-    assert len(result.error_lines) == 1, result.err
-    for needle in needles:
-        assert needle in result.error_lines[0], (needle, result.error_lines[0])
-    return result.error_lines[0]
 
 
 def make_project(folder: Path) -> Path:

@@ -15,14 +15,13 @@ import csv
 import io
 import os
 import shutil
-import signal
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
 import pytest
+from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test helpers
 
 from segtool.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
 from segtool.playbook import DEFAULT_PLAYBOOK
@@ -39,34 +38,6 @@ HOSTILE = [
     "\r=1+2",
     "=1+2",
 ]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def cli(capsys, *args) -> Result:
-    """Run ``segtool ARGS`` in process, as the console script does."""
-    from segtool.cli import main
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    argv = sys.argv
-    sys.argv = ["segtool", *map(str, args)]
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
 
 
 def _csv_field(text: str) -> str:
