@@ -67,7 +67,9 @@ def _finish(code: int) -> None:
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder to write segtool.yaml and playbook.yaml into.")] = Path("."),
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to write segtool.yaml and playbook.yaml into.")
+    ] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -148,7 +150,8 @@ def assign_tactics(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Turn segments into tasks with the playbook: who to contact, how, with what script, by when."""
+    """Turn segments into tasks with the playbook: who to contact, how, with what script,
+    by when."""
     _setup(quiet, debug)
     from segtool.commands import tactics as cmd
 

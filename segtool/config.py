@@ -376,10 +376,12 @@ class Config(Strict):
         return p if p.is_absolute() else (self.base_dir / p)
 
     def playbook_path(self) -> Path | None:
-        return None if self.tactics is not None or not self.playbook else self.resolve(self.playbook)
+        if self.tactics is not None or not self.playbook:
+            return None
+        return self.resolve(self.playbook)
 
     def workspace_path(self) -> Path:
-        """``workspace`` from the config (relative to it), else ``.segtool`` in the current folder."""
+        """``workspace`` from the config (relative to it), else ``.segtool`` in the cwd."""
         return self.resolve(self.workspace) if self.workspace else Path(".segtool")
 
 
@@ -538,7 +540,9 @@ def load_config(path: str | Path, warnings: list[str] | None = None) -> Config:
     if data is None:
         raise ConfigError(f"{path}: the file is empty; it needs at least inputs.orders.path")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top, got {type(data).__name__}"
+        )
     _apply_renames(data, warnings if warnings is not None else [])
     cfg = validate_model(Config, data, path)
     cfg.base_dir = path.resolve().parent

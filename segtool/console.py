@@ -29,7 +29,9 @@ def is_debug() -> bool:
 
 def fancy() -> bool:
     """True when stderr is a terminal and colour is allowed."""
-    return sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stderr.isatty()
 
 
 def console():

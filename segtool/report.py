@@ -44,7 +44,8 @@ class InputStats:
 
     def line(self) -> str:
         return (
-            f"{Path(self.path).name}: {self.rows_read:,} rows read = {self.rows_accepted:,} accepted"
+            f"{Path(self.path).name}: {self.rows_read:,} rows read = "
+            f"{self.rows_accepted:,} accepted"
             f" + {self.rows_rejected:,} rejected + {self.rows_duplicate:,} duplicates"
         ).replace(",", " ")
 

@@ -77,7 +77,8 @@ def test_typo_in_config_exit_2(tmp_path):
 
 
 def test_wrong_type_in_config_exit_2(tmp_path):
-    (tmp_path / "c.yaml").write_text("inputs: {orders: {path: o.csv}}\nlimits: {max_reject_rate: lots}\n")
+    (tmp_path / "c.yaml").write_text(
+        "inputs: {orders: {path: o.csv}}\nlimits: {max_reject_rate: lots}\n")
     result = segtool("ingest", "--config", str(tmp_path / "c.yaml"))
     assert_one_line_error(result, 2, "limits.max_reject_rate", "'lots'", "wrong type")
 
@@ -89,7 +90,8 @@ def test_missing_input_file_exit_3(tmp_path):
 
 
 def test_bad_as_of_exit_2(tmp_path):
-    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"), "--as-of", "31.10.2026",
+    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
+                     "--as-of", "31.10.2026",
                      "--workspace", str(tmp_path / "ws"))
     assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD")
 
@@ -134,7 +136,8 @@ def sample_project(tmp_path):
         shutil.copy(REPO / "sample_data" / name, tmp_path / name)
     config = tmp_path / "segtool.yaml"
     config.write_text(
-        "inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.xlsx, sheet: Контакты}\n",
+        "inputs:\n  orders: {path: orders.csv}\n"
+        "  contacts: {path: contacts.xlsx, sheet: Контакты}\n",
         encoding="utf-8",
     )
     return tmp_path

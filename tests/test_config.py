@@ -61,7 +61,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ("inputs: {orders: {path: o.csv}}\nlanguage: de\n",
          "key 'language' = 'de': Input should be 'ru' or 'en'"),
         ("inputs: {orders: {path: o.csv}}\nperiods: {default: {falling_asleep_after: 24, "
-         "asleep_after: 12}}\n", "asleep_after (12) must be greater than falling_asleep_after (24)"),
+         "asleep_after: 12}}\n",
+         "asleep_after (12) must be greater than falling_asleep_after (24)"),
         ("language: ru\n", "missing key 'inputs'"),
         ("inputs: {orders: {}}\n", "missing key 'inputs.orders.path'"),
         ("inputs:\n\torders: x\n", "tabs"),
@@ -112,6 +113,7 @@ def test_shipped_configs_load():
 def test_repo_config_is_the_starter_config_pointed_at_sample_data():
     starter = (REPO / "segtool/defaults/segtool.yaml").read_text(encoding="utf-8")
     repo = (REPO / "config/segtool.yaml").read_text(encoding="utf-8")
-    differing = [(a, b) for a, b in zip(starter.splitlines(), repo.splitlines()) if a != b]
     assert len(starter.splitlines()) == len(repo.splitlines())
+    pairs = zip(starter.splitlines(), repo.splitlines(), strict=True)
+    differing = [(a, b) for a, b in pairs if a != b]
     assert all("sample_data" in b for _, b in differing) and len(differing) == 2

@@ -21,7 +21,7 @@ def execute(directory: Path, *, force: bool = False) -> int:
             f"{', '.join(existing)} already exist; use --force to overwrite", code="E-INIT-EXISTS"
         )
     defaults = resources.files("segtool") / "defaults"
-    for name, target in zip(FILES, targets):
+    for name, target in zip(FILES, targets, strict=True):
         data = (defaults / name).read_bytes()
         with atomic_file(target) as handle:
             handle.write(data)

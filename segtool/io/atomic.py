@@ -8,6 +8,7 @@ its staging folder and leaves the previous outputs untouched.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -58,10 +59,8 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator:
 
 
 def _silent_unlink(path: str | Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 class OutputSet:

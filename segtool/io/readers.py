@@ -12,6 +12,7 @@ failing; nothing is dropped.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import os
@@ -56,10 +57,8 @@ class RawTable:
 
     def cleanup(self) -> None:
         for path in self.temp_files:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(path)
-            except OSError:
-                pass
         self.temp_files.clear()
 
 
@@ -161,7 +160,8 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
         raise InputError(f"{path}:{reader.line_num}: cannot parse CSV: {exc}",
                          code="E-INPUT-FORMAT") from None
     except MemoryError:
-        raise InputError(f"{path}: too large for the forgiving reader", code="E-INPUT-READ") from None
+        raise InputError(f"{path}: too large for the forgiving reader",
+                         code="E-INPUT-READ") from None
     header_index = dialect.header_row
     headers = unique_headers(records[header_index] if len(records) > header_index else [])
     width = len(headers)
@@ -200,7 +200,9 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None) -> RawTable:
     names = reader.sheet_names
     if sheet is None:
         sheet_id: str | int = 0
-    elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
+    elif isinstance(sheet, int) or (
+        isinstance(sheet, str) and sheet.isdigit() and sheet not in names
+    ):
         sheet_id = int(sheet)
         if not 0 <= sheet_id < len(names):
             raise InputError(f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import InputError, SegtoolError
+from segtool.errors import InputError
 from segtool.schema import CONTACTS, ORDERS
 
 CENTS = 2  # money is summed and kept in cents of the input currency

@@ -449,13 +449,11 @@ def assign_tactics_with_stats(
     )
     plan = kept.join(steps, on="_t", how="inner").sort("customer_id", "_t", "step")
     contact_frame = _prepare_contacts(contacts, seg.select("customer_id"))
-    if contacts is None:
-        # No contacts export at all: every task goes to the account through the tactic's
-        # own channel with no named person; the owner finds the contact in the CRM.
-        # (With an export, a customer missing from it is a data-quality finding.)
-        routed = _route_without_contacts(plan)
-    else:
-        routed = _route(plan, contact_frame, cfg)
+    # No contacts export at all: every task goes to the account through the tactic's own
+    # channel with no named person; the owner finds the contact in the CRM. (With an
+    # export, a customer missing from it is a data-quality finding.)
+    routed = (_route_without_contacts(plan) if contacts is None
+              else _route(plan, contact_frame, cfg))
     key = ["customer_id", "_t", "step"]
 
     first_owner = (

@@ -308,7 +308,8 @@ TOKENS = st.sampled_from(list("ab1;,\"\n 5.-\t") + ["ИНН", "05.01.2024", "10,
 LINES = st.lists(TOKENS, max_size=12).map("".join)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.lists(LINES, max_size=25),
        delimiter=st.sampled_from([";", ",", "\t"]))
 def test_accounting_identity_for_any_csv(tmp_path, body, delimiter):

@@ -127,7 +127,8 @@ def test_inmail_and_chatbot_honour_email_consent_and_need_a_handle():
 
 
 def test_without_a_contacts_export_tasks_go_to_the_account(tmp_path):
-    """No contacts export (contacts=None): tasks are still issued, on the tactic's own channel, with no
+    """No contacts export (contacts=None): tasks are still issued, on the tactic's own
+    channel, with no
     named person (the owner looks the contact up in the CRM); nothing goes to data quality."""
     import datetime as _dt
 
