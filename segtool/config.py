@@ -201,6 +201,8 @@ class RevenueDrop(Strict):
     enabled: bool = True
     window: int = Field(12, ge=1)  # months
     min_drop: float = Field(0.5, gt=0, le=1)  # share lost vs the previous window
+    # one purchase (a machine bought once) followed by nothing is not a drop in engagement
+    min_orders: int = Field(2, ge=1)
 
 
 class Overdue(Strict):

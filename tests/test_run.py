@@ -97,7 +97,8 @@ def _load_generator():
 sample = _load_generator()
 HEADER = "customer_id,company_name,order_id,order_date,amount\n"
 OCTOBER = """0001,ООО Первый,A1,2026-10-05,1000
-0002,ООО Второй,B1,2025-11-15,2000
+0002,ООО Второй,B0,2025-11-05,1000
+0002,ООО Второй,B1,2025-11-15,1000
 0003,Завод Третий,C1,2026-01-10,500
 0003,Завод Третий,C2,2026-03-10,500
 0003,Завод Третий,C3,2026-05-10,500
@@ -153,13 +154,15 @@ def test_two_months_hand_known_movers(tmp_path):
     movers = {r.split(",")[0]: tuple(r.split(",")[2:4]) for r in rows[1:]}
     assert movers == {
         "0001": ("new_active", "prospective_active"),  # a second order in November
-        "0002": ("new_active", "new_falling_asleep"),  # 2025-11-15 is now 12 months back
+        "0002": ("prospective_active", "prospective_falling_asleep"),  # 2025-11-15 is now
+        # 12 months back
         "0005": ("new_active", ""),  # gone
         "17": ("new_active", "prospective_active"),  # "17" is not "00017"
         "0004": ("", "new_active"),  # new
     }
-    # no revenue in the last 12 months, 2000 in the 12 before: revenue_drop raised
-    assert "0002,ООО Второй,new_active,new_falling_asleep,revenue_drop," in rows
+    # a repeat buyer with no revenue in the last 12 months, 2000 in the 12 before:
+    # revenue_drop raised
+    assert "0002,ООО Второй,prospective_active,prospective_falling_asleep,revenue_drop," in rows
     summary = json.loads(stdout)
     assert summary["as_of"] == "2026-11-30"
     assert summary["migration"]["moved"] == 5
@@ -174,7 +177,8 @@ def test_two_months_hand_known_movers(tmp_path):
     header = next(r for r in cells if r[0] is None and r[1])
     new_row = next(r for r in cells if r[0] == "Новый активный")
     assert new_row[header.index("Перспективный активный")] == 2  # 0001 and 17
-    assert new_row[header.index("Новый засыпающий")] == 1  # 0002
+    prospective_row = next(r for r in cells if r[0] == "Перспективный активный")
+    assert prospective_row[header.index("Перспективный засыпающий")] == 1  # 0002
     assert new_row[header.index("(выбыли)")] == 1  # 0005
 
 
@@ -188,13 +192,13 @@ def test_reject_rate_over_the_limit_exits_1_and_writes_everything(tmp_path):
     assert result.exit_code == 1, result.output
     assert "over limits.max_reject_rate" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["reject_rate"] == round(1 / 12, 6)  # 1 of 12 order rows
+    assert manifest["reject_rate"] == round(1 / 13, 6)  # 1 of 13 order rows
     assert json.loads(result.stdout)["outputs"] == manifest["outputs"]
     for name in ("segments.xlsx", "segments.csv", "call_tasks.xlsx", "call_tasks.csv",
                  "mail_tasks.xlsx", "mail_tasks.csv", "data_quality.csv", "rejects.csv"):
         assert (out / name).exists(), name
     rejects = _csv(out / "rejects.csv")
-    assert rejects.select("row", "reason").rows() == [("13", "bad_amount")]
+    assert rejects.select("row", "reason").rows() == [("14", "bad_amount")]
 
 
 def _csv(path: Path) -> pl.DataFrame:

@@ -300,6 +300,7 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
     reasons: dict[str, pl.Expr] = {}
     if flags.revenue_drop.enabled:
         conditions["revenue_drop"] = _BUYER & (prev > 0) & (
+            pl.col("orders") >= flags.revenue_drop.min_orders) & (
             (prev - last) >= prev * flags.revenue_drop.min_drop - 1e-9
         )
         reasons["revenue_drop"] = _fill(

@@ -324,3 +324,20 @@ def test_rfm_classic_preset():
     assert {c: rows[c]["segment_extra"] for c in expected} == expected
     assert rows["ASLEEP"]["segment_extra_label"] == "At Risk"
     assert sum(summary["customers_per_segment_extra"].values()) == 10
+
+
+def test_revenue_drop_needs_a_repeat_buyer():
+    """One purchase followed by nothing is not a drop in engagement (a machine bought once);
+    the same history with two orders is."""
+    from test_score import TOOL
+
+    day = AS_OF.replace(year=AS_OF.year - 1) - dt.timedelta(days=40)  # in the previous window
+    once = orders_frame([("ONE", "o1", day, 5000.0, TOOL, None)])
+    twice = orders_frame([("TWO", "t1", day, 2500.0, TOOL, None),
+                          ("TWO", "t2", day + dt.timedelta(days=7), 2500.0, TOOL, None)])
+    rows, _, _ = run(orders=pl.concat([once, twice]), contacts=None)
+    assert rows["ONE"]["red_flags"] == ""
+    assert rows["TWO"]["red_flags"].split(",")[0] == "revenue_drop"
+    cfg = fixture_config(red_flags={"revenue_drop": {"min_orders": 1}})
+    rows, _, _ = run(cfg, orders=once, contacts=None)
+    assert rows["ONE"]["red_flags"].startswith("revenue_drop")
