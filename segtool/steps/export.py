@@ -135,7 +135,8 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
 KINDS: dict[str, str] = {
     "orders": "int", "revenue": "money", "first_order_date": "date", "last_order_date": "date",
     "recency_days": "int", "tenure_days": "int", "avg_order_value": "money",
-    "margin_rate": "percent", "cadence_days": "number", "size": "money", "priority": "bool",
+    "margin_rate": "percent", "cadence_days": "number", "size": "money",
+    "priority": "text",  # shown as «да» / blank (see labelled)
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
@@ -214,6 +215,10 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
             exprs.append(expr.str.replace_all(",", ", ", literal=True).alias(key))
         else:
             exprs.append(pl.col(key).cast(pl.String).replace(mapping).alias(key))
+    if "priority" in frame.columns:  # «да» reads and filters better than ИСТИНА/ЛОЖЬ
+        yes = "да" if language == "ru" else "yes"
+        exprs.append(pl.when(pl.col("priority")).then(pl.lit(yes)).otherwise(pl.lit(""))
+                     .alias("priority"))
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -428,8 +433,23 @@ _THRESHOLD_TEXT = {
 
 
 # -- writing everything ---------------------------------------------------------------------
-def task_sheet_frame(tasks: pl.DataFrame, language: str) -> pl.DataFrame:
-    return labelled(tasks, language)
+def task_sheet_frame(tasks: pl.DataFrame, language: str,
+                     tactic_labels: dict[str, str] | None = None) -> pl.DataFrame:
+    """Tasks as the sheet shows them: labels for codes, the playbook's tactic names."""
+    frame = labelled(tasks, language)
+    if tactic_labels and "tactic" in frame.columns:
+        frame = frame.with_columns(pl.col("tactic").replace(tactic_labels))
+    return frame
+
+
+def _tactic_labels(cfg: Config) -> dict[str, str]:
+    """Tactic id → its label in the configured language (the id where it has none)."""
+    from segtool.playbook import load_playbook
+
+    labels = {}
+    for tactic in load_playbook(cfg).tactics:
+        labels[tactic.id] = tactic.label.get(cfg.language) or tactic.id
+    return labels
 
 
 def write_outputs(
@@ -459,11 +479,12 @@ def write_outputs(
             book.write_table(text["customers"], labelled(segments, lang),
                              _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
             warnings += book.warnings
+        tactic_labels = _tactic_labels(cfg)
         for name, frame, title in (("call_tasks", calls, text["calls"]),
                                    ("mail_tasks", mail, text["mail"])):
             keys = [c for c in TASK_SHEET_COLUMNS if c in frame.columns]
             with Book(out.path(f"{name}.xlsx"), lang) as book:
-                book.write_table(title, task_sheet_frame(frame, lang),
+                book.write_table(title, task_sheet_frame(frame, lang, tactic_labels),
                                  _columns(frame, keys, lang), max_rows=max_rows, freeze_cols=0)
                 warnings += book.warnings
 

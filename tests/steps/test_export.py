@@ -151,3 +151,15 @@ def test_empty_inputs_still_write_valid_files(tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "call_tasks.xlsx")
     assert wb.active.max_row == 1
     assert pl.read_csv(io.BytesIO((tmp_path / "call_tasks.csv").read_bytes())).height == 0
+
+
+def test_task_sheet_shows_tactic_labels_and_priority_as_words(tmp_path):
+    """The reviewer reads «Падение выручки» and «да», not red_flag_revenue_drop and ЛОЖЬ."""
+    from segtool.steps.export import labelled, task_sheet_frame
+
+    tasks = pl.DataFrame({"tactic": ["red_flag_revenue_drop", "custom"],
+                          "priority": [True, False], "segment": ["regular_active", None]})
+    shown = task_sheet_frame(tasks, "ru", {"red_flag_revenue_drop": "Падение выручки"})
+    assert shown["tactic"].to_list() == ["Падение выручки", "custom"]
+    assert shown["priority"].to_list() == ["да", ""]
+    assert labelled(tasks, "en")["priority"].to_list() == ["yes", ""]
