@@ -9,6 +9,7 @@ from pathlib import Path
 from segtool import console
 from segtool.commands import load, parse_as_of
 from segtool.errors import EXIT_DATA, SegtoolError
+from segtool.report import InputStats
 
 FORMATS = ("xlsx", "csv")
 
@@ -33,12 +34,9 @@ def _counts(mapping: dict[str, int]) -> str:
 def summary_lines(manifest: dict, out: Path) -> list[str]:
     """The short human summary printed to stderr."""
     lines = [f"as of {manifest['as_of']}"]
-    for item in manifest.get("inputs", []):
-        lines.append(
-            f"{Path(item['path']).name}: {item['rows_read']} rows read = "
-            f"{item['rows_accepted']} accepted + {item['rows_rejected']} rejected + "
-            f"{item['rows_duplicate']} duplicates"
-        )
+    for item in manifest.get("inputs", []):  # the same line `segtool ingest` prints
+        lines.append(InputStats(**{k: item[k] for k in InputStats.__dataclass_fields__
+                                   if k in item}).line())
     segments = manifest.get("customers_per_segment", {})
     lines.append(f"customers: {sum(segments.values())} ({_counts(segments)})")
     channels = manifest.get("tasks_per_channel", {})
