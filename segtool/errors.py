@@ -7,8 +7,6 @@ exceptions: they become reject records (see :mod:`segtool.steps.ingest`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # -- exit codes (DESIGN.md "Command line") ------------------------------------------
 EXIT_OK = 0
 EXIT_DATA = 1  # done, but data problems over the configured limit
@@ -69,37 +67,6 @@ REJECT_BAD_DATE = "bad_date"
 REJECT_MISSING_DATE = "missing_date"
 REJECT_BAD_AMOUNT = "bad_amount"
 REJECT_MISSING_AMOUNT = "missing_amount"
-REJECT_BAD_NUMBER = "bad_number"
 REJECT_RAGGED = "ragged_row"
 REJECT_DUPLICATE = "duplicate"
 REJECT_DATE_OUT_OF_RANGE = "date_out_of_range"
-
-REJECT_REASONS = {
-    REJECT_MISSING_CUSTOMER: "no customer id",
-    REJECT_BAD_DATE: "date cannot be read",
-    REJECT_MISSING_DATE: "no date",
-    REJECT_BAD_AMOUNT: "amount is not a number",
-    REJECT_MISSING_AMOUNT: "no amount (and no quantity × price)",
-    REJECT_BAD_NUMBER: "number cannot be read",
-    REJECT_RAGGED: "row has a different number of fields than the header",
-    REJECT_DUPLICATE: "exact duplicate of an earlier row",
-    REJECT_DATE_OUT_OF_RANGE: "date before 1900 or after 2200",
-}
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a problem is, as a spreadsheet user counts (header = row 1)."""
-
-    file: str
-    row: int | None = None
-    column: str | None = None
-
-    def __str__(self) -> str:
-        parts = [self.file]
-        if self.row is not None:
-            parts.append(str(self.row))
-        text = ":".join(parts)
-        if self.column:
-            text += f': column "{self.column}"'
-        return text

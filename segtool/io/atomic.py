@@ -163,10 +163,6 @@ def _release_writers(exc: BaseException) -> None:
         sys.unraisablehook = hook
 
 
-def translate_os_error(path: Path, exc: OSError) -> OutputError:
-    return OutputError(_describe_os_error(Path(path), exc))
-
-
 def _remove_stale_staging(folder: Path) -> None:
     """Staging folders left by a run that was killed (SIGKILL, power loss): with the lock
     held no other run can be writing into them."""
