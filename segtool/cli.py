@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from segtool import __version__, console
-from segtool.errors import EXIT_USAGE, SegtoolError
+from segtool.errors import SegtoolError
 from segtool.options import (
     AsOfOpt,
     ConfigOpt,
@@ -230,9 +230,6 @@ def main() -> None:
             raise
         console.error(exc.message)
         sys.exit(exc.exit_code)
-    except NotImplementedError as exc:
-        console.error(f"not implemented yet: {exc}")
-        sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
         if console.is_debug():
             raise
