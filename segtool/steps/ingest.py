@@ -8,6 +8,7 @@ written); the remaining rows are accepted or rejected with the first reason that
 from __future__ import annotations
 
 import glob as globmod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -407,9 +408,18 @@ def ingest(cfg: Config) -> IngestResult:
         plan.append(("contacts", cfg.inputs.contacts, cols.contacts, contact_parts))
     if cfg.inputs.companies is not None:
         plan.append(("companies", cfg.inputs.companies, cols.companies, company_parts))
-    for kind, spec, overrides, sink in plan:
-        for path in expand_paths(cfg, spec.path, f"inputs.{kind}.path"):
-            accepted, rejects, st, fmt = ingest_file(path, kind, cfg, spec.sheet, overrides)
+    jobs = [
+        (kind, path, spec.sheet, overrides, sink)
+        for kind, spec, overrides, sink in plan
+        for path in expand_paths(cfg, spec.path, f"inputs.{kind}.path")
+    ]
+    # Files are read side by side (polars and fastexcel release the GIL): the contacts
+    # workbook is read while the orders CSV is parsed. Results keep the configured order.
+    with ThreadPoolExecutor(max_workers=min(2, len(jobs))) as pool:
+        futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides)
+                   for kind, path, sheet, overrides, _ in jobs]
+        for (_, _, _, _, sink), future in zip(jobs, futures, strict=True):
+            accepted, rejects, st, fmt = future.result()
             sink.append(accepted)
             reject_parts.append(rejects)
             stats.append(st)
