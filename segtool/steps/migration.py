@@ -30,6 +30,8 @@ import polars as pl
 
 from segtool.config import Config, CsvOptions
 from segtool.errors import InputError
+from segtool.io.csv_out import csv_bytes
+from segtool.io.xlsx import Book, Column
 from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
@@ -536,57 +538,14 @@ def drop_closed_tasks(tasks: pl.DataFrame, migration: Migration | None) -> pl.Da
 
 
 # -- writing -------------------------------------------------------------------------------
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def csv_bytes(frame: pl.DataFrame, csv: CsvOptions) -> bytes:
-    """CSV with the config's delimiter/BOM/encoding; text that a spreadsheet would run as a
-    formula is prefixed with ``'``."""
-    starts = "^[" + re.escape("".join(_FORMULA_START)) + "]"
-    safe = frame.with_columns(
-        pl.when(pl.col(pl.String).str.contains(starts))
-        .then(pl.lit("'") + pl.col(pl.String))
-        .otherwise(pl.col(pl.String).replace("", None))  # an empty field, not ""
-        .name.keep()
-    )
-    text = safe.write_csv(separator=csv.delimiter, date_format="%Y-%m-%d")
-    if csv.encoding == "cp1251":
-        return text.encode("cp1251", errors="replace")
-    return ("\ufeff" if csv.bom else "").encode() + text.encode("utf-8")
-
-
-def _width(frame: pl.DataFrame, header: list[str]) -> list[int]:
-    if frame.height:
-        lengths = frame.select(
-            pl.col(c).cast(pl.String).str.len_chars().max().fill_null(0) for c in frame.columns
-        ).row(0)
-    else:
-        lengths = [0] * len(frame.columns)
-    return [min(max(int(n), len(h), 8) + 2, 60) for n, h in zip(lengths, header, strict=True)]
-
-
-def _write_sheet(workbook, name: str, frame: pl.DataFrame, header: list[str], formats) -> None:
-    sheet = workbook.add_worksheet(name)
-    sheet.write_row(0, 0, header, formats["header"])
-    for j, column in enumerate(frame.columns):
-        series = frame[column]
-        fmt = formats["date"] if series.dtype == pl.Date else None
-        sheet.write_column(1, j, series.to_list(), fmt)
-    for j, width in enumerate(_width(frame, header)):
-        sheet.set_column(j, j, width)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(frame.height, 1), max(len(header) - 1, 0))
-
-
 def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -> list[str]:
     """Write ``migration.xlsx`` and/or ``migration.csv`` into the OutputSet ``out``."""
-    import xlsxwriter
-
     lang = cfg.language if cfg.language in _LABELS else "ru"
     text = _LABELS[lang]
     written = []
     if "csv" in formats:
-        out.path("migration.csv").write_bytes(csv_bytes(migration.movers, cfg.export.csv))
+        movers_csv = migration.movers.with_columns(pl.col(pl.String).replace("", None))
+        out.path("migration.csv").write_bytes(csv_bytes(movers_csv, cfg.export.csv))
         written.append("migration.csv")
     if "xlsx" not in formats:
         return written
@@ -616,36 +575,43 @@ def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -
         .alias("reissued"),
         seg(pl.col("segment"), GONE_KEY),
     )
-    with xlsxwriter.Workbook(out.path("migration.xlsx"), {"strings_to_formulas": False}) as book:
-        formats_ = {
-            "header": book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1}),
-            "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-            "title": book.add_format({"bold": True, "font_size": 14}),
-            "bold": book.add_format({"bold": True}),
-        }
-        _write_summary(book, migration, text, formats_)
-        _write_sheet(book, text["sheet_movers"], movers,
-                     [text[c] for c in MOVER_COLUMNS], formats_)
-        _write_sheet(book, text["sheet_flags"], flags, [text[c] for c in FLAG_COLUMNS], formats_)
-        _write_sheet(book, text["sheet_tasks"], tasks,
-                     [text[c] for c in OPEN_TASK_COLUMNS], formats_)
+    with Book(out.path("migration.xlsx"), lang) as book:
+        _write_summary(book, migration, text)
+        for sheet, frame, keys in ((text["sheet_movers"], movers, MOVER_COLUMNS),
+                                   (text["sheet_flags"], flags, FLAG_COLUMNS),
+                                   (text["sheet_tasks"], tasks, OPEN_TASK_COLUMNS)):
+            book.write_table(sheet, frame, _columns(frame, keys, text),
+                             max_rows=cfg.export.xlsx.max_rows)
     written.append("migration.xlsx")
     return written
 
 
-def _write_summary(book, migration: Migration, text: dict[str, str], formats) -> None:
-    sheet = book.add_worksheet(text["sheet_summary"])
-    sheet.write(0, 0, text["title"], formats["title"])
+def _columns(frame: pl.DataFrame, keys: list[str], text: dict[str, str]) -> list[Column]:
+    def kind(dtype: pl.DataType) -> str:
+        if dtype == pl.Date:
+            return "date"
+        if dtype.is_integer():
+            return "int"
+        return "number" if dtype.is_float() else "text"
+
+    return [Column(k, text[k], kind(frame.schema[k])) for k in keys]
+
+
+def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> None:
+    """Facts, then the transition matrix; rows written top to bottom (constant memory)."""
+    sheet = book.sheet(text["sheet_summary"])
+    bold = book.formats["bold"]
+    sheet.write(0, 0, text["title"], book.formats["title"])
     facts = [("as_of", migration.as_of), ("previous_as_of", migration.previous_as_of)] + [
         (key, migration.counts.get(key)) for key in (
             "customers", "previous_customers", "moved", "new", "gone", "flags_raised",
             "flags_cleared", "open_tasks", "closed_tasks", "withheld_tasks",
         )
     ]
-    sheet.write_column(2, 0, [text[k] for k in (k for k, _ in facts)])
-    sheet.write_column(2, 1, [v for _, v in facts])
+    for i, (key, value) in enumerate(facts):
+        sheet.write_row(2 + i, 0, [text[key], value])
     top = 2 + len(facts) + 1
-    sheet.write(top, 0, text["matrix"], formats["bold"])
+    sheet.write(top, 0, text["matrix"], bold)
     matrix = migration.matrix
 
     def label(key: str) -> str:
@@ -654,12 +620,12 @@ def _write_summary(book, migration: Migration, text: dict[str, str], formats) ->
         return migration.labels.get(key, key)
 
     head = [""] + [label(c) for c in matrix.columns[1:]]
-    sheet.write_row(top + 1, 0, head, formats["header"])
-    sheet.write_column(top + 2, 0, [label(k) for k in matrix["previous_segment"].to_list()],
-                       formats["bold"])
-    for j, column in enumerate(matrix.columns[1:], start=1):
-        sheet.write_column(top + 2, j, matrix[column].fill_null(0).to_list())
-    sums = matrix.select(pl.exclude("previous_segment").fill_null(0).sum()).row(0)
-    sheet.write_row(top + 2 + matrix.height, 0, [text["total"], *sums], formats["bold"])
+    sheet.write_row(top + 1, 0, head, book.formats["header"])
+    counts = matrix.with_columns(pl.exclude("previous_segment").fill_null(0))
+    for i, (key, *values) in enumerate(counts.iter_rows()):  # a dozen segment rows at most
+        sheet.write(top + 2 + i, 0, label(key), bold)
+        sheet.write_row(top + 2 + i, 1, values)
+    sums = counts.select(pl.exclude("previous_segment").sum()).row(0)
+    sheet.write_row(top + 2 + matrix.height, 0, [text["total"], *sums], bold)
     sheet.set_column(0, 0, max([len(h) for h in head + [text[k] for k, _ in facts]] + [12]) + 2)
     sheet.set_column(1, max(len(head) - 1, 1), 16)

@@ -12,11 +12,11 @@ import xlsxwriter
 from segtool.config import Config, CsvOptions
 from segtool.errors import InputError
 from segtool.io.atomic import OutputSet
+from segtool.io.csv_out import csv_bytes
 from segtool.steps.migration import (
     GONE_KEY,
     NEW_KEY,
     compare,
-    csv_bytes,
     drop_closed_tasks,
     read_previous,
     read_task_statuses,
