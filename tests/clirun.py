@@ -49,3 +49,26 @@ def assert_one_error(result: Result, code: int, *needles: str) -> str:
     for needle in needles:
         assert needle in line, (needle, line)
     return line
+
+
+def unprivileged_prefix() -> list[str]:
+    """Command prefix that runs a process as ``nobody`` when the tests run as root (root
+    ignores file modes, so permission tests need another user); [] when not root. Skips
+    the test when that user cannot be switched to or cannot import this environment
+    (e.g. a virtualenv inside a private 0700 folder)."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv")
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*user, sys.executable, "-c", "import segtool.cli"],
+                           capture_output=True, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip("the unprivileged user cannot read this Python environment")
+    return user

@@ -15,7 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test helpers
+from clirun import (  # noqa: F401 - shared CLI test helpers
+    Result,
+    assert_one_error,
+    cli,
+    unprivileged_prefix,
+)
 
 from segtool.errors import EXIT_INPUT, EXIT_OK
 
@@ -194,11 +199,7 @@ def test_output_folder_is_a_file(tmp_path, capsys):
 # -- inputs -------------------------------------------------------------------------------
 def test_read_only_inputs_are_never_written(tmp_path):
     """Inputs in a read-only folder (run as nobody when we are root, so modes apply)."""
-    user: list[str] = []
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("root without setpriv")
-        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    user = unprivileged_prefix()
     base = Path(tempfile.mkdtemp(prefix="segtool-faults-"))
     try:
         base.chmod(0o755)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clirun import unprivileged_prefix
 from typer.testing import CliRunner
 
 from segtool.cli import app
@@ -166,15 +167,7 @@ def test_output_path_under_a_file(tmp_path):
 
 def test_unwritable_output_folder_keeps_previous_outputs():
     # root ignores file modes: run the second segtool as nobody when we are root
-    user: list[str] = []
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv")
-        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run([*user, sys.executable, "-c", "import segtool.cli"],
-                               capture_output=True, cwd="/")
-        if probe.returncode != 0:
-            pytest.skip("the unprivileged user cannot read this Python environment")
+    user = unprivileged_prefix()
     base = Path(tempfile.mkdtemp(prefix="segtool-safety-"))
     try:
         base.chmod(0o755)
