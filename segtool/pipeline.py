@@ -92,7 +92,7 @@ def run_pipeline(
         playbook = load_playbook(cfg)
 
         with timings.measure("ingest"):
-            ingested = ingest(cfg)
+            ingested = ingest(cfg, lean=workspace is None)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
         warnings = list(ingested.warnings)
         orders = ingested.orders.lazy()
@@ -103,7 +103,7 @@ def run_pipeline(
         with timings.measure("score"):
             used_as_of = resolve_as_of(orders, as_of, source=", ".join(
                 Path(st.path).name for st in ingested.stats if st.kind == "orders"))
-            scores = score(orders, contacts, cfg, used_as_of).collect()
+            scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
         manifest["as_of"] = used_as_of.isoformat()
         manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
         manifest["orders_after_as_of"] = count_after(orders, used_as_of)

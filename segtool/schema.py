@@ -24,6 +24,20 @@ ORDERS = {
     "source_row": pl.Int64,  # as a spreadsheet counts: header = 1, first data row = 2
 }
 
+# -- what `run` keeps of the order lines when no workspace is asked for ---------------------
+# Only the columns scoring reads, with repeated text dictionary-encoded and the order id
+# replaced by a 64-bit key: about 60 bytes a line instead of ~300, so a 10M-line export
+# fits in well under 2 GB (docs/performance.md).
+LEAN_ORDERS = {
+    "customer_id": pl.String,
+    "company_name": pl.Categorical,
+    "order_id": pl.UInt64,  # segtool.steps.ingest.order_key of the ORDERS order_id
+    "order_date": pl.Date,
+    "amount": pl.Float64,
+    "category": pl.Categorical,
+    "margin": pl.Float64,
+}
+
 # -- contacts.parquet: one row per contact person (company columns repeated) -----------------
 CONTACTS = {
     "customer_id": pl.String,

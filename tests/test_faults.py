@@ -244,11 +244,11 @@ def test_input_changing_while_read(tmp_path, capsys, monkeypatch):
     orders = tmp_path / "project" / "orders.csv"
     real = step._run_plan
 
-    def still_being_written(raw, fmt, cfg, kind):
+    def still_being_written(raw, fmt, cfg, kind, **options):
         if raw.path == orders:
             with open(orders, "a", encoding="utf-8") as handle:
                 handle.write("0004;ООО Четвёртый;D1;01.10.2026;700\n")
-        return real(raw, fmt, cfg, kind)
+        return real(raw, fmt, cfg, kind, **options)
 
     monkeypatch.setattr(step, "_run_plan", still_being_written)
     result = cli(capsys, "run", "--config", config, "--out", tmp_path / "out")

@@ -30,7 +30,7 @@ def execute(config_path: Path | None, workspace_override: Path | None,
                 Path(i["path"]).name for i in manifest.get("inputs", [])
                 if i.get("kind") == "orders") or "the orders file")
             ignored = count_after(orders, as_of)
-            scores = score(orders, contacts, cfg, as_of).collect()
+            scores = score(orders, contacts, cfg, as_of).collect(engine="streaming")
         manifest["as_of"] = as_of.isoformat()
         manifest["as_of_source"] = source
         manifest["orders_after_as_of"] = ignored

@@ -32,15 +32,17 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
     neg = f"__{dst}_neg"
     fast = f"__{dst}_fast"
     # Fast path for plain values ("1234,56", "-15", "1 234,56"): most cells of a real export.
-    # The full parser below then only sees the leftovers; string functions skip nulls, so
-    # its many passes cost next to nothing when few cells need it.
-    plain = r"^-?\d+(,\d+)?$" if decimal == "comma" else r"^-?\d+(\.\d+)?$"
-    squeezed = pl.col(src).str.replace_all(r"[ \u00a0]", "")
-    fast_value = pl.when(squeezed.str.contains(plain)).then(squeezed)
-    if decimal == "comma":
-        fast_value = fast_value.str.replace(",", ".", literal=True)
+    # Values with the other separator ("1.234,56") are left to the full parser, so the
+    # float cast never reads a thousands point as a decimal one. The full parser below
+    # then only sees the leftovers; string functions skip nulls, so its many passes cost
+    # next to nothing when few cells need it.
+    other, mark = (".", ",") if decimal == "comma" else (",", ".")
+    squeezed = pl.col(src).str.replace_all(" ", "", literal=True)
+    if mark == ",":
+        squeezed = squeezed.str.replace(",", ".", literal=True)
+    fast_value = pl.when(~pl.col(src).str.contains(other, literal=True)).then(squeezed)
     frame = frame.with_columns(fast_value.cast(pl.Float64, strict=False).alias(fast))
-    # 400 digits cast to inf: not a number anyone wrote on purpose (unreadable, like 1e400)
+    # 400 digits cast to inf, "nan" to NaN: not numbers anyone wrote on purpose
     frame = frame.with_columns(pl.when(pl.col(fast).is_finite()).then(pl.col(fast)).alias(fast))
     frame = frame.with_columns(
         pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
@@ -105,17 +107,16 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
             ).alias(dst)
         )
     fast = f"__{dst}_fast"
-    # Fast path: the two spellings most exports use ("31.12.2024[ 10:00]" day first,
-    # ISO "2024-12-31[T10:00]"); only the other cells go through the general parser.
-    head = pl.col(src).str.strip_chars().str.slice(0, 10)
-    dotted = r"^\s*\d{2}\.\d{2}\.\d{4}(?:[ T]\S.*)?$"
-    iso = r"^\s*\d{4}-\d{2}-\d{2}(?:[ T]\S.*)?$"
-    fast_value = pl.when(pl.col(src).str.contains(iso)).then(
-        head.str.to_date("%Y-%m-%d", strict=False))
+    # Fast path: the two spellings most exports use, "31.12.2024" (day first) and ISO
+    # "2024-12-31", read with an exact format; only the other cells go through the general
+    # parser. chrono reads "01.11.23" as the year 23, so a year below 1000 is left to the
+    # general parser too, which reads two-digit years.
+    exact = pl.col(src).str.to_date("%Y-%m-%d", strict=False)
     if order == "dmy":
-        fast_value = fast_value.when(pl.col(src).str.contains(dotted)).then(
-            head.str.to_date("%d.%m.%Y", strict=False))
-    frame = frame.with_columns(fast_value.alias(fast))
+        exact = pl.coalesce(pl.col(src).str.to_date("%d.%m.%Y", strict=False), exact)
+    frame = frame.with_columns(exact.alias(fast))
+    frame = frame.with_columns(pl.when(pl.col(fast).dt.year() >= 1000).then(pl.col(fast))
+                               .alias(fast))
     frame = frame.with_columns(
         pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.strip_chars().alias(t)
     )

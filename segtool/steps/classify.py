@@ -25,8 +25,8 @@ from segtool.labels import (
     STRATEGY_LABELS,
     order_noun,
 )
-from segtool.schema import ORDERS, SEGMENT_COLUMNS, SEGMENTS
-from segtool.steps.score import SCORE_COLUMNS, ensure_columns, months_before, quantile_bucket
+from segtool.schema import SEGMENT_COLUMNS, SEGMENTS
+from segtool.steps.score import SCORE_COLUMNS, months_before, order_lines, quantile_bucket
 
 # criterion -> (metric column, lower is better)
 CRITERIA: dict[str, tuple[str, bool]] = {
@@ -118,26 +118,24 @@ def lost_categories(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.Laz
     window = cfg.red_flags.lost_category.window
     last_start = months_before(as_of, window)
     prev_start = months_before(as_of, 2 * window)
-    order_key = ["customer_id", "order_id"]
-    lines = (
-        ensure_columns(orders, ORDERS)
-        .filter(pl.col("order_date") <= as_of)
-        .with_columns(
-            pl.coalesce(
-                "order_id",
-                pl.concat_str("customer_id", pl.lit("|"), pl.col("order_date").cast(pl.String)),
-            ).alias("order_id")
-        )
-        .with_columns(
-            pl.col("amount").sum().over(order_key).alias("_net"),
-            pl.col("order_date").min().over(order_key).alias("_date"),
-        )
-        .filter((pl.col("_net") > 0) & (pl.col("amount") > 0) & (pl.col("_date") > prev_start))
+    order = ["customer_id", "order_id"]
+    lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
+    bought_orders = (
+        lines.group_by(order)
+        .agg(_net=pl.col("amount").sum(), _date=pl.col("order_date").min())
+        .filter((pl.col("_net") > 0) & (pl.col("_date") > prev_start))
     )
-    per_category = lines.group_by("customer_id", "category").agg(
+    # a line on or before prev_start belongs to an order dated on or before it: left out
+    bought_lines = (
+        lines.filter((pl.col("amount") > 0) & (pl.col("order_date") > prev_start))
+        .group_by(*order, "category")
+        .agg()
+        .join(bought_orders, on=order, how="inner")
+    )
+    per_category = bought_lines.group_by("customer_id", "category").agg(
         _in_last=(pl.col("_date") > last_start).any(),
         _in_prev=(pl.col("_date") <= last_start).any(),
-    )
+    ).with_columns(pl.col("category").cast(pl.String))
     lost = pl.col("_in_prev") & ~pl.col("_in_last") & pl.col("category").is_not_null()
     return (
         per_category.group_by("customer_id")
@@ -431,7 +429,8 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     frame = scores.select(SCORE_COLUMNS)
     has_lost = orders is not None and cfg.red_flags.lost_category.enabled
     if has_lost:
-        frame = frame.join(lost_categories(orders, cfg, as_of), on="customer_id", how="left")
+        lost = lost_categories(orders, cfg, as_of).collect(engine="streaming")
+        frame = frame.join(lost.lazy(), on="customer_id", how="left")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("lost_categories"))
         if cfg.red_flags.lost_category.enabled:

@@ -20,7 +20,7 @@ from segtool.errors import ConfigError, InputError
 from segtool.io import aliases, parse, sniff
 from segtool.io.readers import EXTRA, RAGGED, ROW, RawTable, read_table
 from segtool.report import InputStats, sha256_file
-from segtool.schema import CONTACTS, ORDERS, REJECTS
+from segtool.schema import CONTACTS, LEAN_ORDERS, ORDERS, REJECTS
 
 SAMPLE_ROWS = 2000
 
@@ -136,21 +136,15 @@ def _with_numbers(frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str],
     return frame
 
 
-def _reject_chain(
-    checks: list[tuple[pl.Expr, str, str | None]],
-) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """First failing check → (reason, column header, raw value) expressions."""
-    reason = pl.lit(None, dtype=pl.String)
-    column = pl.lit(None, dtype=pl.String)
+def _first_failed(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Expr, pl.Expr]:
+    """Index of the first failing check (null when none fails) and the raw value it saw."""
+    index = pl.lit(None, dtype=pl.UInt8)
     value = pl.lit(None, dtype=pl.String)
-    for failed, code, header in reversed(checks):
-        reason = pl.when(failed).then(pl.lit(code)).otherwise(reason)
-        shown = None if header == EXTRA else header  # extra fields have no header
-        column = pl.when(failed).then(pl.lit(shown, dtype=pl.String)).otherwise(column)
-        raw = pl.col(header) if header and header != EXTRA else (
-            pl.col(EXTRA) if header == EXTRA else pl.lit(None, dtype=pl.String))
+    for i, (failed, _code, header) in reversed(list(enumerate(checks))):
+        index = pl.when(failed).then(pl.lit(i, dtype=pl.UInt8)).otherwise(index)
+        raw = pl.col(header) if header else pl.lit(None, dtype=pl.String)
         value = pl.when(failed).then(raw).otherwise(value)
-    return reason, column, value
+    return index, value
 
 
 MAX_REJECT_VALUE = 200  # characters of a rejected value kept in rejects.csv
@@ -278,44 +272,104 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     return frame, checks, output, None
 
 
-def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str):
-    """Build and collect accepted rows, reject records and counts for one file."""
+SEEDS = (0x5E67_0D15, 0xC0DE_F00D)  # fixed: the hashes are the same from run to run
+
+
+def _row_hashes(columns: list[str]) -> list[pl.Expr]:
+    """Two 64-bit hashes of a row's cells as written, with different seeds: two different
+    rows of even a 100M-line export practically never share both."""
+    row = pl.struct(columns)
+    return [row.hash(SEEDS[0]).alias("__h1"), row.hash(SEEDS[1]).alias("__h2")]
+
+
+def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False):
+    """Accepted rows, reject records and counts for one file.
+
+    One streaming pass over the file keeps, per row, only what is needed afterwards: its
+    number, a 128-bit hash of its cells (for the duplicate check), the index of the first
+    failed check with the cell it saw, and the accepted columns. The text of the file is
+    never held in memory as a whole. ``lean`` (orders only) keeps just what scoring
+    reads, with repeated text dictionary-encoded: see :data:`segtool.schema.LEAN_ORDERS`.
+    """
     if kind == "orders":
         frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg)
+        output = [*output, (margin_expr if margin_expr is not None
+                            else pl.lit(None, dtype=pl.Float64)).alias("margin")]
     else:
-        frame, checks, output, margin_expr = _contacts_plan(raw, fmt, cfg)
-    data_cols = raw.headers + ([EXTRA] if EXTRA in raw.frame.collect_schema() else [])
+        frame, checks, output, _ = _contacts_plan(raw, fmt, cfg)
+    schema = CONTACTS if kind == "contacts" or kind == "companies" else ORDERS
+    if lean and kind == "orders":
+        schema = LEAN_ORDERS
+    has_extra = EXTRA in raw.frame.collect_schema()
+    data_cols = raw.headers + ([EXTRA] if has_extra else [])
     blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
     if RAGGED in raw.frame.collect_schema():
         blank = blank & ~pl.col(RAGGED)
-    frame = frame.filter(~blank)
-    dup = ~pl.struct(data_cols).is_first_distinct() if cfg.ingest.drop_duplicates else (
-        pl.lit(False))
-    reason, column, value = _reject_chain(checks)
-    frame = frame.with_columns(__dup=dup, __reason=reason, __column=column, __value=value)
-    ok = pl.col("__reason").is_null() & ~pl.col("__dup")
-    extra = []
-    if kind == "orders":
-        extra.append((margin_expr if margin_expr is not None
-                      else pl.lit(None, dtype=pl.Float64)).alias("margin"))
-    schema = ORDERS if kind == "orders" else CONTACTS
-    accepted = frame.filter(ok).select(
-        [*output, *extra, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
-    ).select([pl.col(c).cast(t) for c, t in schema.items()])
-    rejects = frame.filter(~ok).select(
-        pl.lit(raw.name).alias("file"),
-        pl.col(ROW).alias("row"),
-        pl.when(pl.col("__dup")).then(None).otherwise(pl.col("__column")).alias("column"),
-        pl.when(pl.col("__dup")).then(None).otherwise(_clipped(pl.col("__value"))).alias("value"),
-        pl.when(pl.col("__dup")).then(pl.lit(E.REJECT_DUPLICATE))
-        .otherwise(pl.col("__reason")).alias("reason"),
-    ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
-    counts = frame.select(
-        pl.len().alias("read"),
-        pl.col("__dup").sum().alias("duplicates"),
-        (pl.col("__reason").is_not_null() & ~pl.col("__dup")).sum().alias("rejected"),
+    failed, value = _first_failed(checks)
+    wanted = [*output, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
+    wanted = [e for e in wanted if e.meta.output_name() in schema]
+    dedup = cfg.ingest.drop_duplicates
+    rows = (
+        frame.filter(~blank)
+        .select(
+            pl.col(ROW).alias("__source_row"),
+            *(_row_hashes(data_cols) if dedup else []),
+            failed.alias("__failed"),
+            pl.when(failed.is_not_null()).then(_clipped(value)).alias("__value"),
+            *wanted,
+        )
+        .with_columns(_lean_casts(schema))
+        .collect(engine="streaming")
     )
-    return pl.collect_all([accepted, rejects, counts])
+    duplicate = _duplicates(rows) if dedup else pl.repeat(False, rows.height, eager=True)
+    rows = rows.with_columns(duplicate.alias("__dup"))
+    ok = pl.col("__failed").is_null() & ~pl.col("__dup")
+    accepted = rows.filter(ok).select([pl.col(c).cast(t) for c, t in schema.items()])
+    codes = pl.Series([code for _, code, _ in checks], dtype=pl.String)
+    headers = pl.Series([None if h == EXTRA else h for _, _, h in checks], dtype=pl.String)
+    rejected = rows.filter(~ok).select("__source_row", "__failed", "__value", "__dup")
+    rejects = rejected.select(
+        pl.lit(raw.name).alias("file"),
+        pl.col("__source_row").alias("row"),
+        pl.when(~pl.col("__dup")).then(pl.col("__failed").replace_strict(
+            range(len(checks)), headers, default=None)).alias("column"),
+        pl.when(~pl.col("__dup")).then(pl.col("__value")).alias("value"),
+        pl.when(pl.col("__dup")).then(pl.lit(E.REJECT_DUPLICATE))
+        .otherwise(pl.col("__failed").replace_strict(range(len(checks)), codes, default=None))
+        .alias("reason"),
+    ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
+    n_dup = int(rejected["__dup"].sum())
+    counts = {"read": rows.height, "duplicates": n_dup, "rejected": rejected.height - n_dup}
+    return accepted, rejects, counts
+
+
+def _lean_casts(schema: dict[str, pl.DataType]) -> list[pl.Expr]:
+    """Dictionary-encode (or hash) the columns the lean schema stores that way, while
+    streaming, so the full text never piles up in memory."""
+    casts = []
+    for name, dtype in schema.items():
+        if dtype == pl.Categorical:
+            casts.append(pl.col(name).cast(pl.Categorical))
+        elif name == "order_id" and dtype == pl.UInt64:
+            casts.append(order_key(pl.col(name)).alias(name))
+    return casts
+
+
+def order_key(order_id: pl.Expr) -> pl.Expr:
+    """A 64-bit key standing for an order id (ids are only ever compared within a
+    customer, where two ids sharing a key is practically impossible)."""
+    return order_id.hash(SEEDS[0])
+
+
+def _duplicates(rows: pl.DataFrame) -> pl.Series:
+    """True for a row equal (by its 128-bit hash) to an earlier row of the file.
+
+    Most exports have no duplicates at all, which counting distinct first hashes proves
+    at a fraction of the cost of the ordered check; only then is the ordered check run.
+    """
+    if rows.height == 0 or rows["__h1"].n_unique() == rows.height:
+        return pl.repeat(False, rows.height, eager=True)
+    return rows.select(~pl.struct("__h1", "__h2").is_first_distinct()).to_series()
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
@@ -329,7 +383,7 @@ def _fingerprint(path: Path) -> tuple[int, int]:
 
 
 def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
-                overrides: dict[str, str] | None = None):
+                overrides: dict[str, str] | None = None, *, lean: bool = False):
     """Read one file; returns (accepted, rejects, stats, format)."""
     formats = cfg.inputs.formats
     before = _fingerprint(path)
@@ -338,7 +392,7 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
     try:
         try:
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
-            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind)
+            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind, lean=lean)
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             # rows wider or narrower than the header, or bytes polars cannot decode:
             # the forgiving reader marks such rows instead of failing
@@ -348,7 +402,7 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
             raw = read_table(path, kind, encoding=formats.encoding,
                              delimiter=formats.delimiter, forgiving=True)
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
-            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind)
+            accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind, lean=lean)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{raw.name}: cannot be read: {first}", code="E-INPUT-READ") from None
@@ -369,8 +423,8 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
         )
     stats = InputStats(
         path=str(path), kind=kind, sha256=digest,
-        rows_read=int(counts["read"][0]), rows_accepted=accepted.height,
-        rows_rejected=int(counts["rejected"][0]), rows_duplicate=int(counts["duplicates"][0]),
+        rows_read=counts["read"], rows_accepted=accepted.height,
+        rows_rejected=counts["rejected"], rows_duplicate=counts["duplicates"],
         encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet,
     )
     stats.check()
@@ -394,8 +448,12 @@ def _attach_companies(contacts: pl.DataFrame, companies: pl.DataFrame) -> pl.Dat
     return pl.concat([joined, lonely.select(contacts.columns)], how="vertical_relaxed")
 
 
-def ingest(cfg: Config) -> IngestResult:
-    """Read every configured export. Raises InputError/ConfigError for fatal problems."""
+def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
+    """Read every configured export. Raises InputError/ConfigError for fatal problems.
+
+    ``lean`` keeps of the order lines only what scoring reads (:data:`LEAN_ORDERS`), for a
+    run that saves no workspace; the step commands keep the full :data:`ORDERS`.
+    """
     stats: list[InputStats] = []
     formats: list[FileFormat] = []
     order_parts: list[pl.DataFrame] = []
@@ -416,7 +474,7 @@ def ingest(cfg: Config) -> IngestResult:
     # Files are read side by side (polars and fastexcel release the GIL): the contacts
     # workbook is read while the orders CSV is parsed. Results keep the configured order.
     with ThreadPoolExecutor(max_workers=min(2, len(jobs))) as pool:
-        futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides)
+        futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides, lean=lean)
                    for kind, path, sheet, overrides, _ in jobs]
         for (_, _, _, _, sink), future in zip(jobs, futures, strict=True):
             accepted, rejects, st, fmt = future.result()
@@ -424,7 +482,8 @@ def ingest(cfg: Config) -> IngestResult:
             reject_parts.append(rejects)
             stats.append(st)
             formats.append(fmt)
-    orders = pl.concat(order_parts) if order_parts else pl.DataFrame(schema=ORDERS)
+    orders = (pl.concat(order_parts) if order_parts
+              else pl.DataFrame(schema=LEAN_ORDERS if lean else ORDERS))
     contacts = pl.concat(contact_parts) if contact_parts else pl.DataFrame(schema=CONTACTS)
     if company_parts:
         contacts = _attach_companies(contacts, pl.concat(company_parts))

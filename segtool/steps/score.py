@@ -22,6 +22,7 @@ import polars as pl
 from segtool.config import Config
 from segtool.errors import InputError
 from segtool.schema import CONTACTS, ORDERS
+from segtool.steps.ingest import order_key
 
 CENTS = 2  # money is summed and kept in cents of the input currency
 
@@ -111,26 +112,46 @@ def ensure_columns(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.La
     )
 
 
-def _order_id() -> pl.Expr:
-    """order_id, or one order per customer per day when the export has none."""
-    return pl.coalesce(
-        pl.col("order_id"),
-        pl.concat_str(pl.col("customer_id"), pl.lit("|"), pl.col("order_date").cast(pl.String)),
-    )
+_LINE_COLUMNS = ("customer_id", "company_name", "order_id", "order_date", "amount",
+                 "category", "margin")
+
+
+def order_lines(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """The order-line columns scoring reads, from full (ORDERS) or lean (LEAN_ORDERS)
+    lines: ``order_id`` becomes its 64-bit key, with one order per customer per day where
+    the export gives none; company name and category stay as they are stored (text or
+    dictionary-encoded), and a column the frame lacks is null."""
+    present = orders.collect_schema()
+    columns = []
+    for name in _LINE_COLUMNS:
+        dtype = present.get(name)
+        if name == "order_id":
+            if dtype == pl.UInt64:
+                columns.append(pl.col(name))
+                continue
+            day = pl.concat_str(pl.col("customer_id").cast(pl.String), pl.lit("|"),
+                                pl.col("order_date").cast(pl.Date).cast(pl.String))
+            text = pl.col(name).cast(pl.String) if dtype is not None else pl.lit(None, pl.String)
+            columns.append(order_key(pl.coalesce(text, day)).alias(name))
+        elif dtype is None:
+            columns.append(pl.lit(None, dtype=ORDERS[name]).alias(name))
+        elif dtype == pl.Categorical:
+            columns.append(pl.col(name))
+        else:
+            columns.append(pl.col(name).cast(ORDERS[name]))
+    return orders.select(columns)
 
 
 def _order_dates(orders: pl.LazyFrame) -> pl.LazyFrame:
-    return (
-        ensure_columns(orders, ORDERS)
-        .with_columns(_order_id().alias("order_id"))
-        .group_by("customer_id", "order_id")
-        .agg(pl.col("order_date").min())
+    return order_lines(orders).group_by("customer_id", "order_id").agg(
+        pl.col("order_date").min()
     )
 
 
 def count_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
     """How many orders (customer_id, order_id) are dated after ``as_of`` (ignored)."""
-    result = _order_dates(orders).filter(pl.col("order_date") > as_of).select(pl.len()).collect()
+    result = (_order_dates(orders).filter(pl.col("order_date") > as_of).select(pl.len())
+              .collect(engine="streaming"))
     return int(result.item())
 
 
@@ -143,9 +164,9 @@ def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
         return as_of
     today = today or dt.date.today()
     date = pl.col("order_date")
-    found = ensure_columns(orders, ORDERS).select(
+    found = order_lines(orders).select(
         date.max().alias("latest"), date.filter(date <= today).max().alias("latest_past")
-    ).collect()
+    ).collect(engine="streaming")
     latest, latest_past = found["latest"][0], found["latest_past"][0]
     if latest is None:
         raise InputError(
@@ -155,26 +176,43 @@ def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
     return latest if latest <= today else (latest_past or today)
 
 
-def _line_flags(cfg: Config) -> list[pl.Expr]:
-    """Per line: the period rank of its category and whether it is high-margin."""
+def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
+    """Per line: the period rank of its category and whether it is high-margin.
+
+    The category globs are matched once per distinct category (a handful), not once per
+    line, and the results mapped back onto the lines.
+    """
     candidates = period_candidates(cfg)
     default_rank = next(i for i, c in enumerate(candidates) if c[0] is None)
+    found = lines.select(pl.col("category").unique()).collect(engine="streaming")
+    categories = found.to_series().cast(pl.String).drop_nulls()
+    table = pl.DataFrame({"category": categories})
     matches = [
         pl.when(pl.col("category").str.contains(globs_regex(cfg.periods.categories[name].match)))
         .then(pl.lit(rank, dtype=pl.Int32))
         for rank, (name, _, _) in enumerate(candidates)
         if name is not None
     ]
-    rank = (
-        pl.max_horizontal(matches).fill_null(default_rank) if matches else pl.lit(default_rank)
-    ).cast(pl.Int32)
-
     high = cfg.grades.high_margin
-    category_high = (
-        pl.col("category").str.contains(globs_regex(high.categories)).fill_null(False)
-        if high.categories
-        else pl.lit(None, dtype=pl.Boolean)
+    table = table.with_columns(
+        (pl.max_horizontal(matches) if matches else pl.lit(None, dtype=pl.Int32))
+        .fill_null(default_rank).cast(pl.Int32).alias("rank"),
+        (pl.col("category").str.contains(globs_regex(high.categories)) if high.categories
+         else pl.lit(False)).alias("high"),
     )
+    category = pl.col("category").cast(pl.String) if found.height and isinstance(
+        found.dtypes[0], pl.Categorical) else pl.col("category")
+    if table.height:
+        # polars maps a Categorical column through its text, so compare as text
+        rank = category.replace_strict(table["category"], table["rank"], default=default_rank,
+                                       return_dtype=pl.Int32)
+        category_high = category.replace_strict(table["category"], table["high"],
+                                                default=False, return_dtype=pl.Boolean)
+    else:
+        rank = pl.lit(default_rank, dtype=pl.Int32)
+        category_high = pl.lit(False)
+    if not high.categories:
+        category_high = pl.lit(None, dtype=pl.Boolean)
     if high.min_margin_rate is not None:
         rate_high = (
             pl.when(pl.col("margin").is_not_null() & (pl.col("amount") != 0))
@@ -196,11 +234,8 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
     prev_start = months_before(as_of, 2 * window)  # previous: (prev_start, last_start]
     size_start = months_before(as_of, SIZE_WINDOW_MONTHS)
 
-    lines = (
-        ensure_columns(orders, ORDERS)
-        .filter(pl.col("order_date") <= as_of)
-        .with_columns(_order_id().alias("order_id"), *_line_flags(cfg))
-    )
+    lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
+    lines = lines.with_columns(category_flags(lines, cfg))
     positive = pl.col("amount") > 0
     # Money sums are rounded to cents: a multi-threaded sum differs in the last bits from
     # run to run, and a returned order (+10.10, -10.10) must net to exactly 0, not 1e-15.
@@ -237,6 +272,7 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         _period_rank=pl.col("period_rank").filter(accepted).max(),
     )
     return customers.with_columns(
+        pl.col("company_name").cast(pl.String),
         pl.lit(False).alias("is_lead"),
         pl.when((pl.col("_known_lines") > 0) & (pl.col("_known_revenue") > 0))
         .then(pl.col("_high_revenue") / pl.col("_known_revenue"))
