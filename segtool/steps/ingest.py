@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob as globmod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -121,7 +121,10 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
 # -- the per-file plan ---------------------------------------------------------------------
 def _text(mapping: dict[str, str], key: str) -> pl.Expr:
     if key in mapping:
-        return pl.col(mapping[key]).str.strip_chars().replace("", None)
+        # when/then, not replace("", None): polars' replace needs the whole column, which
+        # would stop the ingest pass from streaming
+        text = pl.col(mapping[key]).str.strip_chars()
+        return pl.when(text != "").then(text)
     return pl.lit(None, dtype=pl.String)
 
 
@@ -160,9 +163,18 @@ def _clipped(value: pl.Expr) -> pl.Expr:
     )
 
 
-def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
+def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False):
     m = fmt.mapping
-    frame = _with_numbers(raw.frame, m, ["amount", "quantity", "unit_price", "margin", "cost"],
+    frame, sources = raw.frame, dict(m)
+    if lean and "amount" in m:
+        # quantity and price are read only where they fill an empty amount cell
+        empty_amount = _text(m, "amount").is_null()
+        for key in ("quantity", "unit_price"):
+            if key in m:
+                sources[key] = f"__{key}_text"
+                frame = frame.with_columns(
+                    pl.when(empty_amount).then(pl.col(m[key])).alias(sources[key]))
+    frame = _with_numbers(frame, sources, ["amount", "quantity", "unit_price", "margin", "cost"],
                           fmt.decimal)
     frame = parse.parse_date(frame, m["order_date"], "__date", fmt.date_order or "dmy")
     qp = pl.col("__quantity") * pl.col("__unit_price")
@@ -199,10 +211,10 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     output = [
         pl.col("__cid").alias("customer_id"),
         _text(m, "company_name").alias("company_name"),
-        pl.coalesce(
+        (order_key(_text(m, "order_id"), pl.col("__date")) if lean else pl.coalesce(
             _text(m, "order_id"),
             pl.concat_str([pl.col("__cid"), pl.lit("|"), pl.col("__date").cast(pl.String)]),
-        ).alias("order_id"),
+        )).alias("order_id"),
         pl.col("__date").alias("order_date"),
         pl.col("__amount").alias("amount"),
         pl.col("__quantity").alias("quantity"),
@@ -275,11 +287,13 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
 SEEDS = (0x5E67_0D15, 0xC0DE_F00D)  # fixed: the hashes are the same from run to run
 
 
-def _row_hashes(columns: list[str]) -> list[pl.Expr]:
-    """Two 64-bit hashes of a row's cells as written, with different seeds: two different
-    rows of even a 100M-line export practically never share both."""
-    row = pl.struct(columns)
-    return [row.hash(SEEDS[0]).alias("__h1"), row.hash(SEEDS[1]).alias("__h2")]
+def _row_hashes(raw: RawTable) -> list[pl.Expr]:
+    """A 64-bit hash of a row's cells as written, and a second one, with another seed, of
+    its first three cells: two different rows of even a 100M-line export practically
+    never share both (the second costs a third of the first)."""
+    columns = raw.headers + ([EXTRA] if EXTRA in raw.frame.collect_schema() else [])
+    return [pl.struct(columns).hash(SEEDS[0]).alias("__h1"),
+            pl.struct(columns[:3]).hash(SEEDS[1]).alias("__h2")]
 
 
 def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False):
@@ -291,8 +305,11 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     never held in memory as a whole. ``lean`` (orders only) keeps just what scoring
     reads, with repeated text dictionary-encoded: see :data:`segtool.schema.LEAN_ORDERS`.
     """
+    dedup = cfg.ingest.drop_duplicates
+    if dedup:  # hashed first: the raw text then need not travel through the parsing
+        raw = replace(raw, frame=raw.frame.with_columns(_row_hashes(raw)))
     if kind == "orders":
-        frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg)
+        frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg, lean)
         output = [*output, (margin_expr if margin_expr is not None
                             else pl.lit(None, dtype=pl.Float64)).alias("margin")]
     else:
@@ -300,25 +317,23 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     schema = CONTACTS if kind == "contacts" or kind == "companies" else ORDERS
     if lean and kind == "orders":
         schema = LEAN_ORDERS
-    has_extra = EXTRA in raw.frame.collect_schema()
-    data_cols = raw.headers + ([EXTRA] if has_extra else [])
     blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
     if RAGGED in raw.frame.collect_schema():
         blank = blank & ~pl.col(RAGGED)
     failed, value = _first_failed(checks)
     wanted = [*output, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
-    wanted = [e for e in wanted if e.meta.output_name() in schema]
-    dedup = cfg.ingest.drop_duplicates
+    # dictionary-encoded while streaming, so the full text never piles up in memory
+    wanted = [e.cast(pl.Categorical) if schema[e.meta.output_name()] == pl.Categorical else e
+              for e in wanted if e.meta.output_name() in schema]
     rows = (
         frame.filter(~blank)
         .select(
             pl.col(ROW).alias("__source_row"),
-            *(_row_hashes(data_cols) if dedup else []),
+            *([pl.col("__h1"), pl.col("__h2")] if dedup else []),
             failed.alias("__failed"),
             pl.when(failed.is_not_null()).then(_clipped(value)).alias("__value"),
             *wanted,
         )
-        .with_columns(_lean_casts(schema))
         .collect(engine="streaming")
     )
     duplicate = _duplicates(rows) if dedup else pl.repeat(False, rows.height, eager=True)
@@ -343,22 +358,13 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     return accepted, rejects, counts
 
 
-def _lean_casts(schema: dict[str, pl.DataType]) -> list[pl.Expr]:
-    """Dictionary-encode (or hash) the columns the lean schema stores that way, while
-    streaming, so the full text never piles up in memory."""
-    casts = []
-    for name, dtype in schema.items():
-        if dtype == pl.Categorical:
-            casts.append(pl.col(name).cast(pl.Categorical))
-        elif name == "order_id" and dtype == pl.UInt64:
-            casts.append(order_key(pl.col(name)).alias(name))
-    return casts
-
-
-def order_key(order_id: pl.Expr) -> pl.Expr:
-    """A 64-bit key standing for an order id (ids are only ever compared within a
-    customer, where two ids sharing a key is practically impossible)."""
-    return order_id.hash(SEEDS[0])
+def order_key(order_id: pl.Expr, order_date: pl.Expr) -> pl.Expr:
+    """A 64-bit key per order: a hash of the order id or, where the export gives none,
+    the order date's day number (one order per customer per day). Keys are only compared
+    within a customer, where two ids sharing a hash is practically impossible."""
+    day = order_date.cast(pl.Date).cast(pl.Int64) + (1 << 40)
+    return pl.when(order_id.is_null()).then(day.cast(pl.UInt64)).otherwise(
+        order_id.hash(SEEDS[0]))
 
 
 def _duplicates(rows: pl.DataFrame) -> pl.Series:

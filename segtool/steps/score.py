@@ -126,13 +126,12 @@ def order_lines(orders: pl.LazyFrame) -> pl.LazyFrame:
     for name in _LINE_COLUMNS:
         dtype = present.get(name)
         if name == "order_id":
-            if dtype == pl.UInt64:
+            if dtype == pl.UInt64:  # lean lines: already the key
                 columns.append(pl.col(name))
-                continue
-            day = pl.concat_str(pl.col("customer_id").cast(pl.String), pl.lit("|"),
-                                pl.col("order_date").cast(pl.Date).cast(pl.String))
-            text = pl.col(name).cast(pl.String) if dtype is not None else pl.lit(None, pl.String)
-            columns.append(order_key(pl.coalesce(text, day)).alias(name))
+            else:
+                text = (pl.col(name).cast(pl.String) if dtype is not None
+                        else pl.lit(None, pl.String))
+                columns.append(order_key(text, pl.col("order_date")).alias(name))
         elif dtype is None:
             columns.append(pl.lit(None, dtype=ORDERS[name]).alias(name))
         elif dtype == pl.Categorical:
