@@ -68,18 +68,29 @@ def first_run(tmp_path, capsys):
 
 
 def _enospc_in_staging(monkeypatch, after: int = 0):
-    """Path.write_bytes into a staging folder fails with ENOSPC after ``after`` files."""
-    real = Path.write_bytes
+    """Files written into a staging folder (Path.write_bytes, or Path.open for writing)
+    fail with ENOSPC after ``after`` files."""
+    real_write, real_open = Path.write_bytes, Path.open
     calls = {"n": 0}
 
+    def full(self) -> bool:
+        if ".segtool-tmp-" not in str(self):
+            return False
+        calls["n"] += 1
+        return calls["n"] > after
+
     def write_bytes(self, data):
-        if ".segtool-tmp-" in str(self):
-            calls["n"] += 1
-            if calls["n"] > after:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return real(self, data)
+        if full(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_write(self, data)
+
+    def open_(self, mode="r", *args, **kwargs):
+        if "w" in mode and full(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_open(self, mode, *args, **kwargs)
 
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(Path, "open", open_)
 
 
 # -- disk full ----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ they cannot call a function or reference a cell.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import io
+from pathlib import Path
 
 import polars as pl
 
@@ -48,15 +49,13 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+_WRITE_OPTIONS = {"date_format": "%Y-%m-%d", "datetime_format": "%Y-%m-%dT%H:%M:%S",
+                  "quote_style": "necessary", "line_terminator": "\n"}
+
+
 def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
     """The whole CSV file as bytes in the configured delimiter, encoding and BOM."""
-    text = csv_ready(frame).write_csv(
-        separator=options.delimiter,
-        date_format="%Y-%m-%d",
-        datetime_format="%Y-%m-%dT%H:%M:%S",
-        quote_style="necessary",
-        line_terminator="\n",
-    )
+    text = csv_ready(frame).write_csv(separator=options.delimiter, **_WRITE_OPTIONS)
     if options.encoding == "cp1251":
         data = text.encode("cp1251", errors="replace")
     else:
@@ -66,5 +65,23 @@ def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
     return data
 
 
-def write_csv(frame: pl.DataFrame, handle: BinaryIO, options: CsvOptions) -> None:
-    handle.write(csv_bytes(frame, options))
+CHUNK_ROWS = 100_000
+
+
+def write_csv(frame: pl.DataFrame, path: Path, options: CsvOptions) -> None:
+    """:func:`csv_bytes` written to ``path``. UTF-8 is written a chunk of rows at a time,
+    as polars makes the bytes: a 300 MB task list is never built up as one string and
+    encoded (two full copies), and a full disk surfaces as an ordinary OSError."""
+    if options.encoding == "cp1251":
+        path.write_bytes(csv_bytes(frame, options))
+        return
+    ready = csv_ready(frame)
+    with path.open("wb") as handle:
+        if options.bom:
+            handle.write(b"\xef\xbb\xbf")
+        for start in range(0, max(ready.height, 1), CHUNK_ROWS):
+            buffer = io.BytesIO()
+            ready.slice(start, CHUNK_ROWS).write_csv(
+                buffer, include_header=start == 0, separator=options.delimiter,
+                **_WRITE_OPTIONS)
+            handle.write(buffer.getbuffer())

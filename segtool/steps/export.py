@@ -20,7 +20,7 @@ import polars as pl
 from segtool import schema
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
-from segtool.io.csv_out import csv_bytes
+from segtool.io.csv_out import write_csv
 from segtool.io.xlsx import Book, Column
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import DATA_QUALITY_COLUMNS, TASK_COLUMNS, split_tasks
@@ -489,14 +489,12 @@ def write_outputs(
                 warnings += book.warnings
 
     if "csv" in formats:
-        out.path("segments.csv").write_bytes(csv_bytes(segments, csv_options))
-        out.path("call_tasks.csv").write_bytes(csv_bytes(calls.select(tasks_csv), csv_options))
-        out.path("mail_tasks.csv").write_bytes(csv_bytes(mail.select(tasks_csv), csv_options))
+        write_csv(segments, out.path("segments.csv"), csv_options)
+        write_csv(calls.select(tasks_csv), out.path("call_tasks.csv"), csv_options)
+        write_csv(mail.select(tasks_csv), out.path("mail_tasks.csv"), csv_options)
     dq_cols = [c for c in DATA_QUALITY_COLUMNS if c in data_quality.columns]
-    out.path("data_quality.csv").write_bytes(
-        csv_bytes(data_quality.select(dq_cols), csv_options)
-    )
-    out.path("rejects.csv").write_bytes(csv_bytes(rejects, csv_options))
+    write_csv(data_quality.select(dq_cols), out.path("data_quality.csv"), csv_options)
+    write_csv(rejects, out.path("rejects.csv"), csv_options)
     return warnings
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,3 +65,26 @@ def test_no_written_cell_starts_like_a_formula(values):
     out = escape_frame(pl.DataFrame({"name": values}, schema={"name": pl.String}))
     for value in out["name"]:
         assert not value or value[0] not in "=+-@\t\r"
+
+
+@pytest.mark.parametrize("bom", [False, True])
+@pytest.mark.parametrize("rows", [0, 1, 7, 9])
+def test_write_csv_in_chunks_is_byte_identical_to_csv_bytes(tmp_path, monkeypatch, bom, rows):
+    from segtool.io import csv_out
+
+    monkeypatch.setattr(csv_out, "CHUNK_ROWS", 3)  # 9 rows: three full chunks
+    frame = pl.DataFrame({
+        "customer_id": [f"{i:04d}" for i in range(rows)],
+        "company_name": [f"=ООО «Ромашка {i}», склад" for i in range(rows)],
+        "due_date": [dt.date(2026, 11, 1 + i) for i in range(rows)],
+        "expected_value": [i * 1000.5 for i in range(rows)],
+    }, schema={"customer_id": pl.String, "company_name": pl.String, "due_date": pl.Date,
+               "expected_value": pl.Float64})
+    options = CsvOptions(delimiter=";", bom=bom)
+    path = tmp_path / "out.csv"
+    csv_out.write_csv(frame, path, options)
+    data = path.read_bytes()
+    assert data == csv_out.csv_bytes(frame, options)
+    text = data.decode("utf-8-sig")
+    assert text.count("\n") == rows + 1  # one header, no header repeated per chunk
+    assert data.startswith(b"\xef\xbb\xbf") == bom
