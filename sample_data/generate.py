@@ -746,11 +746,12 @@ def write_contacts(frame: pl.DataFrame, path: Path) -> None:
 # -- the whole job ---------------------------------------------------------------------------
 def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | None = None,
              end: dt.date = DEFAULT_END, years: int = 3, seed: int = 42, leads: int = 20,
-             broken: bool = True) -> Result:
+             broken: bool = True, contacts_format: str = "auto") -> Result:
     """Write ``orders.csv`` and ``contacts.xlsx`` into ``out_dir``.
 
     ``contacts.csv`` (``;``, BOM) instead of the workbook when there are more people than
-    an Excel sheet holds (from about 40M order lines).
+    an Excel sheet holds (from about 40M order lines), or when ``contacts_format`` is
+    ``"csv"``.
 
     Args:
         companies: customers with orders by the default end; default 300, or ``lines // 40``
@@ -825,7 +826,8 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
 
     ids = np.concatenate([np.flatnonzero(seen), np.arange(cust.n, cust.n + leads)])
     contacts = _contacts(_rng(seed, 6), ids, company, ctype, turnover)
-    if contacts.height <= EXCEL_MAX_ROWS:
+    as_csv = contacts_format == "csv" or contacts.height > EXCEL_MAX_ROWS
+    if not as_csv:
         contacts_path = out / "contacts.xlsx"
         write_contacts(contacts, contacts_path)
     else:  # more people than a sheet holds: the CRM exports CSV, like the orders
