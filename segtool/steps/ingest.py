@@ -368,14 +368,24 @@ def order_key(order_id: pl.Expr, order_date: pl.Expr) -> pl.Expr:
 
 
 def _duplicates(rows: pl.DataFrame) -> pl.Series:
-    """True for a row equal (by its 128-bit hash) to an earlier row of the file.
+    """True for a row equal (by its two hashes) to an earlier row of the file.
 
     Most exports have no duplicates at all, which counting distinct first hashes proves
-    at a fraction of the cost of the ordered check; only then is the ordered check run.
+    at a fraction of the cost of the ordered check. Otherwise only the rows whose first
+    hash occurs more than once (a few) go through the ordered check.
     """
+    none = pl.repeat(False, rows.height, eager=True)
     if rows.height == 0 or rows["__h1"].n_unique() == rows.height:
-        return pl.repeat(False, rows.height, eager=True)
-    return rows.select(~pl.struct("__h1", "__h2").is_first_distinct()).to_series()
+        return none
+    repeated = (
+        rows.lazy().group_by("__h1").len().filter(pl.col("len") > 1).select("__h1")
+        .collect(engine="streaming").to_series()
+    )
+    candidates = rows.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "__h1", "__h2"
+    ).filter(pl.col("__h1").is_in(repeated.implode()))
+    later = candidates.filter(~pl.struct("__h1", "__h2").is_first_distinct())["i"]
+    return none.scatter(later, True)
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
@@ -388,11 +398,10 @@ def _fingerprint(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
-                overrides: dict[str, str] | None = None, *, lean: bool = False):
-    """Read one file; returns (accepted, rejects, stats, format)."""
+def _read_file(path: Path, kind: str, cfg: Config, sheet, overrides, lean: bool):
+    """Parse one file (the forgiving reader when polars' own cannot), with its errors
+    turned into one-line input errors."""
     formats = cfg.inputs.formats
-    before = _fingerprint(path)
     raw = read_table(path, kind, encoding=formats.encoding, delimiter=formats.delimiter,
                      sheet=sheet)
     try:
@@ -417,11 +426,24 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
                          code="E-INPUT-READ") from None
     finally:
         raw.cleanup()
-    try:
-        digest = sha256_file(path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
-                         code="E-INPUT-READ") from None
+    return accepted, rejects, counts, fmt, raw
+
+
+def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
+                overrides: dict[str, str] | None = None, *, lean: bool = False):
+    """Read one file; returns (accepted, rejects, stats, format)."""
+    before = _fingerprint(path)
+    # the checksum for the manifest is computed while the file is parsed (hashlib lets go
+    # of the GIL); the fingerprint check below still proves both saw the same bytes
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        checksum = hasher.submit(sha256_file, path)
+        accepted, rejects, counts, fmt, raw = _read_file(path, kind, cfg, sheet, overrides,
+                                                         lean)
+        try:
+            digest = checksum.result()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
+                             code="E-INPUT-READ") from None
     if _fingerprint(path) != before:
         raise InputError(
             f"{path}: the file changed while it was being read; run again when the export "
