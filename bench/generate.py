@@ -43,7 +43,6 @@ def parse_size(size: str) -> int:
 
 
 def config_text(contacts: Path) -> str:
-    sheet = "\n    sheet: Контакты" if contacts.suffix == ".xlsx" else ""
     return (
         "# benchmark input, written by bench/generate.py\n"
         "language: ru\n"
@@ -51,7 +50,7 @@ def config_text(contacts: Path) -> str:
         "  orders:\n"
         "    path: orders.csv\n"
         "  contacts:\n"
-        f"    path: {contacts.name}{sheet}\n"
+        f"    path: {contacts.name}\n"
     )
 
 
