@@ -272,14 +272,16 @@ def test_input_truncated_while_read(tmp_path, capsys, monkeypatch):
 
     config = make_project(tmp_path / "project")
     orders = tmp_path / "project" / "orders.csv"
-    real = step.sha256_file
+    real = step._read_file
 
-    def cut_then_hash(path, *args, **kwargs):
+    def read_then_cut(path, *args, **kwargs):
+        # parsed whole, then cut while its checksum may still be running
+        result = real(path, *args, **kwargs)
         if Path(path) == orders:
             orders.write_text(ORDERS.splitlines()[0] + "\n", encoding="utf-8")
-        return real(path, *args, **kwargs)
+        return result
 
-    monkeypatch.setattr(step, "sha256_file", cut_then_hash)
+    monkeypatch.setattr(step, "_read_file", read_then_cut)
     result = cli(capsys, "ingest", "--config", config, "--workspace", tmp_path / "ws")
     assert_one_error(result, EXIT_INPUT, "orders.csv", "changed while it was being read")
 
