@@ -336,13 +336,25 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
         )
         .collect(engine="streaming")
     )
-    duplicate = _duplicates(rows) if dedup else pl.repeat(False, rows.height, eager=True)
-    rows = rows.with_columns(duplicate.alias("__dup"))
-    ok = pl.col("__failed").is_null() & ~pl.col("__dup")
-    accepted = rows.filter(ok).select([pl.col(c).cast(t) for c, t in schema.items()])
+    # Rejected and duplicate rows are handled by index. Adding a column or filtering would
+    # copy the (multi-chunk) columns of every row: at 10M lines, half a gigabyte more.
+    failed_at = rows.select(pl.arg_where(pl.col("__failed").is_not_null())).to_series()
+    duplicate_at = _duplicates(rows) if dedup else pl.Series([], dtype=pl.UInt32)
+    dropped = pl.concat([failed_at.cast(pl.UInt32), duplicate_at]).unique().sort()
+    rejected = (
+        rows.lazy().select("__source_row", "__failed", "__value")
+        .filter(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(dropped.implode()))
+        .collect(engine="streaming")
+        .with_columns(__dup=dropped.is_in(duplicate_at.implode()))
+    )
+    # Series by Series: DataFrame.select would first copy every column into one chunk
+    accepted = _without(pl.DataFrame([
+        rows.get_column(c) if rows.schema[c] == t else rows.get_column(c).cast(t)
+        for c, t in schema.items()]), dropped)
+    n_read = rows.height
+    del rows  # the hashes and reject columns of every row are not needed any more
     codes = pl.Series([code for _, code, _ in checks], dtype=pl.String)
     headers = pl.Series([None if h == EXTRA else h for _, _, h in checks], dtype=pl.String)
-    rejected = rows.filter(~ok).select("__source_row", "__failed", "__value", "__dup")
     rejects = rejected.select(
         pl.lit(raw.name).alias("file"),
         pl.col("__source_row").alias("row"),
@@ -354,8 +366,31 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
         .alias("reason"),
     ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
     n_dup = int(rejected["__dup"].sum())
-    counts = {"read": rows.height, "duplicates": n_dup, "rejected": rejected.height - n_dup}
+    counts = {"read": n_read, "duplicates": n_dup, "rejected": rejected.height - n_dup}
     return accepted, rejects, counts
+
+
+MAX_SLICED_GAPS = 10_000
+
+
+def _without(frame: pl.DataFrame, dropped: pl.Series) -> pl.DataFrame:
+    """``frame`` less the rows at the (sorted) indices ``dropped``.
+
+    Rejected and duplicate rows are usually a handful among millions: the rows between
+    them are then kept as zero-copy slices instead of a filtered copy."""
+    if dropped.len() == 0:
+        return frame
+    if dropped.len() > MAX_SLICED_GAPS:
+        keep = pl.repeat(True, frame.height, eager=True).scatter(dropped, False)
+        return frame.filter(keep)
+    parts, start = [], 0
+    for index in dropped.to_list():
+        if index > start:
+            parts.append(frame.slice(start, index - start))
+        start = index + 1
+    if start < frame.height:
+        parts.append(frame.slice(start))
+    return pl.concat(parts, rechunk=False) if parts else frame.clear()
 
 
 def order_key(order_id: pl.Expr, order_date: pl.Expr) -> pl.Expr:
@@ -368,24 +403,27 @@ def order_key(order_id: pl.Expr, order_date: pl.Expr) -> pl.Expr:
 
 
 def _duplicates(rows: pl.DataFrame) -> pl.Series:
-    """True for a row equal (by its two hashes) to an earlier row of the file.
+    """Indices (sorted) of the rows equal, by their two hashes, to an earlier row.
 
-    Most exports have no duplicates at all, which counting distinct first hashes proves
-    at a fraction of the cost of the ordered check. Otherwise only the rows whose first
-    hash occurs more than once (a few) go through the ordered check.
+    The first hashes, sorted, show the few values that occur more than once (most exports
+    have none at all); only the rows with those go through the ordered check. A sort needs
+    a fraction of the memory of a hash table over every row.
     """
-    none = pl.repeat(False, rows.height, eager=True)
-    if rows.height == 0 or rows["__h1"].n_unique() == rows.height:
+    none = pl.Series("i", [], dtype=pl.UInt32)
+    if rows.height == 0:
         return none
-    repeated = (
-        rows.lazy().group_by("__h1").len().filter(pl.col("len") > 1).select("__h1")
-        .collect(engine="streaming").to_series()
+    first = rows.get_column("__h1").sort()
+    repeated = first.filter(first == first.shift(1))
+    del first
+    if repeated.len() == 0:
+        return none
+    candidates = (
+        rows.lazy()
+        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "__h1", "__h2")
+        .filter(pl.col("__h1").is_in(repeated.unique().implode()))
+        .collect(engine="streaming")
     )
-    candidates = rows.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "__h1", "__h2"
-    ).filter(pl.col("__h1").is_in(repeated.implode()))
-    later = candidates.filter(~pl.struct("__h1", "__h2").is_first_distinct())["i"]
-    return none.scatter(later, True)
+    return candidates.filter(~pl.struct("__h1", "__h2").is_first_distinct())["i"].sort()
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:

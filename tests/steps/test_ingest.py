@@ -339,3 +339,31 @@ def test_quantity_times_price_fills_an_empty_amount_but_not_an_unreadable_one(tm
     result = orders_of(write_csv(tmp_path / "o.csv", rows))
     assert result.orders.select("customer_id", "amount").rows() == [("1", 21.0), ("3", 30.0)]
     assert result.rejects.select("row", "value", "reason").rows() == [(3, "н/д", "bad_amount")]
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(0, 60), data=st.data(), slices=st.booleans())
+def test_rows_left_out_by_index_are_exactly_those(monkeypatch, n, data, slices):
+    """Dropping rows by index (zero-copy slices for a few, a filter for many) keeps every
+    other row, in order, for frames made of several chunks."""
+    import segtool.steps.ingest as ingest_module
+
+    dropped = sorted(data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=n)) if n else [])
+    frame = pl.concat([pl.DataFrame({"i": list(range(k, min(k + 7, n)))},
+                                    schema={"i": pl.Int64}) for k in range(0, n, 7)]
+                      or [pl.DataFrame(schema={"i": pl.Int64})], rechunk=False)
+    monkeypatch.setattr(ingest_module, "MAX_SLICED_GAPS", 10_000 if slices else 0)
+    kept = ingest_module._without(frame, pl.Series(dropped, dtype=pl.UInt32))
+    assert kept["i"].to_list() == [i for i in range(n) if i not in set(dropped)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=40))
+def test_duplicate_indices_are_the_later_copies(values):
+    """Every row equal to an earlier one (both hashes), and only those, is reported."""
+    from segtool.steps.ingest import _duplicates
+
+    rows = pl.DataFrame(values, schema={"__h1": pl.UInt64, "__h2": pl.UInt64}, orient="row")
+    expected = [i for i, v in enumerate(values) if v in values[:i]]
+    assert _duplicates(rows).to_list() == expected
