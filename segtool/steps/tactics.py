@@ -38,7 +38,7 @@ import polars as pl
 import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
 
 from segtool.config import Config
-from segtool.playbook import Condition, Playbook
+from segtool.playbook import PLACEHOLDERS, Condition, Playbook
 
 TASK_COLUMNS = [
     "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
@@ -249,19 +249,24 @@ def _tactic_table(playbook: Playbook) -> pl.DataFrame:
     })
 
 
-def _step_table(playbook: Playbook, language: str) -> pl.DataFrame:
+def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[str | None]]:
+    """One row per tactic step, and the distinct script and offer templates the rows point
+    to (``_script`` and ``_offer`` are indices into that list)."""
+    templates: dict[str | None, int] = {}
     rows = []
     for index, tactic in enumerate(playbook.tactics):
         for step in tactic.resolved_steps():
             rows.append({
                 "_t": index, "step": step.number, "_day": step.day, "_channels": step.channels,
-                "_role": step.role, "_script": step.script.get(language),
-                "_offer": step.offer.get(language),
+                "_role": step.role,
+                "_script": templates.setdefault(step.script.get(language), len(templates)),
+                "_offer": templates.setdefault(step.offer.get(language), len(templates)),
             })
-    return pl.DataFrame(rows, schema={
+    table = pl.DataFrame(rows, schema={
         "_t": pl.Int32, "step": pl.Int32, "_day": pl.Int32, "_channels": pl.List(pl.String),
-        "_role": pl.String, "_script": pl.String, "_offer": pl.String,
+        "_role": pl.String, "_script": pl.Int32, "_offer": pl.Int32,
     })
+    return table, list(templates)
 
 
 def _match(seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: int):
@@ -326,10 +331,11 @@ def _prepare_contacts(contacts: pl.LazyFrame | None, customers: pl.DataFrame) ->
 
 
 def _reachable(channel: pl.Expr) -> pl.Expr:
+    """Whether the contact has what the channel needs (``_has_<field>``) and no refusal."""
     expr = pl.lit(False)
     for name, (need, refusal) in CHANNEL_NEEDS.items():
         expr = pl.when(channel == name).then(
-            pl.col(need).is_not_null() & ~pl.col(refusal)
+            pl.col(f"_has_{need}") & ~pl.col(refusal)
         ).otherwise(expr)
     return expr
 
@@ -344,28 +350,54 @@ def _role_rank(cfg: Config) -> pl.Expr:
     return expr
 
 
+def _choice_rank() -> pl.Expr:
+    """One number ordering a task's candidate (contact, channel) pairs: role rank, then
+    channel rank, then whether the contact prefers that channel, then the contact listed
+    first. Distinct for distinct pairs (the contact index is the last part)."""
+    not_preferred = (pl.col("preferred_channel") != pl.col("channel")).fill_null(True)
+    return (
+        pl.col("_role_rank").cast(pl.UInt64) * (1 << 48)
+        + pl.col("_channel_rank").cast(pl.UInt64) * (1 << 40)
+        + not_preferred.cast(pl.UInt64) * (1 << 32)
+        + pl.col("_contact").cast(pl.UInt64)
+    )
+
+
 def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFrame:
-    """One chosen (contact, channel) per task key; tasks nobody can be reached for are absent."""
+    """One chosen (contact, channel) per task key; tasks nobody can be reached for are absent.
+
+    The choice is made on a narrow copy of the contacts (ids, role, flags): every task
+    meets every contact of its customer there, ~4 candidate rows per task. The chosen
+    contact's name and handles are joined on afterwards, once per task.
+    """
     key = ["customer_id", "_t", "step"]
+    needs = sorted({need for need, _ in CHANNEL_NEEDS.values()})
+    refusals = sorted({refusal for _, refusal in CHANNEL_NEEDS.values()})
+    narrow = contacts.lazy().select(
+        "customer_id", "_contact", "role", "preferred_channel", *refusals,
+        *(pl.col(need).is_not_null().alias(f"_has_{need}") for need in needs),
+    )
+    details = contacts.lazy().select(
+        "_contact", "contact_name", pl.col("role").alias("contact_role"), "phone", "email",
+        "address", "inmail", pl.col("owner").alias("_contact_owner"),
+    )
     return (
         plan.lazy()
         .select(*key, "_role", "_channels")
-        .join(contacts.lazy(), on="customer_id", how="inner")
+        .join(narrow, on="customer_id", how="inner")
         .with_columns(_role_rank(cfg).alias("_role_rank"))
         .filter(pl.col("_role_rank").is_not_null())
         .with_columns(pl.int_ranges(pl.col("_channels").list.len()).alias("_channel_rank"))
         .explode("_channels", "_channel_rank")
         .rename({"_channels": "channel"})
         .filter(_reachable(pl.col("channel")))
-        .with_columns(
-            (pl.col("preferred_channel") != pl.col("channel")).fill_null(True).alias("_not_pref")
-        )
-        .sort(*key, "_role_rank", "_channel_rank", "_not_pref", "_contact")
-        .unique(subset=key, keep="first", maintain_order=True)
-        .select(
-            *key, "channel", "contact_name", pl.col("role").alias("contact_role"), "phone",
-            "email", "address", "inmail", pl.col("owner").alias("_contact_owner"),
-        )
+        .with_columns(_choice_rank().alias("_choice"))
+        # the best-ranked candidate per task: a filter against the per-task minimum is
+        # several times faster than sorting every candidate row
+        .filter(pl.col("_choice") == pl.col("_choice").min().over(key))
+        .select(*key, "channel", "_contact")
+        .join(details, on="_contact", how="left")
+        .drop("_contact")
         .collect()
     )
 
@@ -413,11 +445,39 @@ def _unreachable_detail(
 
 
 # -- the step -------------------------------------------------------------------------------
-def _fill(template: pl.Expr, values: dict[str, pl.Expr]) -> pl.Expr:
-    out = template
-    for name, value in values.items():
-        out = out.str.replace_all("{" + name + "}", value, literal=True)
-    return out
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(map(re.escape, PLACEHOLDERS)) + r")\}")
+
+
+def _template_expr(template: str | None, values: dict[str, pl.Expr]) -> pl.Expr:
+    """A template as one concat_str of its text pieces and placeholder values."""
+    if template is None:
+        return pl.lit(None, dtype=pl.String)
+    pieces = _PLACEHOLDER.split(template)  # text, name, text, name, ..., text
+    exprs = [values[piece] if i % 2 else pl.lit(piece)
+             for i, piece in enumerate(pieces) if i % 2 or piece]
+    return pl.concat_str(exprs) if exprs else pl.lit(template)
+
+
+def _fill(frame: pl.DataFrame, template: str, templates: list[str | None],
+          values: dict[str, pl.Expr]) -> pl.Series:
+    """Each row's template (column ``template``: an index into ``templates``) with its
+    placeholders filled, in the frame's row order.
+
+    A playbook has a few dozen templates. The rows of each are filled with one concat_str
+    of its pieces: a literal replace per placeholder over every row was six passes over
+    ~0.4 KB of text per task (1.3 s for 0.6M tasks, against 0.1 s).
+    """
+    narrow = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+                          pl.col(template).alias("_template"),
+                          *(value.alias(f"_v_{name}") for name, value in values.items()))
+    columns = {name: pl.col(f"_v_{name}") for name in values}
+    parts = [
+        part.select("_row", _template_expr(templates[key], columns).alias("_out"))
+        for (key,), part in narrow.partition_by("_template", as_dict=True).items()
+    ]
+    if not parts:
+        return pl.Series(template, [], dtype=pl.String)
+    return pl.concat(parts).sort("_row").get_column("_out").alias(template)
 
 
 def _route_without_contacts(plan: pl.DataFrame) -> pl.DataFrame:
@@ -443,7 +503,7 @@ def assign_tactics_with_stats(
     texts = _TEXTS[language]
     seg = _prepare_segments(segments).collect()
     tactics = _tactic_table(playbook)
-    steps = _step_table(playbook, language)
+    steps, templates = _step_table(playbook, language)
     kept, n_matched, skipped_stop, skipped_cap = _match(
         seg, playbook, tactics, cfg.tasks.max_per_customer
     )
@@ -499,22 +559,27 @@ def assign_tactics_with_stats(
         .with_columns(
             task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), period)
             .alias("task_id"),
-            _fill(pl.col("_script"), placeholders).alias("script"),
-            _fill(pl.col("_offer"), placeholders).alias("offer"),
             (pl.lit(as_of) + pl.duration(days=pl.col("_day"))).cast(pl.Date).alias("due_date"),
             (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps")).round(2)
             .alias("expected_value"),
             reason.alias("reason"),
             pl.lit(STATUS_OPEN).alias("status"),
         )
+        .select(*(c for c in TASK_COLUMNS if c not in ("script", "offer")),
+                "_script", "_offer", "_tactic_priority", "_t", "last_order_date",
+                "_months_since", "orders")
         .sort(
             ["priority", "_tactic_priority", "expected_value", "customer_id", "_t", "step"],
             descending=[True, False, True, False, False, False],
             nulls_last=True,
         )
-        .select([pl.col(c).cast(TASK_SCHEMA[c]) for c in TASK_COLUMNS])
         .collect()
     )
+    # scripts and offers are filled in the final order, after the sort has moved the rows
+    tasks = tasks.with_columns(
+        _fill(tasks, "_script", templates, placeholders).alias("script"),
+        _fill(tasks, "_offer", templates, placeholders).alias("offer"),
+    ).select([pl.col(c).cast(TASK_SCHEMA[c]) for c in TASK_COLUMNS])
 
     missing = plan.join(routed.select(key), on=key, how="anti")
     dq_rows = _unreachable_detail(missing, contact_frame, language)

@@ -249,3 +249,20 @@ def test_every_matched_customer_gets_tasks_or_a_data_quality_row():
     assert "3 customers matched by the playbook = 1 with tasks + 2 unreachable" in (
         stats.identity_line()
     )
+
+
+def test_scripts_are_filled_once_per_placeholder_in_final_order():
+    """Placeholders at either end and side by side are filled; a value that itself looks
+    like a placeholder stays as written; an empty offer stays empty; every customer gets
+    its own values in the sorted output."""
+    pb, cfg = playbook([{
+        "id": "t", "when": {"segment": ["regular_asleep", "regular_active"]}, "action": "call",
+        "script": {"ru": "{company_name}{orders} - {contact_name}", "en": "x"},
+        "offer": {"ru": "", "en": ""},
+    }])
+    names = ["ООО Альфа", "АО {owner}", "ИП Гамма"]
+    tasks, _ = assign_tactics(segments(company_name=names).lazy(), ALL_REACHABLE.lazy(), pb,
+                              cfg, AS_OF)
+    assert dict(zip(tasks["customer_id"], tasks["script"], strict=True)) == {
+        "002": "АО {owner}10 - К002", "003": "ИП Гамма8 - К003"}
+    assert tasks["offer"].to_list() == ["", ""]
