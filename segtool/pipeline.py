@@ -115,6 +115,10 @@ def run_pipeline(
             "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
         }
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
+        if workspace is None:
+            # the order lines (half a gigabyte at 10M lines) are not read after classify
+            ingested.orders = ingested.orders.clear()
+            del orders
 
         with timings.measure("assign-tactics"):
             tactics = assign_tactics_with_stats(segments.lazy(),

@@ -144,7 +144,7 @@ def lost_categories(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.Laz
             lost_categories=pl.col("category").filter(lost).sort().str.join(", "),
         )
         .filter(pl.col("_bought_last") & (pl.col("lost_categories") != ""))
-        .select("customer_id", "lost_categories")
+        .select(pl.col("customer_id").cast(pl.String), "lost_categories")
     )
 
 
