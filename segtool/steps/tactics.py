@@ -277,25 +277,29 @@ def _match(seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: in
     if not flags:
         empty = pl.DataFrame(schema={"customer_id": pl.String, "_t": pl.Int32})
         return empty, 0, 0, 0
+    # one filter per tactic over the customers' row numbers: an unpivot of every
+    # (customer, tactic) pair would materialise customers × tactics rows of text
+    hits = seg.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_c"), *flags)
     matched = (
-        seg.lazy()
-        .select(pl.col("customer_id"), *flags)
-        .unpivot(index="customer_id", variable_name="_t", value_name="_hit")
-        .filter(pl.col("_hit"))
-        .select(pl.col("customer_id"), pl.col("_t").cast(pl.Int32))
+        pl.concat([
+            hits.lazy().filter(pl.col(str(i)))
+            .select("_c", pl.lit(i, dtype=pl.Int32).alias("_t"))
+            for i in range(len(flags))
+        ])
         .join(tactics.lazy().select("_t", "_stop", "_n_steps"), on="_t")
-        .sort("customer_id", "_t")
+        .sort("_c", "_t")
         .with_columns(
             (pl.col("_stop").cast(pl.Int32).cum_sum() - pl.col("_stop").cast(pl.Int32))
-            .over("customer_id")
+            .over("_c")
             .alias("_stops_before")
         )
         .collect()
     )
+    matched = matched.with_columns(seg.get_column("customer_id").gather(matched["_c"]))
     n_matched = matched["customer_id"].n_unique()
     after_stop = matched.filter(pl.col("_stops_before") == 0)
     kept = after_stop.with_columns(
-        pl.col("_n_steps").cum_sum().over("customer_id").alias("_cum_steps")
+        pl.col("_n_steps").cum_sum().over("_c").alias("_cum_steps")
     ).filter(pl.col("_cum_steps") <= cap)
     skipped_stop = matched.height - after_stop.height
     skipped_cap = after_stop.height - kept.height
@@ -364,11 +368,13 @@ def _choice_rank() -> pl.Expr:
 
 
 def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFrame:
-    """One chosen (contact, channel) per task key; tasks nobody can be reached for are absent.
+    """One chosen (``channel``, ``_contact``) per task key; tasks nobody can be reached
+    for are absent.
 
     The choice is made on a narrow copy of the contacts (ids, role, flags): every task
     meets every contact of its customer there, ~4 candidate rows per task. The chosen
-    contact's name and handles are joined on afterwards, once per task.
+    contact's name and handles (:func:`_contact_details`) are joined on later, once per
+    task and in the tasks' final order.
     """
     key = ["customer_id", "_t", "step"]
     needs = sorted({need for need, _ in CHANNEL_NEEDS.values()})
@@ -376,10 +382,6 @@ def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFr
     narrow = contacts.lazy().select(
         "customer_id", "_contact", "role", "preferred_channel", *refusals,
         *(pl.col(need).is_not_null().alias(f"_has_{need}") for need in needs),
-    )
-    details = contacts.lazy().select(
-        "_contact", "contact_name", pl.col("role").alias("contact_role"), "phone", "email",
-        "address", "inmail", pl.col("owner").alias("_contact_owner"),
     )
     return (
         plan.lazy()
@@ -396,9 +398,14 @@ def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFr
         # several times faster than sorting every candidate row
         .filter(pl.col("_choice") == pl.col("_choice").min().over(key))
         .select(*key, "channel", "_contact")
-        .join(details, on="_contact", how="left")
-        .drop("_contact")
         .collect()
+    )
+
+
+def _contact_details(contacts: pl.DataFrame) -> pl.LazyFrame:
+    return contacts.lazy().select(
+        "_contact", "contact_name", pl.col("role").alias("contact_role"), "phone", "email",
+        "address", "inmail", pl.col("owner").alias("_contact_owner"),
     )
 
 
@@ -481,13 +488,11 @@ def _fill(frame: pl.DataFrame, template: str, templates: list[str | None],
 
 
 def _route_without_contacts(plan: pl.DataFrame) -> pl.DataFrame:
+    """Every task to the account on the step's first channel, with no named person."""
     return plan.select(
         "customer_id", "_t", "step",
         pl.col("_channels").list.first().alias("channel"),
-        pl.lit(None, pl.String).alias("contact_name"),
-        pl.col("_role").alias("contact_role"),
-        *(pl.lit(None, pl.String).alias(c) for c in ("phone", "email", "address", "inmail")),
-        pl.lit(None, pl.String).alias("_contact_owner"),
+        pl.lit(None, pl.UInt32).alias("_contact"),
     )
 
 
@@ -546,13 +551,37 @@ def assign_tactics_with_stats(
                       ignore_nulls=True)
     ).otherwise(pl.col("reason"))
 
-    tasks = (
+    # The rows are put in their final order on the narrow columns first; the wide text
+    # columns (contact handles, customer texts, scripts) are then joined and filled once,
+    # in that order: at 0.6M tasks this keeps a second copy of ~0.5 GB of text out of memory.
+    ordered = (
         plan.lazy()
+        .select(*key, "_role", "_day", "_script", "_offer")
         .join(routed.lazy(), on=key, how="inner")
-        .join(tactics.lazy(), on="_t", how="left")
-        .join(seg_cols.lazy(), on="customer_id", how="left")
-        .join(first_owner.lazy(), on="customer_id", how="left")
+        .join(tactics.lazy().select("_t", "tactic", "_n_steps", "_tactic_priority", "_weight",
+                                    "_flag_tactic"), on="_t", how="left")
+        .join(seg.lazy().select("customer_id", "priority", "_value"), on="customer_id",
+              how="left")
         .with_columns(
+            (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps")).round(2)
+            .alias("expected_value"),
+        )
+        .sort(
+            ["priority", "_tactic_priority", "expected_value", "customer_id", "_t", "step"],
+            descending=[True, False, True, False, False, False],
+            nulls_last=True,
+        )
+        .drop("_weight", "_value", "_n_steps", "_tactic_priority")
+    )
+    tasks = (
+        ordered
+        .join(_contact_details(contact_frame), on="_contact", how="left",
+              maintain_order="left")
+        .join(seg_cols.drop("priority", "_value").lazy(), on="customer_id", how="left",
+              maintain_order="left")
+        .join(first_owner.lazy(), on="customer_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("contact_role", "_role").alias("contact_role"),
             pl.coalesce("_contact_owner", "_customer_owner", pl.lit(cfg.owners.default))
             .alias("owner"),
         )
@@ -560,22 +589,14 @@ def assign_tactics_with_stats(
             task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), period)
             .alias("task_id"),
             (pl.lit(as_of) + pl.duration(days=pl.col("_day"))).cast(pl.Date).alias("due_date"),
-            (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps")).round(2)
-            .alias("expected_value"),
             reason.alias("reason"),
             pl.lit(STATUS_OPEN).alias("status"),
         )
         .select(*(c for c in TASK_COLUMNS if c not in ("script", "offer")),
-                "_script", "_offer", "_tactic_priority", "_t", "last_order_date",
-                "_months_since", "orders")
-        .sort(
-            ["priority", "_tactic_priority", "expected_value", "customer_id", "_t", "step"],
-            descending=[True, False, True, False, False, False],
-            nulls_last=True,
-        )
+                "_script", "_offer", "last_order_date", "_months_since", "orders")
         .collect()
     )
-    # scripts and offers are filled in the final order, after the sort has moved the rows
+    # scripts and offers are filled in the final order, from the placeholders' columns
     tasks = tasks.with_columns(
         _fill(tasks, "_script", templates, placeholders).alias("script"),
         _fill(tasks, "_offer", templates, placeholders).alias("offer"),
