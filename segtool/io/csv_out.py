@@ -69,19 +69,20 @@ CHUNK_ROWS = 100_000
 
 
 def write_csv(frame: pl.DataFrame, path: Path, options: CsvOptions) -> None:
-    """:func:`csv_bytes` written to ``path``. UTF-8 is written a chunk of rows at a time,
-    as polars makes the bytes: a 300 MB task list is never built up as one string and
-    encoded (two full copies), and a full disk surfaces as an ordinary OSError."""
+    """:func:`csv_bytes` written to ``path``. UTF-8 is escaped and written a chunk of rows
+    at a time, as polars makes the bytes: a 300 MB task list is never built up as one
+    string and encoded, nor escaped as a whole (full copies), and a full disk surfaces as
+    an ordinary OSError."""
     if options.encoding == "cp1251":
         path.write_bytes(csv_bytes(frame, options))
         return
-    ready = csv_ready(frame)
     with path.open("wb") as handle:
         if options.bom:
             handle.write(b"\xef\xbb\xbf")
-        for start in range(0, max(ready.height, 1), CHUNK_ROWS):
+        for start in range(0, max(frame.height, 1), CHUNK_ROWS):
             buffer = io.BytesIO()
-            ready.slice(start, CHUNK_ROWS).write_csv(
+            # escaped a chunk at a time too: no escaped copy of the whole frame
+            csv_ready(frame.slice(start, CHUNK_ROWS)).write_csv(
                 buffer, include_header=start == 0, separator=options.delimiter,
                 **_WRITE_OPTIONS)
             handle.write(buffer.getbuffer())

@@ -23,7 +23,12 @@ from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import write_csv
 from segtool.io.xlsx import Book, Column
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
-from segtool.steps.tactics import DATA_QUALITY_COLUMNS, TASK_COLUMNS, split_tasks
+from segtool.steps.tactics import (
+    CALL_CHANNELS,
+    DATA_QUALITY_COLUMNS,
+    TASK_COLUMNS,
+    split_tasks,
+)
 
 STATUS_CODES = ("open", "in_progress", "done", "refused")
 
@@ -469,7 +474,6 @@ def write_outputs(
     csv_options = cfg.export.csv
     max_rows = cfg.export.xlsx.max_rows
     warnings: list[str] = []
-    calls, mail = split_tasks(tasks)
     tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
 
     if "xlsx" in formats:
@@ -479,19 +483,23 @@ def write_outputs(
             book.write_table(text["customers"], labelled(segments, lang),
                              _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
             warnings += book.warnings
-        tactic_labels = _tactic_labels(cfg)
-        for name, frame, title in (("call_tasks", calls, text["calls"]),
-                                   ("mail_tasks", mail, text["mail"])):
+    if "csv" in formats:
+        write_csv(segments, out.path("segments.csv"), csv_options)
+    tactic_labels = _tactic_labels(cfg) if "xlsx" in formats else {}
+    # one task list at a time: its rows are copied out of the tasks for its files only
+    is_call = pl.col("channel").is_in(CALL_CHANNELS)
+    for name, title, rows in (("call_tasks", text["calls"], is_call),
+                              ("mail_tasks", text["mail"], ~is_call)):
+        frame = tasks.filter(rows)
+        if "xlsx" in formats:
             keys = [c for c in TASK_SHEET_COLUMNS if c in frame.columns]
             with Book(out.path(f"{name}.xlsx"), lang) as book:
                 book.write_table(title, task_sheet_frame(frame, lang, tactic_labels),
                                  _columns(frame, keys, lang), max_rows=max_rows, freeze_cols=0)
                 warnings += book.warnings
-
-    if "csv" in formats:
-        write_csv(segments, out.path("segments.csv"), csv_options)
-        write_csv(calls.select(tasks_csv), out.path("call_tasks.csv"), csv_options)
-        write_csv(mail.select(tasks_csv), out.path("mail_tasks.csv"), csv_options)
+        if "csv" in formats:
+            write_csv(frame.select(tasks_csv), out.path(f"{name}.csv"), csv_options)
+        del frame
     dq_cols = [c for c in DATA_QUALITY_COLUMNS if c in data_quality.columns]
     write_csv(data_quality.select(dq_cols), out.path("data_quality.csv"), csv_options)
     write_csv(rejects, out.path("rejects.csv"), csv_options)
