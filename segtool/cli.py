@@ -7,6 +7,7 @@ Each command parses options, loads the config and calls one function from
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -216,8 +217,18 @@ def _on_signal(signum, frame):  # pragma: no cover - exercised by a subprocess t
     raise Interrupted(128 + signum)
 
 
+# polars' allocator (jemalloc) keeps freed pages for a second or two, still counted as the
+# process's memory, and reuses them poorly across the engine's threads: a 10M-line run
+# peaked 0.2-0.4 GB higher than it needed. Hand them back within 0.1 s, from a background
+# thread (no measurable cost in the benchmark). Read by polars when it is first imported;
+# a value already set in the environment wins.
+ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
+ALLOCATOR_CONF = "background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0"
+
+
 def main() -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
+    os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR_CONF)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:

@@ -118,7 +118,7 @@ def run_pipeline(
         if workspace is None:
             # the order lines (half a gigabyte at 10M lines) are not read after classify
             ingested.orders = ingested.orders.clear()
-            del orders
+            del orders, scores, segments_lazy
 
         with timings.measure("assign-tactics"):
             tactics = assign_tactics_with_stats(segments.lazy(),

@@ -317,8 +317,9 @@ def _prepare_contacts(contacts: pl.LazyFrame | None, customers: pl.DataFrame) ->
     ]
 
     def text(c: str) -> pl.Expr:
-        stripped = pl.col(c).str.strip_chars()
-        return pl.when(stripped == "").then(None).otherwise(stripped).alias(c)
+        # ingest has trimmed every cell; a blank one still counts as missing. No trimmed
+        # copy is made: at 10M lines that was ~0.2 GB of contact text held twice.
+        return pl.when(pl.col(c).str.contains(r"^\s*$")).then(None).otherwise(pl.col(c)).alias(c)
 
     return (
         contacts.select(cols)
