@@ -307,7 +307,7 @@ def _match(seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: in
 
 
 # -- routing --------------------------------------------------------------------------------
-def _prepare_contacts(contacts: pl.LazyFrame | None, customers: pl.DataFrame) -> pl.DataFrame:
+def _prepare_contacts(contacts: pl.LazyFrame | None) -> pl.DataFrame:
     if contacts is None:
         return pl.DataFrame(schema={**_CONTACT_COLUMNS, "_contact": pl.UInt32})
     names = set(contacts.collect_schema().names())
@@ -321,10 +321,11 @@ def _prepare_contacts(contacts: pl.LazyFrame | None, customers: pl.DataFrame) ->
         # copy is made: at 10M lines that was ~0.2 GB of contact text held twice.
         return pl.when(pl.col(c).str.contains(r"^\s*$")).then(None).otherwise(pl.col(c)).alias(c)
 
+    # contacts of customers outside the segments are kept: every use joins them to tasks
+    # or customers, and picking the others out would copy every contact's text
     return (
         contacts.select(cols)
         .with_row_index("_contact")
-        .join(customers.lazy(), on="customer_id", how="semi")
         .with_columns(
             *(text(c) for c in ("contact_name", "phone", "email", "address", "inmail", "owner")),
             pl.col("role").fill_null("unknown"),
@@ -514,7 +515,7 @@ def assign_tactics_with_stats(
         seg, playbook, tactics, cfg.tasks.max_per_customer
     )
     plan = kept.join(steps, on="_t", how="inner").sort("customer_id", "_t", "step")
-    contact_frame = _prepare_contacts(contacts, seg.select("customer_id"))
+    contact_frame = _prepare_contacts(contacts)
     # No contacts export at all: every task goes to the account through the tactic's own
     # channel with no named person; the owner finds the contact in the CRM. (With an
     # export, a customer missing from it is a data-quality finding.)
