@@ -56,6 +56,23 @@ def test_version():
     assert segtool("--version").stdout.strip() == f"segtool {__version__}"
 
 
+def test_allocator_setting_is_applied_before_polars_and_an_operators_own_wins():
+    """The CLI asks polars' allocator to hand freed memory back quickly (peak RSS at
+    10M lines), before polars is imported; a value set by the operator is kept."""
+    from segtool.cli import ALLOCATOR_CONF, ALLOCATOR_ENV
+
+    probe = ("import os, sys; from segtool import cli; sys.argv = ['segtool', '--version'];\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             f"print(os.environ.get({ALLOCATOR_ENV!r})); print('polars' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != ALLOCATOR_ENV}
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert run.stdout.splitlines()[-2:] == [ALLOCATOR_CONF, "False"], run.stderr
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**env, ALLOCATOR_ENV: "dirty_decay_ms:5"}, timeout=60)
+    assert run.stdout.splitlines()[-2] == "dirty_decay_ms:5", run.stderr
+
+
 def test_unknown_command_is_a_usage_error():
     assert segtool("frobnicate").returncode == 2
 
