@@ -259,17 +259,17 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         company_name=pl.col("company_name").filter(named).sort_by(date.filter(named)).last(),
         orders=accepted.sum().cast(pl.Int64),
         revenue=pl.col("net").sum().round(CENTS),
-        first_order_date=date.filter(accepted).min(),
-        last_order_date=date.filter(accepted).max(),
+        first_order_date=pl.when(accepted).then(date).min(),
+        last_order_date=pl.when(accepted).then(date).max(),
         margin=pl.when(pl.col("margin_lines").sum() > 0).then(pl.col("margin").sum().round(CENTS)),
         _high_revenue=pl.col("high_revenue").sum().round(CENTS),
         _known_revenue=pl.col("known_revenue").sum().round(CENTS),
         _known_lines=pl.col("known_lines").sum(),
-        revenue_last_window=pl.col("net").filter(date > last_start).sum().round(CENTS),
-        revenue_prev_window=pl.col("net").filter((date > prev_start) & (date <= last_start))
-        .sum().round(CENTS),
-        revenue_12m=pl.col("net").filter(date > size_start).sum().round(CENTS),
-        _period_rank=pl.col("period_rank").filter(accepted).max(),
+        revenue_last_window=pl.when(date > last_start).then(pl.col("net")).sum().round(CENTS),
+        revenue_prev_window=pl.when((date > prev_start) & (date <= last_start))
+        .then(pl.col("net")).sum().round(CENTS),
+        revenue_12m=pl.when(date > size_start).then(pl.col("net")).sum().round(CENTS),
+        _period_rank=pl.when(accepted).then(pl.col("period_rank")).max(),
     )
     # cadence: the median gap between a customer's distinct order dates, as one sorted
     # column with the gaps across customers masked out, not a sorted list per customer
