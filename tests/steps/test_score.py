@@ -379,3 +379,21 @@ def test_no_accepted_lines_names_the_source():
     empty = pl.DataFrame(schema={"customer_id": pl.String, "order_date": pl.Date}).lazy()
     with pytest.raises(InputError, match="orders.csv: no order lines accepted"):
         resolve_as_of(empty, None, source="orders.csv")
+
+
+def test_an_order_is_after_as_of_only_when_its_first_line_is():
+    """An order is dated by its earliest line: one that starts on as_of and has a line
+    after it is not "after as_of"; one that starts after it is, once, however many lines
+    it has; the same order number at another customer is another order."""
+    from segtool.steps.score import count_after
+
+    lines = pl.DataFrame({
+        "customer_id": ["1", "1", "1", "1", "2", "3"],
+        "order_id": ["a", "a", "b", "b", "b", "c"],
+        "order_date": [D(2026, 10, 20), D(2026, 10, 25), D(2026, 10, 21), D(2026, 10, 22),
+                       D(2026, 10, 21), D(2026, 10, 1)],
+        "amount": [1.0] * 6,
+    }).lazy()
+    assert count_after(lines, D(2026, 10, 20)) == 2  # 1/b and 2/b
+    assert count_after(lines, D(2026, 10, 19)) == 3  # 1/a too
+    assert count_after(lines, D(2026, 10, 31)) == 0
