@@ -300,7 +300,8 @@ def test_input_deleted_before_it_is_read(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(step, "expand_paths", then_gone)
     result = cli(capsys, "ingest", "--config", config, "--workspace", tmp_path / "ws")
-    assert_one_error(result, EXIT_INPUT, "orders.csv", "No such file")
+    # caught when ingest first looks at the files (CSV or workbook), before any is parsed
+    assert_one_error(result, EXIT_INPUT, "orders.csv", "file not found")
 
 
 # -- killed -------------------------------------------------------------------------------
