@@ -20,7 +20,7 @@ from segtool.errors import ConfigError, InputError
 from segtool.io import aliases, parse, sniff
 from segtool.io.readers import EXTRA, RAGGED, ROW, RawTable, read_table
 from segtool.report import InputStats, sha256_file
-from segtool.schema import CONTACTS, LEAN_ORDERS, ORDERS, REJECTS
+from segtool.schema import CONTACTS, LEAN_CONTACTS, LEAN_ORDERS, ORDERS, REJECTS
 
 SAMPLE_ROWS = 2000
 
@@ -302,8 +302,8 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     One streaming pass over the file keeps, per row, only what is needed afterwards: its
     number, a 128-bit hash of its cells (for the duplicate check), the index of the first
     failed check with the cell it saw, and the accepted columns. The text of the file is
-    never held in memory as a whole. ``lean`` (orders only) keeps just what scoring
-    reads, with repeated text dictionary-encoded: see :data:`segtool.schema.LEAN_ORDERS`.
+    never held in memory as a whole. ``lean`` keeps just what score and routing read:
+    see :data:`segtool.schema.LEAN_ORDERS` and :data:`segtool.schema.LEAN_CONTACTS`.
     """
     dedup = cfg.ingest.drop_duplicates
     if dedup:  # hashed first: the raw text then need not travel through the parsing
@@ -314,9 +314,10 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
                             else pl.lit(None, dtype=pl.Float64)).alias("margin")]
     else:
         frame, checks, output, _ = _contacts_plan(raw, fmt, cfg)
-    schema = CONTACTS if kind == "contacts" or kind == "companies" else ORDERS
-    if lean and kind == "orders":
-        schema = LEAN_ORDERS
+    if kind == "orders":
+        schema = LEAN_ORDERS if lean else ORDERS
+    else:
+        schema = LEAN_CONTACTS if lean else CONTACTS
     blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
     if RAGGED in raw.frame.collect_schema():
         blank = blank & ~pl.col(RAGGED)
@@ -500,8 +501,9 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
 def _attach_companies(contacts: pl.DataFrame, companies: pl.DataFrame) -> pl.DataFrame:
     """Company columns from a separate companies file fill the contacts' gaps; companies
     with nobody listed get one row with no person (routing sends them to data quality)."""
-    company_cols = ["company_name", "company_type", "company_type_inferred", "turnover",
-                    "headcount", "region", "owner"]
+    company_cols = [c for c in ("company_name", "company_type", "company_type_inferred",
+                                "turnover", "headcount", "region", "owner")
+                    if c in contacts.columns]
     per_company = companies.group_by("customer_id", maintain_order=True).first().select(
         "customer_id", *company_cols
     )
@@ -517,8 +519,9 @@ def _attach_companies(contacts: pl.DataFrame, companies: pl.DataFrame) -> pl.Dat
 def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
     """Read every configured export. Raises InputError/ConfigError for fatal problems.
 
-    ``lean`` keeps of the order lines only what scoring reads (:data:`LEAN_ORDERS`), for a
-    run that saves no workspace; the step commands keep the full :data:`ORDERS`.
+    ``lean`` keeps of the order lines and contacts only what score and routing read
+    (:data:`LEAN_ORDERS`, :data:`LEAN_CONTACTS`), for a run that saves no workspace; the
+    step commands keep the full :data:`ORDERS` and :data:`CONTACTS`.
     """
     stats: list[InputStats] = []
     formats: list[FileFormat] = []
@@ -553,7 +556,8 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
             formats.append(fmt)
     orders = (pl.concat(order_parts) if order_parts
               else pl.DataFrame(schema=LEAN_ORDERS if lean else ORDERS))
-    contacts = pl.concat(contact_parts) if contact_parts else pl.DataFrame(schema=CONTACTS)
+    contacts = (pl.concat(contact_parts) if contact_parts
+                else pl.DataFrame(schema=LEAN_CONTACTS if lean else CONTACTS))
     if company_parts:
         contacts = _attach_companies(contacts, pl.concat(company_parts))
     rejects = pl.concat(reject_parts) if reject_parts else pl.DataFrame(schema=REJECTS)

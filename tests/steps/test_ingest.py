@@ -367,3 +367,33 @@ def test_duplicate_indices_are_the_later_copies(values):
     rows = pl.DataFrame(values, schema={"__h1": pl.UInt64, "__h2": pl.UInt64}, orient="row")
     expected = [i for i, v in enumerate(values) if v in values[:i]]
     assert _duplicates(rows).to_list() == expected
+
+
+def test_lean_contacts_keep_what_score_and_routing_read_with_a_companies_file(tmp_path):
+    """`run` without a workspace keeps lean contacts: the same people and values in every
+    column it keeps, no job title, region or source columns; a companies file still fills
+    the company columns, and a company with nobody listed still gets its one row."""
+    from segtool.schema import LEAN_CONTACTS
+
+    orders = write_csv(tmp_path / "orders.csv", ROWS)
+    write_csv(tmp_path / "contacts.csv", [
+        ["ИНН", "ФИО", "Должность", "Телефон", "Регион"],
+        ["0012", "Иванов Иван", "Менеджер по закупкам", "+7 900 000-00-01", "Москва"],
+    ])
+    write_csv(tmp_path / "companies.csv", [
+        ["ИНН", "Компания", "Тип компании", "Ответственный"],
+        ["0012", "ООО «Ромашка»", "Торговля", "Петрова А.С."],
+        ["12", "АО «Лютик»", "Производство", "Орлов Д.А."],
+    ])
+    cfg = config_for(orders, inputs={"orders": {"path": "orders.csv"},
+                                     "contacts": {"path": "contacts.csv"},
+                                     "companies": {"path": "companies.csv"}})
+    full = ingest(cfg).contacts
+    lean = ingest(cfg, lean=True).contacts
+    assert lean.columns == list(LEAN_CONTACTS)
+    assert "region" in full.columns and "job_title" in full.columns
+    assert lean.select(sorted(lean.columns)).sort("customer_id").rows() == (
+        full.select(sorted(lean.columns)).sort("customer_id").rows())
+    assert lean.select("customer_id", "contact_name", "role", "company_type", "owner").sort(
+        "customer_id").rows() == [("0012", "Иванов Иван", "purchaser", "trading", "Петрова А.С."),
+                                  ("12", None, "unknown", "manufacturing", "Орлов Д.А.")]
