@@ -34,8 +34,6 @@ from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
-CALL_CHANNELS = ("call", "survey")
-MAIL_CHANNELS = ("email", "mail", "inmail", "chatbot")
 
 
 @dataclass

@@ -24,9 +24,9 @@ from segtool.io.csv_out import write_csv
 from segtool.io.xlsx import Book, Column
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import (
-    CALL_CHANNELS,
     DATA_QUALITY_COLUMNS,
     TASK_COLUMNS,
+    is_call_task,
     split_tasks,
 )
 
@@ -487,7 +487,7 @@ def write_outputs(
         write_csv(segments, out.path("segments.csv"), csv_options)
     tactic_labels = _tactic_labels(cfg) if "xlsx" in formats else {}
     # one task list at a time: its rows are copied out of the tasks for its files only
-    is_call = pl.col("channel").is_in(CALL_CHANNELS)
+    is_call = is_call_task()
     for name, title, rows in (("call_tasks", text["calls"], is_call),
                               ("mail_tasks", text["mail"], ~is_call)):
         frame = tasks.filter(rows)

@@ -652,13 +652,17 @@ def assign_tactics(
     return result.tasks, result.data_quality
 
 
+def is_call_task() -> pl.Expr:
+    """True for a call task (call, survey); email, mail, inmail and chatbot are mail."""
+    return pl.col("channel").is_in(CALL_CHANNELS)
+
+
 def split_tasks(tasks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(call tasks, mail tasks): call and survey are calls; email, mail, inmail, chatbot mail."""
-    is_call = pl.col("channel").is_in(CALL_CHANNELS)
-    return tasks.filter(is_call), tasks.filter(~is_call)
+    """(call tasks, mail tasks): see :func:`is_call_task`."""
+    return tasks.filter(is_call_task()), tasks.filter(~is_call_task())
 
 
 __all__ = [
     "TASK_COLUMNS", "DATA_QUALITY_COLUMNS", "TacticsResult", "TacticsStats",
-    "assign_tactics", "assign_tactics_with_stats", "split_tasks", "task_period",
+    "assign_tactics", "assign_tactics_with_stats", "is_call_task", "split_tasks", "task_period",
 ]
