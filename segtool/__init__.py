@@ -1,3 +1,3 @@
 """segtool: customer lifecycle segmentation and task sheets from B2B CRM exports."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
