@@ -6,6 +6,21 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One hypothesis profile for the whole suite: no per-example deadline (a 2-core CI machine
+# under load makes timings meaningless), no example database left in the tree, and the
+# same examples on every CI run so a failure is reproducible from the log. Locally,
+# HYPOTHESIS_PROFILE=explore searches more widely with fresh examples.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "sample_data"
