@@ -17,6 +17,7 @@ import typer
 
 from segtool import __version__, console
 from segtool.errors import SegtoolError
+from segtool.io.atomic import Interrupted
 from segtool.options import (
     AsOfOpt,
     ConfigOpt,
@@ -209,11 +210,11 @@ def run(
                         workspace=workspace, as_json=json))
 
 
-class Interrupted(SystemExit):
-    """Raised from the SIGINT/SIGTERM handler so every ``with`` block cleans up."""
+def _on_signal(signum: int, frame: object) -> None:  # pragma: no cover - subprocess tests
+    from segtool.io import atomic
 
-
-def _on_signal(signum, frame):  # pragma: no cover - exercised by a subprocess test
+    if atomic.defer_signal(signum):  # the folders are being swapped: raised right after
+        return
     raise Interrupted(128 + signum)
 
 
@@ -234,7 +235,9 @@ def main() -> None:
     try:
         app()
     except Interrupted:
-        console.error("interrupted; outputs were left as they were")
+        from segtool.io import atomic
+
+        console.error(atomic.interrupted_message())
         raise
     except SegtoolError as exc:
         if console.is_debug():

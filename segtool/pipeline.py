@@ -7,9 +7,10 @@ commands write are saved there too.
 
 Safety: the output folder is locked for the whole run (:class:`FolderLock`, exit 75 for a
 second run), and every output goes through one :class:`OutputSet`: files are staged in a
-hidden folder inside ``out`` and moved into place only when all are written, so a failure,
-SIGINT or SIGTERM (turned into ``SystemExit`` by ``cli.main``) leaves the previous outputs
-as they were and removes the staging folder.
+hidden folder beside ``out`` and the two folders are swapped in one step only when all are
+written, so a failure, SIGINT, SIGTERM (turned into ``SystemExit`` by ``cli.main``) or
+SIGKILL leaves the previous outputs as they were. An ``--out`` folder whose outputs an input
+pattern would match is refused before any work (:func:`check_out_outside_inputs`).
 
 Test hook: ``SEGTOOL_TEST_SLOW_EXPORT=<seconds>`` sleeps that long after every output is
 staged and before they are moved into place, so a test can interrupt a run mid-export.
@@ -18,6 +19,7 @@ staged and before they are moved into place, so a test can interrupt a run mid-e
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,8 +29,8 @@ from typing import Any
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import EXIT_DATA, EXIT_OK
-from segtool.io.atomic import FolderLock, OutputSet
+from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError
+from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
@@ -60,6 +62,38 @@ def _slow_export_hook() -> None:
         time.sleep(float(seconds))
 
 
+def _path_matches(pattern: str, path: str) -> bool:
+    """``path`` matched by the glob ``pattern`` (both absolute), one component at a time as
+    :mod:`glob` does: ``*`` never crosses a ``/``."""
+    want = Path(os.path.normpath(pattern)).parts
+    have = Path(os.path.normpath(path)).parts
+    return len(want) == len(have) and all(
+        fnmatch.fnmatchcase(part, rule) for part, rule in zip(have, want, strict=True))
+
+
+def check_out_outside_inputs(cfg: Config, out: Path) -> None:
+    """Refuse an ``--out`` folder whose outputs an input path or glob would read back.
+
+    ``inputs.orders.path: exports/*.csv`` with ``--out exports`` would read this run's
+    ``call_tasks.csv`` as orders next month: exit 2 before any work, naming the key.
+    """
+    folders = {os.path.abspath(out), str(Path(out).resolve())}
+    for key in ("orders", "contacts", "companies"):
+        item = getattr(cfg.inputs, key)
+        if item is None:
+            continue
+        pattern = os.path.abspath(cfg.resolve(item.path))
+        hits = sorted({name for folder in folders for name in OUTPUT_NAMES
+                       if _path_matches(pattern, os.path.join(folder, name))})
+        if hits:
+            raise ConfigError(
+                f"inputs.{key}.path {item.path!r} would also read the outputs segtool writes in "
+                f"--out {out} ({', '.join(hits[:3])}); choose an --out folder outside the "
+                "inputs or a narrower pattern",
+                code="E-CONFIG-OUT",
+            )
+
+
 def run_pipeline(
     cfg: Config,
     *,
@@ -79,6 +113,7 @@ def run_pipeline(
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
+    check_out_outside_inputs(cfg, out)
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with FolderLock(out):
@@ -160,8 +195,16 @@ def run_pipeline(
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
+        if outset.removed:
+            warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
                      reject_rate=rate, warnings=warnings)
+
+
+def removed_notice(out: Path, names: list[str]) -> str:
+    """The console line for files of an earlier run that a new run did not write again."""
+    return (f"removed from {out} the files of the previous run that this run does not write: "
+            f"{', '.join(names)}")
 
 
 def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,

@@ -71,6 +71,10 @@ def execute(
         manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
         manifest["outputs"] = sorted([*outset.names, MANIFEST])
         outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+    if outset.removed:
+        from segtool.pipeline import removed_notice
+
+        warnings.append(removed_notice(out, outset.removed))
     for message in warnings:
         console.warn(message)
     console.info(
