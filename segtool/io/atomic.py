@@ -152,8 +152,10 @@ def interrupted_message() -> str:
     if not _committed:
         return "interrupted; outputs were left as they were"
     done = ", ".join(str(p) for p in dict.fromkeys(_committed))
-    return (f"interrupted after the new files were complete in {done}; "
-            "other outputs were left as they were")
+    return (
+        f"interrupted after the new files were complete in {done}; "
+        "other outputs were left as they were"
+    )
 
 
 def committed_folders() -> list[Path]:
@@ -282,10 +284,9 @@ class OutputSet:
 
     def commit(self) -> list[Path]:
         assert self.staging is not None
-        staged = [n for n in self.names if (self.staging / n).exists()]
-        self.names = staged
-        _pause("staged")
+        self.names = [n for n in self.names if (self.staging / n).exists()]
         try:
+            _pause("staged")
             if self.in_place:
                 self._commit_in_place()
             else:
@@ -293,6 +294,9 @@ class OutputSet:
         except OSError as exc:
             self.rollback()
             raise OutputError(_describe_commit_error(self.target, exc)) from None
+        except BaseException:
+            self.rollback()  # a no-op once the new folder is in place
+            raise
         return [self.target / n for n in self.names]
 
     def _commit_by_swap(self) -> None:
@@ -367,9 +371,11 @@ class OutputSet:
 
 def _describe_commit_error(target: Path, exc: OSError) -> str:
     what = exc.strerror or str(exc)
-    return (f"{target}: the new outputs could not replace the old ones ({what}); "
-            "previous outputs were left as they were; close the files or choose another "
-            "--out folder")
+    return (
+        f"{target}: the new outputs could not replace the old ones ({what}); "
+        "previous outputs were left as they were; close the files or choose another "
+        "--out folder"
+    )
 
 
 def _swap_by_two_renames(target: Path, staging: Path) -> None:
@@ -440,8 +446,10 @@ def _release_writers(exc: BaseException) -> None:
 def _remove_stale_staging(folder: Path) -> None:
     """Staging folders (beside or inside ``folder``) and the lock file of earlier versions,
     left by a run that was killed: with the lock held no other run can be using them."""
-    candidates = [*folder.parent.glob(f".{folder.name}{STAGING_PREFIX}*"),
-                  *folder.glob(f"{STAGING_PREFIX}*")]
+    candidates = [
+        *folder.parent.glob(f".{folder.name}{STAGING_PREFIX}*"),
+        *folder.glob(f"{STAGING_PREFIX}*"),
+    ]
     for stale in candidates:
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
