@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from segtool import __version__, console
-from segtool.errors import SegtoolError
+from segtool.errors import EXIT_INPUT, SegtoolError
 from segtool.io.atomic import Interrupted
 from segtool.options import (
     AsOfOpt,
@@ -227,6 +227,14 @@ ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
 ALLOCATOR_CONF = "background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0"
 
 
+# Python raises MemoryError where an allocation it makes fails; polars' own allocations abort
+# the process (Rust), which no handler can turn into a line (docs/reliability.md).
+OUT_OF_MEMORY = (
+    "not enough memory for this run; close other programs, raise the memory limit "
+    "(ulimit -v) or split the exports into smaller files"
+)
+
+
 def main() -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
     os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR_CONF)
@@ -244,6 +252,11 @@ def main() -> None:
             raise
         console.error(exc.message)
         sys.exit(exc.exit_code)
+    except MemoryError:
+        if console.is_debug():
+            raise
+        console.error(OUT_OF_MEMORY)
+        sys.exit(EXIT_INPUT)
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
         if console.is_debug():
             raise
