@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError
+from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError, SegtoolError
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
@@ -94,6 +94,18 @@ def check_out_outside_inputs(cfg: Config, out: Path) -> None:
             )
 
 
+def check_previous_is_earlier(folder: Path, previous_as_of: str | None,
+                              as_of: dt.date) -> None:
+    """``--previous`` must be an earlier (or the same) analysis date: a later one is almost
+    always the two folders swapped, and would mark every change the wrong way round."""
+    if previous_as_of and previous_as_of[:10] > as_of.isoformat():
+        raise SegtoolError(
+            f"--previous {folder} is as of {previous_as_of[:10]}, after this run's as_of "
+            f"{as_of.isoformat()}; pass the folder of an earlier run",
+            code="E-USAGE-PREVIOUS",
+        )
+
+
 def run_pipeline(
     cfg: Config,
     *,
@@ -127,7 +139,7 @@ def run_pipeline(
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
-        warnings = list(ingested.warnings)
+        warnings = list(ingested.warnings) + (prev.warnings if prev is not None else [])
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet
         # rejects as the step commands see them: rejects.csv written and read back
@@ -138,6 +150,9 @@ def run_pipeline(
                 Path(st.path).name for st in ingested.stats if st.kind == "orders"))
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
         manifest["as_of"] = used_as_of.isoformat()
+        manifest["task_period"] = cfg.tasks.period  # read back by the next --previous
+        if prev is not None:
+            check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
         manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
         manifest["orders_after_as_of"] = count_after(orders, used_as_of)
 
