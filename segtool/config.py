@@ -38,6 +38,7 @@ MAX_MONTHS = 600
 MAX_COUNT = 1_000_000
 MAX_GAPS = 1_000.0
 MAX_AMOUNT = 1e15
+MAX_METRIC = 1e18  # a bound in segments_extra.when
 
 
 class Strict(BaseModel):
@@ -265,6 +266,8 @@ class ExtraRule(Strict):
             for value in bound if isinstance(bound, list) else [bound]:
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"when.{metric}: {value} is not a finite number")
+                if isinstance(value, int | float) and not -MAX_METRIC <= value <= MAX_METRIC:
+                    raise ValueError(f"when.{metric}: a number beyond ±{MAX_METRIC:.0e}")
         return when
 
 
@@ -539,6 +542,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{path}: a value cannot be read: {str(exc)[:100]}",
+                          code="E-CONFIG-YAML") from None
 
 
 def _apply_renames(data: dict, warnings: list[str]) -> None:

@@ -112,8 +112,9 @@ def _read_csv_text(path: Path, what: str) -> str:
     try:
         return _decode(Path(path).read_bytes())
     except OSError as exc:
-        raise InputError(f"{path}: cannot read {what} ({exc.strerror})",
-                         code="E-INPUT-PREVIOUS") from None
+        raise InputError(
+            f"{path}: cannot read {what} ({exc.strerror})", code="E-INPUT-PREVIOUS"
+        ) from None
 
 
 def _csv_frame(path: Path, text: str, sep: str, what: str, **options: Any) -> pl.DataFrame:
@@ -121,20 +122,26 @@ def _csv_frame(path: Path, text: str, sep: str, what: str, **options: Any) -> pl
         return pl.read_csv(io.StringIO(text), separator=sep, infer_schema=False, **options)
     except pl.exceptions.PolarsError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise InputError(f"{path}: cannot read {what} ({first}); save it again as CSV "
-                         "(UTF-8 or Windows-1251)", code="E-INPUT-PREVIOUS") from None
+        raise InputError(
+            f"{path}: cannot read {what} ({first}); save it again as CSV (UTF-8 or Windows-1251)",
+            code="E-INPUT-PREVIOUS",
+        ) from None
 
 
 # -- segments.csv --------------------------------------------------------------------------------
-def read_previous_segments(path: Path, csv: CsvOptions,
-                           warnings: list[str] | None = None) -> pl.DataFrame:
+def read_previous_segments(
+    path: Path, csv: CsvOptions, warnings: list[str] | None = None
+) -> pl.DataFrame:
     """A previous ``segments.csv`` (as written, or re-saved by Excel), codes as text."""
     text = _read_csv_text(path, "the previous segments")
     header = text.split("\n", 1)[0].rstrip("\r")
     known = ("customer id", "segment", "company name", "red flags")
     sep = _pick_delimiter(header, csv.delimiter, known)
-    frame = (_csv_frame(path, text, sep, "the previous segments", missing_columns="insert")
-             if text.strip() else pl.DataFrame())
+    frame = (
+        _csv_frame(path, text, sep, "the previous segments", missing_columns="insert")
+        if text.strip()
+        else pl.DataFrame()
+    )
     missing = [c for c in ("customer_id", "segment") if c not in frame.columns]
     if missing:
         raise InputError(
@@ -191,8 +198,10 @@ def _export_labels() -> tuple[dict[str, set[str]], set[str]]:
     return wanted, sheets
 
 
-def _find_header(sheet: pl.DataFrame, wanted: dict[str, set[str]],
-                 ) -> tuple[int, dict[str, str]] | None:
+def _find_header(
+    sheet: pl.DataFrame,
+    wanted: dict[str, set[str]],
+) -> tuple[int, dict[str, str]] | None:
     """Row index of the header (within the first 10 rows) and canonical key -> column:
     the first row with a task id column (and as many other task columns as it has)."""
     for index, row in enumerate(sheet.head(10).rows()):
@@ -226,18 +235,28 @@ def _workbook_sheets(path: Path) -> dict[str, pl.DataFrame]:
     if kind == "ole":
         raise InputError(
             f"{path}: the workbook is password-protected (or an old .xls); remove the password "
-            "and save it as .xlsx", code="E-INPUT-PREVIOUS",
+            "and save it as .xlsx",
+            code="E-INPUT-PREVIOUS",
         )
     if kind == "csv":  # a CSV saved under the .xlsx name
         return {"csv": _task_csv(path)}
     sniff.check_xlsx(path)
     try:
-        return pl.read_excel(path, sheet_id=0, has_header=False, infer_schema_length=0,
-                             drop_empty_rows=True, raise_if_empty=False)
+        return pl.read_excel(
+            path,
+            sheet_id=0,
+            has_header=False,
+            infer_schema_length=0,
+            drop_empty_rows=True,
+            raise_if_empty=False,
+        )
     except Exception as exc:  # noqa: BLE001 - fastexcel and polars raise their own errors
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise InputError(f"{path}: the workbook cannot be read ({first}); open it in Excel "
-                         "and save it again as .xlsx", code="E-INPUT-PREVIOUS") from None
+        raise InputError(
+            f"{path}: the workbook cannot be read ({first}); open it in Excel "
+            "and save it again as .xlsx",
+            code="E-INPUT-PREVIOUS",
+        ) from None
 
 
 def _task_csv(path: Path) -> pl.DataFrame:
@@ -246,8 +265,9 @@ def _task_csv(path: Path) -> pl.DataFrame:
     sep = _pick_delimiter(text.split("\n", 1)[0].rstrip("\r"), ",", tuple(wanted))
     if not text.strip():
         return pl.DataFrame()
-    return _csv_frame(path, text, sep, "last month's tasks", has_header=False,
-                      truncate_ragged_lines=True)
+    return _csv_frame(
+        path, text, sep, "last month's tasks", has_header=False, truncate_ragged_lines=True
+    )
 
 
 def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.DataFrame:
@@ -258,8 +278,7 @@ def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.Data
     warning. A file with no task id column at all is a warning too.
     """
     path = Path(path)
-    sheets = {"csv": _task_csv(path)} if path.suffix.lower() == ".csv" else _workbook_sheets(
-        path)
+    sheets = {"csv": _task_csv(path)} if path.suffix.lower() == ".csv" else _workbook_sheets(path)
     wanted, own_names = _export_labels()
     found = []
     for name, sheet in sheets.items():
@@ -270,30 +289,32 @@ def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.Data
             found.append((name, sheet, *header))
     notes = warnings if warnings is not None else []
     if not found:
-        notes.append(f"{path}: no column of task ids (ID задачи / task_id) found; last month's "
-                     "statuses cannot be matched, so tasks marked done are issued again")
+        notes.append(
+            f"{path}: no column of task ids (ID задачи / task_id) found; last month's "
+            "statuses cannot be matched, so tasks marked done are issued again"
+        )
         return pl.DataFrame(schema=_task_schema())
     own = [item for item in found if _norm_header(item[0]) in own_names]
     chosen = (own or found)[0]
     if len(found) > 1:
         others = ", ".join(f"«{item[0]}»" for item in found if item is not chosen)
-        notes.append(f"{path}: statuses read from sheet «{chosen[0]}»; sheet(s) {others} "
-                     "also hold task ids and were not read")
+        notes.append(
+            f"{path}: statuses read from sheet «{chosen[0]}»; sheet(s) {others} "
+            "also hold task ids and were not read"
+        )
     name, sheet, index, columns = chosen
     if "status" not in columns:
         notes.append(f"{path}: sheet «{name}» has no status column; every task counts as open")
     body = sheet.slice(index + 1).select(
         unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
-        if key in columns else pl.lit(None, dtype=pl.String).alias(key)
+        if key in columns
+        else pl.lit(None, dtype=pl.String).alias(key)
         for key in _TASK_HEADERS
     )
-    return (
-        body.filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))
-        .with_columns(
-            status_code(pl.col("status")).alias("status"),
-            _as_date(pl.col("due_date")).alias("due_date"),
-            pl.lit(path.name).alias("source"),
-        )
+    return body.filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != "")).with_columns(
+        status_code(pl.col("status")).alias("status"),
+        _as_date(pl.col("due_date")).alias("due_date"),
+        pl.lit(path.name).alias("source"),
     )
 
 
@@ -340,11 +361,14 @@ def read_previous(folder: Path, cfg: Config) -> PreviousRun:
         if path is not None:
             task_frames.append(read_task_statuses(path, warnings))
     if not task_frames:
-        warnings.append(f"--previous {folder}: no call_tasks or mail_tasks file; last month's "
-                        "statuses are unknown, so tasks marked done are issued again")
+        warnings.append(
+            f"--previous {folder}: no call_tasks or mail_tasks file; last month's "
+            "statuses are unknown, so tasks marked done are issued again"
+        )
     tasks = (
-        pl.concat(task_frames, how="diagonal_relaxed").unique("task_id", keep="first",
-                                                              maintain_order=True)
+        pl.concat(task_frames, how="diagonal_relaxed").unique(
+            "task_id", keep="first", maintain_order=True
+        )
         if task_frames
         else pl.DataFrame(schema=_task_schema())
     )
@@ -356,7 +380,11 @@ def read_previous(folder: Path, cfg: Config) -> PreviousRun:
             f"{cfg.tasks.period}; task ids differ, so last month's done tasks are not "
             "recognised: use the same tasks.period"
         )
-    return PreviousRun(folder=folder, segments=segments, tasks=tasks,
-                       as_of=str(as_of) if as_of else None,
-                       task_period=period if isinstance(period, str) else None,
-                       warnings=warnings)
+    return PreviousRun(
+        folder=folder,
+        segments=segments,
+        tasks=tasks,
+        as_of=str(as_of) if as_of else None,
+        task_period=period if isinstance(period, str) else None,
+        warnings=warnings,
+    )
