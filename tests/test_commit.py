@@ -295,3 +295,16 @@ def test_out_beside_the_input_glob_is_fine(tmp_path, capsys):
         capsys, "run", "--config", config, "--out", exports / "out", "--as-of", "2026-11-30"
     )
     assert result.code == EXIT_OK, result.err
+
+
+def test_the_new_folder_keeps_the_old_ones_mode_and_owner(october, capsys):
+    config, out = october
+    out.chmod(0o750)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    if os.geteuid() == 0:
+        os.chown(out, *owner)
+    result = cli(capsys, "run", "--config", config, "--out", out, "--as-of", "2026-11-30")
+    assert result.code == EXIT_OK, result.err
+    info = out.stat()
+    assert (info.st_mode & 0o7777, info.st_uid, info.st_gid) == (0o750, *owner)
+    assert manifest_matches_folder(out)["as_of"] == "2026-11-30"

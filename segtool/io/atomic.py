@@ -303,7 +303,7 @@ class OutputSet:
         assert self.staging is not None
         for entry in self._others():
             _link_into(entry, self.staging / entry.name)
-        os.chmod(self.staging, self.target.stat().st_mode & 0o7777)
+        _same_mode_and_owner(self.target, self.staging)
         _pause("carried")
         old = self.staging
         with defer_signals(_interrupted):
@@ -367,6 +367,15 @@ class OutputSet:
         if os_error is not None:  # disk full, quota, I/O error inside a writer
             _release_writers(exc)
             raise OutputError(_describe_os_error(self.target, os_error)) from None
+
+
+def _same_mode_and_owner(model: Path, folder: Path) -> None:
+    """The new folder takes the old one's permissions (and owner, when run as root)."""
+    info = model.stat()
+    os.chmod(folder, info.st_mode & 0o7777)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            os.chown(folder, info.st_uid, info.st_gid)
 
 
 def _describe_commit_error(target: Path, exc: OSError) -> str:
