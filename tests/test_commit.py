@@ -308,3 +308,19 @@ def test_the_new_folder_keeps_the_old_ones_mode_and_owner(october, capsys):
     info = out.stat()
     assert (info.st_mode & 0o7777, info.st_uid, info.st_gid) == (0o750, *owner)
     assert manifest_matches_folder(out)["as_of"] == "2026-11-30"
+
+
+def test_export_into_an_input_glob_is_refused_too(tmp_path, capsys):
+    from test_faults import ORDERS
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "orders_2026.csv").write_text(ORDERS, encoding="utf-8")
+    config = tmp_path / "segtool.yaml"
+    config.write_text("inputs:\n  orders: {path: 'exports/*.csv'}\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    for step in ("ingest", "score", "classify", "assign-tactics"):
+        assert cli(capsys, step, "--config", config, "--workspace", ws).code == EXIT_OK
+    result = cli(capsys, "export", "--config", config, "--workspace", ws, "--out", exports)
+    assert_one_error(result, EXIT_USAGE, "inputs.orders.path", "--out")
+    assert [p.name for p in exports.iterdir()] == ["orders_2026.csv"]

@@ -66,6 +66,9 @@ def execute(
             stream.flush()
         return EXIT_OK
 
+    from segtool.pipeline import check_out_outside_inputs
+
+    check_out_outside_inputs(cfg, out)
     with FolderLock(out), OutputSet(out) as outset:
         warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg, formats=formats)
         manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)

@@ -217,7 +217,7 @@ def _find_header(
 
 
 def _task_schema() -> dict[str, pl.DataType]:
-    return {**{k: pl.String for k in _TASK_HEADERS}, "due_date": pl.Date, "source": pl.String}
+    return {**{k: pl.String() for k in _TASK_HEADERS}, "due_date": pl.Date(), "source": pl.String()}
 
 
 def _as_date(text: pl.Expr) -> pl.Expr:
