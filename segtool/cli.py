@@ -254,6 +254,9 @@ def _address_space_limited() -> bool:
 
 def main() -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
+    from segtool.io import atomic
+
+    atomic.forget_commits()
     limited = _address_space_limited()
     os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR_CONF + (ALLOCATOR_LIMITED if limited else ""))
     signal.signal(signal.SIGTERM, _on_signal)
@@ -261,8 +264,6 @@ def main() -> None:
     try:
         app()
     except Interrupted:
-        from segtool.io import atomic
-
         console.error(atomic.interrupted_message())
         raise
     except SegtoolError as exc:

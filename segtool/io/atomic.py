@@ -162,6 +162,12 @@ def committed_folders() -> list[Path]:
     return list(_committed)
 
 
+def forget_commits() -> None:
+    """A new command starts (``cli.main``): nothing of it is committed yet."""
+    _committed.clear()
+    _deferred.clear()
+
+
 def _pause(stage: str) -> None:
     """The test hook (module docstring)."""
     if os.environ.get(PAUSE_ENV) == stage:
