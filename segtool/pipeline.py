@@ -120,7 +120,8 @@ def run_pipeline(
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
-    from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
+    from segtool.io.previous import read_previous
+    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
 
