@@ -116,11 +116,11 @@ def run_pipeline(
     workspace: Path | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
+    from segtool.io.previous import read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
-    from segtool.io.previous import read_previous
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
