@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from clirun import assert_one_error, cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_faults import leftovers, make_project
 
 from segtool.errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE
@@ -324,3 +326,39 @@ def test_export_into_an_input_glob_is_refused_too(tmp_path, capsys):
     result = cli(capsys, "export", "--config", config, "--workspace", ws, "--out", exports)
     assert_one_error(result, EXIT_USAGE, "inputs.orders.path", "--out")
     assert [p.name for p in exports.iterdir()] == ["orders_2026.csv"]
+
+
+# -- invariants ------------------------------------------------------------------------------
+
+_OUTPUTS = sorted(atomic.OUTPUT_NAMES - {atomic.LOCK_NAME})
+_OWN = ["notes.txt", "Архив", "plan.xlsx", "segments (copy).csv"]
+
+
+@settings(max_examples=40)
+@given(
+    before=st.sets(st.sampled_from(_OUTPUTS)),
+    own=st.sets(st.sampled_from(_OWN)),
+    written=st.sets(st.sampled_from(_OUTPUTS), min_size=1),
+)
+def test_a_commit_leaves_exactly_the_new_outputs_and_the_analysts_files(
+    tmp_path_factory, before, own, written
+):
+    out = tmp_path_factory.mktemp("commit") / "out"
+    out.mkdir()
+    for name in before:
+        (out / name).write_text("old", encoding="utf-8")
+    for name in own:
+        if name == "Архив":
+            (out / name).mkdir()
+            (out / name / "2026-09.xlsx").write_text("kept", encoding="utf-8")
+        else:
+            (out / name).write_text("mine", encoding="utf-8")
+    with atomic.OutputSet(out) as outset:
+        for name in written:
+            outset.path(name).write_text("new", encoding="utf-8")
+    assert {p.name for p in out.iterdir()} == written | own
+    assert all((out / n).read_text(encoding="utf-8") == "new" for n in written)
+    assert sorted(outset.removed) == sorted(before - written)
+    if "Архив" in own:
+        assert (out / "Архив" / "2026-09.xlsx").read_text(encoding="utf-8") == "kept"
+    assert leftovers(out) == []

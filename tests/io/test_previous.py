@@ -9,6 +9,8 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segtool.config import Config
 from segtool.errors import InputError
@@ -160,3 +162,26 @@ def test_the_task_file_the_analyst_changed_last_is_read(tmp_path):
     later = (folder / "call_tasks.xlsx").stat().st_mtime_ns + 10**9
     os.utime(csv, ns=(later, later))
     assert read_previous(folder, config()).tasks["status"].to_list() == ["done"]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.text(max_size=12).filter(lambda t: t.strip() == t and t != "" and t[0] != "'"),
+        min_size=1,
+        max_size=8,
+        unique=True,
+    )
+)
+def test_ids_written_by_segtool_read_back_as_they_were(tmp_path_factory, ids):
+    """Whatever the id, escaped on the way out, it is the same id on the way back.
+
+    (Not for an id that itself starts with an apostrophe before ``= + - @``: it reads back
+    without the apostrophe. No CRM id looks like that.)"""
+    from segtool.io.csv_out import csv_bytes
+
+    folder = tmp_path_factory.mktemp("prev")
+    frame = pl.DataFrame({"customer_id": ids, "segment": ["new_active"] * len(ids)})
+    (folder / "segments.csv").write_bytes(csv_bytes(frame, config().export.csv))
+    prev = read_previous(folder, config())
+    assert prev.segments["customer_id"].to_list() == ids
