@@ -116,7 +116,7 @@ def run_pipeline(
     workspace: Path | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.io.previous import read_previous
+    from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
@@ -135,6 +135,8 @@ def run_pipeline(
         if previous is not None:
             with timings.measure("migration"):
                 prev = read_previous(previous, cfg)
+            if as_of is not None:  # known now: a later --previous fails before any work
+                check_previous_is_earlier(prev.folder, prev.as_of, as_of)
         playbook = load_playbook(cfg)
 
         with timings.measure("ingest"):
@@ -186,6 +188,9 @@ def run_pipeline(
                 migration = compare(segments, prev, tasks=tasks, language=cfg.language,
                                     as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
                 tasks = drop_closed_tasks(tasks, migration)
+                zeros = lost_zeros_warning(migration.movers, prev.folder)
+                if zeros:
+                    warnings.append(zeros)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")
 

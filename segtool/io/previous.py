@@ -388,3 +388,24 @@ def read_previous(folder: Path, cfg: Config) -> PreviousRun:
         task_period=period if isinstance(period, str) else None,
         warnings=warnings,
     )
+
+
+def lost_zeros_warning(movers: pl.DataFrame, folder: Path) -> str | None:
+    """A warning when customers are "gone" and "new" at once only because an id lost its
+    leading zeros (``0012`` last month, ``12`` now: segments.csv re-saved by Excel)."""
+    if movers.height == 0 or not {"customer_id", "segment", "previous_segment"} <= set(
+        movers.columns
+    ):
+        return None
+    key = pl.col("customer_id").str.strip_chars_start("0")
+    gone = movers.filter(pl.col("segment").is_null()).select(key.alias("_k"), "customer_id")
+    new = movers.filter(pl.col("previous_segment").is_null()).select(key.alias("_k"))
+    pairs = gone.join(new, on="_k", how="semi")
+    if pairs.height == 0:
+        return None
+    example = pairs["customer_id"][0]
+    return (
+        f"--previous {folder}: {pairs.height} customers count as gone and new at once because "
+        f"their ids lost leading zeros (e.g. {example}); was segments.csv re-saved in Excel? "
+        "keep segtool's CSV as written, or open it via Data > From Text with the id as text"
+    )

@@ -185,3 +185,26 @@ def test_ids_written_by_segtool_read_back_as_they_were(tmp_path_factory, ids):
     (folder / "segments.csv").write_bytes(csv_bytes(frame, config().export.csv))
     prev = read_previous(folder, config())
     assert prev.segments["customer_id"].to_list() == ids
+
+
+def test_ids_that_lost_their_leading_zeros_are_named_in_a_warning(tmp_path):
+    """Excel re-saved segments.csv: 0012 became 12, so one customer looks gone and new."""
+    from segtool.io.previous import lost_zeros_warning
+
+    folder = folder_with(tmp_path, segments="customer_id;segment\n12;new_active\n7;new_active\n")
+    current = pl.DataFrame(
+        {
+            "customer_id": ["0012", "0007", "0099"],
+            "segment": ["new_active", "new_active", "new_active"],
+        }
+    )
+    migration = compare(current, read_previous(folder, config()))
+    assert (migration.counts["new"], migration.counts["gone"]) == (3, 2)
+    warning = lost_zeros_warning(migration.movers, folder)
+    assert warning is not None
+    assert warning.startswith(
+        f"--previous {folder}: 2 customers count as gone and new at once "
+        "because their ids lost leading zeros (e.g. "
+    )
+    same = pl.DataFrame({"customer_id": ["12", "7"], "segment": ["new_active", "new_active"]})
+    assert lost_zeros_warning(compare(same, read_previous(folder, config())).movers, folder) is None
