@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 
 from segtool import __version__, console
-from segtool.errors import SegtoolError
+from segtool.errors import EXIT_INPUT, SegtoolError
+from segtool.io.atomic import Interrupted
 from segtool.options import (
     AsOfOpt,
     ConfigOpt,
@@ -209,11 +210,11 @@ def run(
                         workspace=workspace, as_json=json))
 
 
-class Interrupted(SystemExit):
-    """Raised from the SIGINT/SIGTERM handler so every ``with`` block cleans up."""
+def _on_signal(signum: int, frame: object) -> None:  # pragma: no cover - subprocess tests
+    from segtool.io import atomic
 
-
-def _on_signal(signum, frame):  # pragma: no cover - exercised by a subprocess test
+    if atomic.defer_signal(signum):  # the folders are being swapped: raised right after
+        return
     raise Interrupted(128 + signum)
 
 
@@ -226,21 +227,55 @@ ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
 ALLOCATOR_CONF = "background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0"
 
 
+# Python raises MemoryError where an allocation it makes fails; polars' own allocations abort
+# the process (Rust), which no handler can turn into a line (docs/reliability.md).
+OUT_OF_MEMORY = (
+    "not enough memory for this run; close other programs, raise the memory limit "
+    "(ulimit -v) or split the exports into smaller files"
+)
+
+
+# Under an address-space limit (ulimit -v), jemalloc's default of keeping unmapped address
+# space for reuse made a 541k-line run abort at 1.5 GB with 0.2 GB resident ("memory
+# allocation ... failed", exit 134: no handler can turn a Rust abort into a line). Giving it
+# back to the system costs a little speed, so it is asked for only when such a limit is set.
+ALLOCATOR_LIMITED = ",retain:false"
+
+
+def _address_space_limited() -> bool:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return False
+    return soft != resource.RLIM_INFINITY
+
+
 def main() -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
-    os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR_CONF)
+    from segtool.io import atomic
+
+    atomic.forget_commits()
+    limited = _address_space_limited()
+    os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR_CONF + (ALLOCATOR_LIMITED if limited else ""))
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
         app()
     except Interrupted:
-        console.error("interrupted; outputs were left as they were")
+        console.error(atomic.interrupted_message())
         raise
     except SegtoolError as exc:
         if console.is_debug():
             raise
         console.error(exc.message)
         sys.exit(exc.exit_code)
+    except MemoryError:
+        if console.is_debug():
+            raise
+        console.error(OUT_OF_MEMORY)
+        sys.exit(EXIT_INPUT)
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
         if console.is_debug():
             raise

@@ -10,7 +10,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import hashlib
+import math
 import re
+import reprlib
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +31,18 @@ RENAMED_KEYS: dict[str, str] = {
 }
 
 
+# Bounds: every number has a sane range, checked at load (exit 2 naming the key). Periods
+# and windows are at most 50 years, counts of orders at most MAX_COUNT; no float may be
+# NaN or infinite (allow_inf_nan=False on every model).
+MAX_MONTHS = 600
+MAX_COUNT = 1_000_000
+MAX_GAPS = 1_000.0
+MAX_AMOUNT = 1e15
+MAX_METRIC = 1e18  # a bound in segments_extra.when
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -65,14 +78,23 @@ class Inputs(Strict):
 
 class IngestOptions(Strict):
     drop_duplicates: bool = True
-    min_year: int = 1900
-    max_year: int = 2200
+    min_year: int = Field(1900, ge=1800, le=2200)
+    max_year: int = Field(2200, ge=1800, le=2200)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IngestOptions:
+        if self.min_year > self.max_year:
+            raise ValueError(
+                f"ingest.min_year ({self.min_year}) is after ingest.max_year ({self.max_year}); "
+                "swap them"
+            )
+        return self
 
 
 # -- periods (seed 004) ----------------------------------------------------------------
 class Period(Strict):
-    falling_asleep_after: int = Field(12, ge=1, le=1200)  # contract
-    asleep_after: int = Field(24, ge=1, le=1200)  # contract
+    falling_asleep_after: int = Field(12, ge=1, le=MAX_MONTHS)  # contract
+    asleep_after: int = Field(24, ge=1, le=MAX_MONTHS)  # contract
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
@@ -104,8 +126,8 @@ class CategoryPeriod(Period):
 
 class Cadence(Strict):
     enabled: bool = False
-    min_orders: int = Field(3, ge=2)
-    gaps: float = Field(2.0, gt=0)
+    min_orders: int = Field(3, ge=2, le=MAX_COUNT)
+    gaps: float = Field(2.0, gt=0, le=MAX_GAPS)
 
 
 class Periods(Strict):
@@ -116,7 +138,7 @@ class Periods(Strict):
 
 # -- stages (seed 003) -----------------------------------------------------------------
 class StageThreshold(Strict):
-    min_orders: int = Field(ge=1)
+    min_orders: int = Field(ge=1, le=MAX_COUNT)
 
 
 class Stages(Strict):
@@ -165,13 +187,13 @@ class FixedThreshold(Strict):
     "Better" is lower for recency (days), higher for the other criteria.
     """
 
-    A: float
-    B: float
+    A: float = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+    B: float = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)
 
 
 class HighMargin(Strict):
     categories: list[str] = Field(default_factory=list)  # globs of high-margin categories
-    min_margin_rate: float | None = 0.3  # or lines whose margin rate is above this
+    min_margin_rate: float | None = Field(0.3, ge=-1, le=1)  # or lines with a margin rate above
 
 
 class Grades(Strict):
@@ -199,21 +221,21 @@ class Grades(Strict):
 # -- red flags (seed 000) ----------------------------------------------------------------
 class RevenueDrop(Strict):
     enabled: bool = True
-    window: int = Field(12, ge=1)  # months
+    window: int = Field(12, ge=1, le=MAX_MONTHS)  # months
     min_drop: float = Field(0.5, gt=0, le=1)  # share lost vs the previous window
     # one purchase (a machine bought once) followed by nothing is not a drop in engagement
-    min_orders: int = Field(2, ge=1)
+    min_orders: int = Field(2, ge=1, le=MAX_COUNT)
 
 
 class Overdue(Strict):
     enabled: bool = True
-    gaps: float = Field(2.0, gt=0)
-    min_orders: int = Field(3, ge=2)
+    gaps: float = Field(2.0, gt=0, le=MAX_GAPS)
+    min_orders: int = Field(3, ge=2, le=MAX_COUNT)
 
 
 class LostCategory(Strict):
     enabled: bool = True
-    window: int = Field(12, ge=1)  # bought in the previous window, not in the last one
+    window: int = Field(12, ge=1, le=MAX_MONTHS)  # bought in the previous window, not the last
 
 
 class RedFlags(Strict):
@@ -236,6 +258,17 @@ class ExtraRule(Strict):
     label_ru: str | None = None
     label_en: str | None = None
     when: dict[str, list[Any] | float | int | str] = Field(default_factory=dict)
+
+    @field_validator("when")
+    @classmethod
+    def _finite(cls, when: dict[str, Any]) -> dict[str, Any]:
+        for metric, bound in when.items():
+            for value in bound if isinstance(bound, list) else [bound]:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"when.{metric}: {value} is not a finite number")
+                if isinstance(value, int | float) and not -MAX_METRIC <= value <= MAX_METRIC:
+                    raise ValueError(f"when.{metric}: a number beyond ±{MAX_METRIC:.0e}")
+        return when
 
 
 # -- contacts: inference of role, company type and size (seed 001) ------------------------
@@ -285,8 +318,14 @@ class CompanyTypeKeywords(Strict):
 
 
 class SizeLimits(Strict):
-    small: float
-    medium: float
+    small: float = Field(gt=0, le=MAX_AMOUNT)
+    medium: float = Field(gt=0, le=MAX_AMOUNT)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizeLimits:
+        if self.medium <= self.small:
+            raise ValueError(f"medium ({self.medium:g}) must be above small ({self.small:g})")
+        return self
 
 
 class SizeClasses(Strict):
@@ -318,7 +357,7 @@ class Routing(Strict):
 
 
 class Tasks(Strict):
-    max_per_customer: int = Field(3, ge=1)
+    max_per_customer: int = Field(3, ge=1, le=100)
     period: Literal["month", "week", "quarter"] = "month"  # task ids are stable per period
 
 
@@ -412,6 +451,70 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
+# YAML anchors and aliases are allowed, but the document they expand to is bounded: a few
+# hundred bytes of nested aliases (an "alias bomb") would otherwise expand to billions of
+# values when validated. Checked on the node graph, before anything is built.
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int | None:
+    """How many values the document holds with every alias expanded (counting stops past
+    ``limit``); None for an alias that refers to itself. Linear in the number of nodes."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def size(node: yaml.Node) -> int | None:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            return None
+        visiting.add(key)
+        total = 1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        for child in children:
+            inner = size(child)
+            if inner is None:
+                return None
+            total = min(total + inner, limit + 1)
+        visiting.discard(key)
+        sizes[key] = total
+        return total
+
+    depth = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(depth, 10_000))
+    try:
+        return size(root)
+    except RecursionError:
+        return limit + 1
+    finally:
+        sys.setrecursionlimit(depth)
+
+
+def _load_bounded(text: str, path: Path) -> Any:
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        total = _expanded_size(node, MAX_YAML_VALUES)
+        if total is None or total > MAX_YAML_VALUES:
+            what = "an alias that refers to itself" if total is None else (
+                f"aliases that expand to more than {MAX_YAML_VALUES:,} values")
+            raise ConfigError(
+                f"{path}:{node.start_mark.line + 1}: the YAML holds {what}; write the "
+                "values out instead of using * aliases",
+                code="E-CONFIG-YAML",
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file safely; any problem becomes a one-line :class:`ConfigError`."""
     try:
@@ -427,7 +530,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        return _load_bounded(text, path)  # a SafeLoader subclass: never runs code
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -439,6 +542,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{path}: a value cannot be read: {str(exc)[:100]}",
+                          code="E-CONFIG-YAML") from None
 
 
 def _apply_renames(data: dict, warnings: list[str]) -> None:
@@ -513,7 +619,7 @@ def format_validation_error(
     if kind == "missing":
         return f"{source}: missing key '{path}'; add it (see: segtool init)"
     value = err.get("input")
-    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    shown = _SHORT.repr(value) if not isinstance(value, dict) else "a mapping"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     expected = err["msg"]
@@ -524,6 +630,12 @@ def format_validation_error(
     if path:
         return f"{source}: key '{path}' = {shown}: {expected}"
     return f"{source}: {expected}"
+
+
+# the value shown in an error: a few items and characters at most, however large it is
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict = 2, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
 
 
 def validate_model(model: type[BaseModel], data: Any, source: Path) -> Any:

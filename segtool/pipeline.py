@@ -7,9 +7,10 @@ commands write are saved there too.
 
 Safety: the output folder is locked for the whole run (:class:`FolderLock`, exit 75 for a
 second run), and every output goes through one :class:`OutputSet`: files are staged in a
-hidden folder inside ``out`` and moved into place only when all are written, so a failure,
-SIGINT or SIGTERM (turned into ``SystemExit`` by ``cli.main``) leaves the previous outputs
-as they were and removes the staging folder.
+hidden folder beside ``out`` and the two folders are swapped in one step only when all are
+written, so a failure, SIGINT, SIGTERM (turned into ``SystemExit`` by ``cli.main``) or
+SIGKILL leaves the previous outputs as they were. An ``--out`` folder whose outputs an input
+pattern would match is refused before any work (:func:`check_out_outside_inputs`).
 
 Test hook: ``SEGTOOL_TEST_SLOW_EXPORT=<seconds>`` sleeps that long after every output is
 staged and before they are moved into place, so a test can interrupt a run mid-export.
@@ -18,6 +19,7 @@ staged and before they are moved into place, so a test can interrupt a run mid-e
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,8 +29,8 @@ from typing import Any
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import EXIT_DATA, EXIT_OK
-from segtool.io.atomic import FolderLock, OutputSet
+from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError, SegtoolError
+from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
@@ -60,6 +62,50 @@ def _slow_export_hook() -> None:
         time.sleep(float(seconds))
 
 
+def _path_matches(pattern: str, path: str) -> bool:
+    """``path`` matched by the glob ``pattern`` (both absolute), one component at a time as
+    :mod:`glob` does: ``*`` never crosses a ``/``."""
+    want = Path(os.path.normpath(pattern)).parts
+    have = Path(os.path.normpath(path)).parts
+    return len(want) == len(have) and all(
+        fnmatch.fnmatchcase(part, rule) for part, rule in zip(have, want, strict=True))
+
+
+def check_out_outside_inputs(cfg: Config, out: Path) -> None:
+    """Refuse an ``--out`` folder whose outputs an input path or glob would read back.
+
+    ``inputs.orders.path: exports/*.csv`` with ``--out exports`` would read this run's
+    ``call_tasks.csv`` as orders next month: exit 2 before any work, naming the key.
+    """
+    folders = {os.path.abspath(out), str(Path(out).resolve())}
+    for key in ("orders", "contacts", "companies"):
+        item = getattr(cfg.inputs, key)
+        if item is None:
+            continue
+        pattern = os.path.abspath(cfg.resolve(item.path))
+        hits = sorted({name for folder in folders for name in OUTPUT_NAMES
+                       if _path_matches(pattern, os.path.join(folder, name))})
+        if hits:
+            raise ConfigError(
+                f"inputs.{key}.path {item.path!r} would also read the outputs segtool writes in "
+                f"--out {out} ({', '.join(hits[:3])}); choose an --out folder outside the "
+                "inputs or a narrower pattern",
+                code="E-CONFIG-OUT",
+            )
+
+
+def check_previous_is_earlier(folder: Path, previous_as_of: str | None,
+                              as_of: dt.date) -> None:
+    """``--previous`` must be an earlier (or the same) analysis date: a later one is almost
+    always the two folders swapped, and would mark every change the wrong way round."""
+    if previous_as_of and previous_as_of[:10] > as_of.isoformat():
+        raise SegtoolError(
+            f"--previous {folder} is as of {previous_as_of[:10]}, after this run's as_of "
+            f"{as_of.isoformat()}; pass the folder of an earlier run",
+            code="E-USAGE-PREVIOUS",
+        )
+
+
 def run_pipeline(
     cfg: Config,
     *,
@@ -70,15 +116,17 @@ def run_pipeline(
     workspace: Path | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
+    from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
-    from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
+    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
+    check_out_outside_inputs(cfg, out)
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with FolderLock(out):
@@ -87,12 +135,14 @@ def run_pipeline(
         if previous is not None:
             with timings.measure("migration"):
                 prev = read_previous(previous, cfg)
+            if as_of is not None:  # known now: a later --previous fails before any work
+                check_previous_is_earlier(prev.folder, prev.as_of, as_of)
         playbook = load_playbook(cfg)
 
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
-        warnings = list(ingested.warnings)
+        warnings = list(ingested.warnings) + (prev.warnings if prev is not None else [])
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet
         # rejects as the step commands see them: rejects.csv written and read back
@@ -103,6 +153,9 @@ def run_pipeline(
                 Path(st.path).name for st in ingested.stats if st.kind == "orders"))
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
         manifest["as_of"] = used_as_of.isoformat()
+        manifest["task_period"] = cfg.tasks.period  # read back by the next --previous
+        if prev is not None:
+            check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
         manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
         manifest["orders_after_as_of"] = count_after(orders, used_as_of)
 
@@ -135,6 +188,9 @@ def run_pipeline(
                 migration = compare(segments, prev, tasks=tasks, language=cfg.language,
                                     as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
                 tasks = drop_closed_tasks(tasks, migration)
+                zeros = lost_zeros_warning(migration.movers, prev.folder)
+                if zeros:
+                    warnings.append(zeros)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")
 
@@ -160,8 +216,16 @@ def run_pipeline(
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
+        if outset.removed:
+            warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
                      reject_rate=rate, warnings=warnings)
+
+
+def removed_notice(out: Path, names: list[str]) -> str:
+    """The console line for files of an earlier run that a new run did not write again."""
+    return (f"removed from {out} the files of the previous run that this run does not write: "
+            f"{', '.join(names)}")
 
 
 def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,

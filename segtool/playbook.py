@@ -19,7 +19,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from segtool import schema
-from segtool.config import Config, format_validation_error, read_yaml
+from segtool.config import (
+    MAX_AMOUNT,
+    MAX_COUNT,
+    MAX_MONTHS,
+    Config,
+    format_validation_error,
+    read_yaml,
+)
 from segtool.errors import ConfigError
 
 DEFAULT_PLAYBOOK = Path(__file__).parent / "defaults" / "playbook.yaml"
@@ -38,7 +45,8 @@ _ABC = re.compile(r"^[ABC\-*?]+$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # no NaN or infinity in any number (exit 2 naming the key, as in the config)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class Text(_Strict):
@@ -80,12 +88,12 @@ class Condition(_Strict):
     size_class: list[str] | None = None
     period_category: list[str] | None = None  # category whose periods applied
     durable: bool | None = None  # true: some period category applied; false: default periods
-    min_cycle_share: float | None = Field(None, ge=0)  # months since / asleep_after
-    max_cycle_share: float | None = Field(None, ge=0)
-    min_months_since: float | None = Field(None, ge=0)  # months since the last order
-    max_months_since: float | None = Field(None, ge=0)
-    min_orders: int | None = Field(None, ge=0)
-    min_expected_value: float | None = Field(None, ge=0)
+    min_cycle_share: float | None = Field(None, ge=0, le=100)  # months since / asleep_after
+    max_cycle_share: float | None = Field(None, ge=0, le=100)
+    min_months_since: float | None = Field(None, ge=0, le=MAX_MONTHS)  # since the last order
+    max_months_since: float | None = Field(None, ge=0, le=MAX_MONTHS)
+    min_orders: int | None = Field(None, ge=0, le=MAX_COUNT)
+    min_expected_value: float | None = Field(None, ge=0, le=MAX_AMOUNT)
 
     _lists = field_validator(
         "segment", "stage", "activity", "abc", "red_flags", "company_type", "size_class",

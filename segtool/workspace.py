@@ -64,7 +64,7 @@ class Workspace:
     def save(self, frames: dict[str, pl.DataFrame], manifest: dict[str, Any],
              extra_files: dict[str, bytes] | None = None) -> None:
         """Write frames (as parquet), extra files and the manifest; all or nothing."""
-        with OutputSet(self.path) as out:
+        with OutputSet(self.path, keep_others=True) as out:
             for name, frame in frames.items():
                 frame.write_parquet(out.path(f"{name}.parquet"))
             for name, data in (extra_files or {}).items():

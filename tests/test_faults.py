@@ -53,8 +53,11 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp"))
+    """Staging folders and temp files, inside the folder or beside it."""
+    inside = [p.name for p in folder.iterdir()
+              if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")]
+    beside = [p.name for p in folder.parent.glob(f".{folder.name}.segtool-tmp-*")]
+    return sorted(inside + beside)
 
 
 @pytest.fixture
@@ -315,7 +318,7 @@ def test_killed_run_keeps_previous_outputs_and_the_next_run_cleans_up(first_run)
     )
     try:
         deadline = time.monotonic() + 60
-        while not list(out.glob(".segtool-tmp-*/manifest.json")):
+        while not list(out.parent.glob(f".{out.name}.segtool-tmp-*/manifest.json")):
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "the run never reached the export"
             time.sleep(0.05)

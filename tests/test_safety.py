@@ -80,17 +80,18 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(
-        p.name for p in folder.iterdir()
-        if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")
-    )
+    """Staging folders and temp files, inside the folder or beside it."""
+    inside = [p.name for p in folder.iterdir()
+              if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")]
+    beside = [p.name for p in folder.parent.glob(f".{folder.name}.segtool-tmp-*")]
+    return sorted(inside + beside)
 
 
 def _wait_for_staged(out: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
     """Until the run has staged its manifest (the last output) and sleeps in the hook."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if list(out.glob(".segtool-tmp-*/manifest.json")):
+        if list(out.parent.glob(f".{out.name}.segtool-tmp-*/manifest.json")):
             return
         if proc.poll() is not None:
             raise AssertionError(f"run ended early: {proc.returncode} {proc.stderr.read()}")
@@ -178,7 +179,7 @@ def test_unwritable_output_folder_keeps_previous_outputs():
         _run_in_process(config, out, "--as-of", "2026-10-31")
         before = _snapshot(out)
         out.chmod(0o555)
-        (out / ".segtool.lock").chmod(0o444)
+        assert not (out / ".segtool.lock").exists()  # the folder itself is locked
         result = _run(config, out, "--as-of", "2026-11-30", user=user,
                       env={"HOME": str(base)})
         assert result.returncode == EXIT_INPUT, result.stderr

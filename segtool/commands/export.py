@@ -66,11 +66,18 @@ def execute(
             stream.flush()
         return EXIT_OK
 
+    from segtool.pipeline import check_out_outside_inputs
+
+    check_out_outside_inputs(cfg, out)
     with FolderLock(out), OutputSet(out) as outset:
         warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg, formats=formats)
         manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
         manifest["outputs"] = sorted([*outset.names, MANIFEST])
         outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+    if outset.removed:
+        from segtool.pipeline import removed_notice
+
+        warnings.append(removed_notice(out, outset.removed))
     for message in warnings:
         console.warn(message)
     console.info(

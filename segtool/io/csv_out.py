@@ -7,8 +7,9 @@ characters cp1251 cannot hold are written as '?').
 Formula escaping (also used for xlsx text cells): a text value starting with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return gets an apostrophe in front (``'=1+2``), so a
 spreadsheet shows it as text and never runs it. Phone numbers made only of digits, spaces
-and ``+ ( ) - .`` (``+7 (495) 123-45-67``) are left as they are in the ``phone`` column:
-they cannot call a function or reference a cell.
+and ``+ ( ) - .`` (``+7 (495) 123-45-67``) are left as they are in the workbooks' ``phone``
+column, whose cells are typed as text; in CSV they are escaped too, because Excel opening a
+CSV computes ``+7-900-123-45-67`` as a sum (:func:`csv_ready`).
 """
 
 from __future__ import annotations
@@ -40,9 +41,21 @@ def escape_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns([escape_formula(c) for c in text]) if text else frame
 
 
+def _escape_phone_shapes(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV only: phone-shaped text left by :func:`escape_frame` gets its apostrophe too."""
+    if frame.schema.get("phone") != pl.String:
+        return frame
+    value = pl.col("phone")
+    risky = value.str.contains(FORMULA_START)
+    return frame.with_columns(
+        pl.when(risky).then(pl.lit(ESCAPE_PREFIX) + value).otherwise(value).alias("phone")
+    )
+
+
 def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    """Escaped text, ISO dates, plain numbers; lists (if any) joined with ','."""
-    out = escape_frame(frame)
+    """Escaped text (phone numbers included), ISO dates, plain numbers; lists (if any)
+    joined with ','."""
+    out = _escape_phone_shapes(escape_frame(frame))
     lists = [n for n, d in out.schema.items() if isinstance(d, pl.List)]
     if lists:
         out = out.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(",") for c in lists)

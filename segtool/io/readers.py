@@ -57,8 +57,11 @@ class RawTable:
 
     def cleanup(self) -> None:
         for path in self.temp_files:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            with contextlib.suppress(OSError, ValueError):
+                if path.parent == _OPEN_FDS:  # already unlinked: close its descriptor
+                    os.close(int(path.name))
+                else:
+                    os.unlink(path)
         self.temp_files.clear()
 
 
@@ -124,18 +127,35 @@ def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable
                     header_row=dialect.header_row + 1, temp_files=temp)
 
 
+_OPEN_FDS = Path("/proc/self/fd")
+
+
 def _transcode(path: Path, encoding: str) -> Path:
-    """Stream a cp1251 (or other 8-bit) file into a UTF-8 temp file polars can scan."""
+    """Stream a cp1251 (or other 8-bit) file into a UTF-8 temp file polars can scan.
+
+    Where the system lets a deleted file be opened again by its descriptor (Linux'
+    ``/proc/self/fd``), the temp file is unlinked at once and read through that path: the
+    kernel frees it when the process ends, even after SIGKILL, so no copy of an export is
+    ever left in TMPDIR. :meth:`RawTable.cleanup` closes the descriptor.
+    """
     fd, tmp = tempfile.mkstemp(prefix="segtool-", suffix=".csv")
+    anonymous = _OPEN_FDS.is_dir()
+    if anonymous:
+        os.unlink(tmp)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+        with open(path, "rb") as src, os.fdopen(os.dup(fd), "wb") as dst:
             while block := src.read(TRANSCODE_CHUNK):
                 dst.write(decoder.decode(block).encode("utf-8"))
             dst.write(decoder.decode(b"", final=True).encode("utf-8"))
     except OSError as exc:
-        os.unlink(tmp)
+        os.close(fd)
+        if not anonymous:
+            os.unlink(tmp)
         raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+    if anonymous:
+        return _OPEN_FDS / str(fd)
+    os.close(fd)
     return Path(tmp)
 
 

@@ -11,32 +11,35 @@ Compares this run's segments with the previous output folder (``--previous DIR``
   ``mail_tasks.xlsx`` are not issued again (matched by ``task_id``); those still open are
   listed.
 
-:func:`read_previous` reads the previous folder, :func:`compare` and :func:`drop_closed_tasks`
-are pure, :func:`write_migration` writes ``migration.xlsx`` / ``migration.csv`` into an
-:class:`~segtool.io.atomic.OutputSet`.
+:func:`read_previous` (in :mod:`segtool.io.previous`, imported here) reads the previous
+folder, :func:`compare` and :func:`drop_closed_tasks` are pure, :func:`write_migration`
+writes ``migration.xlsx`` / ``migration.csv`` into an :class:`~segtool.io.atomic.OutputSet`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from segtool.config import Config, CsvOptions
-from segtool.errors import InputError
+from segtool.config import Config
 from segtool.io.csv_out import csv_bytes
+from segtool.io.previous import (  # noqa: F401 - re-exported: the reading moved to io
+    CLOSED_STATUSES,
+    PREVIOUS_SEGMENTS,
+    TASK_STATUSES,
+    TASK_WORKBOOKS,
+    PreviousRun,
+    read_previous,
+    read_previous_segments,
+    read_task_statuses,
+    status_code,
+)
 from segtool.io.xlsx import Book, Column
 from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
-
-PREVIOUS_SEGMENTS = "segments.csv"
-TASK_WORKBOOKS = ("call_tasks", "mail_tasks")
 
 MOVER_COLUMNS = [
     "customer_id", "company_name", "previous_segment", "segment", "raised_flags", "cleared_flags",
@@ -49,31 +52,6 @@ OPEN_TASK_COLUMNS = [
     "task_id", "customer_id", "company_name", "channel", "tactic", "due_date", "status",
     "segment", "reissued", "source",
 ]
-TASK_STATUSES = ("open", "in_progress", "done", "refused")
-CLOSED_STATUSES = ("done", "refused")
-
-# status as shown in the xlsx drop-down (RU or EN labels) or as a code -> code
-_STATUS_WORDS = {
-    "open": "open", "открыта": "open", "открыто": "open", "новая": "open", "new": "open",
-    "in progress": "in_progress", "в работе": "in_progress", "in work": "in_progress",
-    "done": "done", "выполнена": "done", "выполнено": "done", "сделано": "done",
-    "закрыта": "done", "closed": "done", "completed": "done",
-    "refused": "refused", "отказ": "refused", "отказано": "refused", "отказался": "refused",
-    "rejected": "refused", "declined": "refused",
-}
-
-# headers of the task workbooks (snake_case keys, RU/EN labels), normalised by _norm_header
-_TASK_HEADERS = {
-    "task_id": ["task_id", "task id", "id задачи", "номер задачи", "код задачи", "задача id"],
-    "status": ["status", "статус", "состояние"],
-    "customer_id": ["customer_id", "customer id", "инн", "id клиента", "код клиента", "клиент id",
-                    "инн / код клиента"],
-    "company_name": ["company_name", "company", "company name", "компания", "клиент",
-                     "контрагент", "наименование", "название компании"],
-    "channel": ["channel", "канал"],
-    "tactic": ["tactic", "тактика"],
-    "due_date": ["due_date", "due date", "due", "срок", "выполнить до", "дата выполнения"],
-}
 
 NEW_KEY = "(new)"
 GONE_KEY = "(gone)"
@@ -124,205 +102,6 @@ _LABELS = {
         "status_done": "done", "status_refused": "refused", "yes": "yes", "no": "no",
     },
 }
-
-
-# -- the previous run ----------------------------------------------------------------------
-@dataclass
-class PreviousRun:
-    """What a previous output folder tells: its segments, task statuses and as_of."""
-
-    folder: Path
-    segments: pl.DataFrame  # customer_id, company_name, segment, red_flags (all String)
-    tasks: pl.DataFrame  # task_id, status (code), customer_id, company_name, channel, ...
-    as_of: str | None = None
-
-
-def _norm_header(name: Any) -> str:
-    text = str(name or "").strip().lower().replace("ё", "е")
-    return re.sub(r"[\s_\-.,:;/()№#]+", " ", text).strip()
-
-
-def _decode(data: bytes, csv: CsvOptions) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1251" if csv.encoding == "cp1251" else "utf-8", errors="replace")
-
-
-def _pick_delimiter(header: str, preferred: str) -> str:
-    """The configured delimiter, unless the header plainly uses another one."""
-    for sep in (preferred, ",", ";", "\t", "|"):
-        if "customer_id" in header.split(sep):
-            return sep
-    return preferred
-
-
-def read_previous_segments(path: Path, csv: CsvOptions) -> pl.DataFrame:
-    """A previous ``segments.csv`` (with this config's CSV options), codes as text."""
-    try:
-        text = _decode(Path(path).read_bytes(), csv)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the previous segments ({exc.strerror})") from None
-    header = text.split("\n", 1)[0].rstrip("\r")
-    sep = _pick_delimiter(header, csv.delimiter)
-    try:
-        frame = pl.read_csv(
-            io.StringIO(text), separator=sep, infer_schema=False, missing_columns="insert"
-        ) if text.strip() else pl.DataFrame()
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{path}: cannot read the previous segments: {exc}") from None
-    missing = [c for c in ("customer_id", "segment") if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{path}: not a segtool segments.csv (no column {', '.join(missing)})",
-            code="E-INPUT-PREVIOUS",
-        )
-    return frame.select(
-        pl.col("customer_id").str.strip_chars(),
-        _text_or_null(frame, "company_name"),
-        pl.col("segment").str.strip_chars(),
-        _text_or_null(frame, "red_flags").fill_null(""),
-    ).filter(pl.col("customer_id").is_not_null() & (pl.col("customer_id") != ""))
-
-
-def _text_or_null(frame: pl.DataFrame, name: str) -> pl.Expr:
-    if name in frame.columns:
-        return pl.col(name).cast(pl.String)
-    return pl.lit(None, dtype=pl.String).alias(name)
-
-
-def status_code(expr: pl.Expr) -> pl.Expr:
-    """Task status as written (RU/EN label or code; empty = open) -> code."""
-    words = expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("_", " ")
-    words = words.str.replace_all("ё", "е").str.replace_all(r"\s+", " ")
-    return (
-        pl.when(words.is_null() | (words == ""))
-        .then(pl.lit("open"))
-        .otherwise(words.replace_strict(_STATUS_WORDS, default="open", return_dtype=pl.String))
-    )
-
-
-def _header_aliases() -> dict[str, set[str]]:
-    """Known spellings of each task column, including the export's own RU/EN headers."""
-    wanted = {k: {_norm_header(a) for a in aliases} for k, aliases in _TASK_HEADERS.items()}
-    try:
-        from segtool.steps.export import header
-    except ImportError:  # pragma: no cover - export is part of the package
-        return wanted
-    for key, aliases in wanted.items():
-        aliases.update(_norm_header(header(key, language)) for language in _LABELS)
-    return wanted
-
-
-def _find_header(sheet: pl.DataFrame) -> tuple[int, dict[str, str]] | None:
-    """Row index of the header (within the first 10 rows) and canonical key -> column."""
-    wanted = _header_aliases()
-    head = sheet.head(10).rows()
-    for index, row in enumerate(head):
-        found: dict[str, str] = {}
-        for column, value in zip(sheet.columns, row, strict=True):
-            norm = _norm_header(value)
-            for key, aliases in wanted.items():
-                if key not in found and norm in aliases:
-                    found[key] = column
-        if "task_id" in found and "status" in found:
-            return index, found
-    return None
-
-
-def _task_schema() -> dict[str, pl.DataType]:
-    return {**{k: pl.String for k in _TASK_HEADERS}, "due_date": pl.Date, "source": pl.String}
-
-
-def _as_date(text: pl.Expr) -> pl.Expr:
-    """A due date read back as text (ISO, ISO with a time, dd.mm.yyyy) -> Date."""
-    day = text.str.strip_chars().str.slice(0, 10)
-    return pl.coalesce(
-        day.str.to_date("%Y-%m-%d", strict=False), day.str.to_date("%d.%m.%Y", strict=False)
-    )
-
-
-def read_task_statuses(path: Path) -> pl.DataFrame:
-    """task_id and status code (plus what else the sheet has) from a task workbook or CSV."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".csv":
-            sheets = {"csv": pl.read_csv(path, has_header=False, infer_schema=False,
-                                         truncate_ragged_lines=True)}
-        else:
-            sheets = pl.read_excel(
-                path, sheet_id=0, has_header=False, infer_schema_length=0,
-                drop_empty_rows=True, raise_if_empty=False,
-            )
-    except (OSError, pl.exceptions.PolarsError, Exception) as exc:  # noqa: BLE001 - any reader error
-        raise InputError(f"{path}: cannot read last month's tasks: {exc}") from None
-    frames = []
-    for sheet in sheets.values():
-        if sheet.height == 0:
-            continue
-        found = _find_header(sheet)
-        if found is None:
-            continue
-        index, columns = found
-        body = sheet.slice(index + 1)
-        frames.append(
-            body.select(
-                *[
-                    pl.col(columns[key]).cast(pl.String).str.strip_chars().alias(key)
-                    if key in columns else pl.lit(None, dtype=pl.String).alias(key)
-                    for key in _TASK_HEADERS
-                ]
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=_task_schema())
-    return (
-        pl.concat(frames)
-        .filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))
-        .with_columns(
-            status_code(pl.col("status")).alias("status"),
-            _as_date(pl.col("due_date")).alias("due_date"),
-            pl.lit(path.name).alias("source"),
-        )
-    )
-
-
-def read_previous(folder: Path, cfg: Config) -> PreviousRun:
-    """Read the previous output folder (``--previous``): segments and task statuses."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"--previous {folder}: no such folder", code="E-INPUT-PREVIOUS")
-    seg_path = folder / PREVIOUS_SEGMENTS
-    if not seg_path.exists():
-        raise InputError(
-            f"{seg_path}: not found; --previous must be an earlier segtool output folder "
-            "written with the csv format",
-            code="E-INPUT-PREVIOUS",
-        )
-    segments = read_previous_segments(seg_path, cfg.export.csv)
-    task_frames = []
-    for stem in TASK_WORKBOOKS:
-        for suffix in (".xlsx", ".csv"):  # the analyst edits the workbook; csv as a fallback
-            candidate = folder / f"{stem}{suffix}"
-            if candidate.exists():
-                task_frames.append(read_task_statuses(candidate))
-                break
-    tasks = (
-        pl.concat(task_frames, how="diagonal_relaxed").unique("task_id", keep="first",
-                                                              maintain_order=True)
-        if task_frames
-        else pl.DataFrame(schema=_task_schema())
-    )
-    as_of = None
-    manifest = folder / "manifest.json"
-    if manifest.exists():
-        try:
-            as_of = json.loads(manifest.read_text(encoding="utf-8")).get("as_of")
-        except (OSError, ValueError):
-            as_of = None
-    return PreviousRun(folder=folder, segments=segments, tasks=tasks, as_of=as_of)
 
 
 # -- comparing (pure) ----------------------------------------------------------------------

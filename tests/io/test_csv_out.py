@@ -60,6 +60,21 @@ def test_phone_numbers_are_left_alone_but_formulas_in_phone_are_not():
                                           "'+7 1) & =cmd"]
 
 
+def test_phone_numbers_are_escaped_in_csv():
+    """Excel opening a CSV computes +7-900-123-45-67 (= -1133); the workbooks keep the
+    number as it is in a text cell."""
+    frame = pl.DataFrame({"phone": ["+7-900-123-45-67", "8 900 123-45-67", "=1+2", None],
+                          "company_name": ["+7-900", "ООО Альфа", "-1", "@x"]})
+    text = csv_bytes(frame, CsvOptions()).decode("utf-8")
+    assert text.splitlines() == [
+        "phone,company_name",
+        "'+7-900-123-45-67,'+7-900",
+        "8 900 123-45-67,ООО Альфа",
+        "'=1+2,'-1",
+        ",'@x",
+    ]
+
+
 @given(st.lists(st.text(max_size=20), min_size=1, max_size=20))
 def test_no_written_cell_starts_like_a_formula(values):
     out = escape_frame(pl.DataFrame({"name": values}, schema={"name": pl.String}))
