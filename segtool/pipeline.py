@@ -29,6 +29,7 @@ import polars as pl
 from segtool.config import Config
 from segtool.errors import EXIT_DATA, EXIT_OK
 from segtool.io.atomic import FolderLock, OutputSet
+from segtool.io.csv_out import describe as describe_csv
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
@@ -45,6 +46,7 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     reject_rate: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # information only (hidden by --quiet)
 
 
 def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -157,11 +159,12 @@ def run_pipeline(
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
             manifest["timings"] = dict(timings.seconds)
+            manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
-                     reject_rate=rate, warnings=warnings)
+                     reject_rate=rate, warnings=warnings, notices=list(ingested.notices))
 
 
 def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,

@@ -83,12 +83,15 @@ def test_segments_workbook_summary_and_customers(tmp_path):
     assert {"Клиенты и выручка по сегментам", "Матрица 3×3: клиенты",
             "Распределение ABC по критериям", "Использованные пороги"} <= cells
     rows = [[c.value for c in row] for row in summary.iter_rows()]
-    segment_row = next(r for r in rows if r[0] == "Постоянный уснувший")
+    mid = [r[4:9] for r in rows]  # the segments block (columns E-I)
+    segment_row = next(r for r in mid if r[0] == "Постоянный уснувший")
     assert segment_row[1:5] == [1, 1 / 3, 50000.0, 50000 / 51000]
-    assert next(r for r in rows if r[0] == "давность")[1:5] == [1, 0, 1, 1]
-    # one readable row per criterion: measure, method, boundaries, direction
-    assert ["давность", "дней с последнего заказа", "квантили: A 20%, B 30%", 30, 90,
-            "меньше"] in [r[:6] for r in rows]
+    assert next(r for r in mid if r[0] == "давность")[1:5] == [1, 0, 1, 1]
+    # one readable row per criterion: boundaries as numbers, then how, in words
+    row = next(r for r in rows if r[0] == "давность")
+    assert row[1:3] == [30, 90]
+    assert row[4] == "дней с последнего заказа; меньше — лучше; квантили: A — лучшие 20 %, " \
+        "B — следующие 30 %"
     customers = wb["Клиенты"]
     header = [c.value for c in customers[1]]
     assert header[:5] == ["ИНН / код клиента", "Клиент", "Стадия", "Активность", "Сегмент"]
@@ -108,10 +111,12 @@ def test_task_workbooks_have_status_drop_down_and_labels(tmp_path):
     write(tmp_path, language="en")
     calls = openpyxl.load_workbook(tmp_path / "call_tasks.xlsx")["Calls"]
     header = [c.value for c in calls[1]]
-    assert header[:3] == ["Due", "Status", "Priority"]
+    # the caller's columns first: when, whom, how to reach, what to say, why
+    assert header[:8] == ["Due", "Company", "Contact", "Phone", "Script", "Offer",
+                          "Why in segment", "Status"]
     assert calls.max_row == 3  # call + survey
     assert calls.freeze_panes == "A2" and calls.auto_filter.ref == "A1:V3"
-    assert calls["B2"].value == "open"
+    assert calls["H2"].value == "open"
     assert calls.data_validations.dataValidation[0].formula1 == '"open,in progress,done,refused"'
     channel = calls.cell(row=2, column=header.index("Channel") + 1).value
     assert channel in {"Call", "Survey"}
