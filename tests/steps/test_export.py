@@ -168,3 +168,20 @@ def test_task_sheet_shows_tactic_labels_and_priority_as_words(tmp_path):
     assert shown["tactic"].to_list() == ["Падение выручки", "custom"]
     assert shown["priority"].to_list() == ["да", ""]
     assert labelled(tasks, "en")["priority"].to_list() == ["yes", ""]
+
+
+def test_summary_blocks_hand_counted(tmp_path):
+    """Three customers, one with two flags; four tasks on four channels (see tasks())."""
+    write(tmp_path)
+    ws = openpyxl.load_workbook(tmp_path / "segments.xlsx")["Сводка"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    pairs = {(r[k], r[k + 1]) for r in rows for k in range(len(r) - 1) if isinstance(r[k], str)}
+    assert {("Звонок", 1), ("Email", 1), ("Опрос", 1), ("InMail", 1), ("Всего задач", 4)} <= pairs
+    assert {("падение выручки", 1), ("пропущен заказ", 1), ("ушла категория", 0),
+            ("Клиентов с флажками", 1)} <= pairs
+    # at risk: falling asleep or flagged -> only 002; active share: 001 of 3
+    assert ("Под риском (засыпают или с флажками)", 1) in pairs
+    assert ("Доля активных клиентов", 1 / 3) in pairs
+    date = next(c for row in ws.iter_rows() for c in row if c.value == "Дата анализа")
+    as_of = ws.cell(row=date.row, column=date.column + 1)
+    assert as_of.value == dt.datetime(2026, 10, 31) and as_of.number_format == "dd.mm.yyyy"
