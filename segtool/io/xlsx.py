@@ -83,6 +83,7 @@ class PrintSetup:
     """
 
     columns: int | None = None
+    fit_width: bool = True  # scale to one page wide (a wide list prints across pages)
 
 
 # A4 landscape with 1 cm side margins: the width a sheet is scaled down to, in pixels at
@@ -190,7 +191,8 @@ class Book:
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.set_margins(left=MARGIN_INCH, right=MARGIN_INCH, top=0.6, bottom=0.6)
-        ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as it takes
+        if printing.fit_width:
+            ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as it takes
         ws.repeat_rows(0)  # the header on every printed page
         if printing.columns is not None:
             ws.print_area(0, 0, last_row, min(printing.columns, len(columns)) - 1)
@@ -267,9 +269,9 @@ def _widths(data: pl.DataFrame, columns: list[Column]) -> list[float]:
             biggest = sample[column.key].abs().max() or 0
             shown = f"{biggest:,.0f}" if column.kind == "int" else f"{biggest:,.2f}"
             content = len(shown) + 1
-        header = max((len(w) for w in column.header.split()), default=0) + 2
-        if column.kind in ("int", "date", "bool", "percent"):
-            header = min(header, 14)  # long labels wrap over two lines instead
+        # the header wraps at word boundaries, into two lines (sometimes three)
+        longest = max((len(w) for w in column.header.split()), default=0)
+        header = max(longest, -(-len(column.header) // 2)) + 2
         out.append(float(min(_MAX_WIDTH, max(_MIN_WIDTH, int(content) + 2, header))))
     return out
 

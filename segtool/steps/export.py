@@ -666,7 +666,8 @@ def _thresholds_block(grid: _Grid, row: int, summary: dict, text: dict, lang: st
         for col, letter in ((_LEFT + 1, "A"), (_LEFT + 2, "B")):
             value = info.get(letter)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                grid.put(row, col, float(value), f["number"] if abs(value) < 10 else f["int"])
+                whole = float(value).is_integer() or abs(value) >= 10
+                grid.put(row, col, float(value), f["int"] if whole else f["number"])
         grid.put(row, _MID, f"{measure}; {better}; {how}")
     for note in notes:
         row += 1
@@ -757,7 +758,9 @@ def write_outputs(
             _summary_sheet(book, segments, summary, cfg, tasks)
             keys = segment_keys(segments)
             book.write_table(text["customers"], labelled(segments, lang),
-                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
+                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2,
+                             # ~50 columns: printed across pages, not shrunk to one
+                             printing=PrintSetup(fit_width=False))
             warnings += book.warnings
     if "csv" in formats:
         write_csv(segments, out.path("segments.csv"), csv_options)

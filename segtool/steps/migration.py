@@ -636,7 +636,7 @@ def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> No
         return migration.labels.get(key, key)
 
     head = [""] + [label(c) for c in matrix.columns[1:]]
-    width = 12
+    width = 14  # «Перспективный» whole on its line
     lines = max((header_lines(h, width) for h in head), default=1)
     sheet.set_row(top + 1, 15 * lines)
     sheet.write_row(top + 1, 0, head, f["header"])
@@ -652,8 +652,8 @@ def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> No
         sheet.write_number(last, j, value, f["int"])
     labels = [label(k) for k in matrix["previous_segment"].to_list()]
     first = max([len(h) for h in labels + [text[k] for k, _ in facts]] + [12]) + 2
-    sheet.set_column(0, 0, min(first, 48))
-    sheet.set_column(1, 1, max(width, 12))
+    sheet.set_column(0, 0, min(first, 60))
+    sheet.set_column(1, 1, width)
     sheet.set_column(2, max(len(head) - 1, 2), width)
 
 
