@@ -417,9 +417,9 @@ def row_lines(text: pl.Expr, width: float) -> pl.Expr:
 
     A line holds about ``width - 1`` characters; every line break starts a new line."""
     per_line = max(1.0, width - 1)
-    paragraphs = text.fill_null("").str.split("\n")
-    return (paragraphs.list.eval((pl.element().str.len_chars() / per_line).ceil().clip(1))
-            .list.sum().cast(pl.Int64).clip(1))
+    text = text.fill_null("")
+    return ((text.str.len_chars() / per_line).ceil().cast(pl.Int64)
+            + text.str.count_matches("\n", literal=True)).clip(1)
 
 
 def _number_text(value: pl.Expr) -> pl.Expr:

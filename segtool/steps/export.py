@@ -354,6 +354,15 @@ class _Grid:
     def last_row(self) -> int:
         return max((r for r, _ in self.cells), default=0)
 
+    def widths(self, base: list[float], header_format: Any) -> list[float]:
+        """Column widths: ``base``, widened where a header label would not fit on one line
+        (bold text is about a tenth wider than the width unit)."""
+        out = list(base)
+        for (_, col), (value, fmt) in self.cells.items():
+            if fmt is header_format and isinstance(value, str) and col < len(out):
+                out[col] = max(out[col], round(len(value) * 1.1) + 1)
+        return out
+
     def write(self, ws: Any) -> None:
         for (row, col), (value, fmt) in sorted(self.cells.items()):
             if value is None:
@@ -414,8 +423,6 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     ws.fit_to_pages(1, 1)  # the whole dashboard on one page
     ws.hide_gridlines(2)
-    for col, width in enumerate(_SUMMARY_WIDTHS):
-        ws.set_column(col, col, width)
     tasks = tasks if tasks is not None else pl.DataFrame()
     grid = _Grid()
     revenue = pl.col("revenue").fill_null(0) if "revenue" in segments.columns else pl.lit(0.0)
@@ -620,6 +627,8 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
     chart.set_size({"width": 660, "height": 420})
     ws.insert_chart(chart_row, _MID + 2, chart, {"x_offset": 40})
     grid.put(chart_row + 22, 0, None)  # the print area reaches below the charts
+    for col, width in enumerate(grid.widths(_SUMMARY_WIDTHS, f["header"])):
+        ws.set_column(col, col, width)
     grid.write(ws)
     ws.print_area(0, 0, chart_row + 22, len(_SUMMARY_WIDTHS) - 1)
 
