@@ -14,6 +14,7 @@ Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys an
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import polars as pl
@@ -21,7 +22,7 @@ import polars as pl
 from segtool import schema
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
-from segtool.io.csv_out import write_csv
+from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, write_csv
 from segtool.io.xlsx import Book, Column, PrintSetup
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import (
@@ -373,8 +374,11 @@ class _Grid:
                 ws.write_number(row, col, value, fmt)
             elif isinstance(value, dt.date):
                 ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt)
-            else:
-                ws.write_string(row, col, str(value), fmt)
+            else:  # owner and category names come from the data: escaped like every cell
+                text = str(value)
+                if re.match(FORMULA_START, text):
+                    text = ESCAPE_PREFIX + text
+                ws.write_string(row, col, text, fmt)
 
 
 # the dashboard's columns: headline figures (A-C), segments (E-I), matrices and flags (K-N)

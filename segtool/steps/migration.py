@@ -30,7 +30,7 @@ import polars as pl
 
 from segtool.config import Config, CsvOptions
 from segtool.errors import InputError
-from segtool.io.csv_out import csv_bytes
+from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, csv_bytes
 from segtool.io.xlsx import Book, Column, header_lines
 from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
@@ -633,7 +633,8 @@ def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> No
     def label(key: str) -> str:
         if key in (NEW_KEY, GONE_KEY, "total"):
             return text[key]
-        return migration.labels.get(key, key)
+        shown = migration.labels.get(key, key)  # a code read from the previous folder
+        return ESCAPE_PREFIX + shown if re.match(FORMULA_START, shown) else shown
 
     head = [""] + [label(c) for c in matrix.columns[1:]]
     width = 14  # «Перспективный» whole on its line
