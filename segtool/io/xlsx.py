@@ -6,7 +6,10 @@ Dates are written as Excel serial numbers under a date format; text cells go thr
 same formula escaping as the CSV files (:func:`segtool.io.csv_out.escape_frame`) and are
 always written as strings, never as formulas. Every table sheet has a frozen header, an
 autofilter and column widths from its content; a table longer than ``max_rows`` is split
-into several sheets ("Customers", "Customers 2", ...) with a warning.
+into several sheets ("Customers", "Customers 2", ...) with a warning. Sheets print on A4
+landscape with the header row on every page, scaled to one page wide unless
+:class:`PrintSetup` says otherwise (it can also limit the print area to the first columns).
+A wrapped column (``Column.wrap``) gives each row the height its text needs.
 
 xlsxwriter (constant_memory mode) writes the structure: styles, header row, column widths and
 formats, frozen panes, autofilter, drop-downs, print settings, the Summary sheet. Writing

@@ -1,11 +1,15 @@
 """export: segments, tasks and data problems → workbooks and CSV files in an OutputSet.
 
 Files (see docs/workbooks.md):
-- ``segments.xlsx``: a Summary sheet (counts and revenue per segment, the 3×3 stage ×
-  activity matrix, the ABC distribution, the thresholds used, native charts), then a
-  Customers sheet with every customer. ``segments.csv``: the same rows, codes not labels.
+- ``segments.xlsx``: a Summary sheet, a dashboard printed on one page (headline figures,
+  tasks per channel and owner, counts and revenue per segment, the 3×3 stage × activity
+  matrix as a heat map, red-flag counts, periods per category, the ABC distribution, the
+  thresholds used in words, native charts), then a Customers sheet with every customer.
+  ``segments.csv``: the same rows, codes not labels.
 - ``call_tasks.xlsx/.csv`` (channels call and survey), ``mail_tasks.xlsx/.csv`` (email,
-  postal mail, InMail, chatbot): one task per row, a status drop-down in the workbook.
+  postal mail, InMail, chatbot): one task per row, a status drop-down in the workbook; the
+  sheets put the caller's columns first (:data:`CALL_LAYOUT`, :data:`MAIL_LAYOUT`) and
+  print them one landscape page wide.
 - ``data_quality.csv`` and ``rejects.csv`` (always CSV: they are lists to fix at the source).
 
 Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys and codes.

@@ -185,3 +185,21 @@ def test_summary_blocks_hand_counted(tmp_path):
     date = next(c for row in ws.iter_rows() for c in row if c.value == "Дата анализа")
     as_of = ws.cell(row=date.row, column=date.column + 1)
     assert as_of.value == dt.datetime(2026, 10, 31) and as_of.number_format == "dd.mm.yyyy"
+
+
+def test_customers_sheet_takes_a_column_it_has_no_label_for(tmp_path):
+    """A column a newer step adds shows as words; new columns with labels show them."""
+    cfg = config_for_orders("o.csv")
+    segments = SEGMENTS.with_columns(pl.lit(0.25).alias("p_alive"),
+                                     pl.lit(1.5).alias("brand_new_metric"),
+                                     pl.lit(True).alias("size_class_inferred"))
+    with OutputSet(tmp_path) as out:
+        write_outputs(out, segments=segments, tasks=tasks(), data_quality=pl.DataFrame(),
+                      rejects=empty(REJECTS), summary={}, cfg=cfg, formats={"xlsx"})
+    ws = openpyxl.load_workbook(tmp_path / "segments.xlsx")["Клиенты"]
+    header = [c.value for c in ws[1]]
+    assert {"Вероятность активности", "Brand new metric", "Размер определён по закупкам"} <= set(
+        header)
+    p_alive = ws.cell(row=2, column=header.index("Вероятность активности") + 1)
+    assert p_alive.value == 0.25 and p_alive.number_format == "0.0%"
+    assert ws.cell(row=2, column=header.index("Размер определён по закупкам") + 1).value == "да"
