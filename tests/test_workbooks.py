@@ -33,8 +33,14 @@ from segtool.steps.tactics import TASK_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CONFIG = REPO / "config" / "segtool.yaml"
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
-KEYS = set(schema.SEGMENT_COLUMNS) | set(EXTRA_COLUMNS) | set(TASK_COLUMNS) | set(
-    MOVER_COLUMNS) | set(FLAG_COLUMNS) | set(OPEN_TASK_COLUMNS)
+KEYS = (
+    set(schema.SEGMENT_COLUMNS)
+    | set(EXTRA_COLUMNS)
+    | set(TASK_COLUMNS)
+    | set(MOVER_COLUMNS)
+    | set(FLAG_COLUMNS)
+    | set(OPEN_TASK_COLUMNS)
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,29 +91,57 @@ def test_call_sheet_puts_contact_phone_and_script_on_the_company_page(runs):
     print on the same page."""
     ws = openpyxl.load_workbook(runs["first"] / "call_tasks.xlsx").worksheets[0]
     head = header_row(ws)
-    assert head[:8] == ["Срок", "Клиент", "Контакт", "Телефон", "Скрипт", "Предложение",
-                        "Почему в сегменте", "Статус"]
+    assert head[:8] == [
+        "Срок",
+        "Клиент",
+        "Контакт",
+        "Телефон",
+        "Скрипт",
+        "Предложение",
+        "Почему в сегменте",
+        "Статус",
+    ]
     area = ws.print_area
     assert area is not None and re.search(r"\$A\$1:\$H\$\d+", area), area
     # a width in the file is the character count plus padding (10 -> 10.71): 7 px each
-    pixels = [round(7 * ws.column_dimensions[chr(ord("A") + i)].width)
-              for i in range(len(CALL_LAYOUT))]
+    pixels = [
+        round(7 * ws.column_dimensions[chr(ord("A") + i)].width) for i in range(len(CALL_LAYOUT))
+    ]
     assert pixels == [column_pixels(w) for w, _ in CALL_LAYOUT.values()]
     assert print_scale([w for w, _ in CALL_LAYOUT.values()]) >= 0.75
     assert PAGE_WIDTH_PX / sum(pixels) >= 0.75
 
 
-@pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdftotext")),
-                    reason="LibreOffice and poppler are not installed")
+@pytest.mark.skipif(
+    not (shutil.which("soffice") and shutil.which("pdftotext")),
+    reason="LibreOffice and poppler are not installed",
+)
 def test_rendered_call_sheet_first_page(runs, tmp_path):
     """LibreOffice prints the sample's first task with its contact, phone and script on
     page 1, beside the company; the 367 tasks take far fewer pages than the 84 of before."""
     book = runs["first"] / "call_tasks.xlsx"
-    subprocess.run(["soffice", "--headless", "--calc", "--convert-to", "pdf", "--outdir",
-                    str(tmp_path), str(book)], check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            "--calc",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(book),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     pdf = tmp_path / "call_tasks.pdf"
-    page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    page = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     first = openpyxl.load_workbook(book).worksheets[0]
     row = {h: first.cell(row=2, column=i + 1).value for i, h in enumerate(header_row(first))}
     words = " ".join(page.split())
@@ -141,23 +175,40 @@ def test_customers_sheet_values_and_formats_read_in_russian(runs):
     col = {h: i + 1 for i, h in enumerate(head)}
 
     def values(name: str) -> set:
-        return {r[0] for r in ws.iter_rows(min_row=2, min_col=col[name], max_col=col[name],
-                                           values_only=True)} - {None}
+        return {
+            r[0]
+            for r in ws.iter_rows(min_row=2, min_col=col[name], max_col=col[name], values_only=True)
+        } - {None}
 
     assert values("Тип определён по названию") <= {"да", "нет"}
     assert values("Размер оценён по") <= {"оборот", "численность", "выручка за 12 мес."}
     assert values("Класс размера") <= {"микро", "малое", "среднее", "крупное"}
-    for name, fmt in (("Численность", "#,##0"), ("Обычный интервал, дней", "#,##0"),
-                      ("Дней с последнего заказа", "#,##0"), ("Размер", "#,##0"),
-                      ("Выручка", "#,##0.00"), ("Последний заказ", "dd.mm.yyyy")):
-        cell = next(r[0] for r in ws.iter_rows(min_row=2, min_col=col[name],
-                                               max_col=col[name]) if r[0].value is not None)
+    for name, fmt in (
+        ("Численность", "#,##0"),
+        ("Обычный интервал, дней", "#,##0"),
+        ("Дней с последнего заказа", "#,##0"),
+        ("Размер", "#,##0"),
+        ("Выручка", "#,##0.00"),
+        ("Последний заказ", "dd.mm.yyyy"),
+    ):
+        cell = next(
+            r[0]
+            for r in ws.iter_rows(min_row=2, min_col=col[name], max_col=col[name])
+            if r[0].value is not None
+        )
         assert cell.number_format == fmt, name
 
 
 def test_every_column_has_a_label_and_an_unknown_one_reads_as_words():
-    for key in [*schema.SEGMENT_COLUMNS, *EXTRA_COLUMNS, *TASK_COLUMNS, "p_alive",
-                "expected_orders", "expected_revenue", "size_class"]:
+    for key in [
+        *schema.SEGMENT_COLUMNS,
+        *EXTRA_COLUMNS,
+        *TASK_COLUMNS,
+        "p_alive",
+        "expected_orders",
+        "expected_revenue",
+        "size_class",
+    ]:
         if key.endswith("_label") or key.startswith("segment_label"):
             continue  # label columns are not shown (their code column is, as labels)
         assert key in HEADERS, key
@@ -232,14 +283,22 @@ def test_excel_ru_csv_reads_back_to_the_same_values(runs, name):
     text = raw.decode("utf-8-sig")
     assert re.search(r";\d+,\d+;", text) and re.search(r"\d\d\.\d\d\.\d{4}", text)
     manifest = json.loads((runs["excel"] / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["csv"] == {"dialect": "excel-ru", "delimiter": ";", "bom": True,
-                               "encoding": "utf-8", "decimal": ",", "date_format": "dd.mm.yyyy"}
+    assert manifest["csv"] == {
+        "dialect": "excel-ru",
+        "delimiter": ";",
+        "bom": True,
+        "encoding": "utf-8",
+        "decimal": ",",
+        "date_format": "dd.mm.yyyy",
+    }
 
 
 def test_excel_ru_with_a_comma_delimiter_is_a_config_error(tmp_path):
     config = tmp_path / "segtool.yaml"
-    config.write_text("inputs: {orders: {path: o.csv}}\n"
-                      "export: {csv: {dialect: excel-ru, delimiter: ','}}\n", encoding="utf-8")
+    config.write_text(
+        "inputs: {orders: {path: o.csv}}\nexport: {csv: {dialect: excel-ru, delimiter: ','}}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert "export.csv" in str(caught.value) and "decimal comma" in str(caught.value)
@@ -249,7 +308,8 @@ def test_excel_ru_with_a_comma_delimiter_is_a_config_error(tmp_path):
 def test_unused_columns_are_one_notice_for_the_files_and_hidden_by_quiet(tmp_path, capsys):
     for month in ("01", "02"):
         (tmp_path / f"orders_{month}.csv").write_text(
-            f"ИНН;Дата;Сумма;Примечание\n0012;05.{month}.2026;100;срочно\n", encoding="utf-8")
+            f"ИНН;Дата;Сумма;Примечание\n0012;05.{month}.2026;100;срочно\n", encoding="utf-8"
+        )
     config = tmp_path / "segtool.yaml"
     config.write_text("inputs: {orders: {path: 'orders_*.csv'}}\n", encoding="utf-8")
     args = ("ingest", "--config", config, "--workspace", tmp_path / "ws")
