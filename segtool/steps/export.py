@@ -183,7 +183,7 @@ KINDS: dict[str, str] = {
     "step": "int", "due_date": "date", "expected_value": "money",
 }
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "summary": "Сводка", "customers": "Клиенты", "calls": "Звонки", "mail": "Письма",
         "title": "Сегменты клиентов", "as_of": "Дата анализа", "total": "Всего клиентов",
@@ -286,7 +286,7 @@ def _columns(frame: pl.DataFrame, keys: list[str], language: str,
     """Sheet columns for ``keys``; ``layout`` gives some a fixed width and wrapping."""
     out = []
     for key in keys:
-        dtype = frame.schema.get(key, pl.String)
+        dtype: pl.DataType = frame.schema.get(key, pl.String())
         kind = _kind_of(key, dtype)
         if dtype == pl.Boolean and key not in KINDS:
             kind = "text"  # shown as да / нет (see labelled)
@@ -386,7 +386,7 @@ class _Grid:
 
 
 # the dashboard's columns: headline figures (A-C), segments (E-I), matrices and flags (K-N)
-_SUMMARY_WIDTHS = [40, 14, 12, 2, 28, 10, 14, 16, 13, 2, 22, 15, 15, 15]
+_SUMMARY_WIDTHS: list[float] = [40, 14, 12, 2, 28, 10, 14, 16, 13, 2, 22, 15, 15, 15]
 _LEFT, _MID, _RIGHT = 0, 4, 10
 
 
@@ -535,7 +535,8 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
         grid.put(row, _MID, text["criteria"].get(criterion, criterion))
         for col, grade in enumerate(["A", "B", "C"], start=1):
             grid.put(row, _MID + col, int((column == grade).sum()), f["int"])
-        grid.put(row, _MID + 4, int(column.is_null().sum() + (column == "-").sum()), f["int"])
+        grid.put(row, _MID + 4, int(column.is_null().sum()) + int((column == "-").sum()),
+                 f["int"])
     mid_end = row
 
     # -- the 3×3 matrix as heat maps: customers, then revenue ------------------------------
@@ -586,17 +587,18 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
     if "period_category" in segments.columns and "activity" in segments.columns:
         judged = dict(_count_by(segments.filter(pl.col("activity").is_not_null()),
                                 "period_category"))
-    periods = [(text["default_period"], cfg.periods.default,
-                None if judged is None else judged.get("", 0))]
+    periods: list[tuple[str, Any, int | None]] = [
+        (text["default_period"], cfg.periods.default,
+         None if judged is None else judged.get("", 0))]
     periods += [(name, period, None if judged is None else judged.get(name, 0))
                 for name, period in cfg.periods.categories.items()]
-    for name, period, n in periods:
+    for name, period, customers in periods:
         row += 1
         grid.put(row, _RIGHT, name)
         grid.put(row, _RIGHT + 1, period.falling_asleep_after, f["int"])
         grid.put(row, _RIGHT + 2, period.asleep_after, f["int"])
-        if n is not None:
-            grid.put(row, _RIGHT + 3, n, f["int"])
+        if customers is not None:
+            grid.put(row, _RIGHT + 3, customers, f["int"])
     right_end = row
 
     # -- thresholds the classification used ----------------------------------------------
@@ -697,7 +699,7 @@ def _pct(share: Any, lang: str) -> str:
     return f"{value} %" if lang == "ru" else f"{value}%"
 
 
-_THRESHOLD_TEXT = {
+_THRESHOLD_TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "columns": ["Критерий", "Граница A", "Граница B", "Как оценивается"],
         "quantile": "квантили: A — лучшие {a}, B — следующие {b}",
