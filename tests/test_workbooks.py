@@ -26,7 +26,7 @@ from segtool.errors import ConfigError
 from segtool.io.xlsx import PAGE_WIDTH_PX, column_pixels, print_scale
 from segtool.pipeline import run_pipeline
 from segtool.steps.classify import EXTRA_COLUMNS
-from segtool.steps.export import CALL_LAYOUT, HEADERS, LABELS, header
+from segtool.steps.export import CALL_LAYOUT, HEADERS, LABELS, MAIL_LAYOUT, header
 from segtool.steps.migration import FLAG_COLUMNS, MOVER_COLUMNS, OPEN_TASK_COLUMNS
 from segtool.steps.tactics import TASK_COLUMNS
 
@@ -75,7 +75,7 @@ def test_task_sheets_print_landscape_one_page_wide_with_the_header_on_every_page
     head = header_row(ws)
     script = head.index("Скрипт") + 1
     assert ws.cell(row=2, column=script).alignment.wrap_text
-    assert ws.column_dimensions[ws.cell(row=1, column=script).column_letter].width >= 50
+    assert ws.column_dimensions[ws.cell(row=1, column=script).column_letter].width >= 45
     # rows tall enough for the wrapped script: ~230 characters in a 56-wide column
     text = ws.cell(row=2, column=script).value
     width = ws.column_dimensions[ws.cell(row=1, column=script).column_letter].width
@@ -109,6 +109,7 @@ def test_call_sheet_puts_contact_phone_and_script_on_the_company_page(runs):
     ]
     assert pixels == [column_pixels(w) for w, _ in CALL_LAYOUT.values()]
     assert print_scale([w for w, _ in CALL_LAYOUT.values()]) >= 0.75
+    assert print_scale([w for w, _ in MAIL_LAYOUT.values()]) >= 0.75
     assert PAGE_WIDTH_PX / sum(pixels) >= 0.75
 
 

@@ -322,7 +322,7 @@ CALL_LAYOUT: dict[str, tuple[float, bool]] = {
 }
 MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
     "due_date": (11, False), "company_name": (22, True), "contact_name": (18, True),
-    "channel": (10, True), "email": (22, True), "address": (22, True), "script": (50, True),
+    "channel": (10, True), "email": (22, True), "address": (22, True), "script": (48, True),
     "reason": (28, True), "status": (11, False),
 }
 TASK_SHEET_REST = [
