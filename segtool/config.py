@@ -367,9 +367,38 @@ class Owners(Strict):
 
 # -- export -----------------------------------------------------------------------------
 class CsvOptions(Strict):
+    """``dialect: machine`` (default; the contract: ',' unless set, '.' decimals, ISO dates) or
+    ``excel-ru`` (for Excel with Russian regional settings: ';', UTF-8 with a BOM, decimal
+    comma, dd.mm.yyyy dates). Headers stay snake_case keys and code columns codes either way.
+    """
+
+    dialect: Literal["machine", "excel-ru"] = "machine"
     delimiter: Literal[",", ";", "\t", "|"] = ","  # contract default: ','
     bom: bool = False
     encoding: Literal["utf-8", "cp1251"] = "utf-8"
+
+    @model_validator(mode="after")
+    def _dialect_defaults(self) -> CsvOptions:
+        if self.dialect != "excel-ru":
+            return self
+        if "delimiter" not in self.model_fields_set:
+            self.delimiter = ";"
+        elif self.delimiter == ",":
+            raise ValueError(
+                "delimiter ',' cannot be used with dialect excel-ru (its numbers have a "
+                "decimal comma); leave export.csv.delimiter out or set it to ';'"
+            )
+        if "bom" not in self.model_fields_set:
+            self.bom = True
+        return self
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.dialect == "excel-ru"
+
+    @property
+    def date_format(self) -> str:
+        return "%d.%m.%Y" if self.dialect == "excel-ru" else "%Y-%m-%d"
 
 
 class XlsxOptions(Strict):

@@ -69,6 +69,7 @@ RED_FLAG_LABELS: dict[str, dict[str, str]] = {
     "revenue_drop": {"ru": "падение выручки", "en": "revenue drop"},
     "overdue": {"ru": "пропущен обычный интервал заказа", "en": "overdue vs own cadence"},
     "lost_category": {"ru": "перестал покупать категорию", "en": "stopped buying a category"},
+    "probably_left": {"ru": "вероятно ушёл", "en": "probably left"},
 }
 
 # -- reason sentences --------------------------------------------------------------------

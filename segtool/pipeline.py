@@ -31,6 +31,7 @@ import polars as pl
 from segtool.config import Config
 from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError, SegtoolError
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
+from segtool.io.csv_out import describe as describe_csv
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
@@ -47,6 +48,7 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     reject_rate: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # information only (hidden by --quiet)
 
 
 def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -213,13 +215,14 @@ def run_pipeline(
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
             manifest["timings"] = dict(timings.seconds)
+            manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
         if outset.removed:
             warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
-                     reject_rate=rate, warnings=warnings)
+                     reject_rate=rate, warnings=warnings, notices=list(ingested.notices))
 
 
 def removed_notice(out: Path, names: list[str]) -> str:

@@ -30,6 +30,7 @@ def execute(
     from segtool.commands.run import parse_formats
     from segtool.io.atomic import FolderLock, OutputSet
     from segtool.io.csv_out import csv_bytes
+    from segtool.io.csv_out import describe as describe_csv
     from segtool.report import dump_manifest
     from segtool.steps.export import WHAT_CHOICES, stdout_frame, write_outputs
     from segtool.workspace import MANIFEST
@@ -72,6 +73,7 @@ def execute(
     with FolderLock(out), OutputSet(out) as outset:
         warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg, formats=formats)
         manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
+        manifest["csv"] = describe_csv(cfg.export.csv)
         manifest["outputs"] = sorted([*outset.names, MANIFEST])
         outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
     if outset.removed:

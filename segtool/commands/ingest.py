@@ -20,6 +20,8 @@ def report_ingest(result, cfg, rejects_path: Path) -> int:
 
     for warning in result.warnings:
         console.warn(warning)
+    for notice in result.notices:
+        console.info(notice)
     for stats in result.stats:
         console.info(stats.line())
     if result.rejects.height:

@@ -74,6 +74,8 @@ def execute(
     )
     for message in result.warnings:
         console.warn(message)
+    for message in result.notices:
+        console.info(message)
     for line in summary_lines(result.manifest, out):
         console.info(line)
     if result.exit_code == EXIT_DATA:

@@ -2,7 +2,10 @@
 
 Options come from ``export.csv`` in the config: ``delimiter`` (default ','), ``bom``
 (UTF-8 byte order mark so Excel detects UTF-8) and ``encoding`` (utf-8 or cp1251;
-characters cp1251 cannot hold are written as '?').
+characters cp1251 cannot hold are written as '?'). ``dialect: excel-ru`` writes numbers with
+a decimal comma and dates as dd.mm.yyyy (with ';' and a BOM unless set otherwise), which
+Excel with Russian regional settings reads as numbers and dates; keys and codes stay as
+they are.
 
 Formula escaping (also used for xlsx text cells): a text value starting with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return gets an apostrophe in front (``'=1+2``), so a
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -62,13 +66,24 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-_WRITE_OPTIONS = {"date_format": "%Y-%m-%d", "datetime_format": "%Y-%m-%dT%H:%M:%S",
-                  "quote_style": "necessary", "line_terminator": "\n"}
+def _write_options(options: CsvOptions) -> dict[str, Any]:
+    """polars ``write_csv`` arguments for the configured dialect."""
+    time = "%d.%m.%Y %H:%M:%S" if options.dialect == "excel-ru" else "%Y-%m-%dT%H:%M:%S"
+    return {"separator": options.delimiter, "date_format": options.date_format,
+            "datetime_format": time, "decimal_comma": options.decimal_comma,
+            "quote_style": "necessary", "line_terminator": "\n"}
+
+
+def describe(options: CsvOptions) -> dict[str, Any]:
+    """How the CSV files are written, for the manifest (``csv`` key)."""
+    return {"dialect": options.dialect, "delimiter": options.delimiter, "bom": options.bom,
+            "encoding": options.encoding, "decimal": "," if options.decimal_comma else ".",
+            "date_format": "dd.mm.yyyy" if options.dialect == "excel-ru" else "yyyy-mm-dd"}
 
 
 def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
     """The whole CSV file as bytes in the configured delimiter, encoding and BOM."""
-    text = csv_ready(frame).write_csv(separator=options.delimiter, **_WRITE_OPTIONS)
+    text = csv_ready(frame).write_csv(**_write_options(options))
     if options.encoding == "cp1251":
         data = text.encode("cp1251", errors="replace")
     else:
@@ -96,6 +111,5 @@ def write_csv(frame: pl.DataFrame, path: Path, options: CsvOptions) -> None:
             buffer = io.BytesIO()
             # escaped a chunk at a time too: no escaped copy of the whole frame
             csv_ready(frame.slice(start, CHUNK_ROWS)).write_csv(
-                buffer, include_header=start == 0, separator=options.delimiter,
-                **_WRITE_OPTIONS)
+                buffer, include_header=start == 0, **_write_options(options))
             handle.write(buffer.getbuffer())

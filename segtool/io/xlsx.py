@@ -6,7 +6,10 @@ Dates are written as Excel serial numbers under a date format; text cells go thr
 same formula escaping as the CSV files (:func:`segtool.io.csv_out.escape_frame`) and are
 always written as strings, never as formulas. Every table sheet has a frozen header, an
 autofilter and column widths from its content; a table longer than ``max_rows`` is split
-into several sheets ("Customers", "Customers 2", ...) with a warning.
+into several sheets ("Customers", "Customers 2", ...) with a warning. Sheets print on A4
+landscape with the header row on every page, scaled to one page wide unless
+:class:`PrintSetup` says otherwise (it can also limit the print area to the first columns).
+A wrapped column (``Column.wrap``) gives each row the height its text needs.
 
 xlsxwriter (constant_memory mode) writes the structure: styles, header row, column widths and
 formats, frozen panes, autofilter, drop-downs, print settings, the Summary sheet. Writing
@@ -61,6 +64,7 @@ class Column:
     kind: Kind = "text"
     width: float | None = None  # None: from the content
     choices: list[str] | None = None  # a drop-down list (data validation)
+    wrap: bool = False  # text wrapped in the column; rows are made tall enough to show it
 
 
 @dataclass
@@ -70,6 +74,36 @@ class _Rows:
     sheet: str
     data: pl.DataFrame
     columns: list[Column]
+    widths: list[float] = field(default_factory=list)
+
+
+@dataclass
+class PrintSetup:
+    """How a table sheet prints: A4 landscape, one page wide, the header on every page.
+
+    ``columns``: only the first N columns are printed (the print area), so the ones a person
+    works from are not shrunk to fit every code and id; None prints them all.
+    """
+
+    columns: int | None = None
+    fit_width: bool = True  # scale to one page wide (a wide list prints across pages)
+
+
+# A4 landscape with 1 cm side margins: the width a sheet is scaled down to, in pixels at
+# 96 dpi (277 mm); a column w characters wide takes int(7 * w + 5) pixels (Calibri 11)
+PAGE_WIDTH_PX = 277 / 25.4 * 96
+MARGIN_INCH = 0.4
+
+
+def column_pixels(width: float) -> int:
+    """Screen and print width of a column ``width`` characters wide (Excel's rule)."""
+    return int(7 * width + 5)
+
+
+def print_scale(widths: list[float]) -> float:
+    """The zoom that fits columns of these widths on one page wide (1.0 = no shrinking)."""
+    total = sum(column_pixels(w) for w in widths) or 1
+    return min(1.0, PAGE_WIDTH_PX / total)
 
 
 @dataclass
@@ -98,13 +132,14 @@ class Book:
                            "text_wrap": True, "valign": "top"}),
             "title": add({"bold": True, "font_size": 14}),
             "bold": add({"bold": True}),
-            "text": add({"quote_prefix": True}),
-            "int": add({"num_format": "#,##0"}),
-            "number": add({"num_format": "#,##0.00"}),
-            "money": add({"num_format": "#,##0.00"}),
-            "percent": add({"num_format": "0.0%"}),
-            "date": add({"num_format": date}),
-            "bool": add({"align": "center"}),
+            "text": add({"quote_prefix": True, "valign": "top"}),
+            "wrap": add({"quote_prefix": True, "valign": "top", "text_wrap": True}),
+            "int": add({"num_format": "#,##0", "valign": "top"}),
+            "number": add({"num_format": "#,##0.00", "valign": "top"}),
+            "money": add({"num_format": "#,##0.00", "valign": "top"}),
+            "percent": add({"num_format": "0.0%", "valign": "top"}),
+            "date": add({"num_format": date, "valign": "top"}),
+            "bool": add({"align": "center", "valign": "top"}),
         }
 
     def __enter__(self) -> Book:
@@ -121,7 +156,7 @@ class Book:
 
     def write_table(
         self, name: str, frame: pl.DataFrame, columns: list[Column], *,
-        max_rows: int = 1_048_575, freeze_cols: int = 0,
+        max_rows: int = 1_048_575, freeze_cols: int = 0, printing: PrintSetup | None = None,
     ) -> list[str]:
         """Write ``frame`` (the given columns, in order) to one or more sheets."""
         data = _prepare(frame, columns)
@@ -137,21 +172,33 @@ class Book:
         for index in range(chunks):
             part = data.slice(index * max_rows, max_rows)
             sheet_name = name if index == 0 else f"{name} {index + 1}"
-            names.append(self._write_part(sheet_name, part, columns, widths, freeze_cols))
+            names.append(self._write_part(sheet_name, part, columns, widths, freeze_cols,
+                                          printing or PrintSetup()))
         return names
 
-    def _write_part(self, name, part: pl.DataFrame, columns, widths, freeze_cols) -> str:
+    def _write_part(self, name: str, part: pl.DataFrame, columns: list[Column],
+                    widths: list[float], freeze_cols: int, printing: PrintSetup) -> str:
         ws = self.sheet(name)
         formats = self.formats
         for index, column in enumerate(columns):
-            ws.set_column(index, index, widths[index], formats[column.kind])
+            kind = "wrap" if column.wrap and column.kind == "text" else column.kind
+            ws.set_column(index, index, widths[index], formats[kind])
         header = formats["header"]
+        # the header row tall enough for its wrapped labels (they overlapped row 2 before)
+        ws.set_row(0, 15 * max(header_lines(c.header, w) for c, w in zip(columns, widths,
+                                                                          strict=True)))
         for index, column in enumerate(columns):
             ws.write_string(0, index, column.header, header)
         last_row = max(part.height, 1)
         ws.freeze_panes(1, freeze_cols)
         ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.set_margins(left=MARGIN_INCH, right=MARGIN_INCH, top=0.6, bottom=0.6)
+        if printing.fit_width:
+            ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as it takes
         ws.repeat_rows(0)  # the header on every printed page
+        if printing.columns is not None:
+            ws.print_area(0, 0, last_row, min(printing.columns, len(columns)) - 1)
         ws.autofilter(0, 0, last_row, len(columns) - 1)
         for index, column in enumerate(columns):
             if column.choices:
@@ -159,8 +206,20 @@ class Book:
                     "validate": "list", "source": column.choices, "ignore_blank": True,
                 })
         if part.height:
-            self._rows.append(_Rows(ws.name, part, columns))
+            self._rows.append(_Rows(ws.name, part, columns, widths))
         return ws.name
+
+
+def header_lines(text: str, width: float) -> int:
+    """Lines a header label takes when wrapped at word boundaries in a column this wide."""
+    lines, used = 1, 0
+    for word in text.split():
+        need = len(word) if used == 0 else used + 1 + len(word)
+        if used and need > width - 1:
+            lines, used = lines + 1, len(word)
+        else:
+            used = need
+    return lines
 
 
 def _sheet_name(name: str) -> str:
@@ -211,8 +270,11 @@ def _widths(data: pl.DataFrame, columns: list[Column]) -> list[float]:
             content = 6
         else:
             biggest = sample[column.key].abs().max() or 0
-            content = len(f"{biggest:,.2f}") + 1
-        header = max((len(w) for w in column.header.split()), default=0) + 2
+            shown = f"{biggest:,.0f}" if column.kind == "int" else f"{biggest:,.2f}"
+            content = len(shown) + 1
+        # the header wraps at word boundaries, into two lines (sometimes three)
+        longest = max((len(w) for w in column.header.split()), default=0)
+        header = max(longest, -(-len(column.header) // 2)) + 2
         out.append(float(min(_MAX_WIDTH, max(_MIN_WIDTH, int(content) + 2, header))))
     return out
 
@@ -280,7 +342,8 @@ def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows:
         for start in range(0, rows.data.height, _CHUNK_ROWS):
             chunk = _truncated(rows.data.slice(start, _CHUNK_ROWS), long)
             buffer = io.BytesIO()
-            xml_rows = _row_xml(rows.columns, styles, _with_escapes(chunk, text), start + 2)
+            xml_rows = _row_xml(rows.columns, styles, _with_escapes(chunk, text), start + 2,
+                                rows.widths)
             chunk.select(xml_rows).write_csv(
                 buffer, include_header=False, quote_style="never", line_terminator="")
             if pending is not None:
@@ -309,10 +372,20 @@ def _with_escapes(chunk: pl.DataFrame, text: list[str]) -> set[str]:
     return {k for k, hit in zip(text, found, strict=True) if hit}
 
 
-def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_row: int
-             ) -> pl.Expr:
-    """One string per row: ``<row r="N">`` and its non-null cells, as xlsxwriter writes them."""
+def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_row: int,
+             widths: list[float] | None = None) -> pl.Expr:
+    """One string per row: ``<row r="N">`` and its non-null cells, as xlsxwriter writes them.
+
+    With wrapped columns, each row gets the height its longest wrapped text needs
+    (:func:`row_lines`); spreadsheets do not grow rows to wrapped text on their own."""
     row = pl.int_range(first_row, first_row + pl.len()).cast(pl.String)
+    wrapped = [(c.key, w) for c, w in zip(columns, widths or [], strict=False) if c.wrap]
+    height = pl.lit("")
+    if wrapped:
+        lines = pl.max_horizontal(*(row_lines(pl.col(k), w) for k, w in wrapped))
+        height = pl.concat_str(pl.lit('" ht="'),
+                               (lines * _LINE_POINTS).clip(_LINE_POINTS, 409).cast(pl.String),
+                               pl.lit('" customHeight="1'))
     cells = []
     for index, column in enumerate(columns):
         ref = pl.lit(f'<c r="{xl_col_to_name(index)}')
@@ -334,8 +407,22 @@ def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_
             cells.append(pl.concat_str(
                 ref, row, pl.lit(f'" s="{style}"><v>'), _number_text(value), pl.lit("</v></c>")))
     return pl.concat_str(
-        pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>"), ignore_nulls=True,
+        pl.lit('<row r="'), row, height, pl.lit('">'), *cells, pl.lit("</row>"),
+        ignore_nulls=True,
     ).alias("xml")
+
+
+_LINE_POINTS = 15  # a line of Calibri 11, in points
+
+
+def row_lines(text: pl.Expr, width: float) -> pl.Expr:
+    """Lines ``text`` takes wrapped in a column ``width`` characters wide (at least 1).
+
+    A line holds about ``width - 1`` characters; every line break starts a new line."""
+    per_line = max(1.0, width - 1)
+    text = text.fill_null("")
+    return ((text.str.len_chars() / per_line).ceil().cast(pl.Int64)
+            + text.str.count_matches("\n", literal=True)).clip(1)
 
 
 def _number_text(value: pl.Expr) -> pl.Expr:

@@ -1,11 +1,15 @@
 """export: segments, tasks and data problems → workbooks and CSV files in an OutputSet.
 
 Files (see docs/workbooks.md):
-- ``segments.xlsx``: a Summary sheet (counts and revenue per segment, the 3×3 stage ×
-  activity matrix, the ABC distribution, the thresholds used, native charts), then a
-  Customers sheet with every customer. ``segments.csv``: the same rows, codes not labels.
+- ``segments.xlsx``: a Summary sheet, a dashboard printed on one page (headline figures,
+  tasks per channel and owner, counts and revenue per segment, the 3×3 stage × activity
+  matrix as a heat map, red-flag counts, periods per category, the ABC distribution, the
+  thresholds used in words, native charts), then a Customers sheet with every customer.
+  ``segments.csv``: the same rows, codes not labels.
 - ``call_tasks.xlsx/.csv`` (channels call and survey), ``mail_tasks.xlsx/.csv`` (email,
-  postal mail, InMail, chatbot): one task per row, a status drop-down in the workbook.
+  postal mail, InMail, chatbot): one task per row, a status drop-down in the workbook; the
+  sheets put the caller's columns first (:data:`CALL_LAYOUT`, :data:`MAIL_LAYOUT`) and
+  print them one landscape page wide.
 - ``data_quality.csv`` and ``rejects.csv`` (always CSV: they are lists to fix at the source).
 
 Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys and codes.
@@ -13,6 +17,8 @@ Workbooks show labels in ``cfg.language``; CSV files keep the snake_case keys an
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 import polars as pl
@@ -20,8 +26,8 @@ import polars as pl
 from segtool import schema
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
-from segtool.io.csv_out import write_csv
-from segtool.io.xlsx import Book, Column
+from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, write_csv
+from segtool.io.xlsx import Book, Column, PrintSetup
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import (
     DATA_QUALITY_COLUMNS,
@@ -72,14 +78,24 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                "government": "Government", "other": "Other"},
     },
     "size_class": {
-        "ru": {"small": "Малый", "medium": "Средний", "large": "Крупный"},
-        "en": {"small": "Small", "medium": "Medium", "large": "Large"},
+        "ru": {"micro": "микро", "small": "малое", "medium": "среднее", "large": "крупное"},
+        "en": {"micro": "micro", "small": "small", "medium": "medium", "large": "large"},
+    },
+    "size_source": {
+        "ru": {"turnover": "оборот", "headcount": "численность",
+               "revenue_12m": "выручка за 12 мес."},
+        "en": {"turnover": "turnover", "headcount": "headcount",
+               "revenue_12m": "12-month revenue"},
+    },
+    "activity_rule": {
+        "ru": {"period": "по сроку без заказов", "cadence": "по обычному интервалу"},
+        "en": {"period": "months without orders", "cadence": "own ordering cadence"},
     },
     "red_flags": {
         "ru": {"revenue_drop": "падение выручки", "overdue": "пропущен заказ",
-               "lost_category": "ушла категория"},
+               "lost_category": "ушла категория", "probably_left": "вероятно ушёл"},
         "en": {"revenue_drop": "revenue drop", "overdue": "overdue",
-               "lost_category": "lost category"},
+               "lost_category": "lost category", "probably_left": "probably left"},
     },
 }
 
@@ -110,7 +126,7 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "reason": ("Почему в сегменте", "Why in segment"),
     "strategy": ("Стратегия", "Strategy"),
     "company_type": ("Тип компании", "Company type"),
-    "size_class": ("Размер компании", "Size class"),
+    "size_class": ("Класс размера", "Size class"),
     "period_category": ("Категория сроков", "Period category"),
     "falling_asleep_after": ("Засыпает через, мес.", "Falling asleep after, months"),
     "asleep_after": ("Уснул через, мес.", "Asleep after, months"),
@@ -119,6 +135,21 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "high_margin_share": ("Доля высокомаржинальных", "High-margin share"),
     "margin": ("Маржа", "Margin"),
     "segment_extra": ("Доп. сегмент", "Extra segment"),
+    "company_type_inferred": ("Тип определён по названию", "Company type inferred"),
+    "size_class_inferred": ("Размер определён по закупкам", "Size class inferred"),
+    "size_source": ("Размер оценён по", "Size measured by"),
+    "months_since_last_order": ("Месяцев без заказов", "Months since last order"),
+    "activity_rule": ("Активность определена", "Activity judged by"),
+    "revenue_12m": ("Выручка за 12 мес.", "Revenue, 12 months"),
+    "turnover": ("Оборот компании", "Company turnover"),
+    "headcount": ("Численность", "Headcount"),
+    "recency_score": ("Балл давности (1–5)", "Recency score (1–5)"),
+    "frequency_score": ("Балл частоты (1–5)", "Frequency score (1–5)"),
+    "monetary_score": ("Балл выручки (1–5)", "Monetary score (1–5)"),
+    "lost_categories": ("Ушедшие категории", "Lost categories"),
+    "p_alive": ("Вероятность активности", "P(active)"),
+    "expected_orders": ("Ожидаемые заказы за 90 дней", "Expected orders, 90 days"),
+    "expected_revenue": ("Ожидаемая выручка", "Expected revenue"),
     "task_id": ("Код задачи", "Task ID"),
     "contact_name": ("Контакт", "Contact"),
     "contact_role": ("Роль контакта", "Contact role"),
@@ -140,21 +171,19 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
 KINDS: dict[str, str] = {
     "orders": "int", "revenue": "money", "first_order_date": "date", "last_order_date": "date",
     "recency_days": "int", "tenure_days": "int", "avg_order_value": "money",
-    "margin_rate": "percent", "cadence_days": "number", "size": "money",
+    # size mixes units (turnover, headcount or 12-month revenue): a whole number, not money
+    "margin_rate": "percent", "cadence_days": "int", "size": "int",
+    "months_since_last_order": "int", "revenue_12m": "money", "turnover": "money",
+    "headcount": "int", "recency_score": "int", "frequency_score": "int",
+    "monetary_score": "int", "p_alive": "percent", "expected_orders": "number",
+    "expected_revenue": "money",
     "priority": "text",  # shown as «да» / blank (see labelled)
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
 }
 
-# task sheets: the order people work in (CSV keeps the TASK_COLUMNS order)
-TASK_SHEET_COLUMNS = [
-    "due_date", "status", "priority", "company_name", "contact_name", "contact_role", "channel",
-    "phone", "email", "address", "inmail", "script", "offer", "segment", "abc", "reason",
-    "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
-]
-
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "summary": "Сводка", "customers": "Клиенты", "calls": "Звонки", "mail": "Письма",
         "title": "Сегменты клиентов", "as_of": "Дата анализа", "total": "Всего клиентов",
@@ -164,8 +193,15 @@ _TEXT = {
         "matrix_revenue": "Матрица 3×3: выручка", "abc": "Распределение ABC по критериям",
         "criterion": "Критерий", "no_data": "нет данных", "thresholds": "Использованные пороги",
         "key": "Параметр", "value": "Значение", "chart_count": "Клиенты по сегментам",
-        "chart_revenue": "Выручка по сегментам", "chart_abc": "Оценки по критериям",
-        "stage_activity": "Стадия \\ активность",
+        "chart_revenue": "Доля выручки по сегментам", "chart_abc": "Оценки по критериям",
+        "stage_activity": "Стадия \\ активность", "active_share": "Доля активных клиентов",
+        "at_risk": "Под риском (засыпают или с флажками)", "tasks": "Задач",
+        "tasks_by_channel": "Задачи по каналам", "all_tasks": "Всего задач",
+        "tasks_by_owner": "Задачи по ответственным", "no_owner": "(не указан)",
+        "other_owners": "прочие ({n})", "total_row": "Итого", "red_flags": "Красные флажки",
+        "flag": "Флажок", "flagged": "Клиентов с флажками", "periods": "Сроки по категориям",
+        "category": "Категория", "falling_after": "Засыпает, мес.", "asleep_after": "Уснул, мес.",
+        "default_period": "по умолчанию",
         "criteria": {"recency": "давность", "frequency": "частота", "size": "размер",
                      "margin": "маржа"},
     },
@@ -179,8 +215,15 @@ _TEXT = {
         "abc": "ABC distribution per criterion", "criterion": "Criterion",
         "no_data": "no data", "thresholds": "Thresholds used", "key": "Setting",
         "value": "Value", "chart_count": "Customers per segment",
-        "chart_revenue": "Revenue per segment", "chart_abc": "Grades per criterion",
-        "stage_activity": "Stage \\ activity",
+        "chart_revenue": "Share of revenue per segment", "chart_abc": "Grades per criterion",
+        "stage_activity": "Stage \\ activity", "active_share": "Active customers",
+        "at_risk": "At risk (falling asleep or flagged)", "tasks": "Tasks",
+        "tasks_by_channel": "Tasks per channel", "all_tasks": "All tasks",
+        "tasks_by_owner": "Tasks per owner", "no_owner": "(none)", "other_owners": "others ({n})",
+        "total_row": "Total", "red_flags": "Red flags", "flag": "Flag",
+        "flagged": "Customers with flags", "periods": "Periods per category",
+        "category": "Category", "falling_after": "Falling asleep, months",
+        "asleep_after": "Asleep, months", "default_period": "default",
         "criteria": {"recency": "recency", "frequency": "frequency", "size": "size",
                      "margin": "margin"},
     },
@@ -188,8 +231,13 @@ _TEXT = {
 
 
 def header(key: str, language: str) -> str:
+    """The column's label; a column without one (added by a newer step) reads as words,
+    «Some new column», never as a snake_case key."""
     pair = HEADERS.get(key)
-    return key if pair is None else pair[0 if language == "ru" else 1]
+    if pair is None:
+        words = key.strip("_").replace("_", " ").strip() or key
+        return words[:1].upper() + words[1:]
+    return pair[0 if language == "ru" else 1]
 
 
 def _kind_of(key: str, dtype: pl.DataType) -> str:
@@ -220,217 +268,465 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
             exprs.append(expr.str.replace_all(",", ", ", literal=True).alias(key))
         else:
             exprs.append(pl.col(key).cast(pl.String).replace(mapping).alias(key))
+    yes, no = ("да", "нет") if language == "ru" else ("yes", "no")
     if "priority" in frame.columns:  # «да» reads and filters better than ИСТИНА/ЛОЖЬ
-        yes = "да" if language == "ru" else "yes"
         exprs.append(pl.when(pl.col("priority")).then(pl.lit(yes)).otherwise(pl.lit(""))
                      .alias("priority"))
+    for key, dtype in frame.schema.items():  # other flags (…_inferred): да / нет
+        if dtype == pl.Boolean and key != "priority":
+            exprs.append(pl.when(pl.col(key)).then(pl.lit(yes))
+                         .when(pl.col(key).not_()).then(pl.lit(no)).alias(key))
+    if "segment_extra_label" in frame.columns and "segment_extra" in frame.columns:
+        exprs.append(pl.coalesce("segment_extra_label", "segment_extra").alias("segment_extra"))
     return frame.with_columns(exprs) if exprs else frame
 
 
-def _columns(frame: pl.DataFrame, keys: list[str], language: str) -> list[Column]:
+def _columns(frame: pl.DataFrame, keys: list[str], language: str,
+             layout: dict[str, tuple[float, bool]] | None = None) -> list[Column]:
+    """Sheet columns for ``keys``; ``layout`` gives some a fixed width and wrapping."""
     out = []
     for key in keys:
-        dtype = frame.schema.get(key, pl.String)
+        dtype: pl.DataType = frame.schema.get(key, pl.String())
+        kind = _kind_of(key, dtype)
+        if dtype == pl.Boolean and key not in KINDS:
+            kind = "text"  # shown as да / нет (see labelled)
         choices = None
         if key == "status":
             choices = [LABELS["status"][language][c] for c in STATUS_CODES]
-        out.append(Column(key, header(key, language), _kind_of(key, dtype), choices=choices))  # type: ignore[arg-type]
+        width, wrap = (layout or {}).get(key, (None, False))
+        out.append(Column(key, header(key, language), kind, width=width,  # type: ignore[arg-type]
+                          choices=choices, wrap=wrap))
     return out
+
+
+# label columns that repeat a column the sheet already shows as labels
+_DUPLICATE_LABELS = ("segment_label", "strategy_label", "segment_extra_label")
 
 
 def segment_keys(segments: pl.DataFrame) -> list[str]:
     """Columns of the Customers sheet: the contract columns, then extras (no label columns)."""
     first = [c for c in schema.SEGMENT_COLUMNS if c in segments.columns]
     rest = [c for c in segments.columns
-            if c not in first and not c.startswith("segment_label") and not c.startswith("_")]
+            if c not in first and not c.startswith(_DUPLICATE_LABELS) and not c.startswith("_")]
     return first + rest
 
 
-# -- the summary sheet ----------------------------------------------------------------------
-def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Config) -> None:
+# -- the caller's layout of the task sheets --------------------------------------------------
+# What a caller needs first, in reading order, each with a width (characters) and wrapping;
+# these columns are the print area (one landscape page wide). The rest follow for filtering
+# and for the next run (task id, customer id), outside the print area.
+CALL_LAYOUT: dict[str, tuple[float, bool]] = {
+    "due_date": (11, False), "company_name": (22, True), "contact_name": (18, True),
+    "phone": (17, True), "script": (56, True), "offer": (22, True), "reason": (32, True),
+    "status": (11, False),
+}
+MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
+    "due_date": (11, False), "company_name": (22, True), "contact_name": (18, True),
+    "channel": (10, True), "email": (22, True), "address": (22, True), "script": (48, True),
+    "reason": (28, True), "status": (11, False),
+}
+TASK_SHEET_REST = [
+    "priority", "contact_role", "channel", "phone", "email", "address", "inmail", "offer",
+    "segment", "abc", "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
+]
+
+
+def task_sheet_keys(frame: pl.DataFrame, layout: dict[str, tuple[float, bool]]) -> list[str]:
+    """The task sheet's columns: the caller's (``layout``) first, then the rest."""
+    keys = [k for k in layout if k in frame.columns]
+    return keys + [k for k in TASK_SHEET_REST if k in frame.columns and k not in keys]
+
+
+def sort_for_sheet(tasks: pl.DataFrame) -> pl.DataFrame:
+    """Tasks by due date, then in their rank order (the order assign-tactics gave them)."""
+    if "due_date" not in tasks.columns or tasks.height == 0:
+        return tasks
+    return tasks.sort("due_date", nulls_last=True, maintain_order=True)
+
+
+# -- the summary sheet: a one-page dashboard --------------------------------------------------
+class _Grid:
+    """Cells collected anywhere on the sheet, written row by row at the end: the workbook is
+    in constant-memory mode (a row cannot be written once a later one has been), and the
+    dashboard's blocks stand side by side."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+    def put(self, row: int, col: int, value: Any, fmt: Any = None) -> None:
+        self.cells[(row, col)] = (value, fmt)
+
+    def last_row(self) -> int:
+        return max((r for r, _ in self.cells), default=0)
+
+    def widths(self, base: list[float], header_format: Any) -> list[float]:
+        """Column widths: ``base``, widened where a header label would not fit on one line
+        (bold text is about a tenth wider than the width unit)."""
+        out = list(base)
+        for (_, col), (value, fmt) in self.cells.items():
+            if fmt is header_format and isinstance(value, str) and col < len(out):
+                out[col] = max(out[col], round(len(value) * 1.1) + 1)
+        return out
+
+    def write(self, ws: Any) -> None:
+        for (row, col), (value, fmt) in sorted(self.cells.items()):
+            if value is None:
+                ws.write_blank(row, col, None, fmt)
+            elif isinstance(value, bool):
+                ws.write_string(row, col, str(value), fmt)
+            elif isinstance(value, (int, float)):
+                ws.write_number(row, col, value, fmt)
+            elif isinstance(value, dt.date):
+                ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt)
+            else:  # owner and category names come from the data: escaped like every cell
+                text = str(value)
+                if re.match(FORMULA_START, text):
+                    text = ESCAPE_PREFIX + text
+                ws.write_string(row, col, text, fmt)
+
+
+# the dashboard's columns: headline figures (A-C), segments (E-I), matrices and flags (K-N)
+_SUMMARY_WIDTHS: list[float] = [40, 14, 12, 2, 28, 10, 14, 16, 13, 2, 22, 15, 15, 15]
+_LEFT, _MID, _RIGHT = 0, 4, 10
+
+
+def _as_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _flag_counts(segments: pl.DataFrame) -> dict[str, int]:
+    """Customers per red flag code (a customer with two flags counts under both)."""
+    if "red_flags" not in segments.columns or segments.height == 0:
+        return {}
+    counts = (
+        segments.select(pl.col("red_flags").cast(pl.String).str.split(",").alias("flag"))
+        .explode("flag")
+        .with_columns(pl.col("flag").str.strip_chars())
+        .filter(pl.col("flag").is_not_null() & (pl.col("flag") != ""))
+        .group_by("flag").len()
+    )
+    return {str(k): int(n) for k, n in counts.iter_rows()}
+
+
+def _count_by(frame: pl.DataFrame, column: str) -> list[tuple[str, int]]:
+    """(value, rows) most frequent first; empty when the column is missing."""
+    if column not in frame.columns or frame.height == 0:
+        return []
+    counts = frame.group_by(column).len().sort(["len", column], descending=[True, False],
+                                              nulls_last=True)
+    return [(str(k) if k is not None else "", int(n)) for k, n in counts.iter_rows()]
+
+
+def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Config,
+                   tasks: pl.DataFrame | None = None) -> None:
     lang = cfg.language
     text = _TEXT[lang]
     f = book.formats
     ws = book.sheet(text["summary"])
     ws.set_landscape()
     ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)  # one page wide when printed
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 5, 16)
-    has_revenue = "revenue" in segments.columns
-    revenue = pl.col("revenue").fill_null(0) if has_revenue else pl.lit(0.0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.fit_to_pages(1, 1)  # the whole dashboard on one page
+    ws.hide_gridlines(2)
+    tasks = tasks if tasks is not None else pl.DataFrame()
+    grid = _Grid()
+    revenue = pl.col("revenue").fill_null(0) if "revenue" in segments.columns else pl.lit(0.0)
     total = segments.height
     total_revenue = float(segments.select(revenue.sum()).item() or 0) if total else 0.0
 
-    row = 0
-    ws.write_string(row, 0, text["title"], f["title"])
+    grid.put(0, 0, text["title"], f["title"])
+    # -- headline figures ---------------------------------------------------------------
     row = 2
-    as_of = summary.get("as_of")
-    ws.write_string(row, 0, text["as_of"], f["bold"])
-    ws.write_string(row, 1, str(as_of or ""))
-    row += 1
-    ws.write_string(row, 0, text["total"], f["bold"])
-    ws.write_number(row, 1, total, f["int"])
-    row += 1
-    ws.write_string(row, 0, text["total_revenue"], f["bold"])
-    ws.write_number(row, 1, total_revenue, f["money"])
-    row += 1
-    if "priority" in segments.columns:
-        ws.write_string(row, 0, text["priority_count"], f["bold"])
-        ws.write_number(row, 1, int(segments["priority"].fill_null(False).sum()), f["int"])
-    row += 2
+    grid.put(row, _LEFT, text["as_of"], f["bold"])
+    as_of = _as_date(summary.get("as_of"))
+    grid.put(row, _LEFT + 1, as_of if as_of else "", f["date"])
+    active = (int((segments["activity"] == "active").sum())
+              if "activity" in segments.columns and total else 0)
+    falling = pl.col("activity") == "falling_asleep" if "activity" in segments.columns else (
+        pl.lit(False))
+    flagged = (pl.col("red_flags").cast(pl.String).fill_null("") != ""
+               if "red_flags" in segments.columns else pl.lit(False))
+    at_risk = int(segments.select((falling.fill_null(False) | flagged).sum()).item() or 0) if (
+        total) else 0
+    priority = (int(segments["priority"].fill_null(False).sum())
+                if "priority" in segments.columns else 0)
+    for label, value, fmt in (
+        (text["total"], total, "int"),
+        (text["total_revenue"], total_revenue, "int"),
+        (text["active_share"], active / total if total else 0.0, "percent"),
+        (text["at_risk"], at_risk, "int"),
+        (text["priority_count"], priority, "int"),
+    ):
+        row += 1
+        grid.put(row, _LEFT, label, f["bold"])
+        grid.put(row, _LEFT + 1, value, f[fmt])
 
-    # counts and revenue per segment, in the canonical order (zeros included)
+    # tasks per channel, then per owner
+    row += 2
+    grid.put(row, _LEFT, text["tasks_by_channel"], f["header"])
+    grid.put(row, _LEFT + 1, text["tasks"], f["header"])
+    channels = LABELS["channel"][lang]
+    for code, n in _count_by(tasks, "channel"):
+        row += 1
+        grid.put(row, _LEFT, channels.get(code, code))
+        grid.put(row, _LEFT + 1, n, f["int"])
+    row += 1
+    grid.put(row, _LEFT, text["all_tasks"], f["bold"])
+    grid.put(row, _LEFT + 1, tasks.height, f["int"])
+    row += 2
+    grid.put(row, _LEFT, text["tasks_by_owner"], f["header"])
+    grid.put(row, _LEFT + 1, text["tasks"], f["header"])
+    owners = _count_by(tasks, "owner")
+    shown = owners if len(owners) <= _MAX_OWNERS + 1 else owners[:_MAX_OWNERS]
+    for owner, n in shown:
+        row += 1
+        grid.put(row, _LEFT, owner or text["no_owner"])
+        grid.put(row, _LEFT + 1, n, f["int"])
+    if len(owners) > len(shown):
+        row += 1
+        grid.put(row, _LEFT, text["other_owners"].format(n=len(owners) - len(shown)))
+        grid.put(row, _LEFT + 1, sum(n for _, n in owners[len(shown):]), f["int"])
+    left_end = row
+
+    # -- customers and revenue per segment, in the canonical order (zeros included) ---------
     per = (
         segments.group_by("segment").agg(pl.len().alias("n"), revenue.sum().alias("revenue"))
         if total else pl.DataFrame(schema={"segment": pl.String, "n": pl.UInt32,
                                            "revenue": pl.Float64})
     )
-    counts = {r[0]: (r[1], r[2]) for r in per.iter_rows()}
+    counts = {r[0]: (int(r[1]), float(r[2] or 0)) for r in per.iter_rows()}
     order = list(schema.SEGMENTS) + sorted(k for k in counts if k not in schema.SEGMENTS)
-    ws.write_string(row, 0, text["per_segment"], f["bold"])
+    row = 2
+    grid.put(row, _MID, text["per_segment"], f["bold"])
     row += 1
-    heads = [header("segment", lang), text["count"], text["share"],
-             header("revenue", lang), text["revenue_share"]]
+    heads = [header("segment", lang), text["count"], text["share"], header("revenue", lang),
+             text["revenue_share"]]
     for col, value in enumerate(heads):
-        ws.write_string(row, col, value, f["header"])
+        grid.put(row, _MID + col, value, f["header"])
     first_data = row + 1
     names = LABELS["segment"][lang]
     for code in order:
         row += 1
         n, rev = counts.get(code, (0, 0.0))
-        ws.write_string(row, 0, names.get(code, str(code)))
-        ws.write_number(row, 1, n, f["int"])
-        ws.write_number(row, 2, n / total if total else 0, f["percent"])
-        ws.write_number(row, 3, float(rev or 0), f["money"])
-        ws.write_number(row, 4, float(rev or 0) / total_revenue if total_revenue else 0,
-                        f["percent"])
+        grid.put(row, _MID, names.get(code, str(code)))
+        grid.put(row, _MID + 1, n, f["int"])
+        grid.put(row, _MID + 2, n / total if total else 0.0, f["percent"])
+        grid.put(row, _MID + 3, rev, f["int"])
+        grid.put(row, _MID + 4, rev / total_revenue if total_revenue else 0.0, f["percent"])
     last_data = row
-    sheet = ws.name
-
-    chart = book.workbook.add_chart({"type": "bar"})
-    chart.add_series({
-        "name": text["count"],
-        "categories": [sheet, first_data, 0, last_data, 0],
-        "values": [sheet, first_data, 1, last_data, 1],
-    })
-    chart.set_title({"name": text["chart_count"]})
-    chart.set_legend({"none": True})
-    chart.set_y_axis({"reverse": True})
-    chart.set_size({"width": 620, "height": 380})
-    ws.insert_chart(1, 7, chart)
-
-    chart = book.workbook.add_chart({"type": "column"})
-    chart.add_series({
-        "name": header("revenue", lang),
-        "categories": [sheet, first_data, 0, last_data, 0],
-        "values": [sheet, first_data, 3, last_data, 3],
-    })
-    chart.set_title({"name": text["chart_revenue"]})
-    chart.set_legend({"none": True})
-    chart.set_size({"width": 620, "height": 380})
-    ws.insert_chart(21, 7, chart)
-
-    # the 3×3 matrix: stage × activity, customers then revenue
-    for title, value_col, fmt in ((text["matrix"], 0, "int"), (text["matrix_revenue"], 1, "money")):
-        row += 2
-        ws.write_string(row, 0, title, f["bold"])
-        row += 1
-        ws.write_string(row, 0, text["stage_activity"], f["header"])
-        for col, activity in enumerate(schema.ACTIVITIES, start=1):
-            ws.write_string(row, col, LABELS["activity"][lang][activity], f["header"])
-        for stage in schema.STAGES:
-            row += 1
-            ws.write_string(row, 0, LABELS["stage"][lang][stage])
-            for col, activity in enumerate(schema.ACTIVITIES, start=1):
-                n, rev = counts.get(f"{stage}_{activity}", (0, 0.0))
-                ws.write_number(row, col, (n, float(rev or 0))[value_col], f[fmt])
+    row += 1
+    grid.put(row, _MID, text["total_row"], f["bold"])
+    grid.put(row, _MID + 1, total, f["int"])
+    grid.put(row, _MID + 3, total_revenue, f["int"])
 
     # ABC distribution per criterion
     row += 2
-    ws.write_string(row, 0, text["abc"], f["bold"])
+    grid.put(row, _MID, text["abc"], f["bold"])
     row += 1
-    grades = ["A", "B", "C", text["no_data"]]
-    ws.write_string(row, 0, text["criterion"], f["header"])
-    for col, grade in enumerate(grades, start=1):
-        ws.write_string(row, col, grade, f["header"])
-    abc_first = row + 1
+    for col, value in enumerate([text["criterion"], "A", "B", "C", text["no_data"]]):
+        grid.put(row, _MID + col, value, f["header"])
     criteria = [c for c in cfg.grades.criteria if f"grade_{c}" in segments.columns]
     for criterion in criteria:
         row += 1
         column = segments[f"grade_{criterion}"]
-        ws.write_string(row, 0, text["criteria"].get(criterion, criterion))
+        grid.put(row, _MID, text["criteria"].get(criterion, criterion))
         for col, grade in enumerate(["A", "B", "C"], start=1):
-            ws.write_number(row, col, int((column == grade).sum()), f["int"])
-        ws.write_number(row, 4, int(column.is_null().sum() + (column == "-").sum()), f["int"])
-    abc_last = row
-    if criteria:
-        chart = book.workbook.add_chart({"type": "column", "subtype": "stacked"})
-        for col, grade in enumerate(["A", "B", "C"], start=1):
-            chart.add_series({
-                "name": grade,
-                "categories": [sheet, abc_first, 0, abc_last, 0],
-                "values": [sheet, abc_first, col, abc_last, col],
-            })
-        chart.set_title({"name": text["chart_abc"]})
-        chart.set_size({"width": 620, "height": 380})
-        ws.insert_chart(41, 7, chart)
+            grid.put(row, _MID + col, int((column == grade).sum()), f["int"])
+        grid.put(row, _MID + 4, int(column.is_null().sum()) + int((column == "-").sum()),
+                 f["int"])
+    mid_end = row
 
-    # thresholds the classification used
-    thresholds = (summary.get("classify") or {}).get("thresholds") or {}
-    row += 2
-    ws.write_string(row, 0, text["thresholds"], f["bold"])
+    # -- the 3×3 matrix as heat maps: customers, then revenue ------------------------------
+    row = 2
+    for title, index, fmt in ((text["matrix"], 0, "int"), (text["matrix_revenue"], 1, "int")):
+        grid.put(row, _RIGHT, title, f["bold"])
+        row += 1
+        grid.put(row, _RIGHT, text["stage_activity"], f["header"])
+        for col, activity in enumerate(schema.ACTIVITIES, start=1):
+            grid.put(row, _RIGHT + col, LABELS["activity"][lang][activity], f["header"])
+        top = row + 1
+        for stage in schema.STAGES:
+            row += 1
+            grid.put(row, _RIGHT, LABELS["stage"][lang][stage])
+            for col, activity in enumerate(schema.ACTIVITIES, start=1):
+                grid.put(row, _RIGHT + col, counts.get(f"{stage}_{activity}", (0, 0.0))[index],
+                         f[fmt])
+        ws.conditional_format(top, _RIGHT + 1, row, _RIGHT + 3, {
+            "type": "2_color_scale", "min_color": "#FFFFFF", "max_color": "#F4A460"})
+        row += 2
+
+    # red flags: customers per flag
+    grid.put(row, _RIGHT, text["red_flags"], f["bold"])
     row += 1
-    th = _THRESHOLD_TEXT[cfg.language]
-    for col, value in enumerate(th["columns"]):
-        ws.write_string(row, col, value, f["header"])
+    grid.put(row, _RIGHT, text["flag"], f["header"])
+    grid.put(row, _RIGHT + 1, text["count"], f["header"])
+    flag_counts = _flag_counts(segments)
+    flag_names = LABELS["red_flags"][lang]
+    for code in [*flag_names, *sorted(c for c in flag_counts if c not in flag_names)]:
+        if code not in flag_counts and code not in _FLAGS_ALWAYS_SHOWN:
+            continue
+        row += 1
+        grid.put(row, _RIGHT, flag_names.get(code, code))
+        grid.put(row, _RIGHT + 1, flag_counts.get(code, 0), f["int"])
+    row += 1
+    grid.put(row, _RIGHT, text["flagged"], f["bold"])
+    grid.put(row, _RIGHT + 1, int(segments.select(flagged.sum()).item() or 0) if total else 0,
+             f["int"])
+
+    # the periods used per category (seed 004)
+    row += 2
+    grid.put(row, _RIGHT, text["periods"], f["bold"])
+    row += 1
+    for col, value in enumerate([text["category"], text["falling_after"], text["asleep_after"],
+                                 text["count"]]):
+        grid.put(row, _RIGHT + col, value, f["header"])
+    judged: dict[str, int] | None = None
+    if "period_category" in segments.columns and "activity" in segments.columns:
+        judged = dict(_count_by(segments.filter(pl.col("activity").is_not_null()),
+                                "period_category"))
+    periods: list[tuple[str, Any, int | None]] = [
+        (text["default_period"], cfg.periods.default,
+         None if judged is None else judged.get("", 0))]
+    periods += [(name, period, None if judged is None else judged.get(name, 0))
+                for name, period in cfg.periods.categories.items()]
+    for name, period, customers in periods:
+        row += 1
+        grid.put(row, _RIGHT, name)
+        grid.put(row, _RIGHT + 1, period.falling_asleep_after, f["int"])
+        grid.put(row, _RIGHT + 2, period.asleep_after, f["int"])
+        if customers is not None:
+            grid.put(row, _RIGHT + 3, customers, f["int"])
+    right_end = row
+
+    # -- thresholds the classification used ----------------------------------------------
+    row = max(left_end, mid_end, right_end) + 2
+    row = _thresholds_block(grid, row, summary, text, lang, f)
+
+    # -- charts: every category labelled; revenue as shares (one segment dwarfs the rest) --
+    sheet = ws.name
+    chart_row = row + 2
+    chart = book.workbook.add_chart({"type": "bar"})
+    chart.add_series({
+        "name": text["count"],
+        "categories": [sheet, first_data, _MID, last_data, _MID],
+        "values": [sheet, first_data, _MID + 1, last_data, _MID + 1],
+        "data_labels": {"value": True, "num_format": "#,##0"},
+    })
+    chart.set_title({"name": text["chart_count"], "name_font": {"size": 11}})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True, "interval_unit": 1, "num_font": {"size": 8}})
+    chart.set_x_axis({"num_format": "#,##0", "major_gridlines": {"visible": True}})
+    chart.set_size({"width": 660, "height": 420})
+    ws.insert_chart(chart_row, _LEFT, chart)
+
+    chart = book.workbook.add_chart({"type": "bar"})
+    chart.add_series({
+        "name": text["revenue_share"],
+        "categories": [sheet, first_data, _MID, last_data, _MID],
+        "values": [sheet, first_data, _MID + 4, last_data, _MID + 4],
+        "data_labels": {"value": True, "num_format": "0.0%"},
+        "fill": {"color": "#ED7D31"},
+    })
+    chart.set_title({"name": text["chart_revenue"], "name_font": {"size": 11}})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True, "interval_unit": 1, "num_font": {"size": 8}})
+    chart.set_x_axis({"num_format": "0%", "min": 0, "major_gridlines": {"visible": True}})
+    chart.set_size({"width": 660, "height": 420})
+    ws.insert_chart(chart_row, _MID + 2, chart, {"x_offset": 40})
+    grid.put(chart_row + 22, 0, None)  # the print area reaches below the charts
+    for col, width in enumerate(grid.widths(_SUMMARY_WIDTHS, f["header"])):
+        ws.set_column(col, col, width)
+    grid.write(ws)
+    ws.print_area(0, 0, chart_row + 22, len(_SUMMARY_WIDTHS) - 1)
+
+
+_MAX_OWNERS = 6
+_FLAGS_ALWAYS_SHOWN = ("revenue_drop", "overdue", "lost_category")
+
+
+def _thresholds_block(grid: _Grid, row: int, summary: dict, text: dict, lang: str,
+                      f: dict[str, Any]) -> int:
+    """One row per criterion: boundaries as numbers, then how it was graded in words (the
+    words run on into the empty cells to the right, so nothing is cut off); then notes."""
+    th = _THRESHOLD_TEXT[lang]
+    thresholds = (summary.get("classify") or {}).get("thresholds") or {}
+    grid.put(row, _LEFT, text["thresholds"], f["bold"])
+    row += 1
+    for col, value in zip((_LEFT, _LEFT + 1, _LEFT + 2, _MID), th["columns"], strict=True):
+        grid.put(row, col, value, f["header"])
+    notes: list[str] = []
     for criterion, info in thresholds.items():
         if not isinstance(info, dict):
             continue
         row += 1
-        lower = info.get("better") == "lower"
+        name = text["criteria"].get(str(criterion), str(criterion))
+        measure = th["values"].get(str(info.get("value")), str(info.get("value")))
         method = info.get("method", "")
-        if method == "quantile":
-            how = th["quantile"].format(a=info.get("share_A", 0), b=info.get("share_B", 0))
-        elif method == "pareto":
-            how = th["pareto"].format(a=info.get("share_A", 0), b=info.get("share_B", 0))
+        if info.get("no_data"):
+            how = th["no_data"]
+            notes.append(f"{name}: " + (th["no_margin"] if criterion == "margin"
+                                        else th["no_values"].format(measure=measure)))
+        elif method in ("quantile", "pareto"):
+            how = th[method].format(a=_pct(info.get("share_A", 0), lang),
+                                    b=_pct(info.get("share_B", 0), lang))
         else:
-            how = th.get(method, method)
-        notes = []
+            how = th.get(method, str(method))
+        if info.get("note") and not info.get("no_data"):
+            notes.append(f"{name}: {th['pareto_fallback']}")
         if info.get("sources"):
-            notes.append(", ".join(f"{k} {v}" for k, v in info["sources"].items()))
-        if info.get("note"):
-            notes.append(str(info["note"]))
-        ws.write_string(row, 0, text["criteria"].get(str(criterion), str(criterion)))
-        ws.write_string(row, 1, th["values"].get(str(info.get("value")), str(info.get("value"))))
-        ws.write_string(row, 2, how)
-        for col, letter in ((3, "A"), (4, "B")):
+            sources = LABELS["size_source"][lang]
+            mix = ", ".join(f"{sources.get(k, k)} {v}" for k, v in info["sources"].items())
+            notes.append(f"{name}: {th['mixed_sources'].format(mix=mix)}")
+        better = th["lower" if info.get("better") == "lower" else "higher"]
+        grid.put(row, _LEFT, name)
+        for col, letter in ((_LEFT + 1, "A"), (_LEFT + 2, "B")):
             value = info.get(letter)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                ws.write_number(row, col, float(value), f["number"])
-        ws.write_string(row, 5, th["lower" if lower else "higher"])
-        if notes:
-            ws.write_string(row, 6, "; ".join(notes))
+                whole = float(value).is_integer() or abs(value) >= 10
+                grid.put(row, col, float(value), f["int"] if whole else f["number"])
+        grid.put(row, _MID, f"{measure}; {better}; {how}")
+    for note in notes:
+        row += 1
+        grid.put(row, _LEFT, f"{th['note']}: {note}")
+    return row
 
 
-_THRESHOLD_TEXT = {
+def _pct(share: Any, lang: str) -> str:
+    value = f"{float(share or 0) * 100:.0f}"
+    return f"{value} %" if lang == "ru" else f"{value}%"
+
+
+_THRESHOLD_TEXT: dict[str, dict[str, Any]] = {
     "ru": {
-        "columns": ["Критерий", "Показатель", "Метод", "Граница A", "Граница B", "Лучше",
-                    "Примечание"],
-        "quantile": "квантили: A {a:.0%}, B {b:.0%}",
-        "pareto": "Парето: A до {a:.0%}, B до {b:.0%}",
-        "fixed": "фиксированные пороги", "lower": "меньше", "higher": "больше",
-        "values": {"recency_days": "дней с последнего заказа", "orders": "заказов",
+        "columns": ["Критерий", "Граница A", "Граница B", "Как оценивается"],
+        "quantile": "квантили: A — лучшие {a}, B — следующие {b}",
+        "pareto": "Парето: A — первые {a} суммы, B — следующие {b}",
+        "fixed": "фиксированные пороги", "lower": "меньше — лучше", "higher": "больше — лучше",
+        "no_data": "не оценивается: нет данных",
+        "no_margin": "нет колонки маржи и не заданы категории grades.high_margin.categories",
+        "no_values": "ни у одного клиента нет значения «{measure}»",
+        "pareto_fallback": "Парето здесь неприменимо, оценено по квантилям",
+        "mixed_sources": "взят из разных источников ({mix}), единицы различаются",
+        "note": "Примечание",
+        "values": {"recency_days": "дней с последнего заказа", "orders": "число заказов",
                    "size": "размер (оборот, численность или выручка за 12 мес.)",
                    "high_margin_share": "доля высокомаржинальной выручки"},
     },
     "en": {
-        "columns": ["Criterion", "Measure", "Method", "A boundary", "B boundary", "Better",
-                    "Note"],
-        "quantile": "quantiles: A {a:.0%}, B {b:.0%}",
-        "pareto": "Pareto: A to {a:.0%}, B to {b:.0%}",
-        "fixed": "fixed thresholds", "lower": "lower", "higher": "higher",
-        "values": {"recency_days": "days since last order", "orders": "orders",
+        "columns": ["Criterion", "A boundary", "B boundary", "How graded"],
+        "quantile": "quantiles: A the best {a}, B the next {b}",
+        "pareto": "Pareto: A the first {a} of the total, B the next {b}",
+        "fixed": "fixed thresholds", "lower": "lower is better", "higher": "higher is better",
+        "no_data": "not graded: no data",
+        "no_margin": "no margin column and no grades.high_margin.categories",
+        "no_values": "no customer has a value for “{measure}”",
+        "pareto_fallback": "Pareto does not apply here; graded by quantiles",
+        "mixed_sources": "taken from different sources ({mix}); units differ",
+        "note": "Note",
+        "values": {"recency_days": "days since last order", "orders": "number of orders",
                    "size": "size (turnover, headcount or 12-month revenue)",
                    "high_margin_share": "share of high-margin revenue"},
     },
@@ -478,24 +774,29 @@ def write_outputs(
 
     if "xlsx" in formats:
         with Book(out.path("segments.xlsx"), lang) as book:
-            _summary_sheet(book, segments, summary, cfg)
+            _summary_sheet(book, segments, summary, cfg, tasks)
             keys = segment_keys(segments)
             book.write_table(text["customers"], labelled(segments, lang),
-                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
+                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2,
+                             # ~50 columns: printed across pages, not shrunk to one
+                             printing=PrintSetup(fit_width=False))
             warnings += book.warnings
     if "csv" in formats:
         write_csv(segments, out.path("segments.csv"), csv_options)
     tactic_labels = _tactic_labels(cfg) if "xlsx" in formats else {}
     # one task list at a time: its rows are copied out of the tasks for its files only
     is_call = is_call_task()
-    for name, title, rows in (("call_tasks", text["calls"], is_call),
-                              ("mail_tasks", text["mail"], ~is_call)):
+    for name, title, rows, layout in (("call_tasks", text["calls"], is_call, CALL_LAYOUT),
+                                      ("mail_tasks", text["mail"], ~is_call, MAIL_LAYOUT)):
         frame = tasks.filter(rows)
         if "xlsx" in formats:
-            keys = [c for c in TASK_SHEET_COLUMNS if c in frame.columns]
+            keys = task_sheet_keys(frame, layout)
+            printed = sum(1 for k in layout if k in frame.columns)
             with Book(out.path(f"{name}.xlsx"), lang) as book:
-                book.write_table(title, task_sheet_frame(frame, lang, tactic_labels),
-                                 _columns(frame, keys, lang), max_rows=max_rows, freeze_cols=0)
+                book.write_table(title, task_sheet_frame(sort_for_sheet(frame), lang,
+                                                         tactic_labels),
+                                 _columns(frame, keys, lang, layout), max_rows=max_rows,
+                                 freeze_cols=0, printing=PrintSetup(columns=printed))
                 warnings += book.warnings
         if "csv" in formats:
             write_csv(frame.select(tasks_csv), out.path(f"{name}.csv"), csv_options)

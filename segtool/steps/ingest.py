@@ -48,6 +48,7 @@ class IngestResult:
     stats: list[InputStats]
     formats: list[FileFormat] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # for information: hidden by --quiet
 
     @property
     def rows_read(self) -> int:
@@ -562,16 +563,26 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
         contacts = _attach_companies(contacts, pl.concat(company_parts))
     rejects = pl.concat(reject_parts) if reject_parts else pl.DataFrame(schema=REJECTS)
     warnings = []
+    # columns the exports always carry (an article number...) are not a problem: one notice
+    # for all the files that leave out the same columns, not a warning on every run
+    unused: dict[tuple[str, ...], list[str]] = {}
     for fmt in formats:
         if fmt.unmapped:
-            warnings.append(f"{fmt.name}: columns not used: {_list(fmt.unmapped, 8)}")
+            unused.setdefault(tuple(fmt.unmapped), []).append(fmt.name)
+    notices = [f"{_names(names)}: columns not used: {_list(list(columns), 8)}"
+               for columns, names in unused.items()]
     for st, fmt in zip(stats, formats, strict=True):
         if st.rows_read == 0:
             warnings.append(f"{fmt.name}: no data rows below the header (row {fmt.header_row})")
         elif st.rows_accepted == 0:
             warnings.append(f"{fmt.name}: every one of its {st.rows_read} rows was left out; "
                             "the reasons are in rejects.csv")
-    return IngestResult(orders, contacts, rejects, stats, formats, warnings)
+    return IngestResult(orders, contacts, rejects, stats, formats, warnings, notices)
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(dict.fromkeys(names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def has_contacts_input(cfg: Config) -> bool:

@@ -19,13 +19,14 @@ writes ``migration.xlsx`` / ``migration.csv`` into an :class:`~segtool.io.atomic
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from segtool.config import Config
-from segtool.io.csv_out import csv_bytes
+from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, csv_bytes
 from segtool.io.previous import (  # noqa: F401 - re-exported: the reading moved to io
     CLOSED_STATUSES,
     PREVIOUS_SEGMENTS,
@@ -37,7 +38,7 @@ from segtool.io.previous import (  # noqa: F401 - re-exported: the reading moved
     read_task_statuses,
     status_code,
 )
-from segtool.io.xlsx import Book, Column
+from segtool.io.xlsx import Book, Column, header_lines
 from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
@@ -377,34 +378,71 @@ def _columns(frame: pl.DataFrame, keys: list[str], text: dict[str, str]) -> list
 
 
 def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> None:
-    """Facts, then the transition matrix; rows written top to bottom (constant memory)."""
+    """Facts, then the transition matrix; rows written top to bottom (constant memory).
+
+    Printed on one landscape page: facts beside their numbers, dates as dates, the matrix
+    with wrapped segment names as column headers."""
     sheet = book.sheet(text["sheet_summary"])
-    bold = book.formats["bold"]
-    sheet.write(0, 0, text["title"], book.formats["title"])
-    facts = [("as_of", migration.as_of), ("previous_as_of", migration.previous_as_of)] + [
+    f = book.formats
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    sheet.fit_to_pages(1, 1)
+    sheet.write(0, 0, text["title"], f["title"])
+    facts: list[tuple[str, Any]] = [
+        ("as_of", _date_or_text(migration.as_of)),
+        ("previous_as_of", _date_or_text(migration.previous_as_of)),
+    ] + [
         (key, migration.counts.get(key)) for key in (
             "customers", "previous_customers", "moved", "new", "gone", "flags_raised",
             "flags_cleared", "open_tasks", "closed_tasks", "withheld_tasks",
         )
     ]
     for i, (key, value) in enumerate(facts):
-        sheet.write_row(2 + i, 0, [text[key], value])
+        sheet.write_string(2 + i, 0, text[key], f["bold"])
+        if isinstance(value, dt.date):
+            sheet.write_datetime(2 + i, 1, dt.datetime.combine(value, dt.time()), f["date"])
+        elif isinstance(value, (int, float)):
+            sheet.write_number(2 + i, 1, value, f["int"])
+        elif value:
+            sheet.write_string(2 + i, 1, str(value))
     top = 2 + len(facts) + 1
-    sheet.write(top, 0, text["matrix"], bold)
+    sheet.write(top, 0, text["matrix"], f["bold"])
     matrix = migration.matrix
 
     def label(key: str) -> str:
         if key in (NEW_KEY, GONE_KEY, "total"):
             return text[key]
-        return migration.labels.get(key, key)
+        shown = migration.labels.get(key, key)  # a code read from the previous folder
+        return ESCAPE_PREFIX + shown if re.match(FORMULA_START, shown) else shown
 
     head = [""] + [label(c) for c in matrix.columns[1:]]
-    sheet.write_row(top + 1, 0, head, book.formats["header"])
+    width = 14  # «Перспективный» whole on its line
+    lines = max((header_lines(h, width) for h in head), default=1)
+    sheet.set_row(top + 1, 15 * lines)
+    sheet.write_row(top + 1, 0, head, f["header"])
     counts = matrix.with_columns(pl.exclude("previous_segment").fill_null(0))
     for i, (key, *values) in enumerate(counts.iter_rows()):  # a dozen segment rows at most
-        sheet.write(top + 2 + i, 0, label(key), bold)
-        sheet.write_row(top + 2 + i, 1, values)
+        sheet.write(top + 2 + i, 0, label(key), f["bold"])
+        for j, value in enumerate(values, start=1):
+            sheet.write_number(top + 2 + i, j, value, f["int"])
     sums = counts.select(pl.exclude("previous_segment").sum()).row(0)
-    sheet.write_row(top + 2 + matrix.height, 0, [text["total"], *sums], bold)
-    sheet.set_column(0, 0, max([len(h) for h in head + [text[k] for k, _ in facts]] + [12]) + 2)
-    sheet.set_column(1, max(len(head) - 1, 1), 16)
+    last = top + 2 + matrix.height
+    sheet.write(last, 0, text["total"], f["bold"])
+    for j, value in enumerate(sums, start=1):
+        sheet.write_number(last, j, value, f["int"])
+    labels = [label(k) for k in matrix["previous_segment"].to_list()]
+    first = max([len(h) for h in labels + [text[k] for k, _ in facts]] + [12]) + 2
+    sheet.set_column(0, 0, min(first, 60))
+    sheet.set_column(1, 1, width)
+    sheet.set_column(2, max(len(head) - 1, 2), width)
+
+
+def _date_or_text(value: str | None) -> dt.date | str | None:
+    """An ISO date from the manifest as a date (shown as a date cell), else as written."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)

@@ -103,3 +103,30 @@ def test_write_csv_in_chunks_is_byte_identical_to_csv_bytes(tmp_path, monkeypatc
     text = data.decode("utf-8-sig")
     assert text.count("\n") == rows + 1  # one header, no header repeated per chunk
     assert data.startswith(b"\xef\xbb\xbf") == bom
+
+
+@given(
+    amounts=st.lists(st.one_of(st.none(), st.floats(-1e12, 1e12, allow_nan=False)),
+                     min_size=1, max_size=20),
+    text=st.text(alphabet="ab;,.\"' \n0123", max_size=8),
+)
+def test_excel_ru_reads_back_to_the_machine_values(amounts, text):
+    """Whatever the numbers and text, the excel-ru file read with ';', decimal comma and
+    dd.mm.yyyy gives the frame the machine file gives: only the notation differs."""
+    days = [dt.date(2000, 1, 1) + dt.timedelta(days=37 * i) for i in range(len(amounts))]
+    frame = pl.DataFrame({"customer_id": [f"00{i}" for i in range(len(amounts))],
+                          "amount": pl.Series(amounts, dtype=pl.Float64), "day": days,
+                          "note": [text] * len(amounts), "flag": [i % 2 == 0 for i in
+                                                                  range(len(amounts))]})
+    machine = pl.read_csv(csv_bytes(frame, CsvOptions()), infer_schema=False)
+    raw = csv_bytes(frame, CsvOptions(dialect="excel-ru"))
+    assert raw.startswith(b"\xef\xbb\xbf")
+    excel = pl.read_csv(raw[3:], separator=";", infer_schema=False)
+    back = excel.with_columns(
+        pl.col("amount").str.replace(",", ".", literal=True).cast(pl.Float64),
+        pl.col("day").str.to_date("%d.%m.%Y"),
+    )
+    expected = machine.with_columns(pl.col("amount").cast(pl.Float64),
+                                    pl.col("day").str.to_date("%Y-%m-%d"))
+    assert back.equals(expected)
+    assert back["amount"].to_list() == frame["amount"].to_list()

@@ -82,3 +82,25 @@ def test_speed_close_to_bare_xlsxwriter(tmp_path):
                                       Column("c", "C", "date"), Column("d", "D")])
     ours = time.perf_counter() - start
     assert ours <= 1.3 * bare, (ours, bare)
+
+
+def test_wrapped_column_rows_are_tall_enough_and_print_setup(tmp_path):
+    """50 characters in a 20-wide wrapped column take 3 lines (19 a line): 45 points; a row
+    with a line break in short text takes 2; the print area is the first two columns."""
+    from segtool.io.xlsx import PrintSetup, header_lines
+
+    path = tmp_path / "w.xlsx"
+    frame = pl.DataFrame({"who": ["a", "b", "c"], "say": ["x" * 50, "hi\nthere", None],
+                          "id": ["1", "2", "3"]})
+    columns = [Column("who", "Клиент"), Column("say", "Скрипт", width=20, wrap=True),
+               Column("id", "Код задачи")]
+    with Book(path, "ru") as book:
+        book.write_table("Звонки", frame, columns, printing=PrintSetup(columns=2))
+    ws = openpyxl.load_workbook(path)["Звонки"]
+    assert ws["B2"].alignment.wrap_text and not ws["A2"].alignment.wrap_text
+    assert [ws.row_dimensions[r].height for r in (2, 3, 4)] == [45, 30, 15]
+    assert ws.print_area == "'Звонки'!$A$1:$B$4"
+    assert ws.print_title_rows == "$1:$1" and ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.fitToHeight == 0 and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert header_lines("Дней с последнего заказа", 12) == 3  # «Дней с» «последнего» «заказа»
+    assert header_lines("Клиент", 8) == 1

@@ -83,12 +83,15 @@ def test_segments_workbook_summary_and_customers(tmp_path):
     assert {"Клиенты и выручка по сегментам", "Матрица 3×3: клиенты",
             "Распределение ABC по критериям", "Использованные пороги"} <= cells
     rows = [[c.value for c in row] for row in summary.iter_rows()]
-    segment_row = next(r for r in rows if r[0] == "Постоянный уснувший")
+    mid = [r[4:9] for r in rows]  # the segments block (columns E-I)
+    segment_row = next(r for r in mid if r[0] == "Постоянный уснувший")
     assert segment_row[1:5] == [1, 1 / 3, 50000.0, 50000 / 51000]
-    assert next(r for r in rows if r[0] == "давность")[1:5] == [1, 0, 1, 1]
-    # one readable row per criterion: measure, method, boundaries, direction
-    assert ["давность", "дней с последнего заказа", "квантили: A 20%, B 30%", 30, 90,
-            "меньше"] in [r[:6] for r in rows]
+    assert next(r for r in mid if r[0] == "давность")[1:5] == [1, 0, 1, 1]
+    # one readable row per criterion: boundaries as numbers, then how, in words
+    row = next(r for r in rows if r[0] == "давность")
+    assert row[1:3] == [30, 90]
+    assert row[4] == "дней с последнего заказа; меньше — лучше; квантили: A — лучшие 20 %, " \
+        "B — следующие 30 %"
     customers = wb["Клиенты"]
     header = [c.value for c in customers[1]]
     assert header[:5] == ["ИНН / код клиента", "Клиент", "Стадия", "Активность", "Сегмент"]
@@ -108,10 +111,12 @@ def test_task_workbooks_have_status_drop_down_and_labels(tmp_path):
     write(tmp_path, language="en")
     calls = openpyxl.load_workbook(tmp_path / "call_tasks.xlsx")["Calls"]
     header = [c.value for c in calls[1]]
-    assert header[:3] == ["Due", "Status", "Priority"]
+    # the caller's columns first: when, whom, how to reach, what to say, why
+    assert header[:8] == ["Due", "Company", "Contact", "Phone", "Script", "Offer",
+                          "Why in segment", "Status"]
     assert calls.max_row == 3  # call + survey
     assert calls.freeze_panes == "A2" and calls.auto_filter.ref == "A1:V3"
-    assert calls["B2"].value == "open"
+    assert calls["H2"].value == "open"
     assert calls.data_validations.dataValidation[0].formula1 == '"open,in progress,done,refused"'
     channel = calls.cell(row=2, column=header.index("Channel") + 1).value
     assert channel in {"Call", "Survey"}
@@ -163,3 +168,38 @@ def test_task_sheet_shows_tactic_labels_and_priority_as_words(tmp_path):
     assert shown["tactic"].to_list() == ["Падение выручки", "custom"]
     assert shown["priority"].to_list() == ["да", ""]
     assert labelled(tasks, "en")["priority"].to_list() == ["yes", ""]
+
+
+def test_summary_blocks_hand_counted(tmp_path):
+    """Three customers, one with two flags; four tasks on four channels (see tasks())."""
+    write(tmp_path)
+    ws = openpyxl.load_workbook(tmp_path / "segments.xlsx")["Сводка"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    pairs = {(r[k], r[k + 1]) for r in rows for k in range(len(r) - 1) if isinstance(r[k], str)}
+    assert {("Звонок", 1), ("Email", 1), ("Опрос", 1), ("InMail", 1), ("Всего задач", 4)} <= pairs
+    assert {("падение выручки", 1), ("пропущен заказ", 1), ("ушла категория", 0),
+            ("Клиентов с флажками", 1)} <= pairs
+    # at risk: falling asleep or flagged -> only 002; active share: 001 of 3
+    assert ("Под риском (засыпают или с флажками)", 1) in pairs
+    assert ("Доля активных клиентов", 1 / 3) in pairs
+    date = next(c for row in ws.iter_rows() for c in row if c.value == "Дата анализа")
+    as_of = ws.cell(row=date.row, column=date.column + 1)
+    assert as_of.value == dt.datetime(2026, 10, 31) and as_of.number_format == "dd.mm.yyyy"
+
+
+def test_customers_sheet_takes_a_column_it_has_no_label_for(tmp_path):
+    """A column a newer step adds shows as words; new columns with labels show them."""
+    cfg = config_for_orders("o.csv")
+    segments = SEGMENTS.with_columns(pl.lit(0.25).alias("p_alive"),
+                                     pl.lit(1.5).alias("brand_new_metric"),
+                                     pl.lit(True).alias("size_class_inferred"))
+    with OutputSet(tmp_path) as out:
+        write_outputs(out, segments=segments, tasks=tasks(), data_quality=pl.DataFrame(),
+                      rejects=empty(REJECTS), summary={}, cfg=cfg, formats={"xlsx"})
+    ws = openpyxl.load_workbook(tmp_path / "segments.xlsx")["Клиенты"]
+    header = [c.value for c in ws[1]]
+    assert {"Вероятность активности", "Brand new metric", "Размер определён по закупкам"} <= set(
+        header)
+    p_alive = ws.cell(row=2, column=header.index("Вероятность активности") + 1)
+    assert p_alive.value == 0.25 and p_alive.number_format == "0.0%"
+    assert ws.cell(row=2, column=header.index("Размер определён по закупкам") + 1).value == "да"

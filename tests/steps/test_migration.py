@@ -263,7 +263,15 @@ def test_write_migration_files(cfg, previous, tmp_path):
         "падение выручки, пропущен обычный интервал заказа", "падение выручки", None,
     )
     summary = list(book["Сводка"].iter_rows(values_only=True))
-    assert summary[2][:2] == ("Дата анализа", "2026-11-30")
+    assert summary[2][:2] == ("Дата анализа", dt.datetime(2026, 11, 30))
+    sheet = book["Сводка"]
+    assert sheet["B3"].number_format == "dd.mm.yyyy"  # a date, not text
+    assert sheet["B5"].number_format == "#,##0"  # counts with thousands separators
+    # printed on one landscape page: the numbers beside their labels
+    assert sheet.page_setup.orientation == "landscape"
+    # 1 x 1 page (1 is the default of both, which the file leaves out)
+    assert sheet.page_setup.fitToWidth in (None, 1) and sheet.page_setup.fitToHeight in (None, 1)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
     assert ("Сменили сегмент (включая новых и выбывших)", 4) in [r[:2] for r in summary]
     tasks = list(book["Открытые задачи"].iter_rows(values_only=True))
     assert [r[0] for r in tasks[1:]] == ["t3", "t4", "t5"]
