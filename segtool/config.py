@@ -86,6 +86,11 @@ class Period(Strict):
 
 class CategoryPeriod(Period):
     match: list[str] = Field(min_length=1)  # glob patterns over the category column
+    label: str | None = None  # how reasons name it; default: the patterns without wildcards
+
+    def display_label(self) -> str:
+        return self.label or ", ".join(
+            dict.fromkeys(re.sub(r"[*?\[\]!]", "", p).strip() or p for p in self.match))
 
     @field_validator("match")
     @classmethod
@@ -135,6 +140,7 @@ class Stages(Strict):
 
 # -- grades (seed 000) -----------------------------------------------------------------
 Criterion = Literal["recency", "frequency", "size", "margin"]
+SizeClass = Literal["micro", "small", "medium", "large"]
 
 
 class Shares(Strict):
@@ -183,6 +189,9 @@ class Grades(Strict):
         default_factory=lambda: ["recency", "frequency", "size", "margin"], min_length=1
     )
     high_margin: HighMargin = Field(default_factory=HighMargin)
+    # size grade of customers with a known size class; the rest by 12-month revenue
+    size_class_grades: dict[SizeClass, Literal["A", "B", "C"]] = Field(
+        default_factory=lambda: {"large": "A", "medium": "A", "small": "B", "micro": "C"})
 
     @model_validator(mode="after")
     def _fixed_complete(self) -> Grades:
@@ -287,13 +296,16 @@ class CompanyTypeKeywords(Strict):
 class SizeLimits(Strict):
     small: float
     medium: float
+    micro: float | None = None  # up to this: micro (below small); none: no micro class
 
 
 class SizeClasses(Strict):
     """Russia's SME limits by default: turnover in RUB, headcount in people."""
 
-    turnover: SizeLimits = Field(default_factory=lambda: SizeLimits(small=800e6, medium=2e9))
-    headcount: SizeLimits = Field(default_factory=lambda: SizeLimits(small=100, medium=250))
+    turnover: SizeLimits = Field(
+        default_factory=lambda: SizeLimits(micro=120e6, small=800e6, medium=2e9))
+    headcount: SizeLimits = Field(
+        default_factory=lambda: SizeLimits(micro=15, small=100, medium=250))
 
 
 class Inference(Strict):
@@ -319,6 +331,8 @@ class Routing(Strict):
 
 class Tasks(Strict):
     max_per_customer: int = Field(3, ge=1)
+    max_calls_per_customer: int = Field(1, ge=1)  # calls and surveys per customer and period
+    max_emails_per_customer: int = Field(1, ge=1)  # email, InMail, messenger per customer
     period: Literal["month", "week", "quarter"] = "month"  # task ids are stable per period
 
 
