@@ -35,6 +35,7 @@ def segments(**overrides) -> pl.DataFrame:
         "orders": [1, 10, 8],
         "avg_order_value": [1000.0, 5000.0, 2000.0],
         "recency_days": [10, 800, 20],
+        "tenure_days": [10, 3000, 500],
         "last_order_date": [dt.date(2026, 10, 21), dt.date(2024, 8, 22), dt.date(2026, 10, 11)],
         "abc": ["AABC", "CAAB", "ABAC"],
         "priority": [False, False, False],
@@ -199,7 +200,7 @@ def test_durable_renewal_condition():
 
 def test_timing_conditions_in_days():
     # 001: first order 10 days ago; 002 first 3000, last 800; 003 first 500, last 20
-    seg = segments(tenure_days=[10, 3000, 500])
+    seg = segments()
     pb, cfg = playbook([
         {"id": "fresh", "when": {"max_days_since_first_order": 10}, "action": "email"},
         {"id": "quiet", "when": {"min_days_since_last_order": 20}, "action": "mail"},
