@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import InputError
+from segtool.errors import InputError, SegtoolError
 from segtool.schema import CONTACTS, ORDERS
 from segtool.steps.ingest import order_key
 
@@ -186,6 +186,56 @@ def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
             code="E-SCORE-EMPTY",
         )
     return latest if latest <= today else (latest_past or today)
+
+
+AS_OF_LATE_SHARE = 0.05  # warn when more than this share of the orders is after as_of
+AS_OF_AFTER_MONTHS = 3  # warn when as_of is more than this many months after the last order
+
+
+def check_as_of(orders: pl.LazyFrame, as_of: dt.date, *, given: bool,
+                ignored: int | None = None) -> list[str]:
+    """Catch a mistyped ``--as-of``: refuse (exit 2) one before every order, naming the
+    export's date range; warn when more than 5 % of the orders are after it, or when it is
+    more than 3 months after the last order. Returns the warnings (for stderr and the
+    manifest's ``warnings``); a default as_of (the latest order date) never warns."""
+    if not given:
+        return []
+    order = ["customer_id", "order_id"]
+    lines = order_lines(orders)
+    found = lines.select(
+        pl.col("order_date").min().alias("first"), pl.col("order_date").max().alias("last"),
+    ).collect(engine="streaming")
+    first, last = found["first"][0], found["last"][0]
+    if first is None:
+        return []
+    if as_of < first:
+        raise SegtoolError(
+            f"--as-of {as_of.isoformat()} is before every order: the export has orders from "
+            f"{first.isoformat()} to {last.isoformat()}; give a date in or after that range",
+            code="E-USAGE-ASOF",
+        )
+    warnings: list[str] = []
+    after = count_after(orders, as_of) if ignored is None else ignored
+    if after:
+        total = int(lines.select(order).unique().select(pl.len()).collect(engine="streaming")
+                    .item())
+        if total and after / total > AS_OF_LATE_SHARE:
+            warnings.append(
+                f"--as-of {as_of.isoformat()}: {after:,} of {total:,} orders "
+                f"({after / total:.0%}) are dated after it and were ignored; the export runs "
+                f"to {last.isoformat()}. Is the date mistyped?".replace(",", " ")
+            )
+    if as_of > _months_after(last, AS_OF_AFTER_MONTHS):
+        warnings.append(
+            f"--as-of {as_of.isoformat()} is more than {AS_OF_AFTER_MONTHS} months after the "
+            f"last order ({last.isoformat()}): every customer looks silent for that "
+            "long. Is the date mistyped?"
+        )
+    return warnings
+
+
+def _months_after(day: dt.date, months: int) -> dt.date:
+    return months_before(day, -months)
 
 
 def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
