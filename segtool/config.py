@@ -84,9 +84,17 @@ class Period(Strict):
         return self
 
 
+DURABLE_MONTHS = 60  # seed 004: a once-a-decade product keeps a customer loyal for 5 years
+
+
 class CategoryPeriod(Period):
     match: list[str] = Field(min_length=1)  # glob patterns over the category column
     label: str | None = None  # how reasons name it; default: the patterns without wildcards
+    # durable goods (renewal, {last_durable_date}); unset: asleep_after of 5 years or more
+    durable: bool | None = None
+
+    def is_durable(self) -> bool:
+        return self.durable if self.durable is not None else self.asleep_after >= DURABLE_MONTHS
 
     def display_label(self) -> str:
         return self.label or ", ".join(

@@ -301,15 +301,17 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     (``_period_rank``, ``period_last_order_date``); between equally active ones, the one
     furthest from its next boundary, then the slower one.
 
-    The durable purchase is the last order in the slowest category (not the default) the
-    customer bought from: ``last_durable_date`` and ``durable_cycle_share`` (months since
-    it / that category's asleep_after).
+    The durable purchase is the last order in the slowest durable category (``durable:
+    true``, or unset with asleep_after of 60 months or more) the customer bought from:
+    ``last_durable_date`` and ``durable_cycle_share`` (months since it / that category's
+    asleep_after).
     """
     candidates = period_candidates(cfg)
     ranks = list(range(len(candidates)))
     falling_cut = [months_before(as_of, c[1]) for c in candidates]
     asleep_cut = [months_before(as_of, c[2]) for c in candidates]
-    default_rank = next(i for i, c in enumerate(candidates) if c[0] is None)
+    durable_ranks = [i for i, c in enumerate(candidates)
+                     if c[0] is not None and cfg.periods.categories[c[0]].is_durable()]
     order = ["customer_id", "order_id"]
     accepted_orders = per_order.filter(pl.col("net") > 0).select(*order, "order_date")
     per_rank = (
@@ -335,7 +337,7 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     asleep_after = rank.replace_strict(ranks, [c[2] for c in candidates],
                                        return_dtype=pl.Int64)
     durable = (
-        per_rank.filter(rank != default_rank)
+        per_rank.filter(rank.is_in(durable_ranks))
         .sort(["customer_id", "_period_rank"], descending=[False, True])
         .group_by("customer_id", maintain_order=True)
         .agg(pl.col("_last").first().alias("last_durable_date"),
