@@ -299,7 +299,7 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     line of it is compared with that candidate's periods: active (before
     falling_asleep_after), falling asleep, asleep. The most active candidate decides
     (``_period_rank``, ``period_last_order_date``); between equally active ones, the one
-    furthest from its next boundary, then the slower one.
+    bought most recently, then the slower one.
 
     The durable purchase is the last order in the slowest durable category (``durable:
     true``, or unset with asleep_after of 60 months or more) the customer bought from:
@@ -325,10 +325,9 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     fall = rank.replace_strict(ranks, falling_cut, return_dtype=pl.Date)
     sleep = rank.replace_strict(ranks, asleep_cut, return_dtype=pl.Date)
     level = pl.when(last <= sleep).then(2).when(last <= fall).then(1).otherwise(0)
-    slack = (last - pl.when(level == 0).then(fall).otherwise(sleep)).dt.total_days()
-    per_rank = per_rank.with_columns(level.alias("_level"), slack.alias("_slack"))
+    per_rank = per_rank.with_columns(level.alias("_level"))
     decided = (
-        per_rank.sort(["customer_id", "_level", "_slack", "_period_rank"],
+        per_rank.sort(["customer_id", "_level", "_last", "_period_rank"],
                       descending=[False, False, True, True])
         .group_by("customer_id", maintain_order=True)
         .agg(pl.col("_period_rank").first(), pl.col("_last").first()

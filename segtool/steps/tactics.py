@@ -39,6 +39,7 @@ import polars_hash  # noqa: F401 - registers the stable `.chash` expression name
 
 from segtool.config import Config
 from segtool.playbook import PLACEHOLDERS, Condition, Playbook
+from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
     "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
@@ -677,7 +678,8 @@ def assign_tactics_with_stats(
         "last_order_date": date_text.fill_null(texts["no_date"]),
         "months_since": pl.col("_months_since").floor().cast(pl.Int64).cast(pl.String)
         .fill_null("0"),
-        "orders": pl.col("orders").cast(pl.String).fill_null("0"),
+        "orders": grouped_digits(pl.col("orders").fill_null(0),
+                                 " " if language == "ru" else ","),
         "owner": pl.col("owner"),
         "greeting": greeting_expr(pl.col("contact_name"), language),
         "last_durable_date": pl.col("last_durable_date").dt.strftime(date_format)
