@@ -97,12 +97,15 @@ def test_score_as_of_day_first_is_the_same_date(project):
     assert manifest(project)["warnings"] == []
 
 
-@pytest.mark.parametrize("typo, message", [
-    ("1899-12-31", "between 1900-01-01 and 2200-12-31"),
-    ("01.01.2201", "between 1900-01-01 and 2200-12-31"),
-    # the orders run from 2020-01-10 to 2024-08-01
-    ("2019-12-09", "before every order: the export has orders from 2020-01-10 to 2024-08-01"),
-])
+@pytest.mark.parametrize(
+    "typo, message",
+    [
+        ("1899-12-31", "between 1900-01-01 and 2200-12-31"),
+        ("01.01.2201", "between 1900-01-01 and 2200-12-31"),
+        # the orders run from 2020-01-10 to 2024-08-01
+        ("2019-12-09", "before every order: the export has orders from 2020-01-10 to 2024-08-01"),
+    ],
+)
 def test_score_refuses_an_as_of_typo(project, typo, message):
     result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", typo)
     assert isinstance(result.exception, SegtoolError) and result.exception.exit_code == 2
@@ -116,8 +119,10 @@ def test_score_warns_about_a_likely_as_of_typo(project):
     result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "2021-01-09")
     assert result.exit_code == EXIT_OK, result.output
     warnings = manifest(project)["warnings"]
-    assert warnings == ["--as-of 2021-01-09: 20 of 26 orders (77%) are dated after it and "
-                        "were ignored; the export runs to 2024-08-01. Is the date mistyped?"]
+    assert warnings == [
+        "--as-of 2021-01-09: 20 of 26 orders (77%) are dated after it and "
+        "were ignored; the export runs to 2024-08-01. Is the date mistyped?"
+    ]
     assert "(77%)" in result.stderr
     # 2099: 3 months past the last order
     result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "2099-01-01")

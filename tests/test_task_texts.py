@@ -29,8 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def read_sheets(out: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     read = {"infer_schema_length": 0}  # every column as text
-    tasks = pl.concat([pl.read_csv(out / "call_tasks.csv", **read),
-                       pl.read_csv(out / "mail_tasks.csv", **read)], how="diagonal")
+    tasks = pl.concat(
+        [pl.read_csv(out / "call_tasks.csv", **read), pl.read_csv(out / "mail_tasks.csv", **read)],
+        how="diagonal",
+    )
     return tasks, pl.read_csv(out / "segments.csv", **read)
 
 
@@ -38,8 +40,13 @@ def sheet_problems(out: Path) -> list[str]:
     """Every problem of every script, offer and reason in the task sheets and segments."""
     tasks, segments = read_sheets(out)
     names = segments["company_name"].drop_nulls().to_list()
-    texts = [*tasks["script"], *tasks["offer"], *tasks["reason"], *segments["reason"],
-             *segments["red_flag_reasons"]]
+    texts = [
+        *tasks["script"],
+        *tasks["offer"],
+        *tasks["reason"],
+        *segments["reason"],
+        *segments["red_flag_reasons"],
+    ]
     return check_texts(texts, names)
 
 
@@ -49,13 +56,10 @@ def sample_run(request, tmp_path_factory):
     for name in ("segtool.yaml", "playbook.yaml"):
         shutil.copy(REPO / "config" / name, folder / name)
     config = folder / "segtool.yaml"
-    text = config.read_text(encoding="utf-8").replace("../sample_data/",
-                                                      f"{REPO / 'sample_data'}/")
-    config.write_text(text.replace("language: ru", f"language: {request.param}"),
-                      encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace("../sample_data/", f"{REPO / 'sample_data'}/")
+    config.write_text(text.replace("language: ru", f"language: {request.param}"), encoding="utf-8")
     out = folder / "out"
-    result = run_pipeline(load_config(config), out=out, as_of=None, previous=None,
-                          formats={"csv"})
+    result = run_pipeline(load_config(config), out=out, as_of=None, previous=None, formats={"csv"})
     return out, result.manifest
 
 
@@ -82,22 +86,35 @@ def test_sample_data_size_grades_use_no_mixed_units(sample_run):
     declared = buyers.filter(pl.col("size_class_inferred") == "false")
     # a declared size class is graded by the map, never by its turnover or headcount value
     grades = {"large": "A", "medium": "A", "small": "B", "micro": "C"}
-    assert all(grades[c] == g for c, g in zip(declared["size_class"], declared["grade_size"],
-                                              strict=True))
-    assert size["sources"] == {"size_class": declared.height,
-                               "revenue_12m": buyers.height - declared.height}
+    assert all(
+        grades[c] == g for c, g in zip(declared["size_class"], declared["grade_size"], strict=True)
+    )
+    assert size["sources"] == {
+        "size_class": declared.height,
+        "revenue_12m": buyers.height - declared.height,
+    }
     assert not any("units" in note for note in manifest["classify"]["notes"])
 
 
 # -- every template for awkward names ----------------------------------------------------------
 AWKWARD = [  # (customer, company name, contact ФИО, expected ru greeting, en greeting)
-    ("1", "ИП Волков М.С.", "Волков Михаил Сергеевич", "Михаил Сергеевич, добрый день!",
-     "Hello Михаил!"),
+    (
+        "1",
+        "ИП Волков М.С.",
+        "Волков Михаил Сергеевич",
+        "Михаил Сергеевич, добрый день!",
+        "Hello Михаил!",
+    ),
     ("2", "Магазин №5", "Иванов И.И.", "Добрый день!", "Hello!"),
     ("3", "Ромашка", "Кузнецов", "Добрый день!", "Hello!"),
     ("4", "Acme Trading Ltd", "John Smith", "John, добрый день!", "Hello John!"),
-    ("5", "МКУ «Дорожное управление»", "Анна Петровна Сидорова", "Анна Петровна, добрый день!",
-     "Hello Анна!"),
+    (
+        "5",
+        "МКУ «Дорожное управление»",
+        "Анна Петровна Сидорова",
+        "Анна Петровна, добрый день!",
+        "Hello Анна!",
+    ),
     ("6", None, None, "Добрый день!", "Hello!"),
 ]
 
@@ -117,30 +134,49 @@ def _every_tactic_for_everyone(cfg):
 def test_every_default_template_for_awkward_names(language, tmp_path):
     from segtool.config import config_for_orders
 
-    cfg = config_for_orders("orders.csv", language=language, tasks={
-        "max_per_customer": 50, "max_calls_per_customer": 50, "max_emails_per_customer": 50})
+    cfg = config_for_orders(
+        "orders.csv",
+        language=language,
+        tasks={"max_per_customer": 50, "max_calls_per_customer": 50, "max_emails_per_customer": 50},
+    )
     playbook = _every_tactic_for_everyone(cfg)
     n = len(AWKWARD)
-    segments = pl.DataFrame({
-        "customer_id": [a[0] for a in AWKWARD], "company_name": [a[1] for a in AWKWARD],
-        "segment": ["regular_active"] * n, "stage": ["regular"] * n,
-        "activity": ["active"] * n, "orders": [12345] * n, "avg_order_value": [1000.0] * n,
-        "recency_days": [400] * n, "tenure_days": [2000] * n,
-        "last_order_date": [dt.date(2025, 9, 26)] * n, "abc": ["AAAA"] * n,
-        "priority": [True] * n, "red_flags": [""] * n, "reason": ["r"] * n,
-        "last_durable_date": [dt.date(2019, 4, 30)] * n,
-    })
-    contacts = pl.DataFrame({
-        "customer_id": [a[0] for a in AWKWARD if a[2]],
-        "contact_name": [a[2] for a in AWKWARD if a[2]],
-        "role": ["purchaser"] * (n - 1), "phone": ["+7 1"] * (n - 1),
-        "email": ["x@y.ru"] * (n - 1), "address": ["Москва"] * (n - 1),
-        "inmail": ["in/x"] * (n - 1), "owner": ["Фролова Е.Н."] * (n - 1),
-    })
+    segments = pl.DataFrame(
+        {
+            "customer_id": [a[0] for a in AWKWARD],
+            "company_name": [a[1] for a in AWKWARD],
+            "segment": ["regular_active"] * n,
+            "stage": ["regular"] * n,
+            "activity": ["active"] * n,
+            "orders": [12345] * n,
+            "avg_order_value": [1000.0] * n,
+            "recency_days": [400] * n,
+            "tenure_days": [2000] * n,
+            "last_order_date": [dt.date(2025, 9, 26)] * n,
+            "abc": ["AAAA"] * n,
+            "priority": [True] * n,
+            "red_flags": [""] * n,
+            "reason": ["r"] * n,
+            "last_durable_date": [dt.date(2019, 4, 30)] * n,
+        }
+    )
+    contacts = pl.DataFrame(
+        {
+            "customer_id": [a[0] for a in AWKWARD if a[2]],
+            "contact_name": [a[2] for a in AWKWARD if a[2]],
+            "role": ["purchaser"] * (n - 1),
+            "phone": ["+7 1"] * (n - 1),
+            "email": ["x@y.ru"] * (n - 1),
+            "address": ["Москва"] * (n - 1),
+            "inmail": ["in/x"] * (n - 1),
+            "owner": ["Фролова Е.Н."] * (n - 1),
+        }
+    )
     # customer 6 has no contact row: tasks go to the account without a person
     tasks, _ = assign_tactics(segments.lazy(), None, playbook, cfg, dt.date(2026, 10, 31))
-    tasks_named, _ = assign_tactics(segments.lazy(), contacts.lazy(), playbook, cfg,
-                                    dt.date(2026, 10, 31))
+    tasks_named, _ = assign_tactics(
+        segments.lazy(), contacts.lazy(), playbook, cfg, dt.date(2026, 10, 31)
+    )
     every = pl.concat([tasks_named, tasks.filter(pl.col("customer_id") == "6")])
     steps = sum(len(t.resolved_steps()) for t in playbook.tactics)
     assert every.group_by("customer_id").len()["len"].to_list() == [steps] * n
@@ -149,9 +185,10 @@ def test_every_default_template_for_awkward_names(language, tmp_path):
     column = 3 if language == "ru" else 4
     for customer, *_ in AWKWARD:
         greeting = AWKWARD[int(customer) - 1][column]
-        scripts = every.filter((pl.col("customer_id") == customer)
-                               & ~pl.col("tactic").eq("channel_change").and_(
-                                   pl.col("step") == 2))["script"]
+        scripts = every.filter(
+            (pl.col("customer_id") == customer)
+            & ~pl.col("tactic").eq("channel_change").and_(pl.col("step") == 2)
+        )["script"]
         assert all(s.startswith(greeting) for s in scripts), (customer, scripts.to_list())
     texts = " ".join(every["script"].to_list())
     # never a company id as an address, never the full ФИО as a greeting

@@ -33,7 +33,7 @@ def problems(text: str, names: Iterable[str] = ()) -> list[str]:
         while (index := text.find(name, start)) >= 0:
             start = index + len(name)
             if FEMININE.match(text[start:]):
-                found.append(f"feminine verb after {name!r}: {text[start:start + 20]!r}")
+                found.append(f"feminine verb after {name!r}: {text[start : start + 20]!r}")
     return found
 
 

@@ -358,7 +358,6 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
 
     lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
     lines = lines.with_columns(category_flags(lines, cfg))
-    positive = pl.col("amount") > 0
     # Money sums are rounded to cents: a multi-threaded sum differs in the last bits from
     # run to run, and a returned order (+10.10, -10.10) must net to exactly 0, not 1e-15.
     per_order = lines.group_by("customer_id", "order_id").agg(

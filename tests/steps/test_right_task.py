@@ -47,10 +47,13 @@ AS_OF = D(2026, 10, 31)
 PERIODS = {
     "default": {"falling_asleep_after": 12, "asleep_after": 24},
     "categories": {
-        "durable": {"match": ["Станки*", "Оборудование*"], "label": "Оборудование",
-                    "falling_asleep_after": 36, "asleep_after": 120},
-        "gifts": {"match": ["Подарочные наборы"], "falling_asleep_after": 24,
-                  "asleep_after": 48},
+        "durable": {
+            "match": ["Станки*", "Оборудование*"],
+            "label": "Оборудование",
+            "falling_asleep_after": 36,
+            "asleep_after": 120,
+        },
+        "gifts": {"match": ["Подарочные наборы"], "falling_asleep_after": 24, "asleep_after": 48},
     },
 }
 
@@ -72,12 +75,23 @@ def _lines() -> list[tuple]:
         ("RENEW", "r2", D(2026, 1, 15), 300.0, "Расходники", "ЗАО «Ромашка»"),
         ("RENEW", "r3", D(2026, 5, 15), 300.0, "Расходники", "ЗАО «Ромашка»"),
         ("RENEW", "r4", D(2026, 8, 31), 300.0, "Расходники", "ЗАО «Ромашка»"),
-        *[("ASLEEP", f"a{m}", D(2014, m, 10), 70000.0, "Станки", "ООО «Старьё»")
-          for m in range(1, 6)],
+        *[
+            ("ASLEEP", f"a{m}", D(2014, m, 10), 70000.0, "Станки", "ООО «Старьё»")
+            for m in range(1, 6)
+        ],
         ("NEW200", "n1", D(2026, 4, 14), 700.0, "Расходники", "ИП Волков М.С."),
         ("NEW10", "t1", D(2026, 10, 21), 400.0, "Расходники", "Магазин №5"),
-        *[("MULTI", f"m{i}", D(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 15), 1000.0,
-           "Инструмент", "ООО «Мульти»") for i in range(10)],
+        *[
+            (
+                "MULTI",
+                f"m{i}",
+                D(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 15),
+                1000.0,
+                "Инструмент",
+                "ООО «Мульти»",
+            )
+            for i in range(10)
+        ],
         ("MULTI", "m10", D(2026, 1, 15), 500.0, "Инструмент", "ООО «Мульти»"),
     ]
     return rows
@@ -85,26 +99,41 @@ def _lines() -> list[tuple]:
 
 def orders_frame() -> pl.DataFrame:
     keys = ("customer_id", "order_id", "order_date", "amount", "category", "company_name")
-    frame = pl.DataFrame([dict(zip(keys, row, strict=True)) for row in _lines()],
-                         schema={k: ORDERS[k] for k in keys})
+    frame = pl.DataFrame(
+        [dict(zip(keys, row, strict=True)) for row in _lines()], schema={k: ORDERS[k] for k in keys}
+    )
     return frame.with_columns(
         [pl.lit(None, dtype=t).alias(k) for k, t in ORDERS.items() if k not in keys]
     ).select(list(ORDERS))
 
 
 PEOPLE = {  # customer -> ФИО of its one contact (every role, every channel)
-    "WEEKLY": "Новиков Сергей Сергеевич", "DUR25": "Анна Петровна Иванова",
-    "RENEW": "Фролова Е.Н.", "ASLEEP": "Кузнецов", "NEW200": "Волков Михаил Сергеевич",
-    "NEW10": "John Smith", "MULTI": "Лебедева Марина Ринатовна",
+    "WEEKLY": "Новиков Сергей Сергеевич",
+    "DUR25": "Анна Петровна Иванова",
+    "RENEW": "Фролова Е.Н.",
+    "ASLEEP": "Кузнецов",
+    "NEW200": "Волков Михаил Сергеевич",
+    "NEW10": "John Smith",
+    "MULTI": "Лебедева Марина Ринатовна",
 }
 
 
 def contacts_frame() -> pl.DataFrame:
     rows = [
-        {"customer_id": c, "contact_name": name, "role": role, "phone": "+7 900 000-00-00",
-         "email": f"{c.lower()}@example.ru", "address": "Москва", "inmail": "in/x",
-         "do_not_call": False, "do_not_email": False, "do_not_mail": False}
-        for c, name in PEOPLE.items() for role in ("purchaser", "decision_maker", "user")
+        {
+            "customer_id": c,
+            "contact_name": name,
+            "role": role,
+            "phone": "+7 900 000-00-00",
+            "email": f"{c.lower()}@example.ru",
+            "address": "Москва",
+            "inmail": "in/x",
+            "do_not_call": False,
+            "do_not_email": False,
+            "do_not_mail": False,
+        }
+        for c, name in PEOPLE.items()
+        for role in ("purchaser", "decision_maker", "user")
     ]
     frame = pl.DataFrame(rows, schema={k: CONTACTS[k] for k in rows[0]})
     return frame.with_columns(
@@ -135,8 +164,9 @@ def test_weekly_buyer_with_an_old_gift_set_is_falling_asleep(result):
     assert (row["orders"], row["segment"]) == (318, "regular_falling_asleep")
     assert row["period_category"] is None and row["activity_rule"] == "period"
     assert row["period_last_order_date"] == D(2025, 1, 27)
-    assert row["reason"] == ("318 заказов; последний заказ 21 мес. назад: 12 мес. и больше, "
-                             "клиент засыпает")
+    assert row["reason"] == (
+        "318 заказов; последний заказ 21 мес. назад: 12 мес. и больше, клиент засыпает"
+    )
     # gift sets (48 months) are not durable goods: no renewal. Nothing since January 2025
     # against 12 orders in the previous window: a revenue drop; the regular's check-in
     # call and the overdue reorder are said in that one call.
@@ -144,8 +174,9 @@ def test_weekly_buyer_with_an_old_gift_set_is_falling_asleep(result):
     (script,) = tasks.filter(pl.col("customer_id") == "WEEKLY")["script"].to_list()
     assert script.startswith("Сергей Сергеевич, добрый день!")
     # the folded reasons in order of urgency: check-in (priority 1), overdue (2)
-    assert script.endswith("Также в этом разговоре: звонок постоянному клиенту, пропущен "
-                           "обычный заказ.")
+    assert script.endswith(
+        "Также в этом разговоре: звонок постоянному клиенту, пропущен обычный заказ."
+    )
     assert row["last_durable_date"] is None
 
 
@@ -156,7 +187,8 @@ def test_durable_purchase_25_months_ago_keeps_the_customer_active(result):
     assert row["activity_rule"] == "period: Оборудование"
     assert row["reason"] == (
         "3 заказа; последний заказ 21 мес. назад; по категории «Оборудование» последняя "
-        "покупка 25 мес. назад: меньше 36 мес., клиент активен")
+        "покупка 25 мес. назад: меньше 36 мес., клиент активен"
+    )
     assert row["last_durable_date"] == D(2024, 9, 30)
 
 
@@ -168,8 +200,10 @@ def test_renewal_quotes_the_durable_purchase(result):
     (task,) = tasks.filter(pl.col("customer_id") == "RENEW").iter_rows(named=True)
     assert task["tactic"] == "renewal"
     # «Фролова Е.Н.» has no имя and отчество: a plain greeting
-    assert task["script"].startswith("Добрый день! Оборудование, которое вы купили у нас "
-                                     "30.04.2019, подходит к концу срока службы.")
+    assert task["script"].startswith(
+        "Добрый день! Оборудование, которое вы купили у нас "
+        "30.04.2019, подходит к концу срока службы."
+    )
     assert "31.08.2026" not in task["script"]
 
 
@@ -197,8 +231,9 @@ def test_two_call_reasons_make_one_call(result):
     rows, tasks = result
     assert rows["MULTI"]["segment"] == "regular_active"
     assert rows["MULTI"]["red_flags"].split(",")[:2] == ["revenue_drop", "overdue"]
-    calls = tasks.filter((pl.col("customer_id") == "MULTI")
-                         & pl.col("channel").is_in(CALL_CHANNELS))
+    calls = tasks.filter(
+        (pl.col("customer_id") == "MULTI") & pl.col("channel").is_in(CALL_CHANNELS)
+    )
     assert calls["tactic"].to_list() == ["red_flag_revenue_drop"]
     script = calls["script"][0]
     assert script.startswith("Марина Ринатовна, добрый день! За последний год заказов от вас")
@@ -218,8 +253,9 @@ def test_nobody_gets_two_calls_or_two_emails(result):
 
 def test_texts_carry_no_codes_or_raw_numbers(result):
     rows, tasks = result
-    texts = tasks["script"].to_list() + tasks["reason"].to_list() + [
-        r["reason"] for r in rows.values()]
+    texts = (
+        tasks["script"].to_list() + tasks["reason"].to_list() + [r["reason"] for r in rows.values()]
+    )
     for text in texts:
         assert not re.search(r"[a-z]+_[a-z]+", text), text
         assert "{" not in text and ".." not in text, text
