@@ -196,3 +196,31 @@ def test_every_default_template_for_awkward_names(language, tmp_path):
     assert "12 345" in texts or language == "en"  # orders with a thousands separator
     assert "Фролова Е.Н.." not in texts and "Фролова Е.Н." in texts
     assert "30.04.2019" in texts or "2019-04-30" in texts  # the durable purchase date
+
+
+def test_summary_sheet_says_how_size_was_graded(tmp_path):
+    from openpyxl import load_workbook
+
+    for name in ("segtool.yaml", "playbook.yaml"):
+        shutil.copy(REPO / "config" / name, tmp_path / name)
+    config = tmp_path / "segtool.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("../sample_data/", f"{REPO / 'sample_data'}/"), encoding="utf-8")
+    out = tmp_path / "out"
+    manifest = run_pipeline(
+        load_config(config), out=out, as_of=None, previous=None, formats={"xlsx"}
+    ).manifest
+    sources = manifest["classify"]["thresholds"]["size"]["sources"]
+    book = load_workbook(out / "segments.xlsx", read_only=True)
+    cells = [
+        str(c)
+        for ws in book.worksheets
+        for row in ws.iter_rows(values_only=True)
+        for c in row
+        if c is not None
+    ]
+    expected = (
+        f"по классу размера (оборот, иначе численность): {sources['size_class']}, "
+        f"по выручке за 12 мес. среди остальных: {sources['revenue_12m']}"
+    )
+    assert expected in cells

@@ -240,7 +240,7 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
             continue
         values = buyers[column].drop_nulls()
         info: dict[str, Any] = {
-            "value": "revenue_12m" if column == "_size_revenue" else column,
+            "value": "size" if column == "_size_revenue" else column,
             "better": "lower" if lower_is_better else "higher",
             "customers_with_value": values.len(),
         }

@@ -398,7 +398,9 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Confi
             how = th.get(method, method)
         notes = []
         if info.get("sources"):
-            notes.append(", ".join(f"{k} {v}" for k, v in info["sources"].items()))
+            source_names = th["sources"]
+            notes.append(", ".join(f"{source_names.get(k, k)}: {v}"
+                                   for k, v in info["sources"].items()))
         if info.get("note"):
             notes.append(str(info["note"]))
         ws.write_string(row, 0, text["criteria"].get(str(criterion), str(criterion)))
@@ -423,6 +425,8 @@ _THRESHOLD_TEXT = {
         "values": {"recency_days": "дней с последнего заказа", "orders": "заказов",
                    "size": "размер (оборот, численность или выручка за 12 мес.)",
                    "high_margin_share": "доля высокомаржинальной выручки"},
+        "sources": {"size_class": "по классу размера (оборот, иначе численность)",
+                    "revenue_12m": "по выручке за 12 мес. среди остальных"},
     },
     "en": {
         "columns": ["Criterion", "Measure", "Method", "A boundary", "B boundary", "Better",
@@ -433,6 +437,8 @@ _THRESHOLD_TEXT = {
         "values": {"recency_days": "days since last order", "orders": "orders",
                    "size": "size (turnover, headcount or 12-month revenue)",
                    "high_margin_share": "share of high-margin revenue"},
+        "sources": {"size_class": "by size class (turnover, else headcount)",
+                    "revenue_12m": "by 12-month revenue among the rest"},
     },
 }
 
