@@ -108,9 +108,14 @@ def test_missing_input_file_exit_3(tmp_path):
 
 def test_bad_as_of_exit_2(tmp_path):
     result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
-                     "--as-of", "31.10.2026",
+                     "--as-of", "31.13.2026",
                      "--workspace", str(tmp_path / "ws"))
-    assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD")
+    assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD, DD.MM.YYYY")
+    # a well-formed date outside 1900..2200 is a typo too, caught before any file is read
+    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
+                     "--as-of", "2026-10-31".replace("2026", "9026"),
+                     "--workspace", str(tmp_path / "ws"))
+    assert_one_line_error(result, 2, "--as-of", "between 1900-01-01 and 2200-12-31")
 
 
 def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path):
