@@ -217,7 +217,7 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
     grades_cfg = cfg.grades
     summary: dict[str, dict[str, Any]] = {}
     with_data: list[str] = []
-    declared = pl.col("size_class").is_not_null() & (pl.col("size_class_inferred") == False)  # noqa: E712
+    declared = pl.col("size_class").is_not_null() & ~pl.col("size_class_inferred").fill_null(True)
     size_map = grades_cfg.size_class_grades
     frame = frame.with_columns(
         pl.when(declared.fill_null(False)).then(None).otherwise(pl.col("revenue_12m"))

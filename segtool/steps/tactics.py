@@ -568,12 +568,13 @@ def cap_channels(routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook
         .agg(pl.col("_label").unique(maintain_order=True).str.join(", ").alias("_labels"))
     )
     texts = _TEXTS[language]["also"]
+
+    def sentence(kind: str) -> pl.Expr:
+        before, after = texts[kind].split("{labels}")
+        return pl.concat_str(pl.lit(before), pl.col("_labels"), pl.lit(after))
+
     also = also.with_columns(
-        pl.when(pl.col("_kind") == "call")
-        .then(_template_expr(texts["call"].replace("{labels}", "{owner}"),
-                             {"owner": pl.col("_labels")}))
-        .otherwise(_template_expr(texts["email"].replace("{labels}", "{owner}"),
-                                  {"owner": pl.col("_labels")}))
+        pl.when(pl.col("_kind") == "call").then(sentence("call")).otherwise(sentence("email"))
         .alias("_also"),
         pl.lit(0, dtype=pl.Int64).alias("_rank"),
     ).drop("_labels")
