@@ -146,6 +146,17 @@ def test_inspect_shows_encoding_mapping_and_parsed_rows(tmp_path):
     assert "decimal comma" in out and "dates:       dmy" in out
     assert "51350.7" in out
     assert "row 3: would be rejected (bad_date): column «Дата» = '31.02.2012'" in out
+    # no category column: the default config's period categories cannot match anything
+    assert "no category column: periods.categories do not apply" in out
+
+
+def test_inspect_names_the_column_period_categories_match(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Дата;Контрагент;Категория;Сумма\n03.01.2012;Магазин №1;Станки;10\n",
+                    encoding="utf-8")
+    result = segtool("inspect", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "periods.categories match the category column «Категория»" in result.stdout
 
 
 def test_inspect_missing_file_exit_3(tmp_path):
