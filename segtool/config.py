@@ -35,6 +35,7 @@ RENAMED_KEYS: dict[str, str] = {
 # and windows are at most 50 years, counts of orders at most MAX_COUNT; no float may be
 # NaN or infinite (allow_inf_nan=False on every model).
 MAX_MONTHS = 600
+MAX_DAYS = MAX_MONTHS * 31  # a bound on day counts in playbook conditions
 MAX_COUNT = 1_000_000
 MAX_GAPS = 1_000.0
 MAX_AMOUNT = 1e15
@@ -106,8 +107,21 @@ class Period(Strict):
         return self
 
 
+DURABLE_MONTHS = 60  # seed 004: a once-a-decade product keeps a customer loyal for 5 years
+
+
 class CategoryPeriod(Period):
     match: list[str] = Field(min_length=1)  # glob patterns over the category column
+    label: str | None = None  # how reasons name it; default: the patterns without wildcards
+    # durable goods (renewal, {last_durable_date}); unset: asleep_after of 5 years or more
+    durable: bool | None = None
+
+    def is_durable(self) -> bool:
+        return self.durable if self.durable is not None else self.asleep_after >= DURABLE_MONTHS
+
+    def display_label(self) -> str:
+        return self.label or ", ".join(
+            dict.fromkeys(re.sub(r"[*?\[\]!]", "", p).strip() or p for p in self.match))
 
     @field_validator("match")
     @classmethod
@@ -157,6 +171,7 @@ class Stages(Strict):
 
 # -- grades (seed 000) -----------------------------------------------------------------
 Criterion = Literal["recency", "frequency", "size", "margin"]
+SizeClass = Literal["micro", "small", "medium", "large"]
 
 
 class Shares(Strict):
@@ -205,6 +220,9 @@ class Grades(Strict):
         default_factory=lambda: ["recency", "frequency", "size", "margin"], min_length=1
     )
     high_margin: HighMargin = Field(default_factory=HighMargin)
+    # size grade of customers with a known size class; the rest by 12-month revenue
+    size_class_grades: dict[SizeClass, Literal["A", "B", "C"]] = Field(
+        default_factory=lambda: {"large": "A", "medium": "A", "small": "B", "micro": "C"})
 
     @model_validator(mode="after")
     def _fixed_complete(self) -> Grades:
@@ -320,19 +338,24 @@ class CompanyTypeKeywords(Strict):
 class SizeLimits(Strict):
     small: float = Field(gt=0, le=MAX_AMOUNT)
     medium: float = Field(gt=0, le=MAX_AMOUNT)
+    micro: float | None = Field(None, gt=0, le=MAX_AMOUNT)  # up to this: micro; none: no micro
 
     @model_validator(mode="after")
     def _ordered(self) -> SizeLimits:
         if self.medium <= self.small:
             raise ValueError(f"medium ({self.medium:g}) must be above small ({self.small:g})")
+        if self.micro is not None and self.micro >= self.small:
+            raise ValueError(f"micro ({self.micro:g}) must be below small ({self.small:g})")
         return self
 
 
 class SizeClasses(Strict):
     """Russia's SME limits by default: turnover in RUB, headcount in people."""
 
-    turnover: SizeLimits = Field(default_factory=lambda: SizeLimits(small=800e6, medium=2e9))
-    headcount: SizeLimits = Field(default_factory=lambda: SizeLimits(small=100, medium=250))
+    turnover: SizeLimits = Field(
+        default_factory=lambda: SizeLimits(micro=120e6, small=800e6, medium=2e9))
+    headcount: SizeLimits = Field(
+        default_factory=lambda: SizeLimits(micro=15, small=100, medium=250))
 
 
 class Inference(Strict):
@@ -358,6 +381,8 @@ class Routing(Strict):
 
 class Tasks(Strict):
     max_per_customer: int = Field(3, ge=1, le=100)
+    max_calls_per_customer: int = Field(1, ge=1, le=100)  # calls and surveys per customer
+    max_emails_per_customer: int = Field(1, ge=1, le=100)  # email, InMail, messenger
     period: Literal["month", "week", "quarter"] = "month"  # task ids are stable per period
 
 

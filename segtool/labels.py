@@ -74,45 +74,52 @@ RED_FLAG_LABELS: dict[str, dict[str, str]] = {
 
 # -- reason sentences --------------------------------------------------------------------
 # Placeholders are filled by polars expressions in segtool.steps.classify:
-#   {orders} count with its noun, {months} whole months since the last order,
-#   {period} months of the period that applied, {category} " для категории X" / " for
-#   category X" (empty when the default periods applied), {cadence} days, {gaps} factor.
+#   {orders} count with its noun, {ago} when the last order was ("in this month" or "N
+#   months ago"), {period} months of the period that decided, {category} the clause about
+#   the period category that decided (empty when the default periods decided), {cadence}
+#   whole days, {gaps} factor. Money is written with thousands separators ("1 328 415 ₽").
+# The subject of every sentence is the customer (клиент), never the company name, so no
+# text depends on the grammatical gender or case of a name.
 REASONS: dict[str, dict[str, str]] = {
     "ru": {
-        "active": "{orders}; последний заказ {months} мес. назад; "
-        "в пределах {period}-месячного периода{category}",
-        "falling_asleep": "{orders}; последний заказ {months} мес. назад; "
-        "дольше {period}-месячного периода{category}",
-        "asleep": "{orders}; последний заказ {months} мес. назад; "
-        "дольше {period}-месячного периода ухода{category}",
-        "cadence": "{orders}; последний заказ {months} мес. назад; обычно заказывает раз в "
-        "{cadence} дн., пауза дольше {gaps} интервалов",
+        "active": "{orders}; последний заказ {ago}{category}: меньше {period} мес., "
+        "клиент активен",
+        "falling_asleep": "{orders}; последний заказ {ago}{category}: {period} мес. и больше, "
+        "клиент засыпает",
+        "asleep": "{orders}; последний заказ {ago}{category}: {period} мес. и больше, "
+        "клиент уснул",
+        "cadence": "{orders}; последний заказ {ago}; обычно заказывает раз в {cadence} дн., "
+        "пауза больше {gaps} таких интервалов, клиент засыпает",
         "lead": "есть в контактах, заказов нет",
-        "no_purchase": "все заказы возвращены или отменены (сумма заказов ≤ 0)",
-        "category": " для категории {name}",
+        "no_purchase": "все заказы возвращены или отменены (сумма заказов не больше нуля)",
+        "category": "; по категории «{name}» последняя покупка {ago}",
+        "category_same": " (категория «{name}»)",
+        "ago": "{months} мес. назад",
+        "this_month": "в этом месяце",
     },
     "en": {
-        "active": "{orders}; last order {months} months ago; "
-        "within the {period}-month passive period{category}",
-        "falling_asleep": "{orders}; last order {months} months ago; "
-        "over the {period}-month passive period{category}",
-        "asleep": "{orders}; last order {months} months ago; "
-        "over the {period}-month lost period{category}",
-        "cadence": "{orders}; last order {months} months ago; usually orders every "
-        "{cadence} days, now over {gaps} gaps",
+        "active": "{orders}; last order {ago}{category}: under {period} months, active",
+        "falling_asleep": "{orders}; last order {ago}{category}: {period} months or more, "
+        "falling asleep",
+        "asleep": "{orders}; last order {ago}{category}: {period} months or more, asleep",
+        "cadence": "{orders}; last order {ago}; usually orders every {cadence} days, the "
+        "pause is over {gaps} such gaps: falling asleep",
         "lead": "in contacts, no orders yet",
-        "no_purchase": "all orders returned or cancelled (net ≤ 0)",
-        "category": " for category {name}",
+        "no_purchase": "all orders returned or cancelled (net not above zero)",
+        "category": "; last purchase in “{name}” {ago}",
+        "category_same": " (category “{name}”)",
+        "ago": "{months} months ago",
+        "this_month": "this month",
     },
 }
 
 RED_FLAG_REASONS: dict[str, dict[str, str]] = {
     "ru": {
-        "revenue_drop": "выручка за {window} мес. {last} против {prev} за предыдущие "
-        "{window} мес. (−{drop}%)",
+        "revenue_drop": "выручка за последние {window} мес. {last} против {prev} за "
+        "предыдущие {window} мес. (−{drop} %)",
         "overdue": "нет заказа {days} дн. при обычном интервале {cadence} дн.",
-        "lost_category": "перестал покупать: {categories} (были в предыдущие {window} мес., "
-        "нет в последние {window} мес.)",
+        "lost_category": "больше не покупает: {categories} (покупки были в предыдущие "
+        "{window} мес., в последние {window} мес. их нет)",
     },
     "en": {
         "revenue_drop": "revenue in the last {window} months {last} vs {prev} in the "
@@ -122,6 +129,8 @@ RED_FLAG_REASONS: dict[str, dict[str, str]] = {
         "months, not in the last {window})",
     },
 }
+
+CURRENCY: dict[str, str] = {"ru": " ₽", "en": ""}  # after an amount in a sentence
 
 
 def order_noun(language: str) -> tuple[str, str, str]:

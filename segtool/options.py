@@ -29,7 +29,7 @@ AsOfOpt = Annotated[
     str | None,
     typer.Option(
         "--as-of",
-        help="Date the analysis is made for: YYYY-MM-DD or 'today'. "
+        help="Date the analysis is made for: YYYY-MM-DD, DD.MM.YYYY or 'today'. "
         "Default: the latest order date in the input.",
         show_default=False,
     ),

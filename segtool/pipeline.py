@@ -124,7 +124,7 @@ def run_pipeline(
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
-    from segtool.steps.score import count_after, resolve_as_of, score
+    from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
@@ -153,6 +153,8 @@ def run_pipeline(
         with timings.measure("score"):
             used_as_of = resolve_as_of(orders, as_of, source=", ".join(
                 Path(st.path).name for st in ingested.stats if st.kind == "orders"))
+            # a mistyped --as-of: refused before scoring, or warned about
+            as_of_warnings = check_as_of(orders, used_as_of, given=as_of is not None)
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
         manifest["as_of"] = used_as_of.isoformat()
         manifest["task_period"] = cfg.tasks.period  # read back by the next --previous
@@ -160,6 +162,8 @@ def run_pipeline(
             check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
         manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
         manifest["orders_after_as_of"] = count_after(orders, used_as_of)
+        manifest["warnings"] = as_of_warnings
+        warnings += as_of_warnings
 
         with timings.measure("classify"):
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)

@@ -22,6 +22,7 @@ from segtool import schema
 from segtool.config import (
     MAX_AMOUNT,
     MAX_COUNT,
+    MAX_DAYS,
     MAX_MONTHS,
     Config,
     format_validation_error,
@@ -39,6 +40,7 @@ RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
     "company_name", "contact_name", "last_order_date", "months_since", "orders", "owner",
+    "greeting", "last_durable_date", "time_since_last_order",
 )
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ABC = re.compile(r"^[ABC\-*?]+$")
@@ -86,14 +88,17 @@ class Condition(_Strict):
     red_flags: list[str] | None = None  # has any of these red flags
     company_type: list[str] | None = None
     size_class: list[str] | None = None
-    period_category: list[str] | None = None  # category whose periods applied
-    durable: bool | None = None  # true: some period category applied; false: default periods
-    min_cycle_share: float | None = Field(None, ge=0, le=100)  # months since / asleep_after
+    period_category: list[str] | None = None  # category whose periods decided the activity
+    durable: bool | None = None  # true: bought from a durable period category
+    min_cycle_share: float | None = Field(None, ge=0, le=100)  # months since it / asleep_after
     max_cycle_share: float | None = Field(None, ge=0, le=100)
     min_months_since: float | None = Field(None, ge=0, le=MAX_MONTHS)  # since the last order
     max_months_since: float | None = Field(None, ge=0, le=MAX_MONTHS)
     min_orders: int | None = Field(None, ge=0, le=MAX_COUNT)
     min_expected_value: float | None = Field(None, ge=0, le=MAX_AMOUNT)
+    max_days_since_first_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
+    min_days_since_last_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
+    max_days_since_last_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
 
     _lists = field_validator(
         "segment", "stage", "activity", "abc", "red_flags", "company_type", "size_class",

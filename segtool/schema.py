@@ -83,7 +83,7 @@ STAGES = ("new", "prospective", "regular")
 ACTIVITIES = ("active", "falling_asleep", "asleep")
 SEGMENTS = tuple(f"{s}_{a}" for s in STAGES for a in ACTIVITIES) + ("lead", "no_purchase")
 COMPANY_TYPES = ("manufacturing", "trading", "shop", "government", "other")
-SIZE_CLASSES = ("small", "medium", "large")
+SIZE_CLASSES = ("micro", "small", "medium", "large")
 
 # -- segments.parquet: the contract columns (issue "score and classify"), in this order ----
 SEGMENT_COLUMNS = [

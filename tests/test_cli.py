@@ -108,9 +108,14 @@ def test_missing_input_file_exit_3(tmp_path):
 
 def test_bad_as_of_exit_2(tmp_path):
     result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
-                     "--as-of", "31.10.2026",
+                     "--as-of", "31.13.2026",
                      "--workspace", str(tmp_path / "ws"))
-    assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD")
+    assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD, DD.MM.YYYY")
+    # a well-formed date outside 1900..2200 is a typo too, caught before any file is read
+    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
+                     "--as-of", "2026-10-31".replace("2026", "9026"),
+                     "--workspace", str(tmp_path / "ws"))
+    assert_one_line_error(result, 2, "--as-of", "between 1900-01-01 and 2200-12-31")
 
 
 def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path):
@@ -141,6 +146,17 @@ def test_inspect_shows_encoding_mapping_and_parsed_rows(tmp_path):
     assert "decimal comma" in out and "dates:       dmy" in out
     assert "51350.7" in out
     assert "row 3: would be rejected (bad_date): column «Дата» = '31.02.2012'" in out
+    # no category column: the default config's period categories cannot match anything
+    assert "no category column: periods.categories do not apply" in out
+
+
+def test_inspect_names_the_column_period_categories_match(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Дата;Контрагент;Категория;Сумма\n03.01.2012;Магазин №1;Станки;10\n",
+                    encoding="utf-8")
+    result = segtool("inspect", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "periods.categories match the category column «Категория»" in result.stdout
 
 
 def test_inspect_missing_file_exit_3(tmp_path):

@@ -82,9 +82,53 @@ def test_score_today_and_a_bad_date(project):
     result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "today")
     assert result.exit_code == EXIT_OK, result.output
     assert f"as of {dt.date.today().isoformat()} (today)" in result.stderr
-    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "30.06.2024")
+    # today is years after the last order (2024-08-01): said, not silently scored
+    assert "more than 3 months after the last order (2024-08-01)" in result.stderr
+    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "31.06.2024")
     assert isinstance(result.exception, SegtoolError)
-    assert "YYYY-MM-DD" in str(result.exception)
+    assert "YYYY-MM-DD, DD.MM.YYYY" in str(result.exception)
+    assert result.exception.exit_code == 2
+
+
+def test_score_as_of_day_first_is_the_same_date(project):
+    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "30.06.2024")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "as of 2024-06-30 (--as-of)" in result.stderr
+    assert manifest(project)["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "typo, message",
+    [
+        ("1899-12-31", "between 1900-01-01 and 2200-12-31"),
+        ("01.01.2201", "between 1900-01-01 and 2200-12-31"),
+        # the orders run from 2020-01-10 to 2024-08-01
+        ("2019-12-09", "before every order: the export has orders from 2020-01-10 to 2024-08-01"),
+    ],
+)
+def test_score_refuses_an_as_of_typo(project, typo, message):
+    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", typo)
+    assert isinstance(result.exception, SegtoolError) and result.exception.exit_code == 2
+    assert message in str(result.exception)
+    assert not (project / "ws" / "scores.parquet").exists()
+
+
+def test_score_warns_about_a_likely_as_of_typo(project):
+    # 26 orders; only DUR's first and ASLEEP's five are on or before 2021-01-09: 20 of 26
+    # (77 % > 5 %) are after it
+    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "2021-01-09")
+    assert result.exit_code == EXIT_OK, result.output
+    warnings = manifest(project)["warnings"]
+    assert warnings == [
+        "--as-of 2021-01-09: 20 of 26 orders (77%) are dated after it and "
+        "were ignored; the export runs to 2024-08-01. Is the date mistyped?"
+    ]
+    assert "(77%)" in result.stderr
+    # 2099: 3 months past the last order
+    result = invoke("score", "--config", str(project / "segtool.yaml"), "--as-of", "2099-01-01")
+    assert result.exit_code == EXIT_OK
+    warnings = manifest(project)["warnings"]
+    assert len(warnings) == 1 and "more than 3 months after the last order" in warnings[0]
 
 
 def test_score_with_contacts_adds_leads(project):

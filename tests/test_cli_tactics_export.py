@@ -22,6 +22,7 @@ SEGMENTS = pl.DataFrame({
     "revenue": [1000.0, 50000.0, 900.0, 0.0],
     "avg_order_value": [1000.0, 5000.0, 300.0, None],
     "recency_days": [10, 800, 400, None],
+    "tenure_days": [10, 2500, 900, None],
     "last_order_date": [dt.date(2026, 10, 21), dt.date(2024, 8, 22), dt.date(2025, 9, 26), None],
     "abc": ["ACBC", "CAAB", "BBBB", None],
     "priority": [False, False, False, None],

@@ -95,3 +95,69 @@ def test_iowa_cp1251_and_thousands_separators(unpacked):
     assert segments.height == 739
     assert segments["revenue"].sum() == pytest.approx(total, rel=1e-9)
     assert segments["customer_id"].str.starts_with("Магазин №").all()
+
+
+# -- issue 14: the task sheets read as a caller would say them ---------------------------------
+GIFT_SETS = ("periods:\n  categories:\n    gifts: {match: [\"Подарочные наборы\"], "
+             "falling_asleep_after: 24, asleep_after: 48}\n")
+
+
+@pytest.mark.parametrize("name, extra", [("uci_orders", ""), ("iowa_orders", GIFT_SETS)])
+def test_task_sheets_read_naturally(unpacked, name, extra):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from textcheck import check_texts
+
+    folder = unpacked / f"texts_{name}"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(unpacked / f"{name}.csv", folder / f"{name}.csv")
+    run(folder, name, extra)
+    out = folder / f"out_{name}"
+    read = {"infer_schema_length": 0}
+    tasks = pl.concat([pl.read_csv(out / "call_tasks.csv", **read),
+                       pl.read_csv(out / "mail_tasks.csv", **read)], how="diagonal")
+    segments = pl.read_csv(out / "segments.csv", **read)
+    names = segments["company_name"].drop_nulls().to_list()
+    texts = [*tasks["script"], *tasks["offer"], *tasks["reason"], *segments["reason"]]
+    assert check_texts(texts, names) == []
+    # one call per customer; never a customer id as the address
+    calls = tasks.filter(pl.col("channel").is_in(["call", "survey"]))
+    assert calls.group_by("customer_id").len()["len"].max() == 1
+    assert not tasks["script"].str.contains(r"^\d").any()
+    # a welcome only within 30 days of the first order
+    welcome = tasks.filter(pl.col("tactic") == "new_active_welcome").join(
+        segments.select("customer_id", "tenure_days"), on="customer_id")
+    assert (welcome["tenure_days"].cast(pl.Int64) <= 30).all()
+    if name == "iowa_orders":
+        # weekly buyer silent 21 months with gift sets in 2019: falling asleep, not active
+        store = segments.filter(pl.col("customer_id") == "Магазин №3855").row(0, named=True)
+        assert store["segment"] == "regular_falling_asleep"
+        assert store["activity_rule"] == "period"
+        # no renewal for a liquor store: gift sets are not durable goods
+        assert "renewal" not in tasks["tactic"].to_list()
+
+
+@pytest.mark.parametrize("as_of, code, message", [
+    ("2011-01-09", 0, "are dated after it and were ignored"),  # meant 2011-11-09
+    ("1999-12-09", 2, "before every order: the export has orders from 2010-12-01 to "
+                      "2011-12-09"),
+    ("2099-01-01", 0, "more than 3 months after the last order (2011-12-09)"),
+    ("09.12.2011", 0, None),
+])
+def test_uci_as_of_typos(unpacked, as_of, code, message):
+    cfg = unpacked / "uci_as_of.yaml"
+    cfg.write_text("inputs: {orders: {path: uci_orders.csv}}\nlimits: {max_reject_rate: 0.5}\n",
+                   encoding="utf-8")
+    out = unpacked / f"out_as_of_{as_of}"
+    result = subprocess.run([sys.executable, "-m", "segtool", "run", "--config", str(cfg),
+                             "--out", str(out), "--format", "csv", "--as-of", as_of],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == code, result.stderr
+    if message is None:
+        assert "warning: --as-of" not in result.stderr
+    else:
+        assert message in result.stderr.replace("\n", " ")
+    if code == 0:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert (message is None) == (manifest["warnings"] == [])
+    else:
+        assert not out.exists() or not (out / "manifest.json").exists()

@@ -153,8 +153,11 @@ def test_every_xlsx_text_cell_is_escaped(hostile_run):
     assert {p.name for p in files} >= {"segments.xlsx", "call_tasks.xlsx", "mail_tasks.xlsx"}
     bad = [cell for path in files for cell in _unsafe_xlsx_cells(path)]
     assert bad == []
-    sheet = openpyxl.load_workbook(hostile_run / "call_tasks.xlsx").active
-    cells = [c.value for row in sheet.iter_rows() for c in row]
+    # the hostile company (a new customer whose first order is months old) gets an e-mail
+    # task, not a call, since welcome calls go to new customers of the last 30 days only
+    cells = [c.value for name in ("call_tasks.xlsx", "mail_tasks.xlsx")
+             for row in openpyxl.load_workbook(hostile_run / name).active.iter_rows()
+             for c in row]
     assert any(isinstance(v, str) and v.startswith("'=HYPERLINK(") for v in cells)
 
 

@@ -42,15 +42,34 @@ def workspace_for(cfg: Config, override: Path | None) -> Workspace:
     return Workspace(override if override is not None else cfg.workspace_path())
 
 
+AS_OF_MIN = dt.date(1900, 1, 1)
+AS_OF_MAX = dt.date(2200, 12, 31)
+
+
 def parse_as_of(value: str | None) -> dt.date | None:
-    """``--as-of``: None (latest order date), ``today``, or an ISO date."""
+    """``--as-of``: None (latest order date), ``today``, ``YYYY-MM-DD`` or ``DD.MM.YYYY``,
+    between 1900-01-01 and 2200-12-31."""
     if value is None:
         return None
-    if value.strip().lower() == "today":
+    text = value.strip()
+    if text.lower() == "today":
         return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
+    date = None
+    for form in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            date = dt.datetime.strptime(text, form).date()
+            break
+        except ValueError:
+            continue
+    if date is None:
         raise SegtoolError(
-            f"--as-of {value!r}: expected a date as YYYY-MM-DD or 'today'", code="E-USAGE-ASOF"
-        ) from None
+            f"--as-of {value!r}: expected a date as YYYY-MM-DD, DD.MM.YYYY or 'today'",
+            code="E-USAGE-ASOF",
+        )
+    if not AS_OF_MIN <= date <= AS_OF_MAX:
+        raise SegtoolError(
+            f"--as-of {value!r}: the date must be between {AS_OF_MIN.isoformat()} and "
+            f"{AS_OF_MAX.isoformat()}; check the year for a typo",
+            code="E-USAGE-ASOF",
+        )
+    return date

@@ -74,6 +74,8 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
             out.append(f"    {key:<{width}}  ← «{header}»")
         for header in fmt.unmapped:
             out.append(f"    {'(not used)':<{width}}  ← «{header}»")
+        if kind == "orders":
+            out.append("  " + _periods_line(mapping, cfg))
         head = type(raw)(**{**raw.__dict__, "frame": raw.frame.head(rows), "temp_files": []})
         accepted, rejects, _ = _run_plan(head, fmt, cfg, kind)
         shown = accepted.drop("source_file")
@@ -86,6 +88,17 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
     finally:
         raw.cleanup()
     return out
+
+
+def _periods_line(mapping: dict[str, str], cfg: Config) -> str:
+    """Which column period categories (``periods.categories``) are matched against."""
+    if not cfg.periods.categories:
+        return "periods:     default periods only (no periods.categories in the config)"
+    if "category" in mapping:
+        return (f"periods:     periods.categories match the category column "
+                f"«{mapping['category']}»")
+    return ("periods:     no category column: periods.categories do not apply, every line "
+            "uses periods.default (map a column to 'category' in inputs.columns.orders)")
 
 
 def execute(files: list[Path], *, rows: int = 5, sheet: str | None = None,

@@ -12,7 +12,7 @@ from segtool.errors import EXIT_OK
 
 def execute(config_path: Path | None, workspace_override: Path | None,
             as_of_text: str | None) -> int:
-    from segtool.steps.score import count_after, resolve_as_of, score
+    from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
 
     cfg = load(config_path)
     workspace = workspace_for(cfg, workspace_override)
@@ -30,10 +30,12 @@ def execute(config_path: Path | None, workspace_override: Path | None,
                 Path(i["path"]).name for i in manifest.get("inputs", [])
                 if i.get("kind") == "orders") or "the orders file")
             ignored = count_after(orders, as_of)
+            warnings = check_as_of(orders, as_of, given=requested is not None, ignored=ignored)
             scores = score(orders, contacts, cfg, as_of).collect(engine="streaming")
         manifest["as_of"] = as_of.isoformat()
         manifest["as_of_source"] = source
         manifest["orders_after_as_of"] = ignored
+        manifest["warnings"] = warnings
         manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
         workspace.save({"scores": scores}, manifest)
 
@@ -45,4 +47,6 @@ def execute(config_path: Path | None, workspace_override: Path | None,
         f"{scores.height - buyers - leads} with returns only)"
     )
     console.info(f"orders after as_of ignored: {ignored}")
+    for message in warnings:
+        console.warn(message)
     return EXIT_OK

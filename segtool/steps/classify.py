@@ -18,6 +18,7 @@ import polars as pl
 from segtool.config import Config, ExtraRule
 from segtool.errors import ConfigError
 from segtool.labels import (
+    CURRENCY,
     REASONS,
     RED_FLAG_REASONS,
     SEGMENT_LABELS,
@@ -44,7 +45,8 @@ EXTRA_COLUMNS = [
     "segment_label_ru", "segment_label_en", "strategy", "strategy_label", "company_type",
     "company_type_inferred", "size_class", "size_class_inferred", "size_source",
     "period_category", "falling_asleep_after", "asleep_after", "months_since_last_order",
-    "activity_rule", "revenue_last_window", "revenue_prev_window", "revenue_12m",
+    "activity_rule", "period_last_order_date", "last_durable_date", "durable_cycle_share",
+    "revenue_last_window", "revenue_prev_window", "revenue_12m",
     "high_margin_share", "margin", "turnover", "headcount", "recency_score",
     "frequency_score", "monetary_score", "red_flag_reasons", "lost_categories",
     "segment_extra", "segment_extra_label",
@@ -74,6 +76,23 @@ def _number_text(expr: pl.Expr) -> pl.Expr:
         .then(rounded.cast(pl.Int64).cast(pl.String))
         .otherwise(rounded.cast(pl.String))
     )
+
+
+def grouped_digits(expr: pl.Expr, separator: str = " ") -> pl.Expr:
+    """A whole number with its thousands grouped: 1328415 -> "1 328 415" (rounded)."""
+    text = expr.round(0).cast(pl.Int64).cast(pl.String)
+    grouped = (
+        text.str.reverse().str.replace_all(r"(\d{3})", "${1}" + separator).str.reverse()
+        .str.strip_chars(separator).str.replace(r"^-" + separator, "-", literal=False)
+    )
+    return grouped
+
+
+def money_text(expr: pl.Expr, language: str) -> pl.Expr:
+    """An amount for a sentence: ``1 328 415 ₽`` (ru) or ``1,328,415`` (en)."""
+    if language == "ru":
+        return pl.concat_str(grouped_digits(expr, " "), pl.lit(CURRENCY["ru"]))
+    return pl.concat_str(grouped_digits(expr, ","), pl.lit(CURRENCY["en"]))
 
 
 def _orders_text(language: str) -> pl.Expr:
@@ -198,20 +217,47 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
     grades_cfg = cfg.grades
     summary: dict[str, dict[str, Any]] = {}
     with_data: list[str] = []
+    declared = pl.col("size_class").is_not_null() & ~pl.col("size_class_inferred").fill_null(True)
+    size_map = grades_cfg.size_class_grades
+    frame = frame.with_columns(
+        pl.when(declared.fill_null(False)).then(None).otherwise(pl.col("revenue_12m"))
+        .alias("_size_revenue"),
+        pl.when(declared.fill_null(False)).then(
+            pl.col("size_class").replace_strict(list(size_map), list(size_map.values()),
+                                                default=None, return_dtype=pl.String)
+        ).alias("_size_class_grade"),
+    )
     buyers = frame.filter(_BUYER)
     columns: dict[str, pl.Series | pl.Expr] = {}
     for criterion, (column, lower_is_better) in CRITERIA.items():
         name = f"grade_{criterion}"
+        if criterion == "size":
+            # never compare different units: a known size class is graded by the map,
+            # the other customers by 12-month revenue among themselves
+            column = "_size_revenue"
         if criterion not in grades_cfg.criteria:
             columns[name] = pl.lit(None, dtype=pl.String)
             continue
         values = buyers[column].drop_nulls()
         info: dict[str, Any] = {
-            "value": column,
+            "value": "size" if column == "_size_revenue" else column,
             "better": "lower" if lower_is_better else "higher",
             "customers_with_value": values.len(),
         }
         summary[criterion] = info
+        if criterion == "size":
+            by_class = buyers.filter(pl.col("_size_class_grade").is_not_null()).height
+            info["sources"] = {"size_class": by_class, "revenue_12m": values.len()}
+            info["size_class_grades"] = dict(size_map)
+            if by_class:
+                with_data.append(criterion)
+                info["customers_with_value"] = by_class + values.len()
+        if values.len() == 0 and criterion == "size" and info["sources"]["size_class"]:
+            info.update(method="size_class")
+            grade = frame.select(pl.when(_BUYER).then(pl.col("_size_class_grade"))).to_series()
+            info["customers"] = {letter: int((grade == letter).sum()) for letter in GRADES}
+            columns[name] = grade
+            continue
         if values.len() == 0:
             why = (
                 "no margin column and no grades.high_margin.categories"
@@ -221,7 +267,8 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
                         note=f"{why}: not graded, '-' in abc")
             columns[name] = pl.lit(None, dtype=pl.String)
             continue
-        with_data.append(criterion)
+        if criterion not in with_data:
+            with_data.append(criterion)
         method = grades_cfg.method
         if method == "pareto" and criterion in NOT_ADDITIVE:
             method = "quantile"
@@ -245,6 +292,11 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
                                          within=_BUYER))
             ).to_series()
             info.update(share_A=grades_cfg.shares.A, share_B=grades_cfg.shares.B)
+        if criterion == "size":
+            grade = frame.select(
+                pl.when(_BUYER).then(pl.coalesce(pl.col("_size_class_grade"),
+                                                 pl.lit(grade, dtype=pl.String)))
+            ).to_series()
         graded = frame.select(value, grade.alias("_g")).filter(pl.col("_g").is_not_null())
         worst = pl.col(column).max() if lower_is_better else pl.col(column).min()
         info["customers"] = {
@@ -256,7 +308,7 @@ def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dic
         columns[name] = grade
     frame = frame.with_columns(
         [column.alias(name) for name, column in columns.items()]
-    )
+    ).drop("_size_revenue", "_size_class_grade")
     return frame, summary, with_data
 
 
@@ -304,9 +356,9 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
         reasons["revenue_drop"] = _fill(
             texts["revenue_drop"],
             window=str(flags.revenue_drop.window),
-            last=_number_text(last.round(0)),
-            prev=_number_text(prev.round(0)),
-            drop=_number_text(((prev - last) / prev * 100).round(0)),
+            last=money_text(last, language),
+            prev=money_text(prev, language),
+            drop=grouped_digits((prev - last) / prev * 100),
         )
     if flags.overdue.enabled:
         conditions["overdue"] = (
@@ -316,8 +368,8 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
         )
         reasons["overdue"] = _fill(
             texts["overdue"],
-            days=pl.col("recency_days"),
-            cadence=_number_text(pl.col("cadence_days")),
+            days=grouped_digits(pl.col("recency_days")),
+            cadence=grouped_digits(pl.col("cadence_days").clip(lower_bound=1)),
         )
     if flags.lost_category.enabled and has_lost:
         conditions["lost_category"] = _BUYER & pl.col("lost_categories").is_not_null()
@@ -394,28 +446,47 @@ def _extra_segments(cfg: Config, columns: list[str]) -> list[pl.Expr]:
 
 
 # -- reason ------------------------------------------------------------------------------------
-def _reason(cfg: Config) -> pl.Expr:
+def category_labels(cfg: Config) -> dict[str, str]:
+    """Period category name -> the label reasons use (``label``, else its patterns)."""
+    return {name: p.display_label() for name, p in cfg.periods.categories.items()}
+
+
+def _ago(months: pl.Expr, texts: dict[str, str]) -> pl.Expr:
+    return pl.when(months <= 0).then(pl.lit(texts["this_month"])).otherwise(
+        _fill(texts["ago"], months=months))
+
+
+def _reason(cfg: Config, as_of: dt.date) -> pl.Expr:
     texts = REASONS[cfg.language]
+    labels = category_labels(cfg)
+    label = pl.col("period_category").replace_strict(
+        list(labels), list(labels.values()), default=None, return_dtype=pl.String)
+    category_months = months_since(pl.col("period_last_order_date"), as_of)
     category = (
-        pl.when(pl.col("period_category").is_not_null())
-        .then(_fill(texts["category"], name=pl.col("period_category")))
+        pl.when(pl.col("period_category").is_null()).then(pl.lit(""))
+        .when(pl.col("period_last_order_date") == pl.col("last_order_date"))
+        .then(_fill(texts["category_same"], name=label))
+        .when(pl.col("period_category").is_not_null())
+        .then(_fill(texts["category"], name=label, ago=_ago(category_months, texts)))
         .otherwise(pl.lit(""))
     )
-    common = {"orders": _orders_text(cfg.language), "months": pl.col("months_since_last_order"),
-              "category": category}
+    common = {"orders": _orders_text(cfg.language),
+              "ago": _ago(pl.col("months_since_last_order"), texts), "category": category}
     cadence = cfg.periods.cadence
     return (
         pl.when(pl.col("segment") == "lead").then(pl.lit(texts["lead"]))
         .when(pl.col("segment") == "no_purchase").then(pl.lit(texts["no_purchase"]))
         .when(pl.col("activity_rule") == "cadence").then(
-            _fill(texts["cadence"], orders=common["orders"], months=common["months"],
-                  cadence=_number_text(pl.col("cadence_days")), gaps=f"{cadence.gaps:g}")
+            _fill(texts["cadence"], orders=common["orders"], ago=common["ago"],
+                  cadence=grouped_digits(pl.col("cadence_days").clip(lower_bound=1)),
+                  gaps=f"{cadence.gaps:g}")
         )
         .when(pl.col("activity") == "asleep").then(
             _fill(texts["asleep"], period=pl.col("asleep_after"), **common)
         )
         .when(pl.col("activity") == "falling_asleep").then(
-            _fill(texts["falling_asleep"], period=pl.col("falling_asleep_after"), **common)
+            _fill(texts["falling_asleep"], period=pl.col("falling_asleep_after"),
+                  **common)
         )
         .otherwise(_fill(texts["active"], period=pl.col("falling_asleep_after"), **common))
     )
@@ -439,9 +510,15 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     stages = cfg.stages
     cadence = cfg.periods.cadence
     last = pl.col("last_order_date")
+    decided_last = pl.col("period_last_order_date")  # last order in the deciding category
+    labels = category_labels(cfg)
+    rule_label = pl.col("period_category").replace_strict(
+        list(labels), [f"period: {v}" for v in labels.values()], default=None,
+        return_dtype=pl.String)
     base_activity = (
-        pl.when(last <= _cutoff(pl.col("asleep_after"), as_of)).then(pl.lit("asleep"))
-        .when(last <= _cutoff(pl.col("falling_asleep_after"), as_of)).then(pl.lit("falling_asleep"))
+        pl.when(decided_last <= _cutoff(pl.col("asleep_after"), as_of)).then(pl.lit("asleep"))
+        .when(decided_last <= _cutoff(pl.col("falling_asleep_after"), as_of))
+        .then(pl.lit("falling_asleep"))
         .otherwise(pl.lit("active"))
     )
     overdue_by_cadence = (
@@ -457,7 +534,7 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
         .then(pl.lit("falling_asleep")).otherwise(pl.col("_base_activity")).alias("activity"),
         pl.when(pl.col("_base_activity").is_null()).then(None)
         .when((pl.col("_base_activity") == "active") & overdue_by_cadence).then(pl.lit("cadence"))
-        .otherwise(pl.lit("period")).alias("activity_rule"),
+        .otherwise(pl.coalesce(rule_label, pl.lit("period"))).alias("activity_rule"),
         pl.when(~_BUYER).then(None)
         .when(pl.col("orders") >= stages.regular.min_orders).then(pl.lit("regular"))
         .when(pl.col("orders") >= stages.prospective.min_orders).then(pl.lit("prospective"))
@@ -486,12 +563,6 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     for criterion, info in thresholds.items():
         if info.get("no_data"):
             notes.append(f"{criterion}: {info['note']}")
-    if "size" in with_data:
-        sources = collected.filter(_BUYER)["size_source"].drop_nulls().value_counts(sort=True)
-        if sources.height > 1:
-            mix = ", ".join(f"{s} {n}" for s, n in sources.iter_rows())
-            thresholds["size"]["sources"] = dict(sources.iter_rows())
-            notes.append(f"size: graded over mixed sources ({mix}); units differ")
     result = (
         collected.lazy()
         .with_columns(*_abc_and_priority(cfg, with_data),
@@ -499,7 +570,7 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     )
     result = result.with_columns(*_extra_segments(cfg, result.collect_schema().names()))
     result = (
-        result.with_columns(_reason(cfg).alias("reason"))
+        result.with_columns(_reason(cfg, as_of).alias("reason"))
         .select(SEGMENT_COLUMNS + EXTRA_COLUMNS)
         .sort("customer_id")
         .collect()

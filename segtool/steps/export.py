@@ -677,9 +677,9 @@ def _thresholds_block(grid: _Grid, row: int, summary: dict, text: dict, lang: st
         if info.get("note") and not info.get("no_data"):
             notes.append(f"{name}: {th['pareto_fallback']}")
         if info.get("sources"):
-            sources = LABELS["size_source"][lang]
-            mix = ", ".join(f"{sources.get(k, k)} {v}" for k, v in info["sources"].items())
-            notes.append(f"{name}: {th['mixed_sources'].format(mix=mix)}")
+            sources = th["sources"]
+            mix = ", ".join(f"{sources.get(k, k)}: {v}" for k, v in info["sources"].items())
+            notes.append(f"{name}: {mix}")
         better = th["lower" if info.get("better") == "lower" else "higher"]
         grid.put(row, _LEFT, name)
         for col, letter in ((_LEFT + 1, "A"), (_LEFT + 2, "B")):
@@ -709,11 +709,12 @@ _THRESHOLD_TEXT: dict[str, dict[str, Any]] = {
         "no_margin": "нет колонки маржи и не заданы категории grades.high_margin.categories",
         "no_values": "ни у одного клиента нет значения «{measure}»",
         "pareto_fallback": "Парето здесь неприменимо, оценено по квантилям",
-        "mixed_sources": "взят из разных источников ({mix}), единицы различаются",
         "note": "Примечание",
         "values": {"recency_days": "дней с последнего заказа", "orders": "число заказов",
-                   "size": "размер (оборот, численность или выручка за 12 мес.)",
+                   "size": "размер (класс компании, иначе выручка за 12 мес.)",
                    "high_margin_share": "доля высокомаржинальной выручки"},
+        "sources": {"size_class": "по классу размера (оборот, иначе численность)",
+                    "revenue_12m": "по выручке за 12 мес. среди остальных"},
     },
     "en": {
         "columns": ["Criterion", "A boundary", "B boundary", "How graded"],
@@ -724,11 +725,12 @@ _THRESHOLD_TEXT: dict[str, dict[str, Any]] = {
         "no_margin": "no margin column and no grades.high_margin.categories",
         "no_values": "no customer has a value for “{measure}”",
         "pareto_fallback": "Pareto does not apply here; graded by quantiles",
-        "mixed_sources": "taken from different sources ({mix}); units differ",
         "note": "Note",
         "values": {"recency_days": "days since last order", "orders": "number of orders",
-                   "size": "size (turnover, headcount or 12-month revenue)",
+                   "size": "size (company class, else 12-month revenue)",
                    "high_margin_share": "share of high-margin revenue"},
+        "sources": {"size_class": "by size class (turnover, else headcount)",
+                    "revenue_12m": "by 12-month revenue among the rest"},
     },
 }
 

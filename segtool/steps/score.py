@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import InputError
+from segtool.errors import InputError, SegtoolError
 from segtool.schema import CONTACTS, ORDERS
 from segtool.steps.ingest import order_key
 
@@ -36,7 +36,10 @@ SCORE_COLUMNS = [
     "revenue_prev_window", "revenue_12m", "size", "size_source", "size_class",
     "size_class_inferred", "company_type", "company_type_inferred", "turnover", "headcount",
     "period_category", "falling_asleep_after", "asleep_after",
+    "period_last_order_date", "last_durable_date", "durable_cycle_share",
 ]
+
+_DAYS_PER_MONTH = 30.4375  # mean Gregorian month, for the durable cycle share
 
 
 # -- calendar months and globs ------------------------------------------------------------
@@ -185,6 +188,56 @@ def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
     return latest if latest <= today else (latest_past or today)
 
 
+AS_OF_LATE_SHARE = 0.05  # warn when more than this share of the orders is after as_of
+AS_OF_AFTER_MONTHS = 3  # warn when as_of is more than this many months after the last order
+
+
+def check_as_of(orders: pl.LazyFrame, as_of: dt.date, *, given: bool,
+                ignored: int | None = None) -> list[str]:
+    """Catch a mistyped ``--as-of``: refuse (exit 2) one before every order, naming the
+    export's date range; warn when more than 5 % of the orders are after it, or when it is
+    more than 3 months after the last order. Returns the warnings (for stderr and the
+    manifest's ``warnings``); a default as_of (the latest order date) never warns."""
+    if not given:
+        return []
+    order = ["customer_id", "order_id"]
+    lines = order_lines(orders)
+    found = lines.select(
+        pl.col("order_date").min().alias("first"), pl.col("order_date").max().alias("last"),
+    ).collect(engine="streaming")
+    first, last = found["first"][0], found["last"][0]
+    if first is None:
+        return []
+    if as_of < first:
+        raise SegtoolError(
+            f"--as-of {as_of.isoformat()} is before every order: the export has orders from "
+            f"{first.isoformat()} to {last.isoformat()}; give a date in or after that range",
+            code="E-USAGE-ASOF",
+        )
+    warnings: list[str] = []
+    after = count_after(orders, as_of) if ignored is None else ignored
+    if after:
+        total = int(lines.select(order).unique().select(pl.len()).collect(engine="streaming")
+                    .item())
+        if total and after / total > AS_OF_LATE_SHARE:
+            warnings.append(
+                f"--as-of {as_of.isoformat()}: {after:,} of {total:,} orders "
+                f"({after / total:.0%}) are dated after it and were ignored; the export runs "
+                f"to {last.isoformat()}. Is the date mistyped?".replace(",", " ")
+            )
+    if as_of > _months_after(last, AS_OF_AFTER_MONTHS):
+        warnings.append(
+            f"--as-of {as_of.isoformat()} is more than {AS_OF_AFTER_MONTHS} months after the "
+            f"last order ({last.isoformat()}): every customer looks silent for that "
+            "long. Is the date mistyped?"
+        )
+    return warnings
+
+
+def _months_after(day: dt.date, months: int) -> dt.date:
+    return months_before(day, -months)
+
+
 def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
     """Per line: the period rank of its category and whether it is high-margin.
 
@@ -237,6 +290,66 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
     return [rank.alias("_period_rank"), is_high.alias("_high_margin")]
 
 
+def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
+                     as_of: dt.date) -> pl.LazyFrame:
+    """Per customer: which period category decides its activity, and the durable purchase.
+
+    For every period candidate (each category of ``periods.categories`` and the default
+    for lines in none) the customer bought from, the last accepted order with a positive
+    line of it is compared with that candidate's periods: active (before
+    falling_asleep_after), falling asleep, asleep. The most active candidate decides
+    (``_period_rank``, ``period_last_order_date``); between equally active ones, the one
+    bought most recently, then the slower one.
+
+    The durable purchase is the last order in the slowest durable category (``durable:
+    true``, or unset with asleep_after of 60 months or more) the customer bought from:
+    ``last_durable_date`` and ``durable_cycle_share`` (months since it / that category's
+    asleep_after).
+    """
+    candidates = period_candidates(cfg)
+    ranks = list(range(len(candidates)))
+    falling_cut = [months_before(as_of, c[1]) for c in candidates]
+    asleep_cut = [months_before(as_of, c[2]) for c in candidates]
+    durable_ranks = [i for i, c in enumerate(candidates)
+                     if c[0] is not None and cfg.periods.categories[c[0]].is_durable()]
+    order = ["customer_id", "order_id"]
+    accepted_orders = per_order.filter(pl.col("net") > 0).select(*order, "order_date")
+    per_rank = (
+        lines.filter(pl.col("amount") > 0).select(*order, "_period_rank").unique()
+        .join(accepted_orders, on=order, how="inner")
+        .group_by("customer_id", "_period_rank")
+        .agg(_last=pl.col("order_date").max())
+    )
+    rank = pl.col("_period_rank")
+    last = pl.col("_last")
+    fall = rank.replace_strict(ranks, falling_cut, return_dtype=pl.Date)
+    sleep = rank.replace_strict(ranks, asleep_cut, return_dtype=pl.Date)
+    level = pl.when(last <= sleep).then(2).when(last <= fall).then(1).otherwise(0)
+    per_rank = per_rank.with_columns(level.alias("_level"))
+    decided = (
+        per_rank.sort(["customer_id", "_level", "_last", "_period_rank"],
+                      descending=[False, False, True, True])
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("_period_rank").first(), pl.col("_last").first()
+             .alias("period_last_order_date"))
+    )
+    asleep_after = rank.replace_strict(ranks, [c[2] for c in candidates],
+                                       return_dtype=pl.Int64)
+    durable = (
+        per_rank.filter(rank.is_in(durable_ranks))
+        .sort(["customer_id", "_period_rank"], descending=[False, True])
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("_last").first().alias("last_durable_date"),
+             asleep_after.first().alias("_durable_asleep_after"))
+        .with_columns(
+            ((pl.lit(as_of) - pl.col("last_durable_date")).dt.total_days()
+             / _DAYS_PER_MONTH / pl.col("_durable_asleep_after")).alias("durable_cycle_share")
+        )
+        .drop("_durable_asleep_after")
+    )
+    return decided.join(durable, on="customer_id", how="left")
+
+
 def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.LazyFrame:
     window = cfg.red_flags.revenue_drop.window
     last_start = months_before(as_of, window)  # last window: (last_start, as_of]
@@ -245,7 +358,6 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
 
     lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
     lines = lines.with_columns(category_flags(lines, cfg))
-    positive = pl.col("amount") > 0
     # Money sums are rounded to cents: a multi-threaded sum differs in the last bits from
     # run to run, and a returned order (+10.10, -10.10) must net to exactly 0, not 1e-15.
     per_order = lines.group_by("customer_id", "order_id").agg(
@@ -260,7 +372,6 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         known_revenue=pl.when(pl.col("_high_margin").is_not_null()).then(pl.col("amount"))
         .sum().round(CENTS),
         known_lines=pl.col("_high_margin").count(),
-        period_rank=pl.when(positive).then(pl.col("_period_rank")).max(),
     )
     accepted = pl.col("net") > 0
     date = pl.col("order_date")
@@ -279,7 +390,6 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         revenue_prev_window=pl.when((date > prev_start) & (date <= last_start))
         .then(pl.col("net")).sum().round(CENTS),
         revenue_12m=pl.when(date > size_start).then(pl.col("net")).sum().round(CENTS),
-        _period_rank=pl.when(accepted).then(pl.col("period_rank")).max(),
     )
     # cadence: the median gap between a customer's distinct order dates, as one sorted
     # column with the gaps across customers masked out, not a sorted list per customer
@@ -292,6 +402,8 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         .group_by("customer_id").agg(cadence_days=pl.col("gap").median())
     )
     customers = customers.join(gaps, on="customer_id", how="left")
+    customers = customers.join(_period_decision(lines, per_order, cfg, as_of),
+                               on="customer_id", how="left")
     return customers.with_columns(
         customer.cast(pl.String),  # lean lines keep it dictionary-encoded
         pl.col("company_name").cast(pl.String),
@@ -360,10 +472,11 @@ def quantile_bucket(value: pl.Expr, shares: list[float], *, descending: bool,
 def _size_class(cfg: Config) -> list[pl.Expr]:
     limits = cfg.inference.size_classes
 
-    def by_limits(column: str, small: float, medium: float) -> pl.Expr:
+    def by_limits(column: str, small: float, medium: float, micro: float | None) -> pl.Expr:
         value = pl.col(column)
+        start = pl.when(value <= micro).then(pl.lit("micro")) if micro is not None else pl
         return (
-            pl.when(value <= small).then(pl.lit("small"))
+            start.when(value <= small).then(pl.lit("small"))
             .when(value <= medium).then(pl.lit("medium"))
             .when(value.is_not_null()).then(pl.lit("large"))
         )
@@ -372,8 +485,10 @@ def _size_class(cfg: Config) -> list[pl.Expr]:
         pl.col("revenue_12m"), [1 / 3, 1 / 3], descending=False, within=pl.col("orders") > 0
     ).replace_strict([0, 1, 2], ["small", "medium", "large"], default=None, return_dtype=pl.String)
     declared = pl.coalesce(
-        by_limits("turnover", limits.turnover.small, limits.turnover.medium),
-        by_limits("headcount", limits.headcount.small, limits.headcount.medium),
+        by_limits("turnover", limits.turnover.small, limits.turnover.medium,
+                  limits.turnover.micro),
+        by_limits("headcount", limits.headcount.small, limits.headcount.medium,
+                  limits.headcount.micro),
     )
     return [
         pl.coalesce(declared, terciles).alias("size_class"),
@@ -464,4 +579,6 @@ def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
         pl.col("headcount").cast(pl.Float64),
         "period_category",
         "falling_asleep_after", "asleep_after",
+        "period_last_order_date", "last_durable_date",
+        pl.col("durable_cycle_share").cast(pl.Float64),
     ).sort("customer_id")

@@ -39,6 +39,7 @@ import polars_hash  # noqa: F401 - registers the stable `.chash` expression name
 
 from segtool.config import Config
 from segtool.playbook import PLACEHOLDERS, Condition, Playbook
+from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
     "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
@@ -56,6 +57,7 @@ DATA_QUALITY_COLUMNS = ["customer_id", "company_name", "segment", "tactic", "pro
 DATA_QUALITY_SCHEMA: dict[str, pl.DataType] = {c: pl.String for c in DATA_QUALITY_COLUMNS}
 
 CALL_CHANNELS = ("call", "survey")  # call_tasks sheet; the rest go to mail_tasks
+EMAIL_CHANNELS = ("email", "inmail", "chatbot")  # electronic messages, capped together
 STATUS_OPEN = "open"
 PROBLEM_NO_CONTACTS = "no_contacts"
 PROBLEM_UNREACHABLE = "no_reachable_channel"
@@ -69,6 +71,7 @@ _OPTIONAL: dict[str, pl.DataType] = {
     "abc": pl.String, "priority": pl.Boolean, "red_flags": pl.String, "reason": pl.String,
     "red_flag_reasons": pl.String, "company_type": pl.String, "size_class": pl.String,
     "period_category": pl.String, "asleep_after": pl.Int64,
+    "tenure_days": pl.Int64, "last_durable_date": pl.Date, "durable_cycle_share": pl.Float64,
 }
 _CONTACT_COLUMNS: dict[str, pl.DataType] = {
     "customer_id": pl.String, "contact_name": pl.String, "role": pl.String,
@@ -96,7 +99,14 @@ _TEXTS = {
         "refused": {"do_not_call": "запрет на звонки", "do_not_email": "запрет на письма",
                     "do_not_mail": "запрет на почтовые рассылки"},
         "contact_fallback": "Коллеги",
+        "company_fallback": "ваша компания",
         "no_date": "—",
+        "hello_name": "{name}, добрый день!",
+        "hello": "Добрый день!",
+        "this_month": "меньше месяца",
+        "months": ("месяц", "месяца", "месяцев"),
+        "also": {"call": "Также в этом разговоре: {labels}.",
+                 "email": "Также в этом письме: {labels}."},
     },
     "en": {
         "no_contacts": "no contact person for this customer in the contacts export",
@@ -106,7 +116,14 @@ _TEXTS = {
         "refused": {"do_not_call": "do-not-call", "do_not_email": "do-not-email",
                     "do_not_mail": "do-not-mail"},
         "contact_fallback": "colleagues",
+        "company_fallback": "your company",
         "no_date": "—",
+        "hello_name": "Hello {name}!",
+        "hello": "Hello!",
+        "this_month": "less than a month",
+        "months": ("month", "months", "months"),
+        "also": {"call": "Also in this call: {labels}.",
+                 "email": "Also in this message: {labels}."},
     },
 }
 
@@ -124,6 +141,8 @@ class TacticsStats:
     data_quality_rows: int = 0
     skipped_by_cap: int = 0  # matched tactics dropped by tasks.max_per_customer
     skipped_by_stop: int = 0
+    merged_by_call_cap: int = 0  # call tasks folded into the customer's one call
+    merged_by_email_cap: int = 0  # e-mail tasks folded into the customer's e-mail
     tasks_per_channel: dict[str, int] = field(default_factory=dict)
     tasks_per_tactic: dict[str, int] = field(default_factory=dict)
 
@@ -193,9 +212,9 @@ def condition_expr(when: Condition, weight: float) -> pl.Expr:
     if when.red_flags:
         terms.append(pl.col("red_flags").str.contains(_flag_regex(when.red_flags)))
     if when.durable is not None:
-        terms.append(pl.col("period_category").is_not_null() == when.durable)
+        terms.append(pl.col("last_durable_date").is_not_null() == when.durable)
     months = pl.col("_months_since")
-    cycle = months / pl.col("asleep_after")
+    cycle = pl.col("durable_cycle_share")
     if when.min_cycle_share is not None:
         terms.append(cycle >= when.min_cycle_share)
     if when.max_cycle_share is not None:
@@ -208,6 +227,12 @@ def condition_expr(when: Condition, weight: float) -> pl.Expr:
         terms.append(pl.col("orders") >= when.min_orders)
     if when.min_expected_value is not None:
         terms.append(pl.col("_value") * weight >= when.min_expected_value)
+    if when.max_days_since_first_order is not None:
+        terms.append(pl.col("tenure_days") <= when.max_days_since_first_order)
+    if when.min_days_since_last_order is not None:
+        terms.append(pl.col("recency_days") >= when.min_days_since_last_order)
+    if when.max_days_since_last_order is not None:
+        terms.append(pl.col("recency_days") <= when.max_days_since_last_order)
     if not terms:
         return pl.lit(True)
     return pl.all_horizontal(terms).fill_null(False)
@@ -461,6 +486,112 @@ def _unreachable_detail(
     return pl.concat([no_contacts.select(cols), unreachable.select(cols)])
 
 
+# -- words ----------------------------------------------------------------------------------
+# имя + отчество in a ФИО in any order ("Новиков Сергей Сергеевич", "Сергей Сергеевич
+# Новиков"): a capitalised word followed by a patronymic (-ович/-евич/-ич, -овна/-евна/-ична)
+_NAME_PATRONYMIC = (r"(?:^|\s)(\p{Lu}\p{Ll}+)\s+(\p{Lu}\p{Ll}+(?:вич|ич|вна|чна|оглы|кызы))"
+                    r"(?:\s|$)")
+# a Latin first name: the first of two or more words, not an initial ("John Smith")
+_LATIN_FIRST = r"^\s*(\p{Lu}[a-z'\-]+)\s+\p{L}"
+
+
+def greeting_expr(name: pl.Expr, language: str) -> pl.Expr:
+    """How a caller greets the person: «Сергей Сергеевич, добрый день!» (имя and отчество
+    from the ФИО), «Добрый день!» when there is no full name (a single word, «Иванов И.И.»,
+    no contact); in English "Hello John!" or "Hello!"."""
+    texts = _TEXTS[language]
+    found = name.str.extract_groups(_NAME_PATRONYMIC)
+    polite = pl.concat_str(found.struct.field("1"), pl.lit(" "), found.struct.field("2"))
+    latin = name.str.extract(_LATIN_FIRST, 1)
+    if language == "ru":
+        addressee = pl.coalesce(polite, latin)
+    else:
+        addressee = pl.coalesce(found.struct.field("1"), latin)
+    before, after = texts["hello_name"].split("{name}")
+    return (pl.when(addressee.is_not_null())
+            .then(pl.concat_str(pl.lit(before), addressee, pl.lit(after)))
+            .otherwise(pl.lit(texts["hello"])))
+
+
+def months_words(months: pl.Expr, language: str) -> pl.Expr:
+    """Whole months as words: «14 месяцев», «1 месяц»; «меньше месяца» under one."""
+    texts = _TEXTS[language]
+    one, few, many = texts["months"]
+    n = months
+    if language == "ru":
+        noun = (pl.when((n % 10 == 1) & (n % 100 != 11)).then(pl.lit(one))
+                .when((n % 10 >= 2) & (n % 10 <= 4) & ((n % 100 < 12) | (n % 100 > 14)))
+                .then(pl.lit(few)).otherwise(pl.lit(many)))
+    else:
+        noun = pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
+    return (pl.when(n < 1).then(pl.lit(texts["this_month"]))
+            .otherwise(pl.concat_str(n.cast(pl.String), pl.lit(" "), noun)))
+
+
+def _lower_first(label: str) -> str:
+    """"Падение выручки" -> "падение выручки"; an abbreviation ("ABC-анализ") stays."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def cap_channels(routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
+                 cfg: Config) -> tuple[pl.DataFrame, int, int]:
+    """At most ``tasks.max_calls_per_customer`` calls (call, survey) and
+    ``tasks.max_emails_per_customer`` e-mails (email, InMail, messenger) per customer.
+
+    The tasks of the most urgent tactics are kept (tactic ``priority``, then playbook
+    order, then step); the first kept task of each kind gets ``_also``: the labels of the
+    tactics whose tasks of that kind were folded into it, so one call covers every reason.
+    Returns the kept routed rows and the numbers of call and e-mail tasks folded.
+    """
+    language = cfg.language
+    caps = {"call": cfg.tasks.max_calls_per_customer, "email": cfg.tasks.max_emails_per_customer}
+    labels = pl.DataFrame(
+        {"_t": list(range(len(playbook.tactics))),
+         "_label": [_lower_first(t.label.get(language) or t.id.replace("_", " "))
+                    for t in playbook.tactics]},
+        schema={"_t": pl.Int32, "_label": pl.String},
+    )
+    kind = (pl.when(pl.col("channel").is_in(CALL_CHANNELS)).then(pl.lit("call"))
+            .when(pl.col("channel").is_in(EMAIL_CHANNELS)).then(pl.lit("email")))
+    ranked = (
+        routed.join(tactics.select("_t", "_tactic_priority"), on="_t", how="left")
+        .join(labels, on="_t", how="left")
+        .with_columns(kind.alias("_kind"))
+        .sort("customer_id", "_kind", "_tactic_priority", "_t", "step")
+        .with_columns(pl.int_range(pl.len()).over("customer_id", "_kind").alias("_rank"),
+                      pl.col("_kind").replace_strict(caps, default=None,
+                                                     return_dtype=pl.Int64).alias("_cap"))
+    )
+    over = pl.col("_kind").is_not_null() & (pl.col("_rank") >= pl.col("_cap"))
+    kept = ranked.filter(~over)
+    folded = ranked.filter(over)
+    keeper = kept.filter(pl.col("_kind").is_not_null() & (pl.col("_rank") == 0))
+    also = (
+        folded.join(keeper.select("customer_id", "_kind", pl.col("_label").alias("_own")),
+                    on=["customer_id", "_kind"], how="inner")
+        .filter(pl.col("_label") != pl.col("_own"))
+        .group_by("customer_id", "_kind", maintain_order=True)
+        .agg(pl.col("_label").unique(maintain_order=True).str.join(", ").alias("_labels"))
+    )
+    texts = _TEXTS[language]["also"]
+
+    def sentence(kind: str) -> pl.Expr:
+        before, after = texts[kind].split("{labels}")
+        return pl.concat_str(pl.lit(before), pl.col("_labels"), pl.lit(after))
+
+    also = also.with_columns(
+        pl.when(pl.col("_kind") == "call").then(sentence("call")).otherwise(sentence("email"))
+        .alias("_also"),
+        pl.lit(0, dtype=pl.Int64).alias("_rank"),
+    ).drop("_labels")
+    kept = kept.join(also, on=["customer_id", "_kind", "_rank"], how="left")
+    n_calls = folded.filter(pl.col("_kind") == "call").height
+    n_emails = folded.filter(pl.col("_kind") == "email").height
+    return kept.select(*routed.columns, "_also"), n_calls, n_emails
+
+
 # -- the step -------------------------------------------------------------------------------
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(map(re.escape, PLACEHOLDERS)) + r")\}")
 
@@ -470,8 +601,15 @@ def _template_expr(template: str | None, values: dict[str, pl.Expr]) -> pl.Expr:
     if template is None:
         return pl.lit(None, dtype=pl.String)
     pieces = _PLACEHOLDER.split(template)  # text, name, text, name, ..., text
-    exprs = [values[piece] if i % 2 else pl.lit(piece)
-             for i, piece in enumerate(pieces) if i % 2 or piece]
+    exprs = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            value = values[piece]
+            if i + 1 < len(pieces) and pieces[i + 1].startswith("."):
+                value = value.str.strip_suffix(".")  # "Фролова Е.Н." + "." -> one stop
+            exprs.append(value)
+        elif piece:
+            exprs.append(pl.lit(piece))
     return pl.concat_str(exprs) if exprs else pl.lit(template)
 
 
@@ -530,6 +668,7 @@ def assign_tactics_with_stats(
     routed = (_route_without_contacts(plan) if contacts is None
               else _route(plan, contact_frame, cfg))
     key = ["customer_id", "_t", "step"]
+    capped, merged_calls, merged_emails = cap_channels(routed, tactics, playbook, cfg)
 
     first_owner = (
         contact_frame.filter(pl.col("owner").is_not_null())
@@ -541,18 +680,26 @@ def assign_tactics_with_stats(
     date_text = (
         pl.col("last_order_date").dt.strftime("%d.%m.%Y" if language == "ru" else "%Y-%m-%d")
     )
+    date_format = "%d.%m.%Y" if language == "ru" else "%Y-%m-%d"
     placeholders = {
-        "company_name": pl.coalesce("company_name", "customer_id"),
+        "company_name": pl.col("company_name").fill_null(texts["company_fallback"]),
         "contact_name": pl.col("contact_name").fill_null(texts["contact_fallback"]),
         "last_order_date": date_text.fill_null(texts["no_date"]),
         "months_since": pl.col("_months_since").floor().cast(pl.Int64).cast(pl.String)
         .fill_null("0"),
-        "orders": pl.col("orders").cast(pl.String).fill_null("0"),
+        "orders": grouped_digits(pl.col("orders").fill_null(0),
+                                 " " if language == "ru" else ","),
         "owner": pl.col("owner"),
+        "greeting": greeting_expr(pl.col("contact_name"), language),
+        "last_durable_date": pl.col("last_durable_date").dt.strftime(date_format)
+        .fill_null(date_text).fill_null(texts["no_date"]),
+        "time_since_last_order": months_words(
+            pl.col("_months_since").floor().cast(pl.Int64), language).fill_null(texts["no_date"]),
     }
     seg_cols = seg.select(
         "customer_id", "company_name", "segment", "abc", "priority", "reason",
         "red_flag_reasons", "last_order_date", "_months_since", "orders", "_value",
+        "last_durable_date",
     )
     reason = pl.when(
         pl.col("_flag_tactic") & (pl.col("red_flag_reasons").fill_null("") != "")
@@ -567,7 +714,7 @@ def assign_tactics_with_stats(
     ordered = (
         plan.lazy()
         .select(*key, "_role", "_day", "_script", "_offer")
-        .join(routed.lazy(), on=key, how="inner")
+        .join(capped.lazy(), on=key, how="inner")
         .join(tactics.lazy().select("_t", "tactic", "_n_steps", "_tactic_priority", "_weight",
                                     "_flag_tactic"), on="_t", how="left")
         .join(seg.lazy().select("customer_id", "priority", "_value"), on="customer_id",
@@ -603,12 +750,14 @@ def assign_tactics_with_stats(
             pl.lit(STATUS_OPEN).alias("status"),
         )
         .select(*(c for c in TASK_COLUMNS if c not in ("script", "offer")),
-                "_script", "_offer", "last_order_date", "_months_since", "orders")
+                "_script", "_offer", "last_order_date", "_months_since", "orders",
+                "last_durable_date", "_also")
         .collect()
     )
     # scripts and offers are filled in the final order, from the placeholders' columns
     tasks = tasks.with_columns(
-        _fill(tasks, "_script", templates, placeholders).alias("script"),
+        pl.concat_str(_fill(tasks, "_script", templates, placeholders), pl.col("_also"),
+                      separator=" ", ignore_nulls=True).alias("script"),
         _fill(tasks, "_offer", templates, placeholders).alias("offer"),
     ).select([pl.col(c).cast(TASK_SCHEMA[c]) for c in TASK_COLUMNS])
 
@@ -635,6 +784,8 @@ def assign_tactics_with_stats(
         data_quality_rows=data_quality.height,
         skipped_by_cap=skipped_cap,
         skipped_by_stop=skipped_stop,
+        merged_by_call_cap=merged_calls,
+        merged_by_email_cap=merged_emails,
         tasks_per_channel=_counts(tasks, "channel"),
         tasks_per_tactic=_counts(tasks, "tactic"),
     )

@@ -62,19 +62,20 @@ EXPECTED = {
 }
 
 REASONS_RU = {
-    "0012": "5 заказов; последний заказ 0 мес. назад; в пределах 12-месячного периода",
-    "17": "1 заказ; последний заказ 0 мес. назад; в пределах 12-месячного периода",
-    "0017": "2 заказа; последний заказ 3 мес. назад; в пределах 12-месячного периода",
-    "DUR": "2 заказа; последний заказ 39 мес. назад; дольше 36-месячного периода "
-    "для категории Станки",
-    "LATE": "1 заказ; последний заказ 3 мес. назад; в пределах 12-месячного периода",
-    "RET": "все заказы возвращены или отменены (сумма заказов ≤ 0)",
-    "ASLEEP": "5 заказов; последний заказ 49 мес. назад; дольше 24-месячного периода ухода",
-    "DROP": "3 заказа; последний заказ 2 мес. назад; в пределах 12-месячного периода",
-    "CONS": "1 заказ; последний заказ 8 мес. назад; дольше 6-месячного периода "
-    "для категории Расходники",
-    "SRV": "1 заказ; последний заказ 0 мес. назад; в пределах 12-месячного периода",
-    "OLD1": "1 заказ; последний заказ 29 мес. назад; дольше 24-месячного периода ухода",
+    "0012": "5 заказов; последний заказ в этом месяце: меньше 12 мес., клиент активен",
+    "17": "1 заказ; последний заказ в этом месяце: меньше 12 мес., клиент активен",
+    "0017": "2 заказа; последний заказ 3 мес. назад: меньше 12 мес., клиент активен",
+    # the category that decided, by its label (its patterns without the wildcards)
+    "DUR": "2 заказа; последний заказ 39 мес. назад (категория «Станки, Оборудование»): "
+    "36 мес. и больше, клиент засыпает",
+    "LATE": "1 заказ; последний заказ 3 мес. назад: меньше 12 мес., клиент активен",
+    "RET": "все заказы возвращены или отменены (сумма заказов не больше нуля)",
+    "ASLEEP": "5 заказов; последний заказ 49 мес. назад: 24 мес. и больше, клиент уснул",
+    "DROP": "3 заказа; последний заказ 2 мес. назад: меньше 12 мес., клиент активен",
+    "CONS": "1 заказ; последний заказ 8 мес. назад (категория «Расходники»): "
+    "6 мес. и больше, клиент засыпает",
+    "SRV": "1 заказ; последний заказ в этом месяце: меньше 12 мес., клиент активен",
+    "OLD1": "1 заказ; последний заказ 29 мес. назад: 24 мес. и больше, клиент уснул",
     "LEAD": "есть в контактах, заказов нет",
 }
 
@@ -106,15 +107,11 @@ def test_reasons_in_russian():
 def test_reasons_in_english():
     rows, _, _ = run(fixture_config(language="en"))
     assert rows["CONS"]["reason"] == (
-        "1 order; last order 8 months ago; over the 6-month passive period "
-        "for category Расходники"
+        "1 order; last order 8 months ago (category “Расходники”): 6 months or more, "
+        "falling asleep"
     )
-    assert rows["OLD1"]["reason"] == (
-        "1 order; last order 29 months ago; over the 24-month lost period"
-    )
-    assert rows["0012"]["reason"] == (
-        "5 orders; last order 0 months ago; within the 12-month passive period"
-    )
+    assert rows["OLD1"]["reason"] == "1 order; last order 29 months ago: 24 months or more, asleep"
+    assert rows["0012"]["reason"] == "5 orders; last order this month: under 12 months, active"
     assert rows["LEAD"]["reason"] == "in contacts, no orders yet"
 
 
@@ -122,12 +119,13 @@ def test_red_flag_reasons():
     rows, _, _ = run()
     assert rows["DROP"]["lost_categories"] == "Расходники бумага"
     assert rows["DROP"]["red_flag_reasons"] == (
-        "выручка за 12 мес. 400 против 2000 за предыдущие 12 мес. (−80%); "
-        "перестал покупать: Расходники бумага (были в предыдущие 12 мес., нет в последние "
-        "12 мес.)"
+        "выручка за последние 12 мес. 400 ₽ против 2 000 ₽ за предыдущие 12 мес. (−80 %); "
+        "больше не покупает: Расходники бумага (покупки были в предыдущие 12 мес., "
+        "в последние 12 мес. их нет)"
     )
+    # whole days: the usual gap of 30.5 days is said as 30 (rounded half to even)
     assert rows["ASLEEP"]["red_flag_reasons"] == (
-        "нет заказа 1512 дн. при обычном интервале 30.5 дн."
+        "нет заказа 1 512 дн. при обычном интервале 30 дн."
     )
 
 
@@ -216,10 +214,16 @@ def test_fixed_method():
 def test_pareto_method():
     cfg = fixture_config(grades={"method": "pareto"})
     rows, summary, _ = run(cfg)
-    # size total 3e9 + 2100: 0012 alone is over 80 % -> A; everyone after it has 3e9 before
-    # them (> 95 %) -> C, except values ≤ 0 which are always C.
+    # size: 0012 has a turnover of 3e9 (large -> A by the size-class map); the other nine
+    # are graded by 12-month revenue among themselves, never against the turnover: total
+    # 2000; 0017 500 (0 before), DROP/SRV 400 (500 before), 17 300 (1300 < 80 % = 1600)
+    # -> A; LATE/CONS 200 (1600, not below 1600 but below 95 % = 1900) -> B; DUR, ASLEEP,
+    # OLD1 have 0 -> C.
     assert rows["0012"]["grade_size"] == "A"
-    assert {rows[c]["grade_size"] for c in rows if rows[c]["orders"] and c != "0012"} == {"C"}
+    size = {c: rows[c]["grade_size"] for c in rows if rows[c]["orders"] and c != "0012"}
+    assert size == {"0017": "A", "DROP": "A", "SRV": "A", "17": "A", "LATE": "B", "CONS": "B",
+                    "DUR": "C", "ASLEEP": "C", "OLD1": "C"}
+    assert summary["thresholds"]["size"]["sources"] == {"size_class": 1, "revenue_12m": 9}
     # orders: total 22; 5, 5 (before = 0 for both: tie) A; 3 (before 10) A; 2, 2 (before 13,
     # 59 %) A; 1s (before 17 = 77 %) A. Everything A: nobody is past 80 % before them.
     assert {rows[c]["grade_frequency"] for c in rows if rows[c]["orders"]} == {"A"}
@@ -235,8 +239,8 @@ def test_cadence_rule_makes_an_overdue_buyer_falling_asleep():
     assert rows["0012"]["activity"] == "falling_asleep"
     assert rows["0012"]["activity_rule"] == "cadence"
     assert rows["0012"]["reason"] == (
-        "5 заказов; последний заказ 4 мес. назад; обычно заказывает раз в 61.5 дн., "
-        "пауза дольше 2 интервалов"
+        "5 заказов; последний заказ 4 мес. назад; обычно заказывает раз в 62 дн., "
+        "пауза больше 2 таких интервалов, клиент засыпает"
     )
     rows, _, _ = run(cfg, orders=lines, contacts=None, as_of=D(2024, 8, 1))  # 61 days
     assert rows["0012"]["activity"] == "active"

@@ -119,3 +119,56 @@ def test_moving_as_of_forward_never_makes_a_customer_more_active(lines, first, s
     )
     for now, then in zip(joined["activity"], joined["activity_later"], strict=True):
         assert ACTIVITY_RANK[then] >= ACTIVITY_RANK[now]
+
+
+def _oracle_activity(lines, as_of: dt.date) -> dict[str, str]:
+    """Activity per customer by the per-category rule, in plain Python (docs/definitions.md):
+    each category bought (lines > 0 in accepted orders) is measured on its own last order,
+    the most active decides."""
+    from segtool.steps.score import months_before
+
+    periods = {"durable": (36, 60), "fast": (3, 6), None: (12, 24)}
+
+    def category(text):
+        if text is not None and text.lower().startswith("станки"):
+            return "durable"
+        if text is not None and text.lower().startswith("расход"):
+            return "fast"
+        return None
+
+    orders: dict[tuple, dict] = {}
+    for c, o, d, a, cat in lines:
+        day = START + dt.timedelta(days=d)
+        if day > as_of:
+            continue
+        order = orders.setdefault((c, o), {"net": 0, "date": day, "cats": set()})
+        order["net"] += a
+        order["date"] = min(order["date"], day)
+        if a > 0:
+            order["cats"].add(category(cat))
+    last: dict[str, dict] = {}
+    for (c, _), order in orders.items():
+        if order["net"] > 0:
+            for cat in order["cats"]:
+                seen = last.setdefault(c, {})
+                seen[cat] = max(seen.get(cat, order["date"]), order["date"])
+    names = ["active", "falling_asleep", "asleep"]
+    result = {}
+    for c, per_cat in last.items():
+        levels = []
+        for cat, day in per_cat.items():
+            falling, asleep = periods[cat]
+            levels.append(2 if day <= months_before(as_of, asleep)
+                          else 1 if day <= months_before(as_of, falling) else 0)
+        result[c] = names[min(levels)]
+    return result
+
+
+@settings_
+@given(lines=st.lists(line, min_size=1, max_size=40), as_of_day=st.integers(0, 2200))
+def test_activity_is_the_most_active_category_by_hand(lines, as_of_day):
+    as_of = START + dt.timedelta(days=as_of_day)
+    frame = segments_for(make_orders(lines), config(), as_of)
+    got = dict(frame.filter(pl.col("activity").is_not_null())
+               .select("customer_id", "activity").iter_rows())
+    assert got == _oracle_activity(lines, as_of)

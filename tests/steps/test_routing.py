@@ -153,4 +153,6 @@ def test_without_a_contacts_export_tasks_go_to_the_account(tmp_path):
     first = tasks.row(0, named=True)
     assert first["contact_name"] is None and first["phone"] is None
     assert first["owner"] == "Отдел продаж"
-    assert first["script"].startswith("Коллеги, добрый день!")
+    # no person: a plain greeting, and the customer is addressed as "вы", never by an id
+    assert first["script"].startswith("Добрый день! Вы долго работали с нами, заказов было 7")
+    assert "1" not in first["script"].replace("01.04.2024", "")

@@ -35,6 +35,7 @@ def segments(**overrides) -> pl.DataFrame:
         "orders": [1, 10, 8],
         "avg_order_value": [1000.0, 5000.0, 2000.0],
         "recency_days": [10, 800, 20],
+        "tenure_days": [10, 3000, 500],
         "last_order_date": [dt.date(2026, 10, 21), dt.date(2024, 8, 22), dt.date(2026, 10, 11)],
         "abc": ["AABC", "CAAB", "ABAC"],
         "priority": [False, False, False],
@@ -58,7 +59,11 @@ def contacts(rows: list[dict]) -> pl.DataFrame:
 
 
 def playbook(tactics: list[dict], **cfg_extra):
-    cfg = config_for_orders("orders.csv", tactics=tactics, **cfg_extra)
+    """The playbook and config; the one-call / one-e-mail caps are lifted unless a test
+    sets them, so matching, stop and sequences are seen whole (the caps have own tests)."""
+    tasks = {"max_calls_per_customer": 9, "max_emails_per_customer": 9,
+             **cfg_extra.pop("tasks", {})}
+    cfg = config_for_orders("orders.csv", tactics=tactics, tasks=tasks, **cfg_extra)
     return load_playbook(cfg), cfg
 
 
@@ -174,12 +179,36 @@ def test_sorted_by_priority_then_expected_value():
 
 
 def test_durable_renewal_condition():
+    # the cycle share is the durable purchase's: 002 bought its machine 2600 days ago (85.4
+    # of 120 months = 0.71) although it ordered parts since; 003's machine is 400 days old
+    # (0.11); 001 never bought a durable category
+    durable = [None, dt.date(2019, 10, 25), dt.date(2025, 9, 26)]
+    share = [None, 2600 / 30.4375 / 120, 400 / 30.4375 / 120]
     seg = segments(period_category=[None, "durable", "durable"], asleep_after=[24, 120, 120],
-                   recency_days=[10, 2600, 400])
+                   recency_days=[10, 30, 400], last_durable_date=durable,
+                   durable_cycle_share=share)
     pb, cfg = playbook([{"id": "renewal", "when": {"durable": True, "min_cycle_share": 0.7},
+                         "action": "call", "script": "Куплено {last_durable_date}."}])
+    tasks, _ = assign_tactics(seg.lazy(), ALL_REACHABLE.lazy(), pb, cfg, AS_OF)
+    assert tasks["customer_id"].to_list() == ["002"]
+    assert tasks["script"].to_list() == ["Куплено 25.10.2019."]
+    pb, cfg = playbook([{"id": "service", "when": {"durable": True, "max_cycle_share": 0.7},
                          "action": "call"}])
     tasks, _ = assign_tactics(seg.lazy(), ALL_REACHABLE.lazy(), pb, cfg, AS_OF)
-    assert tasks["customer_id"].to_list() == ["002"]  # 2600 d = 85 of 120 months
+    assert tasks["customer_id"].to_list() == ["003"]
+
+
+def test_timing_conditions_in_days():
+    # 001: first order 10 days ago; 002 first 3000, last 800; 003 first 500, last 20
+    seg = segments()
+    pb, cfg = playbook([
+        {"id": "fresh", "when": {"max_days_since_first_order": 10}, "action": "email"},
+        {"id": "quiet", "when": {"min_days_since_last_order": 20}, "action": "mail"},
+        {"id": "recent", "when": {"max_days_since_last_order": 19}, "action": "inmail"},
+    ])
+    tasks, _ = assign_tactics(seg.lazy(), ALL_REACHABLE.lazy(), pb, cfg, AS_OF)
+    got = sorted(zip(tasks["customer_id"], tasks["tactic"], strict=True))
+    assert got == [("001", "fresh"), ("001", "recent"), ("002", "quiet"), ("003", "quiet")]
 
 
 @pytest.mark.parametrize(
