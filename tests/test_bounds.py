@@ -141,7 +141,8 @@ from segtool.config import Config
 from segtool.playbook import Playbook
 from segtool.steps import tactics as T
 import datetime as dt
-cfg = Config.model_validate({"inputs": {"orders": {"path": "x.csv"}}})
+cfg = Config.model_validate({"inputs": {"orders": {"path": "x.csv"}},
+    "tasks": {"max_calls_per_customer": 3}})
 pb = Playbook.model_validate({"tactics": [{"id": f"t{i}", "action": "call",
     "when": {"segment": ["new_active"], "min_orders": 1}} for i in range(4000)]})
 seg = pl.LazyFrame({"customer_id": [f"{i:03d}" for i in range(30)],
