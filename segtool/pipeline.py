@@ -68,8 +68,11 @@ def run_pipeline(
     previous: Path | None,
     formats: set[str],
     workspace: Path | None = None,
+    history: Path | None = None,
+    use_history: bool = True,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
+    from segtool.history.session import open_history
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
@@ -81,7 +84,9 @@ def run_pipeline(
     out = Path(out)
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
-    with FolderLock(out):
+    with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
+                                       previous=previous) as hist:
+        previous = previous or hist.default_previous(out, as_of)
         # read the previous run first: a bad --previous fails before any work is done
         prev = None
         if previous is not None:
@@ -136,6 +141,7 @@ def run_pipeline(
                                     as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
                 tasks = drop_closed_tasks(tasks, migration)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+        tasks = hist.apply(tasks, segments, playbook, used_as_of)
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")
 
         if workspace is not None:
@@ -156,10 +162,13 @@ def run_pipeline(
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
+            hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest["timings"] = dict(timings.seconds)
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
+        hist.commit()
+        warnings += hist.warnings
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
                      reject_rate=rate, warnings=warnings)
 

@@ -135,6 +135,8 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "owner": ("Ответственный", "Owner"),
     "expected_value": ("Ожидаемая выручка", "Expected value"),
     "status": ("Статус", "Status"),
+    "overdue": ("Просрочена", "Overdue"),
+    "issued_on": ("Выдана", "Issued"),
 }
 
 KINDS: dict[str, str] = {
@@ -145,14 +147,17 @@ KINDS: dict[str, str] = {
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
+    "overdue": "text", "issued_on": "date",
 }
 
 # task sheets: the order people work in (CSV keeps the TASK_COLUMNS order)
 TASK_SHEET_COLUMNS = [
-    "due_date", "status", "priority", "company_name", "contact_name", "contact_role", "channel",
+    "due_date", "status", "overdue", "priority", "company_name", "contact_name", "contact_role", "channel",
     "phone", "email", "address", "inmail", "script", "offer", "segment", "abc", "reason",
-    "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
+    "tactic", "step", "expected_value", "owner", "customer_id", "task_id", "issued_on",
 ]
+# written with the contact history on (segtool.history): when issued, past its due date
+TASK_HISTORY_COLUMNS = ["issued_on", "overdue"]
 
 _TEXT = {
     "ru": {
@@ -220,10 +225,11 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
             exprs.append(expr.str.replace_all(",", ", ", literal=True).alias(key))
         else:
             exprs.append(pl.col(key).cast(pl.String).replace(mapping).alias(key))
-    if "priority" in frame.columns:  # «да» reads and filters better than ИСТИНА/ЛОЖЬ
-        yes = "да" if language == "ru" else "yes"
-        exprs.append(pl.when(pl.col("priority")).then(pl.lit(yes)).otherwise(pl.lit(""))
-                     .alias("priority"))
+    for flag in ("priority", "overdue"):  # «да» reads and filters better than ИСТИНА/ЛОЖЬ
+        if flag in frame.columns:
+            yes = "да" if language == "ru" else "yes"
+            exprs.append(pl.when(pl.col(flag)).then(pl.lit(yes)).otherwise(pl.lit(""))
+                         .alias(flag))
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -474,7 +480,7 @@ def write_outputs(
     csv_options = cfg.export.csv
     max_rows = cfg.export.xlsx.max_rows
     warnings: list[str] = []
-    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
 
     if "xlsx" in formats:
         with Book(out.path("segments.xlsx"), lang) as book:
@@ -512,7 +518,7 @@ def stdout_frame(
 ) -> pl.DataFrame:
     """The frame ``export -o - --what WHAT`` prints as CSV."""
     calls, mail = split_tasks(tasks)
-    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
     frames = {
         "segments": segments,
         "call_tasks": calls.select(tasks_csv),

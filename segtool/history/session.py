@@ -1,0 +1,300 @@
+"""One run's use of the history: open and lock it, read statuses back, apply the rules,
+and record the run in the same moment its outputs are put in place.
+
+How a run uses it (see :func:`segtool.pipeline.run_pipeline`)::
+
+    with open_history(cfg, path, out=out, previous=previous) as history:
+        previous = previous or history.default_previous(out, as_of)
+        ...                                   # ingest, score, classify, assign-tactics
+        tasks = history.apply(tasks, segments, playbook, as_of)
+        with OutputSet(out) as outset:        # outputs staged
+            ...
+            history.stage(manifest)           # pending run written, token in the manifest
+        history.commit()                      # outputs in place: the run counts
+
+A SIGKILL between :meth:`HistorySession.stage` and :meth:`HistorySession.commit` leaves a
+``pending`` run; the next run's :meth:`~segtool.history.store.HistoryStore.repair` counts
+it if the output folder's manifest carries its token, else removes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from segtool.config import Config
+from segtool.history.rules import KNOWN_SCHEMA, RulesResult, apply_history, step_days_of
+from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
+from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
+
+
+def history_path(cfg: Config, override: Path | None, enabled: bool = True) -> Path | None:
+    """The history file of this run: ``--history``, else ``history.path`` (relative to
+    the config file); None with ``--no-history`` or ``history.path: null``."""
+    if not enabled:
+        return None
+    if override is not None:
+        return Path(override)
+    if not cfg.history.path:
+        return None
+    return cfg.resolve(cfg.history.path)
+
+
+def _typed_known(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.height == 0:
+        return pl.DataFrame(schema=KNOWN_SCHEMA)
+    exprs = []
+    for name, dtype in KNOWN_SCHEMA.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            col = col.cast(pl.String).str.to_date("%Y-%m-%d", strict=False)
+        elif dtype == pl.Boolean:
+            col = col.cast(pl.Int64).cast(pl.Boolean)
+        exprs.append(col.cast(dtype).alias(name))
+    return frame.select(exprs)
+
+
+class NoHistory:
+    """What a run does without a history: nothing."""
+
+    warnings: list[str] = []
+
+    def __enter__(self) -> NoHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def default_previous(self, out: Path, as_of: dt.date | None) -> Path | None:
+        return None
+
+    def apply(self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object,
+              as_of: dt.date) -> pl.DataFrame:
+        return tasks
+
+    def stage(self, manifest: dict[str, Any]) -> None:
+        return None
+
+    def commit(self) -> None:
+        return None
+
+
+class HistorySession:
+    """The history as one run uses it (locked for the whole run)."""
+
+    def __init__(self, cfg: Config, path: Path, *, out: Path, previous: Path | None):
+        self.cfg = cfg
+        self.path = Path(path)
+        self.out = Path(out).resolve()
+        self.previous = Path(previous).resolve() if previous is not None else None
+        self.store = HistoryStore(self.path)
+        self.warnings: list[str] = []
+        self.as_of: dt.date | None = None
+        self.result: RulesResult | None = None
+        self.changes = pl.DataFrame()
+        self.sources: list[str] = []
+        self.unknown_ids = 0
+        self.run_id: int | None = None
+        self.token: str | None = None
+        self.committed = False
+
+    def __enter__(self) -> HistorySession:
+        self.store.__enter__()
+        try:
+            self.warnings += self.store.repair()
+        except BaseException:
+            self.store.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if self.run_id is not None and not self.committed:
+                # interrupted after staging: the outputs decide whether the run counts
+                if manifest_token(self.out) == self.token:
+                    self.store.mark_committed(self.run_id)
+                else:
+                    self.store.discard(self.run_id)
+        finally:
+            self.store.close()
+
+    # -- before the run --------------------------------------------------------------------
+    def default_previous(self, out: Path, as_of: dt.date | None) -> Path | None:
+        """The folder of the last run before this one, for the migration report."""
+        run = self.store.latest_run(
+            as_of=as_of.isoformat() if as_of else None, exclude_dir=str(self.out), before=True
+        )
+        if run is None or not (Path(run.out_dir) / "segments.csv").exists():
+            return None
+        return Path(run.out_dir)
+
+    # -- the rules -------------------------------------------------------------------------
+    def _read_statuses(self, as_of: dt.date) -> pl.DataFrame:
+        """Statuses from the latest earlier run's folder, ``--previous`` and this run's
+        own folder (a re-run), later sources winning per task."""
+        folders: list[Path] = []
+        latest = self.store.latest_run(as_of=as_of.isoformat())
+        if latest is not None:
+            folders.append(Path(latest.out_dir))
+        if self.previous is not None:
+            folders.append(self.previous)
+        if task_sheet_files(self.out):
+            folders.append(self.out)
+        frames = []
+        for folder in dict.fromkeys(folders):
+            read = read_folder_statuses(folder)
+            self.sources += read.files
+            self.warnings += read.problems
+            frames.append(read.statuses)
+        if not frames:
+            return EMPTY
+        return pl.concat(frames).unique("task_id", keep="last", maintain_order=True)
+
+    def apply(self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object,
+              as_of: dt.date) -> pl.DataFrame:
+        """This run's tasks with the history rules applied (see :mod:`.rules`)."""
+        self.as_of = as_of
+        hcfg = self.cfg.history
+        since = pl.select(
+            pl.lit(as_of).dt.offset_by(
+                f"-{max(hcfg.done_cooldown_months, hcfg.refused_cooldown_months) + 1}mo")
+        ).item()
+        known = _typed_known(self.store.known_tasks(since.isoformat()))
+        read = self._read_statuses(as_of)
+        matched = read.join(known.select("task_id", "issued_as_of",
+                                         pl.col("status").alias("_was")),
+                            on="task_id", how="inner")
+        self.unknown_ids = read.height - matched.height
+        # when: the day the sheet was saved, within [issued, as_of]
+        changes = matched.filter(
+            (pl.col("status") != pl.col("_was")) & (pl.col("_was") != "achieved")
+        ).with_columns(
+            pl.min_horizontal(pl.max_horizontal("saved_on", "issued_as_of"), pl.lit(as_of))
+            .alias("changed_on")
+        )
+        self.changes = changes.select(
+            "task_id", "status", pl.col("_was").alias("previous_status"), "changed_on",
+            "source_file", "source_row",
+        )
+        known = known.join(
+            self.changes.select("task_id", pl.col("status").alias("_new"),
+                                pl.col("changed_on").alias("_on")),
+            on="task_id", how="left",
+        ).with_columns(
+            pl.coalesce("_new", "status").alias("status"),
+            pl.coalesce("_on", "status_on").alias("status_on"),
+        ).drop("_new", "_on")
+        last_orders = (
+            segments.select("customer_id", pl.col("last_order_date").cast(pl.Date))
+            if "last_order_date" in segments.columns
+            else pl.DataFrame(schema={"customer_id": pl.String, "last_order_date": pl.Date})
+        )
+        self.result = apply_history(
+            tasks, known, last_orders, step_days_of(playbook), as_of=as_of,
+            done_cooldown_months=hcfg.done_cooldown_months,
+            refused_cooldown_months=hcfg.refused_cooldown_months,
+        )
+        if self.unknown_ids:
+            self.warnings.append(
+                f"history: {self.unknown_ids} task rows in the sheets read are not in "
+                f"{self.path.name} (written without history?); their statuses were not recorded"
+            )
+        return self.result.tasks.drop("_carried")
+
+    # -- recording -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        counts = dict(self.result.counts) if self.result is not None else {}
+        changed = self.changes.group_by("status").len().sort("status").rows() \
+            if self.changes.height else []
+        return {
+            "path": str(self.path), "run_id": self.run_id, "run_token": self.token,
+            "statuses_read_from": self.sources,
+            "status_changes": {status: n for status, n in changed},
+            "unknown_task_rows": self.unknown_ids, **counts,
+        }
+
+    def stage(self, manifest: dict[str, Any]) -> None:
+        """Write this run as ``pending`` in one transaction and put its token in the
+        manifest; call it with the outputs staged, before they are moved into place."""
+        if self.result is None or self.as_of is None:
+            return
+        from segtool import __version__
+
+        self.token = uuid.uuid4().hex
+        tasks = self.result.tasks
+        as_of = self.as_of.isoformat()
+        fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
+        new = tasks.filter(~pl.col("_carried")).select(
+            *[pl.col(f).cast(pl.Int64) if f == "priority" else
+              pl.col(f).cast(pl.String) if f == "due_date" else pl.col(f) for f in fields]
+        )
+        with self.store.transaction() as db:
+            replaced = db.execute(
+                "SELECT max(run_id) FROM runs WHERE state = 'committed' "
+                "AND (as_of = ? OR out_dir = ?)", (as_of, str(self.out)),
+            ).fetchone()[0]
+            cursor = db.execute(
+                "INSERT INTO runs (token, as_of, out_dir, config_path, config_sha256, "
+                "segtool_version, state, replaces_run_id, started_at, tasks_shown, tasks_new, "
+                "tasks_carried) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                (self.token, as_of, str(self.out), str(self.cfg.source_path or ""),
+                 self.cfg.source_sha256, __version__, replaced, now_text(), tasks.height,
+                 new.height, tasks.height - new.height),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO run_inputs (run_id, path, kind, sha256, rows_read, rows_accepted) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, i.get("path"), i.get("kind"), i.get("sha256"), i.get("rows_read"),
+                  i.get("rows_accepted")) for i in manifest.get("inputs", [])],
+            )
+            # a task id issued by an earlier run (re-run in the same period) keeps its row
+            db.executemany(
+                f"INSERT OR IGNORE INTO tasks ({', '.join(TASK_FIELDS)}) "
+                f"VALUES ({', '.join('?' * len(TASK_FIELDS))})",
+                [(*row, run_id, as_of) for row in new.iter_rows()],
+            )
+            changes = [
+                (t, run_id, s, p, on.isoformat(), f, r)
+                for t, s, p, on, f, r in self.changes.iter_rows()
+            ]
+            changes += [
+                (t, run_id, "achieved", was, as_of, None, None)
+                for t, _, was in self.result.achieved.iter_rows()
+            ]
+            fresh = db.execute(
+                "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
+            ).fetchall()
+            changes += [(t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh]
+            db.executemany(
+                "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
+                "changed_on, source_file, source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                changes,
+            )
+            db.executemany(
+                "INSERT INTO run_tasks (run_id, task_id, status, carried, overdue) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(run_id, t, s, int(c), int(o)) for t, s, c, o in
+                 tasks.select("task_id", "status", "_carried", "overdue").iter_rows()],
+            )
+        self.run_id = run_id
+        manifest["history"] = self.summary()
+
+    def commit(self) -> None:
+        """The outputs are in place: the run counts (and replaces what it re-did)."""
+        if self.run_id is not None and not self.committed:
+            self.store.mark_committed(self.run_id)
+            self.committed = True
+
+
+def open_history(cfg: Config, override: Path | None, *, enabled: bool, out: Path,
+                 previous: Path | None) -> HistorySession | NoHistory:
+    """The history session of a run (a null object when history is off)."""
+    path = history_path(cfg, override, enabled)
+    if path is None:
+        return NoHistory()
+    return HistorySession(cfg, path, out=out, previous=previous)
