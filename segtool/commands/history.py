@@ -25,15 +25,19 @@ def _log_lines(log: dict[str, Any]) -> list[str]:
             where = change["source_file"] or ""
             if change["source_row"] is not None:
                 where += f":{change['source_row']}"
-            lines.append(f"      {change['changed_on']}  {change['previous_status'] or '-'} → "
-                         f"{change['status']}  (run as of {change['run_as_of']}"
-                         f"{', ' + where if where else ''})")
+            lines.append(
+                f"      {change['changed_on']}  {change['previous_status'] or '-'} → "
+                f"{change['status']}  (run as of {change['run_as_of']}"
+                f"{', ' + where if where else ''})"
+            )
     return lines
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
-    lines = [f"{summary['path']} (schema version {summary['schema_version']}): "
-             f"{len(summary['runs'])} runs, {summary['customers']} customers with tasks"]
+    lines = [
+        f"{summary['path']} (schema version {summary['schema_version']}): "
+        f"{len(summary['runs'])} runs, {summary['customers']} customers with tasks"
+    ]
     for run in summary["runs"]:
         lines.append(
             f"  run {run['run_id']}  as of {run['as_of']}  {run['state']:<9}  "
@@ -45,18 +49,24 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def execute(config_path: Path | None, override: Path | None, customer_id: str | None,
-            *, as_json: bool) -> int:
+def execute(
+    config_path: Path | None, override: Path | None, customer_id: str | None, *, as_json: bool
+) -> int:
     from segtool.history.session import history_path
     from segtool.history.store import HistoryStore, contact_log, store_summary
 
     path = override if override is not None else history_path(load(config_path), None)
     if path is None or not Path(path).exists():
-        raise InputError(f"history {path}: no such file; it is written by `segtool run`",
-                         code="E-HISTORY-MISSING")
+        raise InputError(
+            f"history {path}: no such file; it is written by `segtool run`",
+            code="E-HISTORY-MISSING",
+        )
     with HistoryStore(Path(path)) as store:
-        data = (contact_log(store, customer_id.strip()) if customer_id is not None
-                else store_summary(store))
+        data = (
+            contact_log(store, customer_id.strip())
+            if customer_id is not None
+            else store_summary(store)
+        )
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         return EXIT_OK

@@ -38,8 +38,7 @@ KNOWN_SCHEMA: dict[str, pl.DataType] = {
     "status": pl.String,
     "status_on": pl.Date,
 }
-STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {"tactic": pl.String, "step": pl.Int32,
-                                             "day": pl.Int32}
+STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {"tactic": pl.String, "step": pl.Int32, "day": pl.Int32}
 
 
 @dataclass
@@ -84,18 +83,26 @@ def apply_history(
     n_rest = rest.height
 
     # done: the same step within the cooldown
-    done = known.filter(
-        (pl.col("status") == "done")
-        & (pl.col("status_on") > months_before(as_of, done_cooldown_months))
-    ).select(KEY).unique()
+    done = (
+        known.filter(
+            (pl.col("status") == "done")
+            & (pl.col("status_on") > months_before(as_of, done_cooldown_months))
+        )
+        .select(KEY)
+        .unique()
+    )
     rest = rest.join(done, on=KEY, how="anti")
     n_done = n_rest - rest.height
 
     # refused: the customer's channel within the cooldown
-    refused = known.filter(
-        (pl.col("status") == "refused")
-        & (pl.col("status_on") > months_before(as_of, refused_cooldown_months))
-    ).select("customer_id", "channel").unique()
+    refused = (
+        known.filter(
+            (pl.col("status") == "refused")
+            & (pl.col("status_on") > months_before(as_of, refused_cooldown_months))
+        )
+        .select("customer_id", "channel")
+        .unique()
+    )
     before_refused = rest.height
     rest = rest.join(refused, on=["customer_id", "channel"], how="anti")
     n_refused = before_refused - rest.height
@@ -104,24 +111,28 @@ def apply_history(
     prev_done = (
         known.filter(pl.col("status") == "done")
         .group_by(KEY)
-        .agg(pl.col("status_on").max().alias("_done_on"),
-             pl.col("issued_as_of").max().alias("_prev_issued"))
+        .agg(
+            pl.col("status_on").max().alias("_done_on"),
+            pl.col("issued_as_of").max().alias("_prev_issued"),
+        )
         .with_columns((pl.col("step") + 1).cast(pl.Int32).alias("step"))
     )
     last_issue = known.group_by(KEY).agg(pl.col("issued_as_of").max().alias("_this_issued"))
-    days = step_days.select(
-        "tactic", pl.col("step").cast(pl.Int32), pl.col("day").cast(pl.Int32)
-    )
+    days = step_days.select("tactic", pl.col("step").cast(pl.Int32), pl.col("day").cast(pl.Int32))
     gaps = days.join(
         days.with_columns((pl.col("step") + 1).cast(pl.Int32)).rename({"day": "_prev_day"}),
-        on=["tactic", "step"], how="inner",
+        on=["tactic", "step"],
+        how="inner",
     ).select("tactic", "step", (pl.col("day") - pl.col("_prev_day")).alias("_gap"))
     rest = (
         rest.join(prev_done, on=KEY, how="left")
         .join(last_issue, on=KEY, how="left")
         .join(gaps, on=["tactic", "step"], how="left")
-        .join(last_orders.select("customer_id", pl.col("last_order_date").alias("_last_order")),
-              on="customer_id", how="left")
+        .join(
+            last_orders.select("customer_id", pl.col("last_order_date").alias("_last_order")),
+            on="customer_id",
+            how="left",
+        )
     )
     first_step = pl.col("step") <= 1
     ready = (
@@ -131,15 +142,18 @@ def apply_history(
     )
     before_gate = rest.height
     rest = rest.filter(first_step | ready).with_columns(
-        pl.when(first_step).then(pl.col("due_date"))
-        .otherwise((pl.col("_done_on") + pl.duration(days=pl.col("_gap").fill_null(0)))
-                   .cast(pl.Date))
+        pl.when(first_step)
+        .then(pl.col("due_date"))
+        .otherwise(
+            (pl.col("_done_on") + pl.duration(days=pl.col("_gap").fill_null(0))).cast(pl.Date)
+        )
         .alias("due_date")
     )
     n_gated = before_gate - rest.height
 
     new_rows = rest.select(
-        "_pos", *TASK_COLUMNS,
+        "_pos",
+        *TASK_COLUMNS,
         pl.lit(as_of, dtype=pl.Date).alias("issued_on"),
         pl.lit(False).alias("_carried"),
     )
@@ -154,13 +168,19 @@ def apply_history(
 
     placed = pl.concat([new_rows, shown_rows(in_place)], how="vertical").sort("_pos")
     appended = shown_rows(
-        shown.join(in_place.select("task_id"), on="task_id", how="anti")
-        .sort("due_date", "customer_id", "tactic", "step", nulls_last=True)
+        shown.join(in_place.select("task_id"), on="task_id", how="anti").sort(
+            "due_date", "customer_id", "tactic", "step", nulls_last=True
+        )
     )
-    result = pl.concat([placed.drop("_pos"), appended], how="vertical").with_columns(
-        (pl.col("status").is_in(ACTIVE) & (pl.col("due_date") < as_of)).fill_null(False)
-        .alias("overdue")
-    ).select(*TASK_COLUMNS, *HISTORY_COLUMNS, "_carried")
+    result = (
+        pl.concat([placed.drop("_pos"), appended], how="vertical")
+        .with_columns(
+            (pl.col("status").is_in(ACTIVE) & (pl.col("due_date") < as_of))
+            .fill_null(False)
+            .alias("overdue")
+        )
+        .select(*TASK_COLUMNS, *HISTORY_COLUMNS, "_carried")
+    )
     counts = {
         "carried": int(result["_carried"].sum()),
         "new": int((~result["_carried"]).sum()),

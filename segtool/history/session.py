@@ -72,8 +72,9 @@ class NoHistory:
     def default_previous(self, out: Path, as_of: dt.date | None) -> Path | None:
         return None
 
-    def apply(self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object,
-              as_of: dt.date) -> pl.DataFrame:
+    def apply(
+        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object, as_of: dt.date
+    ) -> pl.DataFrame:
         return tasks
 
     def stage(self, manifest: dict[str, Any]) -> None:
@@ -154,47 +155,66 @@ class HistorySession:
             return EMPTY
         return pl.concat(frames).unique("task_id", keep="last", maintain_order=True)
 
-    def apply(self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object,
-              as_of: dt.date) -> pl.DataFrame:
+    def apply(
+        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object, as_of: dt.date
+    ) -> pl.DataFrame:
         """This run's tasks with the history rules applied (see :mod:`.rules`)."""
         self.as_of = as_of
         hcfg = self.cfg.history
         since = pl.select(
             pl.lit(as_of).dt.offset_by(
-                f"-{max(hcfg.done_cooldown_months, hcfg.refused_cooldown_months) + 1}mo")
+                f"-{max(hcfg.done_cooldown_months, hcfg.refused_cooldown_months) + 1}mo"
+            )
         ).item()
         known = _typed_known(self.store.known_tasks(since.isoformat()))
         read = self._read_statuses(as_of)
-        matched = read.join(known.select("task_id", "issued_as_of",
-                                         pl.col("status").alias("_was")),
-                            on="task_id", how="inner")
+        matched = read.join(
+            known.select("task_id", "issued_as_of", pl.col("status").alias("_was")),
+            on="task_id",
+            how="inner",
+        )
         self.unknown_ids = read.height - matched.height
         # when: the day the sheet was saved, within [issued, as_of]
         changes = matched.filter(
             (pl.col("status") != pl.col("_was")) & (pl.col("_was") != "achieved")
         ).with_columns(
-            pl.min_horizontal(pl.max_horizontal("saved_on", "issued_as_of"), pl.lit(as_of))
-            .alias("changed_on")
+            pl.min_horizontal(pl.max_horizontal("saved_on", "issued_as_of"), pl.lit(as_of)).alias(
+                "changed_on"
+            )
         )
         self.changes = changes.select(
-            "task_id", "status", pl.col("_was").alias("previous_status"), "changed_on",
-            "source_file", "source_row",
+            "task_id",
+            "status",
+            pl.col("_was").alias("previous_status"),
+            "changed_on",
+            "source_file",
+            "source_row",
         )
-        known = known.join(
-            self.changes.select("task_id", pl.col("status").alias("_new"),
-                                pl.col("changed_on").alias("_on")),
-            on="task_id", how="left",
-        ).with_columns(
-            pl.coalesce("_new", "status").alias("status"),
-            pl.coalesce("_on", "status_on").alias("status_on"),
-        ).drop("_new", "_on")
+        known = (
+            known.join(
+                self.changes.select(
+                    "task_id", pl.col("status").alias("_new"), pl.col("changed_on").alias("_on")
+                ),
+                on="task_id",
+                how="left",
+            )
+            .with_columns(
+                pl.coalesce("_new", "status").alias("status"),
+                pl.coalesce("_on", "status_on").alias("status_on"),
+            )
+            .drop("_new", "_on")
+        )
         last_orders = (
             segments.select("customer_id", pl.col("last_order_date").cast(pl.Date))
             if "last_order_date" in segments.columns
             else pl.DataFrame(schema={"customer_id": pl.String, "last_order_date": pl.Date})
         )
         self.result = apply_history(
-            tasks, known, last_orders, step_days_of(playbook), as_of=as_of,
+            tasks,
+            known,
+            last_orders,
+            step_days_of(playbook),
+            as_of=as_of,
             done_cooldown_months=hcfg.done_cooldown_months,
             refused_cooldown_months=hcfg.refused_cooldown_months,
         )
@@ -208,13 +228,19 @@ class HistorySession:
     # -- recording -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         counts = dict(self.result.counts) if self.result is not None else {}
-        changed = self.changes.group_by("status").len().sort("status").rows() \
-            if self.changes.height else []
+        changed = (
+            self.changes.group_by("status").len().sort("status").rows()
+            if self.changes.height
+            else []
+        )
         return {
-            "path": str(self.path), "run_id": self.run_id, "run_token": self.token,
+            "path": str(self.path),
+            "run_id": self.run_id,
+            "run_token": self.token,
             "statuses_read_from": self.sources,
             "status_changes": {status: n for status, n in changed},
-            "unknown_task_rows": self.unknown_ids, **counts,
+            "unknown_task_rows": self.unknown_ids,
+            **counts,
         }
 
     def stage(self, manifest: dict[str, Any]) -> None:
@@ -229,28 +255,54 @@ class HistorySession:
         as_of = self.as_of.isoformat()
         fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
         new = tasks.filter(~pl.col("_carried")).select(
-            *[pl.col(f).cast(pl.Int64) if f == "priority" else
-              pl.col(f).cast(pl.String) if f == "due_date" else pl.col(f) for f in fields]
+            *[
+                pl.col(f).cast(pl.Int64)
+                if f == "priority"
+                else pl.col(f).cast(pl.String)
+                if f == "due_date"
+                else pl.col(f)
+                for f in fields
+            ]
         )
         with self.store.transaction() as db:
             replaced = db.execute(
                 "SELECT max(run_id) FROM runs WHERE state = 'committed' "
-                "AND (as_of = ? OR out_dir = ?)", (as_of, str(self.out)),
+                "AND (as_of = ? OR out_dir = ?)",
+                (as_of, str(self.out)),
             ).fetchone()[0]
             cursor = db.execute(
                 "INSERT INTO runs (token, as_of, out_dir, config_path, config_sha256, "
                 "segtool_version, state, replaces_run_id, started_at, tasks_shown, tasks_new, "
                 "tasks_carried) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (self.token, as_of, str(self.out), str(self.cfg.source_path or ""),
-                 self.cfg.source_sha256, __version__, replaced, now_text(), tasks.height,
-                 new.height, tasks.height - new.height),
+                (
+                    self.token,
+                    as_of,
+                    str(self.out),
+                    str(self.cfg.source_path or ""),
+                    self.cfg.source_sha256,
+                    __version__,
+                    replaced,
+                    now_text(),
+                    tasks.height,
+                    new.height,
+                    tasks.height - new.height,
+                ),
             )
             run_id = int(cursor.lastrowid or 0)
             db.executemany(
                 "INSERT INTO run_inputs (run_id, path, kind, sha256, rows_read, rows_accepted) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, i.get("path"), i.get("kind"), i.get("sha256"), i.get("rows_read"),
-                  i.get("rows_accepted")) for i in manifest.get("inputs", [])],
+                [
+                    (
+                        run_id,
+                        i.get("path"),
+                        i.get("kind"),
+                        i.get("sha256"),
+                        i.get("rows_read"),
+                        i.get("rows_accepted"),
+                    )
+                    for i in manifest.get("inputs", [])
+                ],
             )
             # a task id issued by an earlier run (re-run in the same period) keeps its row
             db.executemany(
@@ -278,8 +330,12 @@ class HistorySession:
             db.executemany(
                 "INSERT INTO run_tasks (run_id, task_id, status, carried, overdue) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(run_id, t, s, int(c), int(o)) for t, s, c, o in
-                 tasks.select("task_id", "status", "_carried", "overdue").iter_rows()],
+                [
+                    (run_id, t, s, int(c), int(o))
+                    for t, s, c, o in tasks.select(
+                        "task_id", "status", "_carried", "overdue"
+                    ).iter_rows()
+                ],
             )
         self.run_id = run_id
         manifest["history"] = self.summary()
@@ -291,8 +347,9 @@ class HistorySession:
             self.committed = True
 
 
-def open_history(cfg: Config, override: Path | None, *, enabled: bool, out: Path,
-                 previous: Path | None) -> HistorySession | NoHistory:
+def open_history(
+    cfg: Config, override: Path | None, *, enabled: bool, out: Path, previous: Path | None
+) -> HistorySession | NoHistory:
     """The history session of a run (a null object when history is off)."""
     path = history_path(cfg, override, enabled)
     if path is None:

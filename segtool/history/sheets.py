@@ -34,9 +34,15 @@ class SheetStatuses:
     files: list[str] = field(default_factory=list)
 
 
-EMPTY = pl.DataFrame(schema={"task_id": pl.String, "status": pl.String,
-                             "source_file": pl.String, "source_row": pl.Int64,
-                             "saved_on": pl.Date})
+EMPTY = pl.DataFrame(
+    schema={
+        "task_id": pl.String,
+        "status": pl.String,
+        "source_file": pl.String,
+        "source_row": pl.Int64,
+        "saved_on": pl.Date,
+    }
+)
 
 
 def task_sheet_files(folder: Path) -> list[Path]:
@@ -60,10 +66,24 @@ def _read_sheets(path: Path) -> list[pl.DataFrame]:
     if path.suffix.lower() == ".csv":
         head = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace").split("\n", 1)[0]
         sep = max((",", ";", "\t", "|"), key=head.count)
-        return [pl.read_csv(path, has_header=False, infer_schema=False, separator=sep,
-                            truncate_ragged_lines=True, encoding="utf8-lossy")]
-    sheets = pl.read_excel(path, sheet_id=0, has_header=False, infer_schema_length=0,
-                           drop_empty_rows=False, raise_if_empty=False)
+        return [
+            pl.read_csv(
+                path,
+                has_header=False,
+                infer_schema=False,
+                separator=sep,
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+            )
+        ]
+    sheets = pl.read_excel(
+        path,
+        sheet_id=0,
+        has_header=False,
+        infer_schema_length=0,
+        drop_empty_rows=False,
+        raise_if_empty=False,
+    )
     return list(sheets.values())
 
 
@@ -77,8 +97,10 @@ def read_sheet_statuses(path: Path) -> tuple[pl.DataFrame, list[str]]:
         sheets = _read_sheets(path)
         saved_on = dt.datetime.fromtimestamp(os.stat(path).st_mtime).date()
     except Exception as exc:  # noqa: BLE001 - any reader error becomes one line
-        return EMPTY, [f"{path}: cannot read the task statuses ({type(exc).__name__}: {exc}); "
-                       "statuses in history were kept as they were"]
+        return EMPTY, [
+            f"{path}: cannot read the task statuses ({type(exc).__name__}: {exc}); "
+            "statuses in history were kept as they were"
+        ]
     frames, problems = [], []
     for sheet in sheets:
         if sheet.height == 0:
@@ -100,8 +122,11 @@ def read_sheet_statuses(path: Path) -> tuple[pl.DataFrame, list[str]]:
             .with_columns(
                 pl.when(pl.col("_word").is_null() | (pl.col("_word") == ""))
                 .then(pl.lit("open"))
-                .otherwise(pl.col("_word").replace_strict(_STATUS_WORDS, default=None,
-                                                          return_dtype=pl.String))
+                .otherwise(
+                    pl.col("_word").replace_strict(
+                        _STATUS_WORDS, default=None, return_dtype=pl.String
+                    )
+                )
                 .alias("status")
             )
         )
@@ -111,10 +136,15 @@ def read_sheet_statuses(path: Path) -> tuple[pl.DataFrame, list[str]]:
             f"выполнена / отказ (open, in_progress, done, refused); task {task} kept as it was"
             for task, raw, row in unknown.select("task_id", "_raw", "source_row").iter_rows()
         ]
-        frames.append(rows.filter(pl.col("status").is_not_null()).select(
-            "task_id", "status", pl.lit(path.name).alias("source_file"), "source_row",
-            pl.lit(saved_on).alias("saved_on"),
-        ))
+        frames.append(
+            rows.filter(pl.col("status").is_not_null()).select(
+                "task_id",
+                "status",
+                pl.lit(path.name).alias("source_file"),
+                "source_row",
+                pl.lit(saved_on).alias("saved_on"),
+            )
+        )
     if not frames:
         return EMPTY, problems
     return pl.concat(frames), problems

@@ -257,8 +257,9 @@ class HistoryStore:
         ).fetchall()
         return [RunRow(*row) for row in rows]
 
-    def latest_run(self, *, as_of: str | None = None, exclude_dir: str | None = None,
-                   before: bool = False) -> RunRow | None:
+    def latest_run(
+        self, *, as_of: str | None = None, exclude_dir: str | None = None, before: bool = False
+    ) -> RunRow | None:
         """The latest committed run (by as_of, then run id), optionally at or before
         ``as_of`` (strictly before with ``before``) and not written into ``exclude_dir``."""
         found = None
@@ -298,8 +299,11 @@ class HistoryStore:
         with self.transaction() as db:
             db.execute("DELETE FROM status_changes WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM run_tasks WHERE run_id = ?", (run_id,))
-            db.execute("DELETE FROM status_changes WHERE task_id IN "
-                       "(SELECT task_id FROM tasks WHERE issued_run_id = ?)", (run_id,))
+            db.execute(
+                "DELETE FROM status_changes WHERE task_id IN "
+                "(SELECT task_id FROM tasks WHERE issued_run_id = ?)",
+                (run_id,),
+            )
             db.execute("DELETE FROM tasks WHERE issued_run_id = ?", (run_id,))
             db.execute("DELETE FROM run_inputs WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE run_id = ? AND state = 'pending'", (run_id,))
@@ -342,11 +346,13 @@ class HistoryStore:
             return {}
         out: dict[str, str] = {}
         for start in range(0, len(task_ids), 500):
-            chunk = task_ids[start:start + 500]
+            chunk = task_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            out.update(self.db.execute(
-                f"SELECT task_id, status FROM task_status WHERE task_id IN ({marks})", chunk
-            ).fetchall())
+            out.update(
+                self.db.execute(
+                    f"SELECT task_id, status FROM task_status WHERE task_id IN ({marks})", chunk
+                ).fetchall()
+            )
         return out
 
 
@@ -377,8 +383,8 @@ def contact_log(store: HistoryStore, customer_id: str) -> dict[str, Any]:
         (customer_id,),
     )
     company = store.db.execute(
-        "SELECT company_name FROM tasks WHERE customer_id = ? ORDER BY issued_as_of DESC "
-        "LIMIT 1", (customer_id,),
+        "SELECT company_name FROM tasks WHERE customer_id = ? ORDER BY issued_as_of DESC LIMIT 1",
+        (customer_id,),
     ).fetchone()
     by_task: dict[str, list[dict[str, Any]]] = {}
     for change in changes.to_dicts():
@@ -386,8 +392,9 @@ def contact_log(store: HistoryStore, customer_id: str) -> dict[str, Any]:
     return {
         "customer_id": customer_id,
         "company_name": company[0] if company else None,
-        "tasks": [{**task, "changes": by_task.get(task["task_id"], [])}
-                  for task in tasks.to_dicts()],
+        "tasks": [
+            {**task, "changes": by_task.get(task["task_id"], [])} for task in tasks.to_dicts()
+        ],
     }
 
 

@@ -152,8 +152,8 @@ KINDS: dict[str, str] = {
 
 # task sheets: the order people work in (CSV keeps the TASK_COLUMNS order)
 TASK_SHEET_COLUMNS = [
-    "due_date", "status", "overdue", "priority", "company_name", "contact_name", "contact_role", "channel",
-    "phone", "email", "address", "inmail", "script", "offer", "segment", "abc", "reason",
+    "due_date", "status", "overdue", "priority", "company_name", "contact_name", "contact_role",
+    "channel", "phone", "email", "address", "inmail", "script", "offer", "segment", "abc", "reason",
     "tactic", "step", "expected_value", "owner", "customer_id", "task_id", "issued_on",
 ]
 # written with the contact history on (segtool.history): when issued, past its due date
