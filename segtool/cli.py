@@ -175,6 +175,8 @@ def export(
         str,
         typer.Option("--what", help="With -o -: segments, call_tasks, mail_tasks or data_quality."),
     ] = "segments",
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -182,7 +184,8 @@ def export(
     _setup(quiet, debug)
     from segtool.commands import export as cmd
 
-    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what))
+    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what,
+                        history=history, use_history=not no_history))
 
 
 @app.command()

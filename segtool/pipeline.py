@@ -86,7 +86,6 @@ def run_pipeline(
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
                                        previous=previous) as hist:
-        previous = previous or hist.default_previous(out, as_of)
         # read the previous run first: a bad --previous fails before any work is done
         prev = None
         if previous is not None:
@@ -129,24 +128,26 @@ def run_pipeline(
                                                 playbook, cfg,
                                                 used_as_of)
             tasks, data_quality = tactics.tasks, tactics.data_quality
+            issued = tasks  # as `assign-tactics` leaves them in a workspace
+            tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
         }
 
         migration = None
+        prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
         if prev is not None:
             with timings.measure("migration"):
                 migration = compare(segments, prev, tasks=tasks, language=cfg.language,
                                     as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
                 tasks = drop_closed_tasks(tasks, migration)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
-        tasks = hist.apply(tasks, segments, playbook, used_as_of)
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")
 
         if workspace is not None:
             with timings.measure("workspace"):
-                _save_workspace(Workspace(workspace), ingested, scores, segments, tasks,
+                _save_workspace(Workspace(workspace), ingested, scores, segments, issued,
                                 data_quality, manifest)
 
         rate = reject_rate(ingested)

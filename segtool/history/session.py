@@ -3,10 +3,10 @@ and record the run in the same moment its outputs are put in place.
 
 How a run uses it (see :func:`segtool.pipeline.run_pipeline`)::
 
-    with open_history(cfg, path, out=out, previous=previous) as history:
-        previous = previous or history.default_previous(out, as_of)
+    with open_history(cfg, path, enabled=True, out=out, previous=previous) as history:
         ...                                   # ingest, score, classify, assign-tactics
         tasks = history.apply(tasks, segments, playbook, as_of)
+        prev = prev or history.last_run(as_of)   # the migration report's previous run
         with OutputSet(out) as outset:        # outputs staged
             ...
             history.stage(manifest)           # pending run written, token in the manifest
@@ -30,6 +30,7 @@ from segtool.config import Config
 from segtool.history.rules import KNOWN_SCHEMA, RulesResult, apply_history, step_days_of
 from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
 from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
+from segtool.steps.migration import PreviousRun
 
 
 def history_path(cfg: Config, override: Path | None, enabled: bool = True) -> Path | None:
@@ -69,7 +70,7 @@ class NoHistory:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def default_previous(self, out: Path, as_of: dt.date | None) -> Path | None:
+    def last_run(self, as_of: dt.date) -> PreviousRun | None:
         return None
 
     def apply(
@@ -123,15 +124,22 @@ class HistorySession:
         finally:
             self.store.close()
 
-    # -- before the run --------------------------------------------------------------------
-    def default_previous(self, out: Path, as_of: dt.date | None) -> Path | None:
-        """The folder of the last run before this one, for the migration report."""
-        run = self.store.latest_run(
-            as_of=as_of.isoformat() if as_of else None, exclude_dir=str(self.out), before=True
-        )
-        if run is None or not (Path(run.out_dir) / "segments.csv").exists():
+    # -- the migration report ---------------------------------------------------------------
+    def last_run(self, as_of: dt.date) -> PreviousRun | None:
+        """The last run before ``as_of`` (read as ``--previous`` would be), for the
+        migration report; None when there is none or its folder cannot be read."""
+        from segtool.errors import SegtoolError
+        from segtool.steps.migration import read_previous
+
+        run = self.store.latest_run(as_of=as_of.isoformat(), exclude_dir=str(self.out),
+                                    before=True)
+        if run is None:
             return None
-        return Path(run.out_dir)
+        try:
+            return read_previous(Path(run.out_dir), self.cfg)
+        except SegtoolError as exc:
+            self.warnings.append(f"history: no migration report against the last run: {exc}")
+            return None
 
     # -- the rules -------------------------------------------------------------------------
     def _read_statuses(self, as_of: dt.date) -> pl.DataFrame:
