@@ -5,14 +5,16 @@ Pure functions over polars frames (no I/O). With ``key`` = (customer_id, tactic,
 1. **Achieved.** A task still ``open`` or ``in_progress`` whose customer ordered after the
    run that issued it (last_order_date > issued_as_of) is closed as ``achieved``: not shown.
 2. **Carried.** Every other ``open`` / ``in_progress`` task is shown again with its task_id,
-   its original due date and status, ``overdue`` when the due date is before as_of. Tasks
-   issued for this same as_of (a re-run) are shown whatever their status, so a re-run keeps
-   the rows marked done or refused. A shown task takes the place of this month's task with
-   the same key; the others follow the new tasks, by due date.
+   its original due date and status, ``overdue`` when the due date is before as_of. A
+   re-run (same as_of or same folder) shows the tasks of the run it replaces whatever their
+   status, so the rows marked done or refused stay on the sheet. A shown task takes the
+   place of this month's task with the same key; the others follow the new tasks, by due
+   date.
 3. **Done.** A step done within ``done_cooldown_months`` (by the date it was read as done) is
    not issued again to that customer.
 4. **Refused.** No new task for a customer through a channel refused within
-   ``refused_cooldown_months``; other channels may still be used.
+   ``refused_cooldown_months``; other channels may still be used. The customer's other
+   open tasks on that channel are closed as refused (dated as the refusal).
 5. **Sequences.** Step n > 1 of a tactic is issued only once step n-1 is done (and step n was
    not issued since), due ``day(n) - day(n-1)`` days after step n-1 was done; it is not
    issued when the customer ordered after step n-1 was issued (the sequence stops).
@@ -37,6 +39,7 @@ KNOWN_SCHEMA: dict[str, pl.DataType] = {
     "issued_as_of": pl.Date,
     "status": pl.String,
     "status_on": pl.Date,
+    "on_sheet": pl.Boolean,  # on the sheets of the run this one replaces (a re-run)
 }
 STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {"tactic": pl.String, "step": pl.Int32, "day": pl.Int32}
 
@@ -45,6 +48,7 @@ STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {"tactic": pl.String, "step": pl.Int3
 class RulesResult:
     tasks: pl.DataFrame  # TASK_COLUMNS + issued_on, overdue, _carried
     achieved: pl.DataFrame  # task_id, customer_id, status: closed as the customer ordered
+    also_refused: pl.DataFrame  # task_id, status, changed_on: open on a refused channel
     counts: dict[str, int]
 
 
@@ -68,11 +72,26 @@ def apply_history(
     known = known.filter(pl.col("issued_as_of") <= as_of).join(
         last_orders.select("customer_id", "last_order_date"), on="customer_id", how="left"
     )
+    # refusals within the cooldown: customer × channel, and the date of the latest one
+    refused = (
+        known.filter(
+            (pl.col("status") == "refused")
+            & (pl.col("status_on") > months_before(as_of, refused_cooldown_months))
+        )
+        .group_by("customer_id", "channel")
+        .agg(pl.col("status_on").max().alias("_refused_on"))
+    )
+    known = known.join(refused, on=["customer_id", "channel"], how="left")
     active = pl.col("status").is_in(ACTIVE)
     ordered_since = (pl.col("last_order_date") > pl.col("issued_as_of")).fill_null(False)
+    on_refused = pl.col("_refused_on").is_not_null()
     achieved = known.filter(active & ordered_since).select("task_id", "customer_id", "status")
+    # other open tasks through a channel the customer refused are closed as refused too
+    also_refused = known.filter(active & ~ordered_since & on_refused).select(
+        "task_id", "status", pl.col("_refused_on").alias("changed_on")
+    )
     shown = (
-        known.filter((active & ~ordered_since) | (pl.col("issued_as_of") == as_of))
+        known.filter((active & ~ordered_since & ~on_refused) | pl.col("on_sheet").fill_null(False))
         .sort("issued_as_of", "task_id")
         .unique(KEY, keep="last", maintain_order=True)
     )
@@ -95,14 +114,6 @@ def apply_history(
     n_done = n_rest - rest.height
 
     # refused: the customer's channel within the cooldown
-    refused = (
-        known.filter(
-            (pl.col("status") == "refused")
-            & (pl.col("status_on") > months_before(as_of, refused_cooldown_months))
-        )
-        .select("customer_id", "channel")
-        .unique()
-    )
     before_refused = rest.height
     rest = rest.join(refused, on=["customer_id", "channel"], how="anti")
     n_refused = before_refused - rest.height
@@ -190,7 +201,8 @@ def apply_history(
         "withheld_refused": n_refused,
         "waiting_sequence": n_gated,
     }
-    return RulesResult(tasks=result, achieved=achieved, counts=counts)
+    counts["closed_refused_channel"] = also_refused.height
+    return RulesResult(tasks=result, achieved=achieved, also_refused=also_refused, counts=counts)
 
 
 def step_days_of(playbook: object) -> pl.DataFrame:

@@ -20,6 +20,7 @@ it if the output folder's manifest carries its token, else removes it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def _typed_known(frame: pl.DataFrame) -> pl.DataFrame:
 class NoHistory:
     """What a run does without a history: nothing."""
 
-    warnings: list[str] = []
+    def __init__(self, warnings: list[str] | None = None):
+        self.warnings = list(warnings or [])
 
     def __enter__(self) -> NoHistory:
         return self
@@ -131,8 +133,7 @@ class HistorySession:
         from segtool.errors import SegtoolError
         from segtool.steps.migration import read_previous
 
-        run = self.store.latest_run(as_of=as_of.isoformat(), exclude_dir=str(self.out),
-                                    before=True)
+        run = self.store.latest_run(as_of=as_of.isoformat(), exclude_dir=str(self.out), before=True)
         if run is None:
             return None
         try:
@@ -174,7 +175,9 @@ class HistorySession:
                 f"-{max(hcfg.done_cooldown_months, hcfg.refused_cooldown_months) + 1}mo"
             )
         ).item()
-        known = _typed_known(self.store.known_tasks(since.isoformat()))
+        known = _typed_known(
+            self.store.known_tasks(since.isoformat(), as_of.isoformat(), str(self.out))
+        )
         read = self._read_statuses(as_of)
         matched = read.join(
             known.select("task_id", "issued_as_of", pl.col("status").alias("_was")),
@@ -326,6 +329,10 @@ class HistorySession:
                 (t, run_id, "achieved", was, as_of, None, None)
                 for t, _, was in self.result.achieved.iter_rows()
             ]
+            changes += [
+                (t, run_id, "refused", was, on.isoformat(), "refused channel", None)
+                for t, was, on in self.result.also_refused.iter_rows()
+            ]
             fresh = db.execute(
                 "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
             ).fetchall()
@@ -362,4 +369,13 @@ def open_history(
     path = history_path(cfg, override, enabled)
     if path is None:
         return NoHistory()
+    chosen = override is not None or "path" in cfg.history.model_fields_set
+    if not chosen and not path.exists() and not os.access(path.parent, os.W_OK):
+        # the default place, next to a config in a read-only folder: run, and say so
+        return NoHistory(
+            [
+                f"history: {path.parent} is not writable, so this run is not recorded and "
+                "statuses were not read back; set history.path (or --history) to a writable file"
+            ]
+        )
     return HistorySession(cfg, path, out=out, previous=previous)

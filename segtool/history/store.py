@@ -332,13 +332,17 @@ class HistoryStore:
             return pl.DataFrame(schema={n: pl.String for n in names})
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
 
-    def known_tasks(self, since: str) -> pl.DataFrame:
-        """Tasks still open or in progress, and those whose latest status dates from
-        ``since`` on (cooldowns) or that were issued on or after ``since``."""
+    def known_tasks(self, since: str, as_of: str, out_dir: str) -> pl.DataFrame:
+        """Tasks still open or in progress, those whose status dates from ``since`` on
+        (cooldowns) or that were issued from ``since`` on, and those on the sheets of the
+        run this one replaces (same as_of or same folder): ``on_sheet``."""
         return self.frame(
-            "SELECT * FROM task_status WHERE status IN ('open', 'in_progress') "
-            "OR status_on >= ? OR issued_as_of >= ?",
-            (since, since),
+            "SELECT s.*, s.task_id IN (SELECT rt.task_id FROM run_tasks rt JOIN runs r "
+            "ON r.run_id = rt.run_id WHERE r.state = 'committed' AND (r.as_of = ? "
+            "OR r.out_dir = ?)) AS on_sheet FROM task_status s "
+            "WHERE s.status IN ('open', 'in_progress') OR s.status_on >= ? "
+            "OR s.issued_as_of >= ? OR on_sheet",
+            (as_of, out_dir, since, since),
         )
 
     def statuses_of(self, task_ids: list[str]) -> dict[str, str]:
