@@ -36,12 +36,16 @@ ACTIVE = ["open", "in_progress"]
 # what the rules read from history: the stored task columns and the current status
 KNOWN_SCHEMA: dict[str, pl.DataType] = {
     **{c: TASK_SCHEMA[c] for c in TASK_COLUMNS if c != "status"},
-    "issued_as_of": pl.Date,
-    "status": pl.String,
-    "status_on": pl.Date,
-    "on_sheet": pl.Boolean,  # on the sheets of the run this one replaces (a re-run)
+    "issued_as_of": pl.Date(),
+    "status": pl.String(),
+    "status_on": pl.Date(),
+    "on_sheet": pl.Boolean(),  # on the sheets of the run this one replaces (a re-run)
 }
-STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {"tactic": pl.String, "step": pl.Int32, "day": pl.Int32}
+STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {
+    "tactic": pl.String(),
+    "step": pl.Int32(),
+    "day": pl.Int32(),
+}
 
 
 @dataclass

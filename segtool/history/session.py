@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ class HistorySession:
         self.run_id: int | None = None
         self.token: str | None = None
         self.committed = False
+        self.seconds = 0.0
 
     def __enter__(self) -> HistorySession:
         self.store.__enter__()
@@ -148,8 +150,13 @@ class HistorySession:
         own folder (a re-run), later sources winning per task."""
         folders: list[Path] = []
         latest = self.store.latest_run(as_of=as_of.isoformat())
-        if latest is not None:
+        if latest is not None and Path(latest.out_dir).is_dir():
             folders.append(Path(latest.out_dir))
+        elif latest is not None:
+            self.warnings.append(
+                f"history: the last run's folder {latest.out_dir} is gone; no statuses read "
+                "back from it (tasks keep the statuses the history has)"
+            )
         if self.previous is not None:
             folders.append(self.previous)
         if task_sheet_files(self.out):
@@ -168,6 +175,7 @@ class HistorySession:
         self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object, as_of: dt.date
     ) -> pl.DataFrame:
         """This run's tasks with the history rules applied (see :mod:`.rules`)."""
+        started = time.perf_counter()
         self.as_of = as_of
         hcfg = self.cfg.history
         since = pl.select(
@@ -234,6 +242,7 @@ class HistorySession:
                 f"history: {self.unknown_ids} task rows in the sheets read are not in "
                 f"{self.path.name} (written without history?); their statuses were not recorded"
             )
+        self.seconds += time.perf_counter() - started
         return self.result.tasks.drop("_carried")
 
     # -- recording -------------------------------------------------------------------------
@@ -251,6 +260,7 @@ class HistorySession:
             "statuses_read_from": self.sources,
             "status_changes": {status: n for status, n in changed},
             "unknown_task_rows": self.unknown_ids,
+            "seconds": round(self.seconds, 3),
             **counts,
         }
 
@@ -261,6 +271,7 @@ class HistorySession:
             return
         from segtool import __version__
 
+        started = time.perf_counter()
         self.token = uuid.uuid4().hex
         tasks = self.result.tasks
         as_of = self.as_of.isoformat()
@@ -353,6 +364,7 @@ class HistorySession:
                 ],
             )
         self.run_id = run_id
+        self.seconds += time.perf_counter() - started
         manifest["history"] = self.summary()
 
     def commit(self) -> None:
