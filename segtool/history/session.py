@@ -146,29 +146,32 @@ class HistorySession:
 
     # -- the rules -------------------------------------------------------------------------
     def _read_statuses(self, as_of: dt.date) -> pl.DataFrame:
-        """Statuses from the latest earlier run's folder, ``--previous`` and this run's
-        own folder (a re-run), later sources winning per task."""
-        folders: list[Path] = []
+        """Statuses from ``--previous``, the latest run's folder and this run's own folder
+        (a re-run), later sources winning per task. ``_current`` is False for rows read
+        only from a ``--previous`` that is not the latest run: they may not reopen a task
+        the history has closed since."""
+        folders: list[tuple[Path, bool]] = []
+        if self.previous is not None:
+            folders.append((self.previous, False))
         latest = self.store.latest_run(as_of=as_of.isoformat())
         if latest is not None and Path(latest.out_dir).is_dir():
-            folders.append(Path(latest.out_dir))
+            folders.append((Path(latest.out_dir), True))
         elif latest is not None:
             self.warnings.append(
                 f"history: the last run's folder {latest.out_dir} is gone; no statuses read "
                 "back from it (tasks keep the statuses the history has)"
             )
-        if self.previous is not None:
-            folders.append(self.previous)
         if task_sheet_files(self.out):
-            folders.append(self.out)
+            folders.append((self.out, True))
+        current = {folder for folder, is_current in folders if is_current}
         frames = []
-        for folder in dict.fromkeys(folders):
+        for folder in dict.fromkeys(folder for folder, _ in folders):
             read = read_folder_statuses(folder)
             self.sources += read.files
             self.warnings += read.problems
-            frames.append(read.statuses)
+            frames.append(read.statuses.with_columns(pl.lit(folder in current).alias("_current")))
         if not frames:
-            return EMPTY
+            return EMPTY.with_columns(pl.lit(True).alias("_current"))
         return pl.concat(frames).unique("task_id", keep="last", maintain_order=True)
 
     def apply(
@@ -195,7 +198,9 @@ class HistorySession:
         self.unknown_ids = read.height - matched.height
         # when: the day the sheet was saved, within [issued, as_of]
         changes = matched.filter(
-            (pl.col("status") != pl.col("_was")) & (pl.col("_was") != "achieved")
+            (pl.col("status") != pl.col("_was"))
+            & (pl.col("_was") != "achieved")
+            & (pl.col("_current") | pl.col("_was").is_in(["open", "in_progress"]))
         ).with_columns(
             pl.min_horizontal(pl.max_horizontal("saved_on", "issued_as_of"), pl.lit(as_of)).alias(
                 "changed_on"

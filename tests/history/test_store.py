@@ -146,3 +146,54 @@ def test_repair_counts_a_run_whose_outputs_are_in_place_and_removes_the_other(tm
 def test_history_command_without_a_file_is_one_error(tmp_path, capsys):
     result = cli(capsys, "history", "--config", _project(tmp_path))
     assert_one_error(result, EXIT_INPUT, "no such file", "segtool-history.db")
+
+
+def _set_status(folder: Path, task_id: str, status: str) -> None:
+    path = folder / "call_tasks.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = lines[0].split(",")
+    id_at = head.index("task_id")
+    edited = [lines[0]]
+    for line in lines[1:]:
+        if line.split(",")[id_at] == task_id:
+            line = line.replace(",open,", f",{status},")
+        edited.append(line)
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    (folder / "call_tasks.xlsx").unlink(missing_ok=True)
+
+
+def test_an_old_previous_folder_does_not_reopen_a_task_closed_since(tmp_path, capsys):
+    import shutil
+
+    import polars as pl
+
+    config = _project(tmp_path)
+    out = tmp_path / "out"
+
+    def run(month: str, *extra: object) -> pl.DataFrame:
+        result = cli(
+            capsys,
+            "run",
+            "--config",
+            config,
+            "--out",
+            out / month,
+            "--as-of",
+            f"2026-{month}",
+            "--format",
+            "csv",
+            *extra,
+        )
+        assert result.code == EXIT_OK, result.err
+        return pl.read_csv(out / month / "call_tasks.csv", infer_schema=False)
+
+    april = run("04-30")
+    task = april["task_id"][0]
+    shutil.copytree(out / "04-30", tmp_path / "april-as-issued")
+    _set_status(out / "04-30", task, "done")
+    assert task not in set(run("05-31")["task_id"])  # done: not carried
+    # June, with April's folder as it was issued passed as --previous: still done
+    june = run("06-30", "--previous", tmp_path / "april-as-issued")
+    assert task not in set(june["task_id"])
+    with HistoryStore(tmp_path / "segtool-history.db") as store:
+        assert store.statuses_of([task]) == {task: "done"}
