@@ -95,7 +95,10 @@ def apply_history(
         "task_id", "status", pl.col("_refused_on").alias("changed_on")
     )
     shown = (
-        known.filter((active & ~ordered_since & ~on_refused) | pl.col("on_sheet").fill_null(False))
+        known.filter(
+            (active & ~ordered_since & ~on_refused)
+            | (pl.col("on_sheet").fill_null(False) & pl.col("status").is_in(["done", "refused"]))
+        )
         .sort("issued_as_of", "task_id")
         .unique(KEY, keep="last", maintain_order=True)
     )

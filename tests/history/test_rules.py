@@ -237,8 +237,13 @@ def test_invariants(rows):
         if (customer, tactic, step) not in seen:
             seen.add((customer, tactic, step))
             issued = AS_OF - dt.timedelta(days=age)
-            known_rows.append(_k(f"k{i}", customer, tactic, step, status, issued=issued))
+            known_rows.append(
+                _k(f"k{i}", customer, tactic, step, status, issued=issued, on_sheet=age < 40)
+            )
     known = _known(*known_rows)
+    orders = pl.DataFrame(
+        {"customer_id": ["A", "C"], "last_order_date": [AS_OF - dt.timedelta(days=20), AS_OF]}
+    )
     tasks = _tasks(
         *[
             _t(f"n{c}{t}{s}", c, t, s)
@@ -246,7 +251,7 @@ def test_invariants(rows):
             for t, s in (("one", 1), ("seq", 1), ("seq", 2), ("seq", 3))
         ]
     )
-    got = _apply(tasks, known)
+    got = _apply(tasks, known, orders)
     ids = got.tasks["task_id"]
     assert ids.n_unique() == ids.len()
     active = known.filter(pl.col("status").is_in(["open", "in_progress"]))["task_id"]
