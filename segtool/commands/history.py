@@ -56,7 +56,12 @@ def execute(
     from segtool.history.store import HistoryStore, contact_log, store_summary
 
     path = override if override is not None else history_path(load(config_path), None)
-    if path is None or not Path(path).exists():
+    if path is None:
+        raise InputError(
+            "no history: history.path is null in the config; pass --history FILE",
+            code="E-HISTORY-MISSING",
+        )
+    if not Path(path).exists():
         raise InputError(
             f"history {path}: no such file; it is written by `segtool run`",
             code="E-HISTORY-MISSING",
