@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from segtool.playbook import Playbook
 from segtool.steps.tactics import TASK_COLUMNS, TASK_SCHEMA
 
 KEY = ["customer_id", "tactic", "step"]
@@ -212,11 +213,11 @@ def apply_history(
     return RulesResult(tasks=result, achieved=achieved, also_refused=also_refused, counts=counts)
 
 
-def step_days_of(playbook: object) -> pl.DataFrame:
+def step_days_of(playbook: Playbook) -> pl.DataFrame:
     """tactic, step, day (days after as_of) of every step of the playbook's tactics."""
     rows = [
         {"tactic": tactic.id, "step": step.number, "day": step.day}
-        for tactic in playbook.tactics  # type: ignore[attr-defined]
+        for tactic in playbook.tactics
         for step in tactic.resolved_steps()
     ]
     return pl.DataFrame(rows, schema=STEP_DAYS_SCHEMA)

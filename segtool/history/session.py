@@ -32,6 +32,7 @@ from segtool.config import Config
 from segtool.history.rules import KNOWN_SCHEMA, RulesResult, apply_history, step_days_of
 from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
 from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
+from segtool.playbook import Playbook
 from segtool.steps.migration import PreviousRun
 
 
@@ -77,7 +78,7 @@ class NoHistory:
         return None
 
     def apply(
-        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object, as_of: dt.date
+        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: Playbook, as_of: dt.date
     ) -> pl.DataFrame:
         return tasks
 
@@ -175,7 +176,7 @@ class HistorySession:
         return pl.concat(frames).unique("task_id", keep="last", maintain_order=True)
 
     def apply(
-        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: object, as_of: dt.date
+        self, tasks: pl.DataFrame, segments: pl.DataFrame, playbook: Playbook, as_of: dt.date
     ) -> pl.DataFrame:
         """This run's tasks with the history rules applied (see :mod:`.rules`)."""
         started = time.perf_counter()
