@@ -34,6 +34,7 @@ from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
 from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
 from segtool.playbook import Playbook
 from segtool.steps.migration import PreviousRun
+from segtool.steps.tactics import TASK_COLUMNS
 
 
 def history_path(cfg: Config, override: Path | None, enabled: bool = True) -> Path | None:
@@ -196,7 +197,6 @@ class HistorySession:
             on="task_id",
             how="inner",
         )
-        self.unknown_ids = read.height - matched.height
         # when: the day the sheet was saved, within [issued, as_of]
         changes = matched.filter(
             (pl.col("status") != pl.col("_was"))
@@ -243,6 +243,7 @@ class HistorySession:
             done_cooldown_months=hcfg.done_cooldown_months,
             refused_cooldown_months=hcfg.refused_cooldown_months,
         )
+        self._adopt(read, known, tasks, as_of)
         if self.unknown_ids:
             self.warnings.append(
                 f"history: {self.unknown_ids} task rows in the sheets read are not in "
@@ -250,6 +251,55 @@ class HistorySession:
             )
         self.seconds += time.perf_counter() - started
         return self.result.tasks.drop("_carried")
+
+    def _adopt(
+        self, read: pl.DataFrame, known: pl.DataFrame, issued: pl.DataFrame, as_of: dt.date
+    ) -> None:
+        """Sheet rows the history does not know that are tasks this run issues (same task
+        id: a sheet of this period written without history, e.g. before the history existed)
+        keep the status the team gave them, and stay on the sheet even where the rules would
+        hold them back (a later sequence step): the team's marks are not reset to open."""
+        assert self.result is not None
+        unknown = read.join(known.select("task_id"), on="task_id", how="anti")
+        adopted = unknown.join(issued.select("task_id"), on="task_id", how="inner")
+        self.unknown_ids = unknown.height - adopted.height
+        adopted = adopted.filter(pl.col("status") != "open")
+        if adopted.height == 0:
+            return
+        result = self.result.tasks
+        marks = adopted.select("task_id", pl.col("status").alias("_sheet"))
+        missing = issued.join(marks, on="task_id", how="inner").join(
+            result.select("task_id"), on="task_id", how="anti"
+        )
+        back = missing.select(
+            *[pl.col(c) for c in TASK_COLUMNS],
+            pl.lit(as_of, dtype=pl.Date).alias("issued_on"),
+            pl.lit(False).alias("overdue"),
+            pl.lit(False).alias("_carried"),
+        )
+        self.result.tasks = (
+            pl.concat([result, back], how="vertical_relaxed")
+            .join(marks, on="task_id", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_sheet", "status").alias("status"))
+            .with_columns(pl.col("overdue") & pl.col("status").is_in(["open", "in_progress"]))
+            .drop("_sheet")
+        )
+        self.result.counts["new"] = int((~self.result.tasks["_carried"]).sum())
+        self.result.counts["statuses_kept_from_earlier_sheets"] = adopted.height
+        self.changes = pl.concat(
+            [
+                self.changes,
+                adopted.select(
+                    "task_id",
+                    "status",
+                    pl.lit("open").alias("previous_status"),
+                    pl.lit(as_of).alias("changed_on"),
+                    "source_file",
+                    "source_row",
+                ),
+            ],
+            how="vertical_relaxed",
+        )
 
     # -- recording -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -338,7 +388,12 @@ class HistorySession:
                 f"VALUES ({', '.join('?' * len(TASK_FIELDS))})",
                 [(*row, run_id, as_of) for row in new.iter_rows()],
             )
-            changes = [
+            # a new task's first status, then what the sheets and the rules changed
+            fresh = db.execute(
+                "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
+            ).fetchall()
+            changes = [(t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh]
+            changes += [
                 (t, run_id, s, p, on.isoformat(), f, r)
                 for t, s, p, on, f, r in self.changes.iter_rows()
             ]
@@ -350,10 +405,6 @@ class HistorySession:
                 (t, run_id, "refused", was, on.isoformat(), "refused channel", None)
                 for t, was, on in self.result.also_refused.iter_rows()
             ]
-            fresh = db.execute(
-                "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
-            ).fetchall()
-            changes += [(t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh]
             db.executemany(
                 "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
                 "changed_on, source_file, source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",

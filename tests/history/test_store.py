@@ -197,3 +197,47 @@ def test_an_old_previous_folder_does_not_reopen_a_task_closed_since(tmp_path, ca
     assert task not in set(june["task_id"])
     with HistoryStore(tmp_path / "segtool-history.db") as store:
         assert store.statuses_of([task]) == {task: "done"}
+
+
+def test_a_rerun_over_sheets_written_without_history_keeps_their_statuses(tmp_path, capsys):
+    """The team marked rows in a sheet written before the history existed; running the
+    month again into that folder with the history keeps the marks."""
+    import openpyxl
+    import polars as pl
+
+    from segtool.steps.export import header
+
+    (tmp_path / "orders.csv").write_text(
+        ORDERS + "0003,ООО Третий,C1,2025-01-10,700\n0004,ООО Четвёртый,D1,2023-05-10,900\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "segtool.yaml"
+    config.write_text("inputs:\n  orders: {path: orders.csv}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ("run", "--config", config, "--out", out, "--as-of", "2026-04-30")
+    assert cli(capsys, *args, "--no-history").code == EXIT_OK
+    before = pl.concat(
+        [pl.read_csv(out / f"{n}.csv", infer_schema=False) for n in ("call_tasks", "mail_tasks")]
+    )
+    marks = dict(zip(before["task_id"][:3], ["выполнена", "в работе", "отказ"], strict=True))
+    for name in ("call_tasks", "mail_tasks"):
+        book = openpyxl.load_workbook(out / f"{name}.xlsx")
+        sheet = book.worksheets[0]
+        heads = [c.value for c in sheet[1]]
+        id_col, status_col = (heads.index(header(k, "ru")) + 1 for k in ("task_id", "status"))
+        for row in range(2, sheet.max_row + 1):
+            if sheet.cell(row, id_col).value in marks:
+                sheet.cell(row, status_col).value = marks[sheet.cell(row, id_col).value]
+        book.save(out / f"{name}.xlsx")
+    result = cli(capsys, *args)
+    assert result.code == EXIT_OK, result.err
+    after = pl.concat(
+        [pl.read_csv(out / f"{n}.csv", infer_schema=False) for n in ("call_tasks", "mail_tasks")]
+    )
+    codes = {"выполнена": "done", "в работе": "in_progress", "отказ": "refused"}
+    assert {t: s for t, s in after.select("task_id", "status").rows() if t in marks} == {
+        t: codes[m] for t, m in marks.items()
+    }
+    with HistoryStore(tmp_path / "segtool-history.db") as store:
+        assert store.statuses_of(list(marks)) == {t: codes[m] for t, m in marks.items()}
+    assert "not in segtool-history.db" not in result.err
