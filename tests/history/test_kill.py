@@ -66,9 +66,15 @@ def _runs(db_path: Path) -> list[tuple]:
 
 
 def _check_after_kill(db_path: Path) -> None:
-    for _, token, out_dir, state in _runs(db_path):
+    """Each folder's manifest belongs to its committed run, or to a pending run (killed
+    after its outputs were moved, before it was marked committed: the next run counts it
+    and marks the earlier one replaced)."""
+    runs = _runs(db_path)
+    pending = {token for _, token, _, state in runs if state == "pending"}
+    for _, token, out_dir, state in runs:
         if state == "committed":
-            assert manifest_token(Path(out_dir)) == token, (out_dir, state)
+            placed = manifest_token(Path(out_dir))
+            assert placed == token or placed in pending, (out_dir, state)
 
 
 def _kill_when_pending(config: Path, folder: Path, as_of: str, db_path: Path) -> bool:
