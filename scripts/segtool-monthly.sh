@@ -4,7 +4,9 @@
 #   segtool-monthly.sh CONFIG OUT_ROOT [more `segtool run` options, e.g. --as-of today]
 #
 # Writes this month's results to OUT_ROOT/YYYY-MM, passes the latest earlier month's folder
-# (normally last month's) as --previous when there is one, appends everything segtool says
+# (normally last month's) as --previous when there is one (optional with the contact
+# history, which knows the last run; harmless, and on the first month with a history it
+# carries last month's marks over), appends everything segtool says
 # to OUT_ROOT/logs/segtool-YYYY-MM.log and exits with segtool's exit code:
 #   0 done; 1 done but too many rejected rows; 2 config/usage; 3 input unreadable;
 #   75 another run holds the lock; 70 internal error; 128+N killed by signal N.
@@ -16,6 +18,8 @@
 #   SEGTOOL_MONTH         YYYY-MM to file the run under (default: the current month)
 #   SEGTOOL_LOG_DIR       log folder (default: OUT_ROOT/logs)
 #   SEGTOOL_LOCK_RETRIES  how many times to retry, 60 s apart, while locked (default: 0)
+#   SEGTOOL_HISTORY       contact history file, passed as --history (default: the config's
+#                         history.path, segtool-history.db next to the config)
 set -u -o pipefail
 
 if [ $# -lt 2 ]; then
@@ -51,6 +55,7 @@ done
 
 args=(run --config "$config" --out "$out" --json)
 [ -n "$previous" ] && args+=(--previous "$previous")
+[ -n "${SEGTOOL_HISTORY:-}" ] && args+=(--history "$SEGTOOL_HISTORY")
 args+=("$@")
 
 attempt=0

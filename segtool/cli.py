@@ -23,7 +23,9 @@ from segtool.options import (
     ConfigOpt,
     DebugOpt,
     FormatOpt,
+    HistoryOpt,
     JsonOpt,
+    NoHistoryOpt,
     OutOpt,
     QuietOpt,
     WorkspaceOpt,
@@ -174,6 +176,8 @@ def export(
         str,
         typer.Option("--what", help="With -o -: segments, call_tasks, mail_tasks or data_quality."),
     ] = "segments",
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -181,7 +185,8 @@ def export(
     _setup(quiet, debug)
     from segtool.commands import export as cmd
 
-    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what))
+    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what,
+                        history=history, use_history=not no_history))
 
 
 @app.command()
@@ -191,13 +196,16 @@ def run(
     as_of: AsOfOpt = None,
     previous: Annotated[
         Path | None,
-        typer.Option("--previous", help="Last month's output folder, for the migration report."),
+        typer.Option("--previous", help="Last month's output folder, for the migration report "
+                     "(default with history: the last run recorded in it)."),
     ] = None,
     fmt: FormatOpt = None,
     workspace: Annotated[
         Path | None,
         typer.Option("--workspace", "-w", help="Also keep the intermediate parquet files here."),
     ] = None,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -207,7 +215,27 @@ def run(
     from segtool.commands import run as cmd
 
     _finish(cmd.execute(config, out, as_of=as_of, previous=previous, fmt=fmt,
-                        workspace=workspace, as_json=json))
+                        workspace=workspace, as_json=json, history=history,
+                        use_history=not no_history))
+
+
+@app.command("history")
+def history_(
+    customer_id: Annotated[
+        str | None, typer.Argument(help="A customer id: show its contact log.")
+    ] = None,
+    config: ConfigOpt = None,
+    history: HistoryOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the contact history: a customer's tasks and status changes, or a summary of
+    the runs and tasks by status."""
+    _setup(quiet, debug)
+    from segtool.commands import history as cmd
+
+    _finish(cmd.execute(config, history, customer_id, as_json=json))
 
 
 def _on_signal(signum: int, frame: object) -> None:  # pragma: no cover - subprocess tests

@@ -440,6 +440,14 @@ class Limits(Strict):
     max_reject_rate: float = Field(0.05, ge=0, le=1)
 
 
+class History(Strict):
+    """The contact history (docs/history.md): a SQLite file kept across runs."""
+
+    path: str | None = "segtool-history.db"  # relative to the config file; null = off
+    done_cooldown_months: int = Field(3, ge=0, le=120)  # a done step is not issued again
+    refused_cooldown_months: int = Field(6, ge=0, le=120)  # no task on a refused channel
+
+
 # -- the whole file ---------------------------------------------------------------------
 class Config(Strict):
     language: Literal["ru", "en"] = "ru"  # contract
@@ -458,6 +466,7 @@ class Config(Strict):
     owners: Owners = Field(default_factory=Owners)
     export: ExportOptions = Field(default_factory=ExportOptions)
     limits: Limits = Field(default_factory=Limits)
+    history: History = Field(default_factory=History)
     workspace: str | None = None  # default: .segtool in the current folder
 
     # set by load_config, not by the user

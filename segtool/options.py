@@ -55,3 +55,16 @@ QuietOpt = Annotated[
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback on errors.")
 ]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--history",
+        help="Contact history file (SQLite). Default: history.path in the config "
+        "(segtool-history.db next to it).",
+        show_default=False,
+    ),
+]
+NoHistoryOpt = Annotated[
+    bool,
+    typer.Option("--no-history", help="Do not read or record the contact history."),
+]

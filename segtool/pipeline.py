@@ -116,9 +116,12 @@ def run_pipeline(
     previous: Path | None,
     formats: set[str],
     workspace: Path | None = None,
+    history: Path | None = None,
+    use_history: bool = True,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
     from segtool.io.previous import lost_zeros_warning, read_previous
+    from segtool.history.session import open_history
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
@@ -131,7 +134,8 @@ def run_pipeline(
     check_out_outside_inputs(cfg, out)
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
-    with FolderLock(out):
+    with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
+                                       previous=previous) as hist:
         # read the previous run first: a bad --previous fails before any work is done
         prev = None
         if previous is not None:
@@ -183,12 +187,15 @@ def run_pipeline(
                                                 playbook, cfg,
                                                 used_as_of)
             tasks, data_quality = tactics.tasks, tactics.data_quality
+            issued = tasks  # as `assign-tactics` leaves them in a workspace
+            tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
         }
 
         migration = None
+        prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
         if prev is not None:
             with timings.measure("migration"):
                 migration = compare(segments, prev, tasks=tasks, language=cfg.language,
@@ -202,7 +209,7 @@ def run_pipeline(
 
         if workspace is not None:
             with timings.measure("workspace"):
-                _save_workspace(Workspace(workspace), ingested, scores, segments, tasks,
+                _save_workspace(Workspace(workspace), ingested, scores, segments, issued,
                                 data_quality, manifest)
 
         rate = reject_rate(ingested)
@@ -218,11 +225,14 @@ def run_pipeline(
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
+            hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest["timings"] = dict(timings.seconds)
             manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
             manifest["outputs"] = sorted([*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
+        hist.commit()
+        warnings += hist.warnings
         if outset.removed:
             warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],

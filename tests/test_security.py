@@ -121,7 +121,7 @@ def hostile_run(tmp_path_factory):
     out = base / "out"
     done = subprocess.run(
         [sys.executable, "-m", "segtool", "run", "--config", str(config), "--out", str(out),
-         "--as-of", "2026-10-31"],
+         "--as-of", "2026-10-31", "--no-history"],  # every sequence step issued at once
         capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
     )
     assert done.returncode in (EXIT_OK, EXIT_DATA), done.stderr
@@ -283,11 +283,17 @@ def test_dotdot_paths_and_hostile_names_write_only_into_out(tmp_path, capsys):
     out = root / "a" / "b" / "out"
     result = cli(capsys, "run", "--config", config, "--out", out, "--as-of", "2026-10-31")
     assert result.code in (EXIT_OK, EXIT_DATA), result.err
-    created = _files_under(tmp_path) - before
+    created = _files_under(tmp_path) - before - _history_files(config)
     assert created, "the run wrote nothing"
     outside = sorted(str(p) for p in created if out not in p.parents)
     assert outside == []
     assert not list(tmp_path.rglob("escaped*"))
+
+
+def _history_files(config: Path) -> set[Path]:
+    """The contact history beside the config (history.path), the one file a run keeps
+    outside --out."""
+    return {config.parent / "segtool-history.db", config.parent / "segtool-history.db.lock"}
 
 
 def test_run_without_workspace_writes_nothing_beside_the_config(tmp_path, capsys):
@@ -298,7 +304,7 @@ def test_run_without_workspace_writes_nothing_beside_the_config(tmp_path, capsys
     out = tmp_path / "out"
     result = cli(capsys, "run", "--config", config, "--out", out, "--as-of", "2026-10-31")
     assert result.code in (EXIT_OK, EXIT_DATA), result.err
-    created = _files_under(tmp_path) - before
+    created = _files_under(tmp_path) - before - _history_files(config)
     assert created and all(out in p.parents for p in created)
     assert not (tmp_path.parent.parent / "ws-escape").exists()
 

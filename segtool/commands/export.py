@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,11 @@ import polars as pl
 from segtool import console, schema
 from segtool.commands import load, workspace_for
 from segtool.errors import EXIT_OK, SegtoolError
+
+
+def _count_by_channel(tasks: pl.DataFrame) -> dict[str, int]:
+    counts = tasks.group_by("channel").len().sort("channel", nulls_last=True)
+    return {str(k): int(n) for k, n in counts.iter_rows()}
 
 
 def _read_rejects(path: Path) -> pl.DataFrame:
@@ -26,6 +32,8 @@ def execute(
     fmt: str | None,
     output: str | None = None,
     what: str = "segments",
+    history: Path | None = None,
+    use_history: bool = True,
 ) -> int:
     from segtool.commands.run import parse_formats
     from segtool.io.atomic import FolderLock, OutputSet
@@ -67,18 +75,29 @@ def execute(
             stream.flush()
         return EXIT_OK
 
-    from segtool.pipeline import check_out_outside_inputs
+    from segtool.history.session import open_history
+    from segtool.pipeline import check_out_outside_inputs, removed_notice
 
     check_out_outside_inputs(cfg, out)
-    with FolderLock(out), OutputSet(out) as outset:
-        warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg, formats=formats)
-        manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
-        manifest["csv"] = describe_csv(cfg.export.csv)
-        manifest["outputs"] = sorted([*outset.names, MANIFEST])
-        outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
-    if outset.removed:
-        from segtool.pipeline import removed_notice
+    with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
+                                       previous=None) as hist:
+        if manifest.get("as_of"):  # the history rules need the tasks' as_of
+            from segtool.playbook import load_playbook
 
+            frames["tasks"] = hist.apply(tasks, segments, load_playbook(cfg),
+                                         dt.date.fromisoformat(manifest["as_of"]))
+            manifest["tasks_per_channel"] = _count_by_channel(frames["tasks"])
+        with OutputSet(out) as outset:
+            warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg,
+                                     formats=formats)
+            hist.stage(manifest)  # the run, pending until the outputs are in place
+            manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
+            manifest["csv"] = describe_csv(cfg.export.csv)
+            manifest["outputs"] = sorted([*outset.names, MANIFEST])
+            outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+        hist.commit()
+        warnings += hist.warnings
+    if outset.removed:
         warnings.append(removed_notice(out, outset.removed))
     for message in warnings:
         console.warn(message)

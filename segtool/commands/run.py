@@ -49,6 +49,15 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
             f"{mig['flags_cleared']}; {mig['open_tasks']} tasks still open, "
             f"{mig['withheld_tasks']} not issued again (done or refused last time)"
         )
+    hist = manifest.get("history")
+    if hist:
+        lines.append(
+            f"history: {hist.get('new', 0)} new tasks, {hist.get('carried', 0)} carried "
+            f"({hist.get('overdue', 0)} overdue), {hist.get('achieved', 0)} closed by an order; "
+            f"not issued: {hist.get('withheld_done', 0)} done lately, "
+            f"{hist.get('withheld_refused', 0)} on a refused channel, "
+            f"{hist.get('waiting_sequence', 0)} sequence steps waiting"
+        )
     total = sum(manifest.get("timings", {}).values())
     lines.append(f"wrote {len(manifest.get('outputs', []))} files to {out} in {total:.1f} s")
     return lines
@@ -63,6 +72,8 @@ def execute(
     fmt: str | None,
     workspace: Path | None,
     as_json: bool,
+    history: Path | None = None,
+    use_history: bool = True,
 ) -> int:
     from segtool.pipeline import run_pipeline
 
@@ -70,7 +81,7 @@ def execute(
     formats = parse_formats(fmt, cfg.export.formats)
     result = run_pipeline(
         cfg, out=out, as_of=parse_as_of(as_of), previous=previous, formats=formats,
-        workspace=workspace,
+        workspace=workspace, history=history, use_history=use_history,
     )
     for message in result.warnings:
         console.warn(message)

@@ -170,15 +170,21 @@ def _text_or_null(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 
 # -- task sheets -------------------------------------------------------------------------------
-def status_code(expr: pl.Expr) -> pl.Expr:
-    """Task status as written (RU/EN label or code; empty = open) -> code."""
+def known_status(expr: pl.Expr) -> pl.Expr:
+    """Task status as written (RU/EN label or code, any case; empty = open) -> its code,
+    or null when it is none of the known words."""
     words = expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("_", " ")
     words = words.str.replace_all("ё", "е").str.replace_all(r"\s+", " ")
     return (
         pl.when(words.is_null() | (words == ""))
         .then(pl.lit("open"))
-        .otherwise(words.replace_strict(_STATUS_WORDS, default="open", return_dtype=pl.String))
+        .otherwise(words.replace_strict(_STATUS_WORDS, default=None, return_dtype=pl.String))
     )
+
+
+def status_code(expr: pl.Expr) -> pl.Expr:
+    """Task status as written -> code; an unknown word counts as open."""
+    return known_status(expr).fill_null("open")
 
 
 def _export_labels() -> tuple[dict[str, set[str]], set[str]]:
@@ -247,7 +253,7 @@ def _workbook_sheets(path: Path) -> dict[str, pl.DataFrame]:
             sheet_id=0,
             has_header=False,
             infer_schema_length=0,
-            drop_empty_rows=True,
+            drop_empty_rows=False,  # keep the rows where a spreadsheet counts them
             raise_if_empty=False,
         )
     except Exception as exc:  # noqa: BLE001 - fastexcel and polars raise their own errors
@@ -270,12 +276,15 @@ def _task_csv(path: Path) -> pl.DataFrame:
     )
 
 
-def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.DataFrame:
-    """task_id and status code (plus what else the sheet has) from a task workbook or CSV.
+def read_task_rows(path: Path, warnings: list[str] | None = None) -> pl.DataFrame:
+    """Every task row of a task workbook or CSV, as written, with where it stands.
 
     The sheet is found by its header: of the sheets with a task id column, segtool's own
     task sheet (by name) when it is there, else the first; the others are named in a
-    warning. A file with no task id column at all is a warning too.
+    warning. A file with no task id column at all is a warning too. Columns: the task
+    columns (text), ``raw_status`` as typed, ``status`` (code, null when the word is
+    unknown), ``due_date`` (Date), ``source`` (file name) and ``source_row`` (the row as a
+    spreadsheet counts it).
     """
     path = Path(path)
     sheets = {"csv": _task_csv(path)} if path.suffix.lower() == ".csv" else _workbook_sheets(path)
@@ -293,7 +302,9 @@ def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.Data
             f"{path}: no column of task ids (ID задачи / task_id) found; last month's "
             "statuses cannot be matched, so tasks marked done are issued again"
         )
-        return pl.DataFrame(schema=_task_schema())
+        return pl.DataFrame(
+            schema={**_task_schema(), "raw_status": pl.String(), "source_row": pl.Int64()}
+        )
     own = [item for item in found if _norm_header(item[0]) in own_names]
     chosen = (own or found)[0]
     if len(found) > 1:
@@ -305,16 +316,29 @@ def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.Data
     name, sheet, index, columns = chosen
     if "status" not in columns:
         notes.append(f"{path}: sheet «{name}» has no status column; every task counts as open")
-    body = sheet.slice(index + 1).select(
-        unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
-        if key in columns
-        else pl.lit(None, dtype=pl.String).alias(key)
-        for key in _TASK_HEADERS
+    body = sheet.with_row_index("_index").slice(index + 1).select(
+        *(
+            unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
+            if key in columns
+            else pl.lit(None, dtype=pl.String).alias(key)
+            for key in _TASK_HEADERS
+        ),
+        (pl.col("_index").cast(pl.Int64) + 1).alias("source_row"),
     )
     return body.filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != "")).with_columns(
-        status_code(pl.col("status")).alias("status"),
+        pl.col("status").alias("raw_status"),
+        known_status(pl.col("status")).alias("status"),
         _as_date(pl.col("due_date")).alias("due_date"),
         pl.lit(path.name).alias("source"),
+    )
+
+
+def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.DataFrame:
+    """task_id and status code (plus what else the sheet has) from a task workbook or CSV,
+    for ``--previous``: :func:`read_task_rows`, an unknown status counting as open."""
+    rows = read_task_rows(path, warnings)
+    return rows.with_columns(pl.col("status").fill_null("open")).drop(
+        "raw_status", "source_row", strict=False
     )
 
 

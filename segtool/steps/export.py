@@ -166,6 +166,8 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "owner": ("Ответственный", "Owner"),
     "expected_value": ("Ожидаемая выручка", "Expected value"),
     "status": ("Статус", "Status"),
+    "overdue": ("Просрочена", "Overdue"),
+    "issued_on": ("Выдана", "Issued"),
 }
 
 KINDS: dict[str, str] = {
@@ -181,7 +183,11 @@ KINDS: dict[str, str] = {
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
+    "overdue": "text", "issued_on": "date",
 }
+
+# written with the contact history on (segtool.history): when issued, past its due date
+TASK_HISTORY_COLUMNS = ["issued_on", "overdue"]
 
 _TEXT: dict[str, dict[str, Any]] = {
     "ru": {
@@ -326,7 +332,7 @@ MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
     "reason": (28, True), "status": (11, False),
 }
 TASK_SHEET_REST = [
-    "priority", "contact_role", "channel", "phone", "email", "address", "inmail", "offer",
+    "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address", "inmail", "offer",
     "segment", "abc", "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
 ]
 
@@ -772,7 +778,7 @@ def write_outputs(
     csv_options = cfg.export.csv
     max_rows = cfg.export.xlsx.max_rows
     warnings: list[str] = []
-    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
 
     if "xlsx" in formats:
         with Book(out.path("segments.xlsx"), lang) as book:
@@ -815,7 +821,7 @@ def stdout_frame(
 ) -> pl.DataFrame:
     """The frame ``export -o - --what WHAT`` prints as CSV."""
     calls, mail = split_tasks(tasks)
-    tasks_csv = [c for c in TASK_COLUMNS if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
     frames = {
         "segments": segments,
         "call_tasks": calls.select(tasks_csv),

@@ -1,0 +1,422 @@
+"""The contact history: one SQLite file, its schema, migrations, lock and queries.
+
+Layout (``PRAGMA user_version`` holds the schema version; see docs/history.md):
+
+- ``runs``: one row per run (as_of, output folder, config sha256, state, times);
+  ``state`` is ``pending`` while the outputs are being put in place, then ``committed``;
+  a committed run re-done for the same as_of or into the same folder becomes ``replaced``.
+- ``run_inputs``: the input files of each run with their sha256 and row counts.
+- ``tasks``: every task ever issued, one row per task_id, with the run that issued it.
+- ``run_tasks``: which tasks were on each run's sheets, with the status shown there.
+- ``status_changes``: every status a task took, when, and from which file and row it was read.
+
+Only rows of ``committed`` and ``replaced`` runs count: a ``pending`` run is either
+finished (its outputs are in place: the folder's manifest carries its token) or removed by
+:meth:`HistoryStore.repair`, so a run killed at any point is never counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from segtool.errors import InputError, LockedError, OutputError
+
+SCHEMA_VERSION = 1
+LOCK_SUFFIX = ".lock"
+COUNTED_STATES = ("committed", "replaced")
+
+# history status codes: the four of the task sheets, and `achieved` (closed because the
+# customer ordered after the task was issued; never shown on a sheet)
+STATUSES = ("open", "in_progress", "done", "refused", "achieved")
+ACTIVE_STATUSES = ("open", "in_progress")
+
+# task columns kept for every issued task (so a carried task is shown as it was issued)
+TASK_FIELDS: dict[str, str] = {
+    "task_id": "TEXT PRIMARY KEY",
+    "customer_id": "TEXT NOT NULL",
+    "company_name": "TEXT",
+    "contact_name": "TEXT",
+    "contact_role": "TEXT",
+    "phone": "TEXT",
+    "email": "TEXT",
+    "address": "TEXT",
+    "inmail": "TEXT",
+    "channel": "TEXT",
+    "segment": "TEXT",
+    "abc": "TEXT",
+    "priority": "INTEGER",
+    "reason": "TEXT",
+    "tactic": "TEXT NOT NULL",
+    "step": "INTEGER NOT NULL",
+    "script": "TEXT",
+    "offer": "TEXT",
+    "due_date": "TEXT",
+    "owner": "TEXT",
+    "expected_value": "REAL",
+    "issued_run_id": "INTEGER NOT NULL REFERENCES runs(run_id)",
+    "issued_as_of": "TEXT NOT NULL",
+}
+
+# forward migrations: MIGRATIONS[n] brings a file from version n-1 to version n
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY,
+            token TEXT NOT NULL UNIQUE,
+            as_of TEXT NOT NULL,
+            out_dir TEXT NOT NULL,
+            config_path TEXT,
+            config_sha256 TEXT,
+            segtool_version TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'committed', 'replaced')),
+            replaces_run_id INTEGER REFERENCES runs(run_id),
+            replaced_by_run_id INTEGER REFERENCES runs(run_id),
+            started_at TEXT NOT NULL,
+            committed_at TEXT,
+            tasks_shown INTEGER,
+            tasks_new INTEGER,
+            tasks_carried INTEGER
+        )""",
+        """CREATE TABLE run_inputs (
+            run_id INTEGER NOT NULL REFERENCES runs(run_id),
+            path TEXT NOT NULL,
+            kind TEXT,
+            sha256 TEXT,
+            rows_read INTEGER,
+            rows_accepted INTEGER
+        )""",
+        "CREATE TABLE tasks (\n"
+        + ",\n".join(f"    {name} {kind}" for name, kind in TASK_FIELDS.items())
+        + "\n)",
+        "CREATE INDEX tasks_customer ON tasks (customer_id)",
+        """CREATE TABLE run_tasks (
+            run_id INTEGER NOT NULL REFERENCES runs(run_id),
+            task_id TEXT NOT NULL REFERENCES tasks(task_id),
+            status TEXT NOT NULL,
+            carried INTEGER NOT NULL,
+            overdue INTEGER NOT NULL,
+            PRIMARY KEY (run_id, task_id)
+        )""",
+        """CREATE TABLE status_changes (
+            change_id INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks(task_id),
+            run_id INTEGER NOT NULL REFERENCES runs(run_id),
+            status TEXT NOT NULL
+                CHECK (status IN ('open', 'in_progress', 'done', 'refused', 'achieved')),
+            previous_status TEXT,
+            changed_on TEXT NOT NULL,
+            source_file TEXT,
+            source_row INTEGER
+        )""",
+        "CREATE INDEX status_changes_task ON status_changes (task_id, change_id)",
+        # the current status of each task: its latest change among counted runs
+        """CREATE VIEW task_status AS
+            SELECT t.*, c.status AS status, c.changed_on AS status_on
+            FROM tasks t
+            JOIN runs r ON r.run_id = t.issued_run_id AND r.state IN ('committed', 'replaced')
+            JOIN status_changes c ON c.change_id = (
+                SELECT s.change_id FROM status_changes s
+                JOIN runs sr ON sr.run_id = s.run_id
+                WHERE s.task_id = t.task_id AND sr.state IN ('committed', 'replaced')
+                ORDER BY s.change_id DESC LIMIT 1
+            )""",
+    ],
+}
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class RunRow:
+    run_id: int
+    token: str
+    as_of: str
+    out_dir: str
+    state: str
+
+
+class HistoryStore:
+    """An open, locked, migrated history file. Use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+
+    # -- opening -------------------------------------------------------------------------
+    def __enter__(self) -> HistoryStore:
+        self._lock()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _lock(self) -> None:
+        import fcntl
+
+        lock_path = self.path.with_name(self.path.name + LOCK_SUFFIX)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # never through a planted symlink: the lock must not touch a file elsewhere
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise OutputError(
+                f"history {self.path}: cannot create its lock file ({exc.strerror}); "
+                "choose another history.path or pass --no-history"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockedError(
+                f"history {self.path}: locked by another segtool run; try again when it has "
+                "finished"
+            ) from None
+        self._lock_fd = fd
+
+    def _connect(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
+            conn.execute("PRAGMA journal_mode=DELETE")  # one file beside its journal, no WAL
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise InputError(
+                f"history {self.path}: not a segtool history file ({exc}); move it away or "
+                "pass --history with another file",
+                code="E-HISTORY-READ",
+            ) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise InputError(
+                f"history {self.path}: written by a newer segtool (schema version {version}, "
+                f"this segtool reads up to {SCHEMA_VERSION}); upgrade segtool or pass "
+                "--history with another file",
+                code="E-HISTORY-VERSION",
+            )
+        self.conn = conn
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[target]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE), committed on success."""
+        assert self.conn is not None, "history store is not open"
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self.conn is not None, "history store is not open"
+        return self.conn
+
+    # -- runs ----------------------------------------------------------------------------
+    def runs(self, states: tuple[str, ...] = COUNTED_STATES) -> list[RunRow]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"SELECT run_id, token, as_of, out_dir, state FROM runs WHERE state IN ({marks}) "
+            "ORDER BY as_of, run_id",
+            states,
+        ).fetchall()
+        return [RunRow(*row) for row in rows]
+
+    def latest_run(
+        self, *, as_of: str | None = None, exclude_dir: str | None = None, before: bool = False
+    ) -> RunRow | None:
+        """The latest committed run (by as_of, then run id), optionally at or before
+        ``as_of`` (strictly before with ``before``) and not written into ``exclude_dir``."""
+        found = None
+        for run in self.runs(("committed",)):
+            if as_of is not None and (run.as_of > as_of or (before and run.as_of == as_of)):
+                continue
+            if exclude_dir is not None and run.out_dir == exclude_dir:
+                continue
+            found = run
+        return found
+
+    def repair(self) -> list[str]:
+        """Finish or remove runs left ``pending`` by a run that was killed.
+
+        A pending run whose output folder's manifest carries its token had its outputs put
+        in place: it is marked committed (and what it replaces, replaced). Any other pending
+        run never reached its outputs: its rows are deleted. Returns one line per run.
+        """
+        notes = []
+        for run in self.runs(("pending",)):
+            if manifest_token(Path(run.out_dir)) == run.token:
+                self.mark_committed(run.run_id)
+                notes.append(
+                    f"history: run {run.run_id} (as of {run.as_of}, {run.out_dir}) was "
+                    "interrupted after its outputs were written; recorded it as complete"
+                )
+            else:
+                self.discard(run.run_id)
+                notes.append(
+                    f"history: run {run.run_id} (as of {run.as_of}, {run.out_dir}) was "
+                    "interrupted before its outputs were written; removed it from history"
+                )
+        return notes
+
+    def discard(self, run_id: int) -> None:
+        """Delete a pending run and everything it wrote."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM status_changes WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM run_tasks WHERE run_id = ?", (run_id,))
+            db.execute(
+                "DELETE FROM status_changes WHERE task_id IN "
+                "(SELECT task_id FROM tasks WHERE issued_run_id = ?)",
+                (run_id,),
+            )
+            db.execute("DELETE FROM tasks WHERE issued_run_id = ?", (run_id,))
+            db.execute("DELETE FROM run_inputs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE run_id = ? AND state = 'pending'", (run_id,))
+
+    def mark_committed(self, run_id: int) -> None:
+        with self.transaction() as db:
+            replaces = db.execute(
+                "SELECT replaces_run_id, as_of, out_dir FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            db.execute(
+                "UPDATE runs SET state = 'replaced', replaced_by_run_id = ? "
+                "WHERE state = 'committed' AND run_id <> ? AND (as_of = ? OR out_dir = ?)",
+                (run_id, run_id, replaces[1], replaces[2]),
+            )
+            db.execute(
+                "UPDATE runs SET state = 'committed', committed_at = ? WHERE run_id = ?",
+                (now_text(), run_id),
+            )
+
+    # -- reading state -------------------------------------------------------------------
+    def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pl.DataFrame:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        if not rows:
+            return pl.DataFrame(schema={n: pl.String for n in names})
+        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+    def known_tasks(self, since: str, as_of: str, out_dir: str) -> pl.DataFrame:
+        """Tasks still open or in progress, those whose status dates from ``since`` on
+        (cooldowns) or that were issued from ``since`` on, and those on the sheets of the
+        run this one replaces (same as_of or same folder): ``on_sheet``."""
+        return self.frame(
+            "SELECT s.*, s.task_id IN (SELECT rt.task_id FROM run_tasks rt JOIN runs r "
+            "ON r.run_id = rt.run_id WHERE r.state = 'committed' AND (r.as_of = ? "
+            "OR r.out_dir = ?)) AS on_sheet FROM task_status s "
+            "WHERE s.status IN ('open', 'in_progress') OR s.status_on >= ? "
+            "OR s.issued_as_of >= ? OR on_sheet",
+            (as_of, out_dir, since, since),
+        )
+
+    def statuses_of(self, task_ids: list[str]) -> dict[str, str]:
+        if not task_ids:
+            return {}
+        out: dict[str, str] = {}
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.db.execute(
+                    f"SELECT task_id, status FROM task_status WHERE task_id IN ({marks})", chunk
+                ).fetchall()
+            )
+        return out
+
+
+def manifest_token(folder: Path) -> str | None:
+    """The history token recorded in a folder's manifest.json, if any."""
+    try:
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    history = data.get("history") if isinstance(data, dict) else None
+    return history.get("run_token") if isinstance(history, dict) else None
+
+
+# -- what `segtool history` shows ------------------------------------------------------------
+def contact_log(store: HistoryStore, customer_id: str) -> dict[str, Any]:
+    """A customer's tasks (counted runs only), each with its status changes in order."""
+    tasks = store.frame(
+        "SELECT task_id, tactic, step, channel, contact_name, due_date, issued_as_of, "
+        "status, status_on FROM task_status WHERE customer_id = ? "
+        "ORDER BY issued_as_of, tactic, step",
+        (customer_id,),
+    )
+    changes = store.frame(
+        "SELECT c.task_id, c.status, c.previous_status, c.changed_on, c.source_file, "
+        "c.source_row, r.as_of AS run_as_of FROM status_changes c "
+        "JOIN runs r ON r.run_id = c.run_id AND r.state IN ('committed', 'replaced') "
+        "JOIN tasks t ON t.task_id = c.task_id WHERE t.customer_id = ? ORDER BY c.change_id",
+        (customer_id,),
+    )
+    company = store.db.execute(
+        "SELECT company_name FROM tasks WHERE customer_id = ? ORDER BY issued_as_of DESC LIMIT 1",
+        (customer_id,),
+    ).fetchone()
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for change in changes.to_dicts():
+        by_task.setdefault(change.pop("task_id"), []).append(change)
+    return {
+        "customer_id": customer_id,
+        "company_name": company[0] if company else None,
+        "tasks": [
+            {**task, "changes": by_task.get(task["task_id"], [])} for task in tasks.to_dicts()
+        ],
+    }
+
+
+def store_summary(store: HistoryStore) -> dict[str, Any]:
+    """Runs (newest last) and counted tasks by status, with the schema version."""
+    runs = store.frame(
+        "SELECT run_id, as_of, out_dir, state, replaces_run_id, committed_at, tasks_shown, "
+        "tasks_new, tasks_carried FROM runs ORDER BY as_of, run_id"
+    )
+    by_status = store.db.execute(
+        "SELECT status, count(*) FROM task_status GROUP BY status ORDER BY status"
+    ).fetchall()
+    customers = store.db.execute("SELECT count(DISTINCT customer_id) FROM task_status").fetchone()
+    return {
+        "path": str(store.path),
+        "schema_version": store.db.execute("PRAGMA user_version").fetchone()[0],
+        "runs": runs.to_dicts(),
+        "tasks_by_status": {status: n for status, n in by_status},
+        "customers": customers[0],
+    }
