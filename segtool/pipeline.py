@@ -120,8 +120,8 @@ def run_pipeline(
     use_history: bool = True,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.history.session import open_history
+    from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs

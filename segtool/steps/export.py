@@ -332,8 +332,8 @@ MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
     "reason": (28, True), "status": (11, False),
 }
 TASK_SHEET_REST = [
-    "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address", "inmail", "offer",
-    "segment", "abc", "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
+    "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address",
+    "inmail", "offer", "segment", "abc", "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
 ]
 
 
