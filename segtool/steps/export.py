@@ -333,7 +333,8 @@ MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
 }
 TASK_SHEET_REST = [
     "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address",
-    "inmail", "offer", "segment", "abc", "tactic", "step", "expected_value", "owner", "customer_id", "task_id",
+    "inmail", "offer", "segment", "abc", "tactic", "step", "expected_value", "owner",
+    "customer_id", "task_id",
 ]
 
 
