@@ -172,6 +172,11 @@ class Stages(Strict):
 # -- grades (seed 000) -----------------------------------------------------------------
 Criterion = Literal["recency", "frequency", "size", "margin"]
 SizeClass = Literal["micro", "small", "medium", "large"]
+Grade = Literal["A", "B", "C"]
+CRITERIA: tuple[Criterion, ...] = ("recency", "frequency", "size", "margin")
+SIZE_CLASS_GRADES: dict[SizeClass, Grade] = {
+    "large": "A", "medium": "A", "small": "B", "micro": "C"
+}
 
 
 class Shares(Strict):
@@ -216,13 +221,11 @@ class Grades(Strict):
     shares: Shares = Field(default_factory=Shares)
     pareto: ParetoShares = Field(default_factory=ParetoShares)
     fixed: dict[Criterion, FixedThreshold] = Field(default_factory=dict)
-    criteria: list[Criterion] = Field(
-        default_factory=lambda: ["recency", "frequency", "size", "margin"], min_length=1
-    )
+    criteria: list[Criterion] = Field(default_factory=lambda: list(CRITERIA), min_length=1)
     high_margin: HighMargin = Field(default_factory=HighMargin)
     # size grade of customers with a known size class; the rest by 12-month revenue
-    size_class_grades: dict[SizeClass, Literal["A", "B", "C"]] = Field(
-        default_factory=lambda: {"large": "A", "medium": "A", "small": "B", "micro": "C"})
+    size_class_grades: dict[SizeClass, Grade] = Field(
+        default_factory=lambda: dict(SIZE_CLASS_GRADES))
 
     @model_validator(mode="after")
     def _fixed_complete(self) -> Grades:
@@ -366,17 +369,21 @@ class Inference(Strict):
 
 # -- tactics and tasks ------------------------------------------------------------------
 Role = Literal["purchaser", "user", "decision_maker"]
+OutputFormat = Literal["xlsx", "csv"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("xlsx", "csv")
+
+
+def _default_role_order() -> dict[Role, list[str]]:
+    return {
+        "purchaser": ["purchaser", "decision_maker", "user", "unknown"],
+        "user": ["user", "purchaser", "decision_maker", "unknown"],
+        "decision_maker": ["decision_maker", "purchaser", "user", "unknown"],
+    }
 
 
 class Routing(Strict):
     # which role to try next when the tactic's role has nobody reachable; `unknown` last
-    role_order: dict[Role, list[str]] = Field(
-        default_factory=lambda: {
-            "purchaser": ["purchaser", "decision_maker", "user", "unknown"],
-            "user": ["user", "purchaser", "decision_maker", "unknown"],
-            "decision_maker": ["decision_maker", "purchaser", "user", "unknown"],
-        }
-    )
+    role_order: dict[Role, list[str]] = Field(default_factory=_default_role_order)
 
 
 class Tasks(Strict):
@@ -433,7 +440,7 @@ class XlsxOptions(Strict):
 class ExportOptions(Strict):
     csv: CsvOptions = Field(default_factory=CsvOptions)
     xlsx: XlsxOptions = Field(default_factory=XlsxOptions)
-    formats: list[Literal["xlsx", "csv"]] = Field(default_factory=lambda: ["xlsx", "csv"])
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
 
 
 class Limits(Strict):
@@ -610,10 +617,10 @@ def read_yaml(path: Path) -> Any:
                           code="E-CONFIG-YAML") from None
 
 
-def _apply_renames(data: dict, warnings: list[str]) -> None:
+def _apply_renames(data: dict[str, Any], warnings: list[str]) -> None:
     for old, new in RENAMED_KEYS.items():
         *parents, leaf = old.split(".")
-        node = data
+        node: Any = data
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
             if node is None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import polars as pl
 
+# a column's dtype as the tables below write it: a class (pl.String) or an instance
+# (pl.List(pl.String)); polars takes either
+DType = pl.DataType | type[pl.DataType]
+
 # -- orders.parquet: one row per accepted input line -----------------------------------------
 ORDERS = {
     "customer_id": pl.String,  # as written, trimmed: ИНН "0012" != "12"
@@ -94,5 +98,5 @@ SEGMENT_COLUMNS = [
 ]
 
 
-def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def empty(schema: dict[str, DType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)

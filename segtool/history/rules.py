@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from segtool.playbook import Playbook
+from segtool.schema import DType
 from segtool.steps.tactics import TASK_COLUMNS, TASK_SCHEMA
 
 KEY = ["customer_id", "tactic", "step"]
@@ -35,14 +36,14 @@ HISTORY_COLUMNS = ["issued_on", "overdue"]
 ACTIVE = ["open", "in_progress"]
 
 # what the rules read from history: the stored task columns and the current status
-KNOWN_SCHEMA: dict[str, pl.DataType] = {
+KNOWN_SCHEMA: dict[str, DType] = {
     **{c: TASK_SCHEMA[c] for c in TASK_COLUMNS if c != "status"},
     "issued_as_of": pl.Date(),
     "status": pl.String(),
     "status_on": pl.Date(),
     "on_sheet": pl.Boolean(),  # on the sheets of the run this one replaces (a re-run)
 }
-STEP_DAYS_SCHEMA: dict[str, pl.DataType] = {
+STEP_DAYS_SCHEMA: dict[str, DType] = {
     "tactic": pl.String(),
     "step": pl.Int32(),
     "day": pl.Int32(),

@@ -31,7 +31,8 @@ import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from types import TracebackType
+from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 import polars as pl
@@ -145,13 +146,18 @@ class Book:
     def __enter__(self) -> Book:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.workbook.close()
         rows, self._rows = self._rows, []
         if exc_type is None and rows:
             _splice_rows(Path(self.path), rows)
 
-    def sheet(self, name: str):
+    def sheet(self, name: str) -> Any:  # an xlsxwriter Worksheet (the package has no types)
         return self.workbook.add_worksheet(_sheet_name(name))
 
     def write_table(
@@ -207,7 +213,7 @@ class Book:
                 })
         if part.height:
             self._rows.append(_Rows(ws.name, part, columns, widths))
-        return ws.name
+        return str(ws.name)
 
 
 def header_lines(text: str, width: float) -> int:
@@ -220,6 +226,12 @@ def header_lines(text: str, width: float) -> int:
         else:
             used = need
     return lines
+
+
+def _largest(values: pl.Series) -> float:
+    """The largest number of a numeric column; 0 for an empty or all-null one."""
+    top = values.max()
+    return float(top) if isinstance(top, (int, float)) else 0.0
 
 
 def _sheet_name(name: str) -> str:
@@ -265,11 +277,11 @@ def _widths(data: pl.DataFrame, columns: list[Column]) -> list[float]:
         if column.kind == "date":
             content = 10
         elif column.kind == "text":
-            content = sample[column.key].str.len_chars().max() or 0
+            content = int(_largest(sample[column.key].str.len_chars()))
         elif column.kind == "bool":
             content = 6
         else:
-            biggest = sample[column.key].abs().max() or 0
+            biggest = _largest(sample[column.key].abs())
             shown = f"{biggest:,.0f}" if column.kind == "int" else f"{biggest:,.2f}"
             content = len(shown) + 1
         # the header wraps at word boundaries, into two lines (sometimes three)
@@ -333,12 +345,12 @@ def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows:
     big = 7 * text_bytes + 100 * rows.data.height * (len(rows.columns) + 1) > zipfile.ZIP64_LIMIT
     member = zipfile.ZipInfo(info.filename, info.date_time)
     member.compress_type = zipfile.ZIP_DEFLATED
-    member._compresslevel = _DEFLATE_LEVEL  # compress_level from Python 3.13 on; both work
+    member._compresslevel = _DEFLATE_LEVEL  # type: ignore[attr-defined]  # compress_level from 3.13
     # deflate (in a second thread; zlib and polars both release the GIL) takes about as
     # long as building the XML, so chunk n is compressed while chunk n + 1 is built
     with target.open(member, "w", force_zip64=big) as out, ThreadPoolExecutor(1) as writer:
         out.write(head.encode("utf-8"))
-        pending: Future | None = None
+        pending: Future[Any] | None = None
         for start in range(0, rows.data.height, _CHUNK_ROWS):
             chunk = _truncated(rows.data.slice(start, _CHUNK_ROWS), long)
             buffer = io.BytesIO()

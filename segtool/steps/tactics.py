@@ -39,6 +39,7 @@ import polars_hash  # noqa: F401 - registers the stable `.chash` expression name
 
 from segtool.config import Config
 from segtool.playbook import PLACEHOLDERS, Condition, Playbook
+from segtool.schema import DType
 from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
@@ -46,7 +47,7 @@ TASK_COLUMNS = [
     "email", "address", "inmail", "channel", "segment", "abc", "priority", "reason", "tactic",
     "step", "script", "offer", "due_date", "owner", "expected_value", "status",
 ]
-TASK_SCHEMA: dict[str, pl.DataType] = {
+TASK_SCHEMA: dict[str, DType] = {
     **{c: pl.String for c in TASK_COLUMNS},
     "priority": pl.Boolean,
     "step": pl.Int32,
@@ -54,7 +55,7 @@ TASK_SCHEMA: dict[str, pl.DataType] = {
     "expected_value": pl.Float64,
 }
 DATA_QUALITY_COLUMNS = ["customer_id", "company_name", "segment", "tactic", "problem", "detail"]
-DATA_QUALITY_SCHEMA: dict[str, pl.DataType] = {c: pl.String for c in DATA_QUALITY_COLUMNS}
+DATA_QUALITY_SCHEMA: dict[str, DType] = {c: pl.String for c in DATA_QUALITY_COLUMNS}
 
 CALL_CHANNELS = ("call", "survey")  # call_tasks sheet; the rest go to mail_tasks
 EMAIL_CHANNELS = ("email", "inmail", "chatbot")  # electronic messages, capped together
@@ -65,7 +66,7 @@ PROBLEM_UNREACHABLE = "no_reachable_channel"
 _DAYS_PER_MONTH = 30.4375  # months_since = recency_days / 30.4375 (mean Gregorian month)
 
 # optional segment columns (added as nulls when a segments frame lacks them)
-_OPTIONAL: dict[str, pl.DataType] = {
+_OPTIONAL: dict[str, DType] = {
     "company_name": pl.String, "stage": pl.String, "activity": pl.String, "orders": pl.Int64,
     "avg_order_value": pl.Float64, "recency_days": pl.Int64, "last_order_date": pl.Date,
     "abc": pl.String, "priority": pl.Boolean, "red_flags": pl.String, "reason": pl.String,
@@ -73,7 +74,7 @@ _OPTIONAL: dict[str, pl.DataType] = {
     "period_category": pl.String, "asleep_after": pl.Int64,
     "tenure_days": pl.Int64, "last_durable_date": pl.Date, "durable_cycle_share": pl.Float64,
 }
-_CONTACT_COLUMNS: dict[str, pl.DataType] = {
+_CONTACT_COLUMNS: dict[str, DType] = {
     "customer_id": pl.String, "contact_name": pl.String, "role": pl.String,
     "phone": pl.String, "email": pl.String, "address": pl.String, "inmail": pl.String,
     "do_not_call": pl.Boolean, "do_not_email": pl.Boolean, "do_not_mail": pl.Boolean,
