@@ -28,7 +28,7 @@ Channel = Literal["call", "email", "mail", "inmail", "chatbot", "survey"]
 Role = Literal["purchaser", "user", "decision_maker"]
 
 CHANNELS: tuple[str, ...] = ("call", "email", "mail", "inmail", "chatbot", "survey")
-RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category")
+RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category", "probably_left")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
     "company_name", "contact_name", "last_order_date", "months_since", "orders", "owner",
@@ -86,6 +86,8 @@ class Condition(_Strict):
     max_months_since: float | None = Field(None, ge=0)
     min_orders: int | None = Field(None, ge=0)
     min_expected_value: float | None = Field(None, ge=0)
+    min_p_alive: float | None = Field(None, ge=0, le=1)  # the model's P(alive); no model: no match
+    max_p_alive: float | None = Field(None, ge=0, le=1)
 
     _lists = field_validator(
         "segment", "stage", "activity", "abc", "red_flags", "company_type", "size_class",

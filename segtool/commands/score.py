@@ -12,6 +12,7 @@ from segtool.errors import EXIT_OK
 
 def execute(config_path: Path | None, workspace_override: Path | None,
             as_of_text: str | None) -> int:
+    from segtool.steps.model import apply_model
     from segtool.steps.score import count_after, resolve_as_of, score
 
     cfg = load(config_path)
@@ -31,10 +32,14 @@ def execute(config_path: Path | None, workspace_override: Path | None,
                 if i.get("kind") == "orders") or "the orders file")
             ignored = count_after(orders, as_of)
             scores = score(orders, contacts, cfg, as_of).collect(engine="streaming")
+        manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        with console.step("fitting the model (P(alive), expected orders)"):
+            scores, manifest["model"] = apply_model(scores, cfg)
+        manifest["timings"]["model"] = round(time.perf_counter() - start, 3)
         manifest["as_of"] = as_of.isoformat()
         manifest["as_of_source"] = source
         manifest["orders_after_as_of"] = ignored
-        manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
         workspace.save({"scores": scores}, manifest)
 
     buyers = int((scores["orders"] > 0).sum())
@@ -45,4 +50,6 @@ def execute(config_path: Path | None, workspace_override: Path | None,
         f"{scores.height - buyers - leads} with returns only)"
     )
     console.info(f"orders after as_of ignored: {ignored}")
+    if "warning" in manifest["model"]:
+        console.warn(manifest["model"]["warning"])
     return EXIT_OK

@@ -77,9 +77,9 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     },
     "red_flags": {
         "ru": {"revenue_drop": "падение выручки", "overdue": "пропущен заказ",
-               "lost_category": "ушла категория"},
+               "lost_category": "ушла категория", "probably_left": "вероятно, ушёл"},
         "en": {"revenue_drop": "revenue drop", "overdue": "overdue",
-               "lost_category": "lost category"},
+               "lost_category": "lost category", "probably_left": "probably left"},
     },
 }
 
@@ -119,6 +119,9 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "high_margin_share": ("Доля высокомаржинальных", "High-margin share"),
     "margin": ("Маржа", "Margin"),
     "segment_extra": ("Доп. сегмент", "Extra segment"),
+    "p_alive": ("Вероятность активности", "P(alive)"),
+    "expected_orders": ("Ожидаемые заказы за {days}", "Expected orders in {days}"),
+    "expected_revenue": ("Ожидаемая выручка", "Expected revenue"),
     "task_id": ("Код задачи", "Task ID"),
     "contact_name": ("Контакт", "Contact"),
     "contact_role": ("Роль контакта", "Contact role"),
@@ -145,6 +148,7 @@ KINDS: dict[str, str] = {
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
+    "p_alive": "percent", "expected_orders": "number", "expected_revenue": "money",
 }
 
 # task sheets: the order people work in (CSV keeps the TASK_COLUMNS order)
@@ -187,9 +191,20 @@ _TEXT = {
 }
 
 
-def header(key: str, language: str) -> str:
+def _days_text(days: int, language: str) -> str:
+    if language != "ru":
+        return f"{days} day" if days == 1 else f"{days} days"
+    if days % 10 == 1 and days % 100 != 11:
+        return f"{days} день"
+    if 2 <= days % 10 <= 4 and not 12 <= days % 100 <= 14:
+        return f"{days} дня"
+    return f"{days} дней"
+
+
+def header(key: str, language: str, horizon_days: int = 90) -> str:
     pair = HEADERS.get(key)
-    return key if pair is None else pair[0 if language == "ru" else 1]
+    text = key if pair is None else pair[0 if language == "ru" else 1]
+    return text.replace("{days}", _days_text(horizon_days, language))
 
 
 def _kind_of(key: str, dtype: pl.DataType) -> str:
@@ -227,14 +242,16 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
     return frame.with_columns(exprs) if exprs else frame
 
 
-def _columns(frame: pl.DataFrame, keys: list[str], language: str) -> list[Column]:
+def _columns(frame: pl.DataFrame, keys: list[str], language: str,
+             horizon_days: int = 90) -> list[Column]:
     out = []
     for key in keys:
         dtype = frame.schema.get(key, pl.String)
         choices = None
         if key == "status":
             choices = [LABELS["status"][language][c] for c in STATUS_CODES]
-        out.append(Column(key, header(key, language), _kind_of(key, dtype), choices=choices))  # type: ignore[arg-type]
+        out.append(Column(key, header(key, language, horizon_days), _kind_of(key, dtype),  # type: ignore[arg-type]
+                          choices=choices))
     return out
 
 
@@ -481,7 +498,8 @@ def write_outputs(
             _summary_sheet(book, segments, summary, cfg)
             keys = segment_keys(segments)
             book.write_table(text["customers"], labelled(segments, lang),
-                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2)
+                             _columns(segments, keys, lang, cfg.model.horizon_days),
+                             max_rows=max_rows, freeze_cols=2)
             warnings += book.warnings
     if "csv" in formats:
         write_csv(segments, out.path("segments.csv"), csv_options)
