@@ -153,8 +153,12 @@ def _maximise(
         value = -float(result.fun)
         if not np.isfinite(value) or value <= -1e299:
             continue
-        # a parameter on the search bound (e^±25) means the maximum lies at infinity
-        converged = bool(result.success) and bool(np.all(np.abs(result.x) < 24.9))
+        # Converged: the optimiser stopped at a zero gradient (L-BFGS-B may report a failed
+        # line search there, at the limit of float precision), and no parameter ran off
+        # towards 0 or infinity (beyond e^±15), where the likelihood has no maximum.
+        flat = float(np.max(np.abs(result.jac))) <= 1e-6 * max(1.0, abs(value))
+        inside = bool(np.all(np.abs(result.x) < 15.0))
+        converged = (bool(result.success) or flat) and inside
         if best is None or value > best[1]:
             best = (np.asarray(result.x), value, converged)
         if best[2]:
@@ -326,7 +330,9 @@ def apply_model(scores: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dict[s
     alive = p_alive(bgnbd, x, t_x, T)
     orders = expected_orders(bgnbd, float(settings.horizon_days), x, t_x, T)
     warnings: list[str] = []
-    if not bgnbd.converged or not (np.all(np.isfinite(alive)) and np.all(np.isfinite(orders))):
+    if not (np.all(np.isfinite(alive)) and np.all(np.isfinite(orders))):
+        summary["converged"]["bgnbd"] = False
+    if not summary["converged"]["bgnbd"]:
         summary["warning"] = (
             "model: the BG/NBD fit did not converge; p_alive, "
             "expected_orders and expected_revenue left empty"
