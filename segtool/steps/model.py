@@ -27,6 +27,7 @@ leaves the model columns empty and says why in the summary's ``warning``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,19 +113,24 @@ def _bgnbd_terms(
     grad_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
     grad_a = da_x[x_index] + w4 / a
     grad_b = db_x[x_index] - w4 / b_x1
+    # weighted sums as (w · v).sum(), not np.dot: BLAS threads on a busy 2-core machine
+    # made each dot product 10× slower than the plain loop
     grad = np.array(
         [
-            np.dot(weight, grad_r) * r,
-            np.dot(weight, grad_alpha) * alpha,
-            np.dot(weight, grad_a) * a,
-            np.dot(weight, grad_b) * b,
+            (weight * grad_r).sum() * r,
+            (weight * grad_alpha).sum() * alpha,
+            (weight * grad_a).sum() * a,
+            (weight * grad_b).sum() * b,
         ]
     )
-    return float(np.dot(weight, ll)), grad
+    return float((weight * ll).sum()), grad
+
+
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 def _maximise(
-    objective,
+    objective: Objective,
     starts: tuple[tuple[float, ...], ...],
     scale: np.ndarray,
 ) -> tuple[np.ndarray, float, bool]:
@@ -179,11 +185,17 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbd:
     x = np.asarray(x, dtype=np.float64)
     t_x = np.asarray(t_x, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
-    # identical customers counted once, with a weight
-    rows, weight = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
-    xu, txu, tu = rows[:, 0], rows[:, 1], rows[:, 2]
+    # identical customers counted once, with a weight (sorted: the sums, hence the fit,
+    # come out the same on every run)
+    table = (
+        pl.DataFrame({"x": x, "t_x": t_x, "T": T})
+        .group_by("x", "t_x", "T")
+        .len()
+        .sort("x", "t_x", "T")
+    )
+    xu, txu, tu = (table[c].to_numpy() for c in ("x", "t_x", "T"))
+    w = table["len"].cast(pl.Float64).to_numpy()
     x_unique, x_index = np.unique(xu, return_inverse=True)
-    w = weight.astype(np.float64)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         return _bgnbd_terms(theta, x_unique, x_index, xu, txu, tu, w)
