@@ -158,3 +158,29 @@ def test_a_misspelt_model_key_names_it(capsys, tmp_path):
     )
     assert result.code == 2
     assert "model.horizon" in result.err and "horizon_days" in result.err
+
+
+def test_too_little_data_warns_and_leaves_the_columns_empty(capsys, tmp_path):
+    """Two customers, one of them with a repeat order: no fit, a warning from the step
+    command and from run, empty columns, exit 0."""
+    (tmp_path / "orders.csv").write_text(
+        "ИНН;Дата;Сумма\n001;01.02.2026;100\n001;01.03.2026;150\n002;05.03.2026;70\n",
+        encoding="utf-8",
+    )
+    cfg = tmp_path / "segtool.yaml"
+    cfg.write_text("inputs: {orders: {path: orders.csv}}\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    assert cli(capsys, "ingest", "--config", cfg, "--workspace", ws).code == 0
+    scored = cli(capsys, "score", "--config", cfg, "--workspace", ws)
+    assert scored.code == 0
+    warning = "warning: model: not fitted, repeat customers: 1 (it needs at least 50)"
+    assert warning in scored.err
+    manifest = json.loads((ws / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["customers_fitted"] == 2 and "bgnbd" not in manifest["model"]
+    assert pl.read_parquet(ws / "scores.parquet")["p_alive"].null_count() == 2
+
+    result = cli(capsys, "run", "--config", cfg, "--out", tmp_path / "out")
+    assert result.code == 0 and warning in result.err
+    assert "Traceback" not in result.err
+    segments = pl.read_csv(tmp_path / "out" / "segments.csv")
+    assert segments["expected_revenue"].null_count() == segments.height == 2

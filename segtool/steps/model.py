@@ -321,7 +321,7 @@ def apply_model(scores: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dict[s
     summary["repeat_customers"] = int(repeat.sum())
     if repeat.sum() < MIN_REPEAT_CUSTOMERS:
         summary["warning"] = (
-            f"model: {int(repeat.sum())} customers with repeat orders (fewer than "
+            f"model: not fitted, repeat customers: {int(repeat.sum())} (it needs at least "
             f"{MIN_REPEAT_CUSTOMERS}); p_alive, expected_orders and expected_revenue left empty"
         )
         return _empty(scores), summary
@@ -356,8 +356,8 @@ def apply_model(scores: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dict[s
     summary["gamma_gamma_customers"] = int(valid_m.sum())
     if valid_m.sum() < MIN_REPEAT_CUSTOMERS:
         warnings.append(
-            f"model: {int(valid_m.sum())} repeat customers with a positive "
-            f"repeat-order value (fewer than {MIN_REPEAT_CUSTOMERS}); "
+            "model: order values not fitted, repeat customers with a positive repeat-order "
+            f"value: {int(valid_m.sum())} (it needs at least {MIN_REPEAT_CUSTOMERS}); "
             "expected_revenue left empty"
         )
     else:
