@@ -97,6 +97,17 @@ def test_sample_data_with_the_model(capsys, tmp_path):
     assert quiet.height >= 1
     quiet_ids = set(quiet["customer_id"])
     assert (segments.filter(pl.col("customer_id").is_in(quiet_ids))["p_alive"] < 0.3).all()
+    # one call covers them (stop: no red-flag calls or upsell on top), its reason lists
+    # the customer's red flags
+    assert set(tasks.filter(pl.col("customer_id").is_in(quiet_ids))["tactic"]) == {
+        "regular_gone_quiet"
+    }
+    flagged_quiet = quiet.join(
+        segments.select("customer_id", "red_flag_reasons"), on="customer_id"
+    ).filter(pl.col("red_flag_reasons") != "")
+    assert flagged_quiet.height >= 1
+    for row in flagged_quiet.iter_rows(named=True):
+        assert row["reason"].startswith(row["red_flag_reasons"])
 
     # the Customers sheet carries the labels and the numbers
     book = openpyxl.load_workbook(out / "segments.xlsx", read_only=True)
