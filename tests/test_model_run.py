@@ -47,7 +47,7 @@ def run(capsys, folder: Path, extra: str = "", name: str = "out"):
 
 def test_sample_data_with_the_model(capsys, tmp_path):
     result, manifest, segments, tasks, out = run(capsys, tmp_path)
-    assert "model" not in result.err  # no model warning on sample_data
+    assert "warning: model" not in result.err  # no model warning on sample_data
 
     model = manifest["model"]
     assert model["horizon_days"] == 90
@@ -79,6 +79,10 @@ def test_sample_data_with_the_model(capsys, tmp_path):
     reason = frequent["red_flag_reasons"][0]
     assert "похоже, ушёл:" in reason and "вероятность, что ещё покупает" in reason
     assert manifest["classify"]["red_flags"]["probably_left"] == left.height
+    assert (
+        f"model: P(alive) and 90-day expected orders for {buyers.height} customers "
+        f"({model['repeat_customers']} repeat); probably left while still active: {left.height}"
+    ) in result.err
 
     # the tasks' value is the expected revenue: weight × expected_revenue / steps
     weights = {
