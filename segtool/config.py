@@ -443,6 +443,14 @@ class ExportOptions(Strict):
     formats: list[OutputFormat] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
 
 
+class ModelOptions(Strict):
+    """BG/NBD + Gamma-Gamma per run (segtool.steps.model; docs/definitions.md)."""
+
+    enabled: bool = True
+    horizon_days: int = Field(90, ge=1, le=3650)  # expected orders and revenue over this
+    alert_below: float = Field(0.2, ge=0, le=1)  # red flag probably_left: active, p_alive below
+
+
 class Limits(Strict):
     max_reject_rate: float = Field(0.05, ge=0, le=1)
 
@@ -464,6 +472,7 @@ class Config(Strict):
     stages: Stages = Field(default_factory=Stages)
     grades: Grades = Field(default_factory=Grades)
     red_flags: RedFlags = Field(default_factory=RedFlags)
+    model: ModelOptions = Field(default_factory=ModelOptions)
     segments_extra: list[ExtraRule] = Field(default_factory=list)
     inference: Inference = Field(default_factory=Inference)
     playbook: str | None = "playbook.yaml"  # path, relative to the config file

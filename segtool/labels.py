@@ -69,7 +69,7 @@ RED_FLAG_LABELS: dict[str, dict[str, str]] = {
     "revenue_drop": {"ru": "падение выручки", "en": "revenue drop"},
     "overdue": {"ru": "пропущен обычный интервал заказа", "en": "overdue vs own cadence"},
     "lost_category": {"ru": "перестал покупать категорию", "en": "stopped buying a category"},
-    "probably_left": {"ru": "вероятно ушёл", "en": "probably left"},
+    "probably_left": {"ru": "вероятно, ушёл", "en": "probably left"},
 }
 
 # -- reason sentences --------------------------------------------------------------------
@@ -120,6 +120,8 @@ RED_FLAG_REASONS: dict[str, dict[str, str]] = {
         "overdue": "нет заказа {days} дн. при обычном интервале {cadence} дн.",
         "lost_category": "больше не покупает: {categories} (покупки были в предыдущие "
         "{window} мес., в последние {window} мес. их нет)",
+        "probably_left": "похоже, клиент ушёл: {orders} на {revenue}, обычно раз в {cadence} дн., "
+        "но последний заказ {days} дн. назад; вероятность, что ещё покупает, {p}%",
     },
     "en": {
         "revenue_drop": "revenue in the last {window} months {last} vs {prev} in the "
@@ -127,6 +129,8 @@ RED_FLAG_REASONS: dict[str, dict[str, str]] = {
         "overdue": "no order for {days} days; usual gap {cadence} days",
         "lost_category": "stopped buying: {categories} (bought in the previous {window} "
         "months, not in the last {window})",
+        "probably_left": "probably gone: {orders} worth {revenue}, usually one every "
+        "{cadence} days, but the last was {days} days ago; {p}% chance they still buy",
     },
 }
 

@@ -127,6 +127,7 @@ def run_pipeline(
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
+    from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
 
@@ -168,6 +169,11 @@ def run_pipeline(
         manifest["orders_after_as_of"] = count_after(orders, used_as_of)
         manifest["warnings"] = as_of_warnings
         warnings += as_of_warnings
+
+        with timings.measure("model"):
+            scores, manifest["model"] = apply_model(scores, cfg)
+        if "warning" in manifest["model"]:
+            warnings.append(manifest["model"]["warning"])
 
         with timings.measure("classify"):
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)

@@ -36,7 +36,7 @@ Channel = Literal["call", "email", "mail", "inmail", "chatbot", "survey"]
 Role = Literal["purchaser", "user", "decision_maker"]
 
 CHANNELS: tuple[str, ...] = ("call", "email", "mail", "inmail", "chatbot", "survey")
-RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category")
+RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category", "probably_left")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
     "company_name", "contact_name", "last_order_date", "months_since", "orders", "owner",
@@ -99,6 +99,8 @@ class Condition(_Strict):
     max_days_since_first_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
     min_days_since_last_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
     max_days_since_last_order: int | None = Field(None, ge=0, le=MAX_DAYS)  # inclusive
+    min_p_alive: float | None = Field(None, ge=0, le=1)  # the model's P(alive); no model: no match
+    max_p_alive: float | None = Field(None, ge=0, le=1)
 
     _lists = field_validator(
         "segment", "stage", "activity", "abc", "red_flags", "company_type", "size_class",

@@ -41,6 +41,14 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
     lines.append(f"customers: {sum(segments.values())} ({_counts(segments)})")
     channels = manifest.get("tasks_per_channel", {})
     lines.append(f"tasks: {sum(channels.values())} ({_counts(channels)})")
+    model = manifest.get("model", {})
+    if "bgnbd" in model and "warning" not in model:
+        left = manifest.get("classify", {}).get("red_flags", {}).get("probably_left", 0)
+        lines.append(
+            f"model: P(alive) and {model['horizon_days']}-day expected orders for "
+            f"{model['customers_fitted']} customers ({model['repeat_customers']} repeat); "
+            f"probably left while still active: {left}"
+        )
     mig = manifest.get("migration")
     if mig:
         lines.append(

@@ -12,6 +12,7 @@ from segtool.errors import EXIT_OK
 
 def execute(config_path: Path | None, workspace_override: Path | None,
             as_of_text: str | None) -> int:
+    from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
 
     cfg = load(config_path)
@@ -32,11 +33,15 @@ def execute(config_path: Path | None, workspace_override: Path | None,
             ignored = count_after(orders, as_of)
             warnings = check_as_of(orders, as_of, given=requested is not None, ignored=ignored)
             scores = score(orders, contacts, cfg, as_of).collect(engine="streaming")
+        manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        with console.step("fitting the model (P(alive), expected orders)"):
+            scores, manifest["model"] = apply_model(scores, cfg)
+        manifest["timings"]["model"] = round(time.perf_counter() - start, 3)
         manifest["as_of"] = as_of.isoformat()
         manifest["as_of_source"] = source
         manifest["orders_after_as_of"] = ignored
         manifest["warnings"] = warnings
-        manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
         workspace.save({"scores": scores}, manifest)
 
     buyers = int((scores["orders"] > 0).sum())
@@ -49,4 +54,6 @@ def execute(config_path: Path | None, workspace_override: Path | None,
     console.info(f"orders after as_of ignored: {ignored}")
     for message in warnings:
         console.warn(message)
+    if "warning" in manifest["model"]:
+        console.warn(manifest["model"]["warning"])
     return EXIT_OK

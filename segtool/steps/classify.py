@@ -39,9 +39,10 @@ CRITERIA: dict[str, tuple[str, bool]] = {
 # pareto needs an additive value; these fall back to quantile under method "pareto"
 NOT_ADDITIVE = {"recency", "margin"}
 GRADES = ("A", "B", "C")
-RED_FLAG_CODES = ("revenue_drop", "overdue", "lost_category")
+RED_FLAG_CODES = ("revenue_drop", "overdue", "lost_category", "probably_left")
 
 EXTRA_COLUMNS = [
+    "p_alive", "expected_orders", "expected_revenue",  # segtool.steps.model
     "segment_label_ru", "segment_label_en", "strategy", "strategy_label", "company_type",
     "company_type_inferred", "size_class", "size_class_inferred", "size_source",
     "period_category", "falling_asleep_after", "asleep_after", "months_since_last_order",
@@ -53,6 +54,8 @@ EXTRA_COLUMNS = [
 ]
 
 _BUYER = (pl.col("orders") > 0) & ~pl.col("is_lead")
+MODEL_SCORE_COLUMNS = ("order_days", "repeat_order_value", "p_alive", "expected_orders",
+                       "expected_revenue")
 
 
 # -- small expression helpers ---------------------------------------------------------------
@@ -110,6 +113,14 @@ def _orders_text(language: str) -> pl.Expr:
     else:
         noun = pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
     return pl.concat_str(n.cast(pl.String), pl.lit(" "), noun)
+
+
+def _percent_text(share: pl.Expr, language: str) -> pl.Expr:
+    """A share as whole percent; below 0.5 % "less than 1" rather than a bare 0."""
+    below = "менее 1" if language == "ru" else "less than 1"
+    percent = (share * 100).round(0)
+    return (pl.when(percent < 1).then(pl.lit(below))
+            .otherwise(percent.cast(pl.Int64).cast(pl.String)))
 
 
 def months_since(last: pl.Expr, as_of: dt.date) -> pl.Expr:
@@ -378,6 +389,20 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
             categories=pl.col("lost_categories"),
             window=str(flags.lost_category.window),
         )
+    if cfg.model.enabled:
+        # the periods still call the customer active, the model says they have gone
+        conditions["probably_left"] = (
+            _BUYER & (pl.col("activity") == "active")
+            & (pl.col("p_alive") < cfg.model.alert_below)
+        )
+        reasons["probably_left"] = _fill(
+            texts["probably_left"],
+            orders=_orders_text(language),
+            revenue=money_text(pl.col("revenue"), language),
+            cadence=grouped_digits(pl.col("cadence_days").clip(lower_bound=1)),
+            days=grouped_digits(pl.col("recency_days")),
+            p=_percent_text(pl.col("p_alive"), language),
+        )
     if not conditions:
         return [pl.lit("").alias("red_flags"), pl.lit("").alias("red_flag_reasons")]
     codes = pl.concat_list(
@@ -497,7 +522,11 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
              as_of: dt.date) -> tuple[pl.LazyFrame, dict[str, Any]]:
     """Segments (``schema.SEGMENT_COLUMNS`` then extras) and the summary for the manifest."""
     notes: list[str] = []
-    frame = scores.select(SCORE_COLUMNS)
+    # scores written before the model existed lack its columns: they read as empty
+    present = set(scores.collect_schema().names())
+    frame = scores.with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in MODEL_SCORE_COLUMNS if c not in present
+    ).select(SCORE_COLUMNS)
     has_lost = orders is not None and cfg.red_flags.lost_category.enabled
     if has_lost:
         lost = lost_categories(orders, cfg, as_of).collect(engine="streaming")

@@ -93,7 +93,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     },
     "red_flags": {
         "ru": {"revenue_drop": "падение выручки", "overdue": "пропущен заказ",
-               "lost_category": "ушла категория", "probably_left": "вероятно ушёл"},
+               "lost_category": "ушла категория", "probably_left": "вероятно, ушёл"},
         "en": {"revenue_drop": "revenue drop", "overdue": "overdue",
                "lost_category": "lost category", "probably_left": "probably left"},
     },
@@ -147,8 +147,8 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "frequency_score": ("Балл частоты (1–5)", "Frequency score (1–5)"),
     "monetary_score": ("Балл выручки (1–5)", "Monetary score (1–5)"),
     "lost_categories": ("Ушедшие категории", "Lost categories"),
-    "p_alive": ("Вероятность активности", "P(active)"),
-    "expected_orders": ("Ожидаемые заказы за 90 дней", "Expected orders, 90 days"),
+    "p_alive": ("Вероятность активности", "P(alive)"),
+    "expected_orders": ("Ожидаемые заказы за {days}", "Expected orders in {days}"),
     "expected_revenue": ("Ожидаемая выручка", "Expected revenue"),
     "task_id": ("Код задачи", "Task ID"),
     "contact_name": ("Контакт", "Contact"),
@@ -173,7 +173,7 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
 KINDS: dict[str, str] = {
     "orders": "int", "revenue": "money", "first_order_date": "date", "last_order_date": "date",
     "recency_days": "int", "tenure_days": "int", "avg_order_value": "money",
-    # size mixes units (turnover, headcount or 12-month revenue): a whole number, not money
+    # size: turnover, headcount or 12-month revenue, whichever graded it: a whole number
     "margin_rate": "percent", "cadence_days": "int", "size": "int",
     "months_since_last_order": "int", "revenue_12m": "money", "turnover": "money",
     "headcount": "int", "recency_score": "int", "frequency_score": "int",
@@ -236,14 +236,25 @@ _TEXT: dict[str, dict[str, Any]] = {
 }
 
 
-def header(key: str, language: str) -> str:
+def _days_text(days: int, language: str) -> str:
+    if language != "ru":
+        return f"{days} day" if days == 1 else f"{days} days"
+    if days % 10 == 1 and days % 100 != 11:
+        return f"{days} день"
+    if 2 <= days % 10 <= 4 and not 12 <= days % 100 <= 14:
+        return f"{days} дня"
+    return f"{days} дней"
+
+
+def header(key: str, language: str, horizon_days: int = 90) -> str:
     """The column's label; a column without one (added by a newer step) reads as words,
     «Some new column», never as a snake_case key."""
     pair = HEADERS.get(key)
     if pair is None:
         words = key.strip("_").replace("_", " ").strip() or key
         return words[:1].upper() + words[1:]
-    return pair[0 if language == "ru" else 1]
+    text = pair[0 if language == "ru" else 1]
+    return text.replace("{days}", _days_text(horizon_days, language))
 
 
 def _kind_of(key: str, dtype: pl.DataType) -> str:
@@ -288,7 +299,8 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
 
 
 def _columns(frame: pl.DataFrame, keys: list[str], language: str,
-             layout: dict[str, tuple[float, bool]] | None = None) -> list[Column]:
+             layout: dict[str, tuple[float, bool]] | None = None,
+             horizon_days: int = 90) -> list[Column]:
     """Sheet columns for ``keys``; ``layout`` gives some a fixed width and wrapping."""
     out = []
     for key in keys:
@@ -300,7 +312,7 @@ def _columns(frame: pl.DataFrame, keys: list[str], language: str,
         if key == "status":
             choices = [LABELS["status"][language][c] for c in STATUS_CODES]
         width, wrap = (layout or {}).get(key, (None, False))
-        out.append(Column(key, header(key, language), kind, width=width,  # type: ignore[arg-type]
+        out.append(Column(key, header(key, language, horizon_days), kind, width=width,  # type: ignore[arg-type]
                           choices=choices, wrap=wrap))
     return out
 
@@ -786,7 +798,8 @@ def write_outputs(
             _summary_sheet(book, segments, summary, cfg, tasks)
             keys = segment_keys(segments)
             book.write_table(text["customers"], labelled(segments, lang),
-                             _columns(segments, keys, lang), max_rows=max_rows, freeze_cols=2,
+                             _columns(segments, keys, lang, horizon_days=cfg.model.horizon_days),
+                             max_rows=max_rows, freeze_cols=2,
                              # ~50 columns: printed across pages, not shrunk to one
                              printing=PrintSetup(fit_width=False))
             warnings += book.warnings

@@ -37,6 +37,8 @@ SCORE_COLUMNS = [
     "size_class_inferred", "company_type", "company_type_inferred", "turnover", "headcount",
     "period_category", "falling_asleep_after", "asleep_after",
     "period_last_order_date", "last_durable_date", "durable_cycle_share",
+    # model inputs (order days, mean repeat-day net) and outputs (segtool.steps.model)
+    "order_days", "repeat_order_value", "p_alive", "expected_orders", "expected_revenue",
 ]
 
 _DAYS_PER_MONTH = 30.4375  # mean Gregorian month, for the durable cycle share
@@ -392,14 +394,23 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         revenue_12m=pl.when(date > size_start).then(pl.col("net")).sum().round(CENTS),
     )
     # cadence: the median gap between a customer's distinct order dates, as one sorted
-    # column with the gaps across customers masked out, not a sorted list per customer
+    # column with the gaps across customers masked out, not a sorted list per customer.
+    # The same pass counts the order days and the mean net of the repeat ones (the first
+    # day left out): the inputs of the model (segtool.steps.model).
     customer = pl.col("customer_id")
+    same = customer == customer.shift(1)
     gaps = (
-        per_order.filter(accepted).select("customer_id", "order_date").unique()
+        per_order.filter(accepted).group_by("customer_id", "order_date")
+        .agg(pl.col("net").sum())
         .sort("customer_id", "order_date")
-        .select(customer, pl.when(customer == customer.shift(1))
-                .then((date - date.shift(1)).dt.total_days()).alias("gap"))
-        .group_by("customer_id").agg(cadence_days=pl.col("gap").median())
+        .select(customer, pl.when(same).then((date - date.shift(1)).dt.total_days()).alias("gap"),
+                pl.when(same).then(pl.col("net")).alias("repeat_net"))
+        .group_by("customer_id").agg(
+            cadence_days=pl.col("gap").median(),
+            order_days=pl.len().cast(pl.Int64),
+            repeat_order_value=pl.when(pl.col("repeat_net").count() > 0)
+            .then(pl.col("repeat_net").sum() / pl.col("repeat_net").count()),
+        )
     )
     customers = customers.join(gaps, on="customer_id", how="left")
     customers = customers.join(_period_decision(lines, per_order, cfg, as_of),
@@ -581,4 +592,9 @@ def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
         "falling_asleep_after", "asleep_after",
         "period_last_order_date", "last_durable_date",
         pl.col("durable_cycle_share").cast(pl.Float64),
+        pl.col("order_days").fill_null(0).cast(pl.Int64),
+        pl.col("repeat_order_value").cast(pl.Float64),
+        # filled by segtool.steps.model.apply_model after scoring
+        *[pl.lit(None, dtype=pl.Float64).alias(c)
+          for c in ("p_alive", "expected_orders", "expected_revenue")],
     ).sort("customer_id")

@@ -18,9 +18,12 @@
 Count identity (checked): customers matched by a tactic = customers with at least one task
 + customers whose every task went to data_quality.
 
-expected_value = tactic ``weight`` × the customer's avg_order_value (for customers without
-orders — leads, no_purchase — the median avg_order_value of customers with orders), split
-evenly over the tactic's steps, rounded to 0.01.
+expected_value = tactic ``weight`` × the customer's value, split evenly over the tactic's
+steps, rounded to 0.01. The value is the model's ``expected_revenue`` over
+``model.horizon_days`` when the model is on (segtool.steps.model), else the avg_order_value;
+customers without orders — leads, no_purchase — get the median value of customers with
+orders. Tasks are sorted by it within a priority, so with the model on they are ranked by
+expected revenue.
 
 task_id = the first 16 hex digits of SHA-256 over ``customer_id|tactic|step|period`` (UTF-8),
 period being the as_of month (``2026-11``), ISO week (``2026-W47``) or quarter (``2026-Q4``)
@@ -73,6 +76,7 @@ _OPTIONAL: dict[str, DType] = {
     "red_flag_reasons": pl.String, "company_type": pl.String, "size_class": pl.String,
     "period_category": pl.String, "asleep_after": pl.Int64,
     "tenure_days": pl.Int64, "last_durable_date": pl.Date, "durable_cycle_share": pl.Float64,
+    "p_alive": pl.Float64, "expected_revenue": pl.Float64,
 }
 _CONTACT_COLUMNS: dict[str, DType] = {
     "customer_id": pl.String, "contact_name": pl.String, "role": pl.String,
@@ -234,6 +238,10 @@ def condition_expr(when: Condition, weight: float) -> pl.Expr:
         terms.append(pl.col("recency_days") >= when.min_days_since_last_order)
     if when.max_days_since_last_order is not None:
         terms.append(pl.col("recency_days") <= when.max_days_since_last_order)
+    if when.min_p_alive is not None:
+        terms.append(pl.col("p_alive") >= when.min_p_alive)
+    if when.max_p_alive is not None:
+        terms.append(pl.col("p_alive") < when.max_p_alive)
     if not terms:
         return pl.lit(True)
     return pl.all_horizontal(terms).fill_null(False)
@@ -245,17 +253,22 @@ def _prepare_segments(segments: pl.LazyFrame) -> pl.LazyFrame:
     median_value = (
         pl.col("avg_order_value").filter(pl.col("orders").fill_null(0) > 0).median()
     )
+    # with the model on, a customer's value is the revenue it expects from them over
+    # model.horizon_days (customers without orders: the median over those with orders)
+    buyer = pl.col("orders").fill_null(0) > 0
+    expected = pl.when(buyer).then(pl.col("expected_revenue"))
+    model_value = pl.coalesce(expected, expected.median(), pl.lit(0.0))
+    order_value = pl.coalesce(
+        pl.when(buyer).then(pl.col("avg_order_value")), median_value, pl.lit(0.0),
+    )
     return (
         segments.with_columns(missing)
         .with_columns(
             pl.col("customer_id").cast(pl.String),
             pl.col("red_flags").fill_null(""),
             (pl.col("recency_days") / _DAYS_PER_MONTH).alias("_months_since"),
-            pl.coalesce(
-                pl.when(pl.col("orders").fill_null(0) > 0).then(pl.col("avg_order_value")),
-                median_value,
-                pl.lit(0.0),
-            ).cast(pl.Float64).alias("_value"),
+            pl.when(expected.is_not_null().any()).then(model_value).otherwise(order_value)
+            .cast(pl.Float64).alias("_value"),
         )
     )
 
@@ -267,7 +280,8 @@ def _tactic_table(playbook: Playbook) -> pl.DataFrame:
         rows.append({
             "_t": index, "tactic": tactic.id, "_n_steps": len(steps), "_stop": tactic.stop,
             "_tactic_priority": tactic.priority, "_weight": tactic.weight,
-            "_flag_tactic": bool(tactic.when.red_flags),
+            # a tactic on flags or on the model's p_alive shows the flags' reasons
+            "_flag_tactic": bool(tactic.when.red_flags) or tactic.when.max_p_alive is not None,
         })
     return pl.DataFrame(rows, schema={
         "_t": pl.Int32, "tactic": pl.String, "_n_steps": pl.Int32, "_stop": pl.Boolean,

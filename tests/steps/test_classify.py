@@ -150,7 +150,8 @@ def test_thresholds_in_summary():
     assert summary["customers_per_segment"]["new_active"] == 3
     assert summary["customers_per_segment"]["lead"] == 1
     assert summary["revenue_per_segment"]["new_active"] == 900.0
-    assert summary["red_flags"] == {"revenue_drop": 1, "overdue": 1, "lost_category": 1}
+    assert summary["red_flags"] == {"revenue_drop": 1, "overdue": 1, "lost_category": 1,
+                                    "probably_left": 0}
 
 
 def test_rfm_scores():
