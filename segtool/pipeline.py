@@ -73,7 +73,13 @@ def run_pipeline(
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
-    from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
+    from segtool.steps.ingest import (
+        check_orders_accepted,
+        has_contacts_input,
+        ingest,
+        reject_rate,
+        rejects_csv_bytes,
+    )
     from segtool.steps.migration import compare, drop_closed_tasks, read_previous, write_migration
     from segtool.steps.score import count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
@@ -91,7 +97,9 @@ def run_pipeline(
 
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
+        check_orders_accepted(ingested)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
+        manifest["data_quality"] = ingested.quality
         warnings = list(ingested.warnings)
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet

@@ -74,6 +74,8 @@ def execute(
     )
     for message in result.warnings:
         console.warn(message)
+    for line in result.manifest.get("data_quality", {}).get("notes", []):
+        console.info(line)
     for line in summary_lines(result.manifest, out):
         console.info(line)
     if result.exit_code == EXIT_DATA:
