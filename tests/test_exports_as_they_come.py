@@ -228,3 +228,11 @@ def test_names_as_ids_are_folded_and_the_user_is_told(tmp_path, capsys):
     assert "company names in «Контрагент» are used as ids" in result.err
     assert manifest(config)["data_quality"]["ids_folded"] == {"name_spelling": 2}
     assert accounting(result, "orders.csv") == (4, 4, 0, 0)
+
+
+def test_a_flat_export_with_some_ids_missing_is_not_taken_for_grouped(tmp_path, capsys):
+    text = HEADER + ("001;А;01.02.2024;10\n002;Б;;20\n;;02.02.2024;30\n003;В;03.02.2024;40\n")
+    config = project(tmp_path, text, extra=LENIENT)
+    result = ingest(capsys, config)
+    assert by_row(config) == {3: "missing_date", 4: "missing_customer_id"}
+    assert "grouped" not in result.err

@@ -165,13 +165,21 @@ def _looks_grouped(raw: RawTable, m: dict[str, str]) -> bool:
     ).head(SAMPLE_ROWS).collect()
     if head.height == 0:
         return False
-    header_line = head["c"].is_not_null() & head["d"].is_null()
-    orphan = head["c"].is_null() & head["d"].is_not_null()
-    if not orphan.any() or not header_line.any():
-        return False
-    first_header = int(header_line.arg_true()[0])
-    first_orphan = int(orphan.arg_true()[0])
-    return first_header < first_orphan and orphan.sum() >= header_line.sum()
+    lines = head.select(
+        ordinary=pl.col("c").is_not_null() & pl.col("d").is_not_null(),
+        header=pl.col("c").is_not_null() & pl.col("d").is_null(),
+        orphan=pl.col("c").is_null() & pl.col("d").is_not_null() & pl.col("a").is_not_null(),
+    ).with_columns(
+        # for each line, whether the last line above it that is not an orphan is a header
+        under_header=pl.when(~pl.col("orphan")).then(pl.col("header")).forward_fill()
+        .shift(1).fill_null(False),
+    )
+    orphans = lines.filter(pl.col("orphan"))
+    # every order line without a customer sits under a customer line, none under an
+    # ordinary order line, and such lines are most of the file (an export with a few ids
+    # and dates missing is not a grouped report)
+    return (orphans.height > 0 and bool(orphans.get_column("under_header").all())
+            and orphans.height >= lines.get_column("ordinary").sum())
 
 
 # -- the per-file plan ---------------------------------------------------------------------
@@ -486,11 +494,9 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
         )
         .collect(engine="streaming")
     )
-    if not rerun:
-        better = _decided(fmt, rows, cfg)
-        if better is not None:  # the whole file's evidence overrules the sample's guess
-            del rows
-            return _run_plan(raw0, better, cfg, kind, lean=lean, rerun=True)
+    if not rerun and _decided(fmt, rows, cfg):
+        del rows  # the whole file's evidence overrules the sample's guess: read it again
+        return _run_plan(raw0, fmt, cfg, kind, lean=lean, rerun=True)
     # Rejected and duplicate rows are handled by index. Adding a column or filtering would
     # copy the (multi-chunk) columns of every row: at 10M lines, half a gigabyte more.
     failed_at = rows.select(pl.arg_where(pl.col("__failed").is_not_null())).to_series()
@@ -531,9 +537,9 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     return accepted, rejects, counts
 
 
-def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> FileFormat | None:
-    """The day/month order and the currency the whole file's evidence decides, when they
-    differ from those the pass used (decided from a sample); else None.
+def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> bool:
+    """Set the day/month order and the currency the whole file's evidence decides; True
+    when they differ from those the pass used (decided from a sample).
 
     Day/month: a date only one order can read (``25.12.2024``, ``12/25/2024``) counts for
     that order; a ``03.04.2024`` with dots counts as day first (nobody writes mm.dd.yyyy).
@@ -569,8 +575,9 @@ def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> FileFormat | N
         elif seen.height == 1 and currency is None:
             fmt.currency = currency = seen.row(0)[0]
     if (order, doubted, currency) == (fmt.date_order, fmt.doubted_dates, fmt.currency):
-        return None
-    return replace(fmt, date_order=order, doubted_dates=doubted, currency=currency)
+        return False
+    fmt.date_order, fmt.doubted_dates, fmt.currency = order, doubted, currency
+    return True
 
 
 ID_FIX_NAMES = {parse.ID_SPELLING: "spelling", parse.ID_SCRIPT: "cyrillic_latin",

@@ -210,26 +210,26 @@ def test_dev_zero_through_the_command_line_exits_3_at_once(tmp_path):
     assert time.perf_counter() - start < 10  # interpreter start-up included
 
 
-def test_sigterm_stops_a_read_of_a_slow_pipe_fed_file(tmp_path):
-    """A regular file is read in bounded blocks, so SIGTERM (turned into SystemExit by the
-    CLI) ends a run reading even a large input within a second."""
+def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
+    """Regular files are read in bounded blocks, so SIGTERM (turned into SystemExit by the
+    CLI) ends a run that is reading a large input, without a traceback."""
     big = tmp_path / "orders.csv"
-    with open(big, "w", encoding="utf-8") as handle:
+    with open(big, "w", encoding="cp1251") as handle:  # cp1251: transcoded block by block
         handle.write("ИНН;Дата;Сумма\n")
         line = "7701234567;05.03.2024;1,5\n" * 10_000
-        for _ in range(150):
+        for _ in range(300):
             handle.write(line)
     config = tmp_path / "segtool.yaml"
     config.write_text(f"inputs: {{orders: {{path: '{big}'}}}}\n", encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "segtool", "run", "--config", str(config),
                              "--out", str(tmp_path / "out"), "--format", "csv"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    time.sleep(1.0)
     sent = time.perf_counter()
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=15)
     finally:
         proc.kill()
-    assert proc.returncode != 0 or time.perf_counter() - sent < 10
-    assert time.perf_counter() - sent < 10
+    assert time.perf_counter() - sent < 15
+    assert "Traceback" not in err
