@@ -20,8 +20,10 @@ from segtool.io.readers import read_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = ["ИНН", "Наименование клиента", "Дата", "Сумма"]
-ROWS = [["7701234567", "ООО Ромашка", "05.03.2024", "1 200,50"],
-        ["0012", "ИП Волков", "11.02.2024", "350,25"]]
+ROWS = [
+    ["7701234567", "ООО Ромашка", "05.03.2024", "1 200,50"],
+    ["0012", "ИП Волков", "11.02.2024", "350,25"],
+]
 
 
 def table_text(sep: str = ";", newline: str = "\n") -> str:
@@ -36,8 +38,10 @@ def read_rows(path: Path, **kwargs) -> list[tuple]:
         raw.cleanup()
 
 
-EXPECTED = [("7701234567", "ООО Ромашка", "05.03.2024", "1 200,50", 2),
-            ("0012", "ИП Волков", "11.02.2024", "350,25", 3)]
+EXPECTED = [
+    ("7701234567", "ООО Ромашка", "05.03.2024", "1 200,50", 2),
+    ("0012", "ИП Волков", "11.02.2024", "350,25", 3),
+]
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
@@ -58,8 +62,10 @@ def test_8bit_cyrillic_code_pages_are_told_apart(tmp_path, codec):
 
 
 def test_english_headers_with_koi8_company_names(tmp_path):
-    text = ("Customer ID;Company;Date;Amount\n1;ООО Ромашка;05.03.2024;10\n"
-            "2;Завод Прибор;06.03.2024;20\n")
+    text = (
+        "Customer ID;Company;Date;Amount\n1;ООО Ромашка;05.03.2024;10\n"
+        "2;Завод Прибор;06.03.2024;20\n"
+    )
     path = tmp_path / "orders.csv"
     path.write_bytes(text.encode("koi8-r"))
     assert [r[1] for r in read_rows(path)] == ["ООО Ромашка", "Завод Прибор"]
@@ -100,7 +106,8 @@ def test_html_table_saved_as_xls(tmp_path, charset):
     assert raw.header_row == 2  # the title row above it is row 1 of that table
     assert read_rows(path) == [
         ("7701234567", "ООО «Ромашка»", "05.03.2024", "1 200,50", 3),
-        ("0012", "ИП Волков", "11.02.2024", "350,25", 4)]
+        ("0012", "ИП Волков", "11.02.2024", "350,25", 4),
+    ]
 
 
 def test_html_without_a_recognisable_table_is_refused(tmp_path):
@@ -125,20 +132,29 @@ def test_sheet_in_the_config_still_wins():
 
 def write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
     """A minimal OpenDocument spreadsheet (mimetype first and stored, as the format asks)."""
+
     def cell(v: str) -> str:
-        return (f'<table:table-cell office:value-type="string"><text:p>{v}</text:p>'
-                "</table:table-cell>")
+        return (
+            f'<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>'
+        )
+
     body = "".join(
         f'<table:table table:name="{name}">'
-        + "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>"
-                  for row in rows) + "</table:table>" for name, rows in sheets.items())
+        + "".join(
+            "<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>"
+            for row in rows
+        )
+        + "</table:table>"
+        for name, rows in sheets.items()
+    )
     content = (
         '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
         'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
         'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
         'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        f'<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body>'
-        '</office:document-content>')
+        f"<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body>"
+        "</office:document-content>"
+    )
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
         'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
@@ -146,10 +162,14 @@ def write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
         '<manifest:file-entry manifest:full-path="/" '
         'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-        '</manifest:manifest>')
+        "</manifest:manifest>"
+    )
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
-                   compress_type=zipfile.ZIP_STORED)
+        z.writestr(
+            "mimetype",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
         z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
         z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
 
@@ -202,9 +222,21 @@ def test_dev_zero_through_the_command_line_exits_3_at_once(tmp_path):
     config = tmp_path / "segtool.yaml"
     config.write_text("inputs: {orders: {path: /dev/zero}}\n", encoding="utf-8")
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "segtool", "run", "--config", str(config),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 3, result.stderr
     assert "/dev/zero" in result.stderr and "Traceback" not in result.stderr
     assert time.perf_counter() - start < 10  # interpreter start-up included
@@ -221,9 +253,23 @@ def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
             handle.write(line)
     config = tmp_path / "segtool.yaml"
     config.write_text(f"inputs: {{orders: {{path: '{big}'}}}}\n", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "segtool", "run", "--config", str(config),
-                             "--out", str(tmp_path / "out"), "--format", "csv"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+            "--format",
+            "csv",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)
     sent = time.perf_counter()
     proc.send_signal(signal.SIGTERM)
