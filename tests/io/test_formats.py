@@ -249,7 +249,7 @@ def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
     with open(big, "w", encoding="cp1251") as handle:  # cp1251: transcoded block by block
         handle.write("ИНН;Дата;Сумма\n")
         line = "7701234567;05.03.2024;1,5\n" * 10_000
-        for _ in range(300):
+        for _ in range(100):
             handle.write(line)
     config = tmp_path / "segtool.yaml"
     config.write_text(f"inputs: {{orders: {{path: '{big}'}}}}\n", encoding="utf-8")
@@ -277,5 +277,5 @@ def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
         _, err = proc.communicate(timeout=15)
     finally:
         proc.kill()
-    assert time.perf_counter() - sent < 15
+    assert time.perf_counter() - sent < 10
     assert "Traceback" not in err
