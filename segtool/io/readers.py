@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -271,7 +272,7 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
                     file_type=WORKBOOK_NAMES[file_type])
 
 
-def _data_sheet(reader, names: list[str], kind: str) -> int:
+def _data_sheet(reader: Any, names: list[str], kind: str) -> int:
     """Index of the first sheet whose header row maps the required columns; else the sheet
     with the most recognised header cells; else the first."""
     from segtool.io import aliases

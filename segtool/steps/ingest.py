@@ -843,6 +843,12 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
         if fmt.grouped:
             warnings.append(f"{fmt.name}: a grouped report: the customer of each header line "
                             "is carried to the order lines under it")
+        bad_ids = rejects.filter((pl.col("file") == fmt.name)
+                                 & (pl.col("reason") == E.REJECT_BAD_ID)).height
+        if bad_ids:
+            warnings.append(f"{fmt.name}: {bad_ids} customer id(s) in scientific notation "
+                            "(7,70E+09) lost their digits in Excel and were rejected as bad_id; "
+                            "format the id column as text and export again")
         if fmt.doubted_dates:
             warnings.append(f"{fmt.name}: dates written with "
                             f"{' and '.join(repr(d) for d in fmt.doubted_dates)} contradict the "
