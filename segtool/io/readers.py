@@ -22,6 +22,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -70,7 +71,7 @@ class RawTable:
         self.temp_files.clear()
 
 
-def unique_headers(cells: list[str | None]) -> list[str]:
+def unique_headers(cells: Sequence[str | None]) -> list[str]:
     """Headers as written, made unique («Сумма», «Сумма (2)»), blanks named by position."""
     seen: dict[str, int] = {}
     out = []

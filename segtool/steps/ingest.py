@@ -128,7 +128,8 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
     unmapped = [h for h in raw.headers if h not in set(mapping.values())]
     fmt = FileFormat(raw.name, mapping, decimal, date_order, raw.encoding, raw.delimiter,
                      raw.sheet, raw.header_row, unmapped, file_type=raw.file_type)
-    fmt.rates = cfg.inputs.formats.currency
+    rates = cfg.inputs.formats.currency
+    fmt.rates = {str(k): float(v) for k, v in rates.items()} if rates else None
     id_header = aliases.normalize_header(mapping.get("customer_id"))
     fmt.inn = any(word in id_header for word in ("инн", "inn", "taxid"))
     weak = {aliases.normalize_header(n) for n in aliases.WEAK_CUSTOMER[raw.kind]}
@@ -278,7 +279,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     for key in ("amount", "quantity", "unit_price", "margin", "cost"):
         if key in sources:
             frame = parse.parse_number(
-                frame, sources[key], f"__{key}", fmt.decimal,
+                frame, sources[key], f"__{key}", fmt.decimal or "comma",
                 ambiguous="__amount_amb" if key == money else None,
                 currency="__amount_cur" if key == money else None)
         else:
@@ -373,7 +374,7 @@ def _ambiguous_date(fmt: FileFormat) -> pl.Expr:
 def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     m = fmt.mapping
     inf = cfg.inference
-    frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal)
+    frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal or "comma")
     frame, id_checks = _customer_id(frame, fmt, "contacts")
     frame = frame.with_columns(__date_ev=pl.lit(None, dtype=pl.UInt8),
                                __amount_cur=pl.lit(None, dtype=pl.String))
