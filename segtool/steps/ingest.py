@@ -814,7 +814,7 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
     # (side by side they took 20 % longer at 10M lines). A workbook is read by fastexcel on
     # one core, so with one in the set two files are read at a time: the contacts workbook
     # while the orders CSV is parsed. Results keep the configured order either way.
-    workbooks = any(sniff.file_kind(path) == "xlsx" for _, path, _, _, _ in jobs)
+    workbooks = any(sniff.file_kind(path) in ("xlsx", "ods", "ole") for _, path, _, _, _ in jobs)
     with ThreadPoolExecutor(max_workers=2 if workbooks and len(jobs) > 1 else 1) as pool:
         futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides, lean=lean)
                    for kind, path, sheet, overrides, _ in jobs]

@@ -279,3 +279,27 @@ def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
         proc.kill()
     assert time.perf_counter() - sent < 10
     assert "Traceback" not in err
+
+
+def test_xlsx_with_a_title_page_first(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Титул"
+    book.active["A1"] = "Отчёт по продажам"
+    data = book.create_sheet("Продажи")
+    data.append(["Отчёт за март"])
+    data.append(HEADER)
+    for row in ROWS:
+        data.append(row)
+    path = tmp_path / "orders.xlsx"
+    book.save(path)
+    raw = read_table(path, "orders")
+    assert raw.sheet == "Продажи" and raw.header_row == 2
+    assert raw.frame.select([*raw.headers, "__row"]).collect().rows()[0] == (
+        "7701234567",
+        "ООО Ромашка",
+        "05.03.2024",
+        "1 200,50",
+        3,
+    )
