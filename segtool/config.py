@@ -65,8 +65,12 @@ class ColumnOverrides(Strict):
 class Formats(Strict):
     date: Literal["auto", "dmy", "mdy", "ymd"] | str = "auto"
     decimal: Literal["auto", "comma", "point"] = "auto"
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1251", "latin-1"] = "auto"
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1251", "latin-1", "utf-16",
+                      "utf-16-le", "utf-16-be", "koi8-r", "mac-cyrillic"] = "auto"
     delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    # conversion table: amounts marked in these currencies are multiplied by the rate
+    # (unmarked amounts are taken as they are); without it a second currency is rejected
+    currency: dict[Literal["RUB", "USD", "EUR", "GBP", "CNY"], float] | None = None
 
 
 class Inputs(Strict):

@@ -125,7 +125,13 @@ def run_pipeline(
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
     from segtool.steps.export import write_outputs
-    from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
+    from segtool.steps.ingest import (
+        check_orders_accepted,
+        has_contacts_input,
+        ingest,
+        reject_rate,
+        rejects_csv_bytes,
+    )
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
@@ -148,7 +154,9 @@ def run_pipeline(
 
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
+        check_orders_accepted(ingested)
         manifest["inputs"] = [s.as_dict() for s in ingested.stats]
+        manifest["data_quality"] = ingested.quality
         warnings = list(ingested.warnings) + (prev.warnings if prev is not None else [])
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet

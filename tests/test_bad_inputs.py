@@ -138,9 +138,10 @@ def test_title_lines_above_the_header(tmp_path, capsys):
     assert rejects(config) == [("orders.csv", 4, "Сумма", "bad_amount")]  # header is row 3
 
 
-def test_utf16_is_refused_with_a_hint(tmp_path, capsys):
+def test_utf16_is_read(tmp_path, capsys):
     config = project(tmp_path, (HEADER + "001;А;01.02.2024;1\n").encode("utf-16"))
-    assert_one_error(ingest(capsys, config), EXIT_INPUT, "orders.csv", "UTF-16")
+    assert ingest(capsys, config).code == EXIT_OK
+    assert orders(config)["customer_id"].to_list() == ["001"]
 
 
 # -- encodings and delimiters -------------------------------------------------------------

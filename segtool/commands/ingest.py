@@ -24,6 +24,8 @@ def report_ingest(result, cfg, rejects_path: Path) -> int:
         console.info(notice)
     for stats in result.stats:
         console.info(stats.line())
+    for line in result.notes:
+        console.info(line)
     if result.rejects.height:
         reasons = Counter(result.rejects["reason"].to_list())
         detail = ", ".join(f"{k}: {v}" for k, v in reasons.most_common())
@@ -51,6 +53,7 @@ def execute(config_path: Path | None, workspace_override: Path | None, *,
             result = ingest(cfg)
         manifest = new_manifest(cfg.source_path, cfg.source_sha256)
         manifest["inputs"] = [s.as_dict() for s in result.stats]
+        manifest["data_quality"] = result.quality
         manifest["timings"] = timings.seconds
         ws.save(
             {"orders": result.orders, "contacts": result.contacts},

@@ -53,7 +53,9 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
     try:
         overrides = getattr(cfg.inputs.columns, kind)
         if raw.sheet:
-            out.append(f"  type:        XLSX, sheet {raw.sheet!r}")
+            out.append(f"  type:        {raw.file_type}, sheet {raw.sheet!r}")
+        elif raw.file_type == "HTML":
+            out.append(f"  type:        HTML table, encoding {raw.encoding}")
         else:
             out.append(f"  type:        CSV, encoding {raw.encoding}, delimiter "
                        f"{DELIMITER_NAMES.get(raw.delimiter or '', repr(raw.delimiter))}")
@@ -65,9 +67,30 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
             out.append(f"  PROBLEM:     {exc.message}")
             return out
         fmt = detect_formats(raw, mapping, cfg)
-        out.append(f"  numbers:     decimal {fmt.decimal}")
+        head = type(raw)(**{**raw.__dict__, "frame": raw.frame.head(rows), "temp_files": []})
+        accepted, rejects, _ = _run_plan(head, fmt, cfg, kind)  # settles dates and currency
+        out.append(f"  numbers:     decimal {fmt.decimal}; a point-thousands value in a "
+                   "comma file (1.250) is rejected as ambiguous_amount"
+                   if fmt.decimal == "comma" else f"  numbers:     decimal {fmt.decimal}")
         if kind == "orders":
-            out.append(f"  dates:       {fmt.date_order}")
+            out.append(f"  dates:       {fmt.date_order} (the whole file's dates decide; "
+                       "contradicting ones are rejected as ambiguous_date)")
+            if fmt.rates:
+                rates = ", ".join(f"{k} × {v:g}" for k, v in fmt.rates.items())
+                out.append(f"  currency:    converted by inputs.formats.currency: {rates}")
+            else:
+                out.append(f"  currency:    {fmt.currency or 'not marked'}; amounts marked "
+                           "in another currency are rejected as other_currency")
+            if fmt.grouped:
+                out.append("  layout:      a grouped report: each customer line is carried "
+                           "to the order lines under it (the line itself: group_header)")
+        ids = ("company names (no id column): case, quotes and legal form folded"
+               if fmt.names_as_ids else
+               "ИНН: spelling folded, 9/11 digits get their leading zero back"
+               if fmt.inn else "spelling and Cyrillic/Latin look-alikes folded")
+        out.append(f"  ids:         {ids}; 7,70E+09 is rejected as bad_id")
+        out.append("  totals:      Итого / Всего / Total / Subtotal lines are rejected as "
+                   "totals_row")
         out.append("  columns:")
         width = max(len(k) for k in mapping)
         for key, header in mapping.items():
@@ -76,8 +99,9 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
             out.append(f"    {'(not used)':<{width}}  ← «{header}»")
         if kind == "orders":
             out.append("  " + _periods_line(mapping, cfg))
-        head = type(raw)(**{**raw.__dict__, "frame": raw.frame.head(rows), "temp_files": []})
-        accepted, rejects, _ = _run_plan(head, fmt, cfg, kind)
+        if fmt.id_fixes:
+            folded = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fmt.id_fixes.items())
+            out.append(f"  ids folded in these rows: {folded}")
         shown = accepted.drop("source_file")
         out.append(f"  first {rows} rows as parsed:")
         with pl.Config(tbl_rows=rows, tbl_cols=12, fmt_str_lengths=30, tbl_width_chars=160):

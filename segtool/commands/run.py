@@ -95,6 +95,8 @@ def execute(
         console.warn(message)
     for message in result.notices:
         console.info(message)
+    for line in result.manifest.get("data_quality", {}).get("notes", []):
+        console.info(line)
     for line in summary_lines(result.manifest, out):
         console.info(line)
     if result.exit_code == EXIT_DATA:

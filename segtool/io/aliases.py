@@ -229,3 +229,24 @@ def expected_headers(kind: str) -> str:
         names = ALIASES[kind][key][1:4]
         parts.append(f"{key} ({' / '.join(names)})")
     return ", ".join(parts)
+
+
+def has_required(headers: list[str], kind: str) -> bool:
+    """Whether a header row maps every required column (orders: an amount, or quantity and
+    price, too)."""
+    mapping = map_headers(unique_headers_for_check(headers), kind)
+    if any(k not in mapping for k in REQUIRED[kind]):
+        return False
+    if kind == "orders":
+        return "amount" in mapping or ("quantity" in mapping and "unit_price" in mapping)
+    return True
+
+
+def unique_headers_for_check(headers: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for cell in headers:
+        name = (cell or "").strip()
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out

@@ -18,8 +18,26 @@ _CURRENCY_TOKENS = ["руб.", "руб", "р.", "rub", "rur", "usd", "eur", "gbp
                     "¥", " ", "\u00a0", "\u202f", "\u2009", "'", "’", "`", "\t"]
 
 
+CURRENCIES = {  # code -> lower-case marks that name it in a cell (ISO code, sign, word)
+    "RUB": ["руб", "р.", "rub", "rur", "₽"],
+    "USD": ["usd", "$"],
+    "EUR": ["eur", "€"],
+    "GBP": ["gbp", "£"],
+    "CNY": ["cny", "¥"],
+}
+
+
+def currency_of(text: pl.Expr) -> pl.Expr:
+    """The currency a (lower-case) amount cell names, or null when it names none."""
+    out = pl.lit(None, dtype=pl.String)
+    for code, marks in reversed(CURRENCIES.items()):
+        out = pl.when(text.str.contains_any(marks)).then(pl.lit(code)).otherwise(out)
+    return out
+
+
 def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
-                 decimal: str = "comma"):
+                 decimal: str = "comma", *, ambiguous: str | None = None,
+                 currency: str | None = None):
     """Add column ``dst`` (Float64) parsed from text column ``src``.
 
     Accepts decimal comma or point, thousands separators (space, no-break space,
@@ -44,8 +62,13 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
     frame = frame.with_columns(fast_value.cast(pl.Float64, strict=False).alias(fast))
     # 400 digits cast to inf, "nan" to NaN: not numbers anyone wrote on purpose
     frame = frame.with_columns(pl.when(pl.col(fast).is_finite()).then(pl.col(fast)).alias(fast))
+    lowered = pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
+    if currency is not None:
+        frame = frame.with_columns(lowered.alias(t)).with_columns(
+            currency_of(pl.col(t)).alias(currency))
+        lowered = pl.col(t)
     frame = frame.with_columns(
-        pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
+        lowered
         .str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
         .str.replace_many(["\u2212", "\u2013"], ["-", "-"])
         .alias(t)
@@ -59,6 +82,11 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
         pl.col(t).str.strip_chars("()+-").alias(t),
     )
     body = pl.col(t)
+    if ambiguous is not None:
+        # one separator followed by exactly three digits, and not the file's decimal mark
+        shape = r"^\d{1,3}\.\d{3}$" if decimal == "comma" else r"^\d{1,3},\d{3}$"
+        flagged = body.str.contains(shape) if decimal == "comma" else pl.lit(False)
+        frame = frame.with_columns(flagged.fill_null(False).alias(ambiguous))
     has_c = body.str.contains(",", literal=True)
     has_p = body.str.contains(".", literal=True)
     comma_last = has_c & has_p & body.str.contains(r",\d*$")  # "1.234,56": comma is decimal
@@ -88,7 +116,12 @@ def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
 EXCEL_EPOCH = pl.date(1899, 12, 30)
 
 
-def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: str = "dmy"):
+DATE_SEPARATORS = {".": 0, "/": 1, "-": 2}
+DMY_ONLY, MDY_ONLY, EITHER = 1, 2, 3  # what a day/month date allows: see date_evidence
+
+
+def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: str = "dmy",
+               *, evidence: str | None = None):
     """Add column ``dst`` (Date) parsed from text column ``src``.
 
     Accepts ``dd.mm.yyyy``, ``dd/mm/yyyy``, ``dd-mm-yyyy`` (month first with order
@@ -96,6 +129,11 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
     them followed by a time of day (dropped), and Excel serial numbers (days since
     1899-12-30). ``order`` may also be a strftime format from the config. Impossible dates
     such as 31.02.2024 give null.
+
+    ``evidence`` names a UInt8 column telling, for a date written day and month first in
+    either order, which orders it allows: ``separator * 4 + kind`` with separator 0 ``.``,
+    1 ``/``, 2 ``-`` and kind :data:`DMY_ONLY` (``25.12.2024``), :data:`MDY_ONLY`
+    (``12/25/2024``) or :data:`EITHER` (``03.04.2024``); null for ISO, serial and other dates.
     """
     t, p = f"__{dst}_t", f"__{dst}_p"
     if "%" in order:
@@ -113,7 +151,16 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
     # general parser too, which reads two-digit years.
     exact = pl.col(src).str.to_date("%Y-%m-%d", strict=False)
     if order == "dmy":
-        exact = pl.coalesce(pl.col(src).str.to_date("%d.%m.%Y", strict=False), exact)
+        dotted = pl.col(src).str.to_date("%d.%m.%Y", strict=False)
+        if evidence is not None:
+            frame = frame.with_columns(
+                pl.when(dotted.is_not_null())
+                .then(pl.when(dotted.dt.day() > 12).then(pl.lit(DMY_ONLY, pl.UInt8))
+                      .otherwise(pl.lit(EITHER, pl.UInt8)))
+                .alias(evidence))
+        exact = pl.coalesce(dotted, exact)
+    elif evidence is not None:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.UInt8).alias(evidence))
     frame = frame.with_columns(exact.alias(fast))
     frame = frame.with_columns(pl.when(pl.col(fast).dt.year() >= 1000).then(pl.col(fast))
                                .alias(fast))
@@ -121,11 +168,20 @@ def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: st
         pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.strip_chars().alias(t)
     )
     frame = frame.with_columns(
-        pl.col(t).str.extract_groups(r"^(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
+        pl.col(t).str.extract_groups(r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
         .alias(p)
     )
-    a, b, c = (pl.col(p).struct.field(k) for k in ("1", "2", "3"))
+    a, sep, b, c = (pl.col(p).struct.field(k) for k in ("1", "2", "3", "4"))
     a_is_year = a.str.len_chars() == 4
+    if evidence is not None:
+        ai, bi = a.cast(pl.Int32, strict=False), b.cast(pl.Int32, strict=False)
+        kind = (pl.when(a_is_year).then(None)
+                .when((ai > 12) & (bi <= 12)).then(pl.lit(DMY_ONLY, pl.UInt8))
+                .when((bi > 12) & (ai <= 12)).then(pl.lit(MDY_ONLY, pl.UInt8))
+                .when((ai <= 12) & (bi <= 12)).then(pl.lit(EITHER, pl.UInt8)))
+        sep_code = sep.replace_strict(DATE_SEPARATORS, default=None, return_dtype=pl.UInt8)
+        frame = frame.with_columns(
+            pl.coalesce(pl.col(evidence), sep_code * 4 + kind).alias(evidence))
     if order == "ymd":
         y, m, d = a, b, c
     elif order == "mdy":
@@ -216,3 +272,78 @@ ROLE_VALUES = [
     ("decision_maker", ["лпр", "руковод", "директор", "decision", "dm", "owner", "владел"]),
     ("user", ["пользоват", "технич", "инженер", "user", "engineer", "выбира"]),
 ]
+
+
+# -- customer ids ---------------------------------------------------------------------------
+_ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+_ODD_SPACES = ["\u00a0", "\u202f", "\u2007", "\u2009", "\u3000"]
+_FULL_WIDTH = [chr(0xFF10 + i) for i in range(10)] + ["\uff0d"]
+_ASCII_FOR_FULL_WIDTH = [str(i) for i in range(10)] + ["-"]
+LOOKALIKE_CYRILLIC = "АВЕКМНОРСТУХ"
+LOOKALIKE_LATIN = "ABEKMHOPCTYX"
+_CODE_SHAPE = rf"^[0-9A-Z{LOOKALIKE_CYRILLIC}][0-9A-Z{LOOKALIKE_CYRILLIC} _./\-]*$"
+SCIENTIFIC_ID = r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$"
+ID_SPELLING, ID_SCRIPT, ID_PADDED = 1, 2, 4  # bits of the fix made to an id
+
+
+def normalize_id(text: pl.Expr, *, inn: bool) -> tuple[pl.Expr, pl.Expr]:
+    """(id, fix) for a trimmed id cell: the id as it is meant and a UInt8 of ID_* bits.
+
+    Folded: zero-width and no-break spaces, a leading apostrophe (Excel's text marker),
+    full-width digits, a trailing ``.0`` (a number column read as float), Cyrillic letters
+    that look like Latin ones in codes (``КА-001`` = ``KA-001``), and, for an ИНН column,
+    a 9- or 11-digit ИНН whose leading zero Excel dropped. Clean ids (most of them) are
+    returned as they are.
+    """
+    clean = text.str.contains(r"^[0-9A-Za-z_/\-]+$")
+    dirty = pl.when(~clean).then(text)
+    spelled = (
+        dirty.str.replace_many(_ZERO_WIDTH, [""] * len(_ZERO_WIDTH))
+        .str.replace_many(_ODD_SPACES, [" "] * len(_ODD_SPACES))
+        .str.replace_many(_FULL_WIDTH, _ASCII_FOR_FULL_WIDTH)
+        .str.strip_chars()
+        .str.strip_chars_start("'’`")
+        .str.strip_chars()
+        .str.replace(r"^(\d+)\.0+$", "$1")
+    )
+    folded = pl.when(spelled.str.contains(_CODE_SHAPE) & spelled.str.contains(r"\d")).then(
+        spelled.str.replace_many(list(LOOKALIKE_CYRILLIC), list(LOOKALIKE_LATIN))
+    ).otherwise(spelled)
+    value = pl.when(clean).then(text).otherwise(folded)
+    fix = (pl.when(~clean & (spelled != text)).then(pl.lit(ID_SPELLING, pl.UInt8))
+           .otherwise(pl.lit(0, pl.UInt8))
+           + pl.when(~clean & (folded != spelled)).then(pl.lit(ID_SCRIPT, pl.UInt8))
+           .otherwise(pl.lit(0, pl.UInt8)))
+    if inn:
+        short = value.str.contains(r"^(\d{9}|\d{11})$")
+        value = pl.when(short).then(pl.lit("0") + value).otherwise(value)
+        fix = fix + pl.when(short).then(pl.lit(ID_PADDED, pl.UInt8)).otherwise(
+            pl.lit(0, pl.UInt8))
+    return value, pl.when(text.is_not_null()).then(fix)
+
+
+_LEGAL_FORMS = ["ооо", "оао", "зао", "пао", "ао", "ип", "нко", "ано", "фгуп", "гуп", "муп",
+                "мку", "мбу", "тоо", "чп", "llc", "ltd", "inc", "gmbh", "corp", "plc", "co"]
+
+
+def name_key(name: pl.Expr) -> pl.Expr:
+    """A company name folded for matching: case, ё, quotes and the legal form's place do
+    not matter (``ООО "Ромашка"`` = ``Ромашка ООО`` = ``ооо «ромашка»``)."""
+    words = (
+        name.str.to_lowercase().str.replace_all("ё", "е", literal=True)
+        .str.replace_all(r"[«»\"'“”„`’.,()]", " ")
+        .str.replace_all(r"(^|\s)(" + "|".join(_LEGAL_FORMS) + r")(\s|$)", " ")
+        .str.replace_all(r"(^|\s)(" + "|".join(_LEGAL_FORMS) + r")(\s|$)", " ")
+    )
+    return words.str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+_TOTALS_WORDS = r"(итого|всего|итог|total|grand\s+total|sub-?\s?total|totals)"
+TOTALS_ROW = (r"(?i)^\s*" + _TOTALS_WORDS
+              + r"(\s*[:.]|\s+(по|за|for|by|of)(\s.*)?)?\s*:?\s*$")
+
+
+def is_totals_marker(text: pl.Expr) -> pl.Expr:
+    """Whether a cell is a totals or subtotals marker: Итого, Всего по клиенту, Итого:,
+    Total, Grand total, Subtotal... (a name that merely starts with «Total» is not)."""
+    return text.str.contains(TOTALS_ROW).fill_null(False)

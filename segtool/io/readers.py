@@ -1,4 +1,8 @@
-"""Read an export (CSV or XLSX) into a LazyFrame of text columns with a source-row column.
+"""Read an export into a LazyFrame of text columns with a source-row column.
+
+Formats: CSV/text (any encoding :mod:`segtool.io.sniff` detects), .xlsx, legacy .xls
+(BIFF) and .ods (all three through fastexcel/calamine), and HTML tables whatever the file
+is called (web CRMs save them as ``.xls``).
 
 Every column is read as text; parsing into dates and numbers happens in the ingest step,
 where a value that does not parse becomes a reject record instead of an error.
@@ -16,9 +20,13 @@ import contextlib
 import csv
 import io
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -53,6 +61,7 @@ class RawTable:
     sheet: str | None = None
     header_row: int = 1  # spreadsheet row of the header
     forgiving: bool = False  # read by the slow forgiving path
+    file_type: str = "CSV"  # CSV, XLSX, XLS, ODS or HTML (for messages and inspect)
     temp_files: list[Path] = field(default_factory=list)
 
     def cleanup(self) -> None:
@@ -65,7 +74,7 @@ class RawTable:
         self.temp_files.clear()
 
 
-def unique_headers(cells: list[str | None]) -> list[str]:
+def unique_headers(cells: Sequence[str | None]) -> list[str]:
     """Headers as written, made unique («Сумма», «Сумма (2)»), blanks named by position."""
     seen: dict[str, int] = {}
     out = []
@@ -82,16 +91,13 @@ def unique_headers(cells: list[str | None]) -> list[str]:
 
 def read_table(path: Path, kind: str, *, encoding: str = "auto", delimiter: str = "auto",
                sheet: str | int | None = None, forgiving: bool = False) -> RawTable:
-    """Open ``path`` (CSV or XLSX, by content) as a :class:`RawTable`."""
+    """Open ``path`` (CSV, XLSX, XLS, ODS or HTML, by content) as a :class:`RawTable`."""
     path = Path(path)
     file_type = sniff.file_kind(path)
-    if file_type == "ole":
-        raise InputError(
-            f"{path}: a password-protected workbook or an old .xls file; remove the password "
-            "or save it as .xlsx or CSV", code="E-INPUT-XLSX",
-        )
-    if file_type == "xlsx":
-        return _read_xlsx(path, kind, sheet)
+    if file_type in ("xlsx", "ods", "ole"):
+        return _read_xlsx(path, kind, sheet, file_type)
+    if file_type == "html":
+        return _read_html(path, kind, encoding)
     if sheet is not None:
         pass  # a sheet name for a CSV file is harmless; the file has one table
     dialect = sniff.sniff_csv(path, kind, encoding, delimiter)
@@ -104,8 +110,8 @@ def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable
     headers = unique_headers(dialect.headers)
     temp: list[Path] = []
     source: Path = path
-    if dialect.encoding not in ("utf-8", "utf-8-sig"):
-        source = _transcode(path, dialect.encoding)
+    if dialect.encoding not in ("utf-8", "utf-8-sig") or dialect.cr_only:
+        source = _transcode(path, dialect.encoding, dialect.cr_only)
         temp.append(source)
     first_data_row = dialect.header_row + 2  # header record index (0-based) → rows below
     frame = (
@@ -130,8 +136,9 @@ def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable
 _OPEN_FDS = Path("/proc/self/fd")
 
 
-def _transcode(path: Path, encoding: str) -> Path:
-    """Stream a cp1251 (or other 8-bit) file into a UTF-8 temp file polars can scan.
+def _transcode(path: Path, encoding: str, cr_only: bool = False) -> Path:
+    """Stream a cp1251, KOI8-R, UTF-16... file into a UTF-8 temp file polars can scan
+    (CR-only line endings turned into LF on the way).
 
     Where the system lets a deleted file be opened again by its descriptor (Linux'
     ``/proc/self/fd``), the temp file is unlinked at once and read through that path: the
@@ -143,11 +150,15 @@ def _transcode(path: Path, encoding: str) -> Path:
     if anonymous:
         os.unlink(tmp)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+
+    def utf8(text: str) -> bytes:
+        return (text.replace("\r", "\n") if cr_only else text).encode("utf-8")
+
     try:
         with open(path, "rb") as src, os.fdopen(os.dup(fd), "wb") as dst:
             while block := src.read(TRANSCODE_CHUNK):
-                dst.write(decoder.decode(block).encode("utf-8"))
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+                dst.write(utf8(decoder.decode(block)))
+            dst.write(utf8(decoder.decode(b"", final=True)))
     except OSError as exc:
         os.close(fd)
         if not anonymous:
@@ -165,7 +176,7 @@ def _decoded_text(path: Path, encoding: str) -> io.StringIO:
         data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
         encoding = "utf-8"
     errors = "segtool-cp1251" if encoding == "utf-8" else "replace"
-    return io.StringIO(data.decode(encoding, errors=errors), newline="")
+    return io.StringIO(data.decode(encoding, errors=errors).lstrip("\ufeff"), newline="")
 
 
 def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable:
@@ -182,13 +193,21 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
     except MemoryError:
         raise InputError(f"{path}: too large for the forgiving reader",
                          code="E-INPUT-READ") from None
-    header_index = dialect.header_row
+    return _records_table(path, kind, records, dialect.header_row, encoding=dialect.encoding,
+                          delimiter=dialect.delimiter, name=path.name, file_type="CSV")
+
+
+def _records_table(path: Path, kind: str, records: list[list[str]], header_index: int, *,
+                   encoding: str | None, name: str, file_type: str,
+                   delimiter: str | None = None) -> RawTable:
+    """A table from parsed records: rows with more cells than the header are marked."""
     headers = unique_headers(records[header_index] if len(records) > header_index else [])
     width = len(headers)
     body = records[header_index + 1:]
     columns: dict[str, list[str | None]] = {h: [] for h in headers}
     ragged: list[bool] = []
     extra: list[str | None] = []
+    joiner = delimiter or " | "
     for record in body:
         is_blank = not record or all(not c.strip() for c in record)
         cells = [] if is_blank else record
@@ -197,29 +216,46 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
             columns[h].append(value if value not in ("",) else None)
         over = len(cells) > width
         ragged.append(over)
-        extra.append(dialect.delimiter.join(cells[width:]) if over else None)
+        extra.append(joiner.join(cells[width:]) if over else None)
     first_data_row = header_index + 2
     frame = pl.DataFrame(
         {**{h: pl.Series(h, v, dtype=pl.String) for h, v in columns.items()},
          RAGGED: pl.Series(RAGGED, ragged, dtype=pl.Boolean),
          EXTRA: pl.Series(EXTRA, extra, dtype=pl.String)}
     ).with_row_index(ROW, offset=first_data_row).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(path, path.name, kind, frame.lazy(), headers, dialect.encoding,
-                    dialect.delimiter, header_row=header_index + 1, forgiving=True)
+    return RawTable(path, name, kind, frame.lazy(), headers, encoding, delimiter,
+                    header_row=header_index + 1, forgiving=True, file_type=file_type)
 
 
-def _read_xlsx(path: Path, kind: str, sheet: str | int | None) -> RawTable:
+WORKBOOK_NAMES = {"xlsx": "XLSX", "ods": "ODS", "ole": "XLS"}
+
+
+def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
+               file_type: str = "xlsx") -> RawTable:
+    """A workbook (.xlsx, .ods or legacy .xls) through fastexcel/calamine.
+
+    Without ``sheet`` the data sheet is the first whose header is recognised (a title page
+    or a notes sheet in front of it is skipped); ``sheet`` in the config still wins.
+    """
     import fastexcel
 
-    sniff.check_xlsx(path)
+    if file_type == "xlsx":
+        sniff.check_xlsx(path)
     try:
         reader = fastexcel.read_excel(str(path))
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error family
+        if file_type == "ole":
+            raise InputError(
+                f"{path}: a password-protected workbook or a damaged old .xls file; remove "
+                "the password or save it as .xlsx or CSV", code="E-INPUT-XLSX",
+            ) from None
         raise InputError(f"{path}: cannot open the workbook: {_short(exc)}",
                          code="E-INPUT-XLSX") from None
     names = reader.sheet_names
+    if not names:
+        raise InputError(f"{path}: the workbook has no sheets", code="E-INPUT-EMPTY")
     if sheet is None:
-        sheet_id: str | int = 0
+        sheet_id: str | int = _data_sheet(reader, names, kind)
     elif isinstance(sheet, int) or (
         isinstance(sheet, str) and sheet.isdigit() and sheet not in names
     ):
@@ -240,7 +276,7 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None) -> RawTable:
     sheet_name = names[sheet_id] if isinstance(sheet_id, int) else sheet_id
     if table.height == 0:
         raise InputError(f"{path}: sheet {sheet_name!r} is empty", code="E-INPUT-EMPTY")
-    offset = _first_row_offset(path, sheet_name)
+    offset = _first_row_offset(path, sheet_name) if file_type == "xlsx" else 0
     head_rows = [[("" if v is None else str(v)) for v in row]
                  for row in table.head(sniff.HEADER_SEARCH_ROWS).iter_rows()]
     header_index = sniff.find_header_row(head_rows, kind)
@@ -253,7 +289,173 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None) -> RawTable:
         .with_columns(pl.col(h).str.strip_chars().replace("", None) for h in headers)
     )
     return RawTable(path, f"{path.name}[{sheet_name}]", kind, frame.lazy(), headers,
-                    sheet=sheet_name, header_row=offset + header_index + 1)
+                    sheet=sheet_name, header_row=offset + header_index + 1,
+                    file_type=WORKBOOK_NAMES[file_type])
+
+
+def _data_sheet(reader: Any, names: list[str], kind: str) -> int:
+    """Index of the first sheet whose header row maps the required columns; else the sheet
+    with the most recognised header cells; else the first."""
+    from segtool.io import aliases
+
+    if len(names) == 1:
+        return 0
+    best, best_hits = 0, 0
+    for index in range(len(names)):
+        try:
+            head = reader.load_sheet(index, header_row=None, dtypes="string",
+                                     n_rows=sniff.HEADER_SEARCH_ROWS).to_polars()
+        except Exception:  # noqa: BLE001 - a sheet that cannot be read is not the data
+            continue
+        rows = [[("" if v is None else str(v)) for v in row] for row in head.iter_rows()]
+        if not rows:
+            continue
+        header = rows[sniff.find_header_row(rows, kind)]
+        if aliases.has_required(header, kind):
+            return index
+        hits = aliases.score_header_row(header, kind)
+        if hits > best_hits:
+            best, best_hits = index, hits
+    return best
+
+
+def _without_trailing_blanks(cells: list[str]) -> list[str]:
+    while cells and not cells[-1].strip():
+        cells = cells[:-1]
+    return cells
+
+
+# -- HTML tables (web CRMs' "Export to Excel") ------------------------------------------
+class _TableParser(HTMLParser):
+    """Every <table> of a page as rows of cell texts; a colspan repeats an empty cell so
+    the columns stay aligned. Nested tables are collected on their own."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self._stack: list[list[list[str]]] = []
+        self._row: list[list[str]] = []  # the open row of each open table
+        self._cell: list[list[str] | None] = []
+        self._span: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._stack.append([])
+            self._row.append([])
+            self._cell.append(None)
+            self._span.append(1)
+        elif not self._stack:
+            return
+        elif tag == "tr":
+            self._end_row()
+        elif tag in ("td", "th"):
+            self._end_cell()
+            self._cell[-1] = []
+            span = dict(attrs).get("colspan") or "1"
+            self._span[-1] = min(int(span), 1000) if span.strip().isdigit() else 1
+        elif tag == "br" and self._cell[-1] is not None:
+            self._cell[-1].append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self._stack:
+            return
+        if tag == "table":
+            self._end_row()
+            self.tables.append(self._stack.pop())
+            self._row.pop()
+            self._cell.pop()
+            self._span.pop()
+        elif tag == "tr":
+            self._end_row()
+        elif tag in ("td", "th"):
+            self._end_cell()
+
+    def handle_data(self, data: str) -> None:
+        if self._stack and self._cell[-1] is not None:
+            self._cell[-1].append(data)
+
+    def _end_cell(self) -> None:
+        if self._cell[-1] is not None:
+            text = " ".join("".join(self._cell[-1]).split())
+            self._row[-1].append(text)
+            self._row[-1].extend([""] * (self._span[-1] - 1))
+            self._cell[-1] = None
+            self._span[-1] = 1
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self._row[-1]:
+            self._stack[-1].append(self._row[-1])
+        self._row[-1] = []
+
+
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w:-]+)", re.IGNORECASE)
+
+
+def _html_text(path: Path, forced: str) -> tuple[str, str]:
+    data = path.read_bytes()
+    if forced != "auto":
+        encoding = forced
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    else:
+        declared = _META_CHARSET.search(data[:4096])
+        name = declared.group(1).decode("ascii", "replace").lower() if declared else ""
+        try:
+            encoding = codecs.lookup(name).name if name else ""
+        except LookupError:
+            encoding = ""
+        if not encoding:
+            encoding = sniff.detect_encoding(data[:sniff.SAMPLE_BYTES])[0]
+    try:
+        return data.decode(encoding, errors="replace"), encoding
+    except LookupError:
+        return data.decode("utf-8", errors="replace"), "utf-8"
+
+
+def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
+    """The biggest table of an HTML page whose header is recognised, read with the
+    standard library's HTML parser (tolerant of the unclosed tags such pages have)."""
+    from segtool.io import aliases
+
+    text, used = _html_text(path, encoding)
+    parser = _TableParser()
+    try:
+        parser.feed(text)
+        parser.close()
+    except (ValueError, AssertionError) as exc:
+        raise InputError(f"{path}: cannot parse the HTML page: {_short(exc)}",
+                         code="E-INPUT-FORMAT") from None
+    while parser._stack:  # tables the page never closed
+        parser.handle_endtag("table")
+    best: tuple[int, int, int] | None = None  # (has required, rows, index)
+    header_at: dict[int, int] = {}
+    for index, rows in enumerate(parser.tables):
+        head = rows[:sniff.HEADER_SEARCH_ROWS]
+        if not head:
+            continue
+        at = sniff.find_header_row(head, kind)
+        if aliases.score_header_row(head[at], kind) == 0:
+            continue
+        header_at[index] = at
+        rank = (int(aliases.has_required(head[at], kind)), len(rows) - at, index)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    if best is None:
+        found = len(parser.tables)
+        raise InputError(
+            f"{path}: an HTML page with {found} table{'s' if found != 1 else ''}, none with a "
+            "recognisable header row; export the list as CSV or XLSX",
+            code="E-INPUT-COLUMNS",
+        )
+    index = best[2]
+    width = len(parser.tables[index][header_at[index]])
+    records = [row[:width] + _without_trailing_blanks(row[width:])
+               for row in parser.tables[index]]
+    return _records_table(path, kind, records, header_at[index], encoding=used,
+                          name=path.name, file_type="HTML")
 
 
 def _first_row_offset(path: Path, sheet_name: str) -> int:

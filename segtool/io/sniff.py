@@ -1,14 +1,17 @@
 """Look at the start of a file and decide how to read it.
 
-Encoding (BOM, UTF-8, cp1251), delimiter, header row, decimal separator and date order
-are detected from a sample; every guess can be pinned in ``inputs.formats``.
+Encoding (BOM, UTF-8, UTF-16 with or without a BOM, cp1251, KOI8-R, Mac Cyrillic),
+line endings (CR-only from old Macs), delimiter, header row, decimal separator and date
+order are detected from a sample; every guess can be pinned in ``inputs.formats``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,18 +26,47 @@ DELIMITERS = [";", ",", "\t", "|"]
 
 @dataclass
 class CsvDialect:
-    encoding: str  # "utf-8", "utf-8-sig" or "cp1251"
+    encoding: str  # "utf-8", "utf-8-sig", "utf-16(-le/-be)", "cp1251", "koi8-r", ...
     delimiter: str
     header_row: int  # 0-based record index of the header
     headers: list[str] = field(default_factory=list)
     mixed_encoding: bool = False  # UTF-8 with some cp1251 bytes (decoded per sequence)
+    cr_only: bool = False  # old-Mac line endings: records end with CR alone
+
+
+def check_regular(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: reading a device such as
+    /dev/zero never ends, and opening a FIFO blocks until someone writes to it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found", code="E-INPUT-MISSING") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied", code="E-INPUT-READ") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file")
+    if not stat.S_ISREG(mode):
+        what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise InputError(f"{path}: {what}, not a regular file; export the data to a file "
+                         "and name that file", code="E-INPUT-READ")
+
+
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|table|head|body|meta)\b",
+                         re.IGNORECASE | re.DOTALL)
 
 
 def file_kind(path: Path) -> str:
-    """'xlsx', 'xls' or 'csv' by content (an .xlsx that is really a CSV is read as CSV)."""
+    """'xlsx', 'ods', 'ole' (legacy .xls or an encrypted workbook), 'html' or 'csv', by
+    content: an .xlsx that is really a CSV is read as CSV, an .xls that is really an HTML
+    page (what many web CRMs call "Export to Excel") as HTML."""
+    check_regular(path)
     try:
         with open(path, "rb") as handle:
-            head = handle.read(8)
+            head = handle.read(4096)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found", code="E-INPUT-MISSING") from None
     except IsADirectoryError:
@@ -44,11 +76,23 @@ def file_kind(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
     if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
+        # OpenDocument stores its "mimetype" member first and uncompressed
+        return "ods" if b"opendocument.spreadsheet" in head[:128] else "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         # OLE2: legacy .xls, or an encrypted (password-protected) xlsx
         return "ole"
+    if _looks_like_html(head):
+        return "html"
     return "csv"
+
+
+def _looks_like_html(head: bytes) -> bool:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    if head.lstrip().lower().startswith(b"<?xml"):
+        return b"<html" in head.lower()
+    return _HTML_START.match(head) is not None
 
 
 def check_xlsx(path: Path) -> None:
@@ -70,8 +114,13 @@ def read_sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
         return handle.read(size)
 
 
+CYRILLIC_8BIT = ("cp1251", "koi8-r", "mac-cyrillic")  # the first wins a tie
+
+
 def detect_encoding(sample: bytes, forced: str = "auto") -> tuple[str, bool]:
-    """(encoding, mixed). UTF-8 BOM → utf-8-sig; valid UTF-8 → utf-8; else cp1251.
+    """(encoding, mixed). UTF-8 BOM → utf-8-sig; UTF-16 by its BOM or by its zero bytes
+    (Excel's "Unicode text"); valid UTF-8 → utf-8; else the 8-bit Cyrillic code page
+    under which the text reads as words (cp1251, KOI8-R or Mac Cyrillic).
 
     ``mixed`` is True when the sample is mostly UTF-8 with a few invalid sequences:
     such a file is decoded as UTF-8 with cp1251 for the bad bytes.
@@ -83,14 +132,52 @@ def detect_encoding(sample: bytes, forced: str = "auto") -> tuple[str, bool]:
         return "utf-8-sig", not _valid_utf8(body)
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16", False
+    utf16 = _utf16_without_bom(sample)
+    if utf16:
+        return utf16, False
     if _valid_utf8(sample):
         return "utf-8", False
     # Mostly UTF-8 (many multi-byte Cyrillic sequences) but some bad bytes → mixed.
     utf8_cyr = len(re.findall(rb"[\xd0\xd1][\x80-\xbf]", sample))
-    high = sum(1 for b in sample if b >= 0x80)
+    high = len(re.findall(rb"[\x80-\xff]", sample))
     if utf8_cyr and utf8_cyr * 2 >= high * 0.6:
         return "utf-8", True
-    return "cp1251", False
+    return cyrillic_codepage(sample), False
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when every other byte of the start is mostly zero (ASCII
+    and Latin text in UTF-16) or 0x04 (Cyrillic in UTF-16), else None."""
+    head = sample[:4096]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    def share(part: bytes) -> float:
+        return (part.count(0) + part.count(4)) / len(part)
+    if share(odd) > 0.6 and share(even) < 0.2:
+        return "utf-16-le"
+    if share(even) > 0.6 and share(odd) < 0.2:
+        return "utf-16-be"
+    return None
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+_GOOD_WORD = re.compile(r"^(?:[а-яё]+|[А-ЯЁ][а-яё]*|[А-ЯЁ]+)$")
+
+
+def cyrillic_codepage(sample: bytes) -> str:
+    """The 8-bit code page under which the most words read as Russian words: all lower
+    case, capitalised or all capitals in А-Я (a wrong code page gives «тПНБЫЙБ» or «ЋЋЋ»)."""
+    body = sample[:65536]
+    if not re.search(rb"[\x80-\xff]", body):
+        return "cp1251"
+    best, best_score = CYRILLIC_8BIT[0], -1
+    for codec in CYRILLIC_8BIT:
+        words = _WORD.findall(body.decode(codec, errors="replace"))
+        score = sum(len(w) for w in words if not w.isascii() and _GOOD_WORD.match(w))
+        if score > best_score:
+            best, best_score = codec, score
+    return best
 
 
 def _valid_utf8(sample: bytes) -> bool:
@@ -106,7 +193,9 @@ def decode_sample(sample: bytes, encoding: str) -> str:
     if encoding == "utf-8-sig":
         sample = sample[3:]
         encoding = "utf-8"
-    return sample.decode(encoding, errors="replace")
+    if encoding.startswith("utf-16") and len(sample) % 2:
+        sample = sample[:-1]  # a sample cut in the middle of a character
+    return sample.decode(encoding, errors="replace").lstrip("\ufeff")
 
 
 def detect_delimiter(text: str, forced: str = "auto") -> str:
@@ -170,12 +259,16 @@ def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "a
     if not sample.strip(b"\xef\xbb\xbf \r\n\t"):
         raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
     enc, mixed = detect_encoding(sample, encoding)
-    if enc == "utf-16":
-        raise InputError(
-            f"{path}: UTF-16 text is not supported; save it as UTF-8 or Windows-1251 CSV",
-            code="E-INPUT-ENCODING",
-        )
-    text = decode_sample(sample, enc)
+    try:
+        text = decode_sample(sample, enc)
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {enc!r} in inputs.formats.encoding",
+                         code="E-INPUT-ENCODING") from None
+    if not text.strip("\ufeff \r\n\t\x00"):
+        raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
+    cr_only = "\r" in text and "\n" not in text
+    if cr_only:
+        text = text.replace("\r", "\n")
     if len(sample) == SAMPLE_BYTES and "\n" not in text:
         raise InputError(
             f"{path}: no line break in the first {SAMPLE_BYTES // 1024} KiB; "
@@ -185,7 +278,7 @@ def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "a
     rows = first_records(text, delim)
     header_row = find_header_row(rows, kind)
     headers = rows[header_row] if rows else []
-    return CsvDialect(enc, delim, header_row, headers, mixed)
+    return CsvDialect(enc, delim, header_row, headers, mixed, cr_only)
 
 
 # -- value formats (file-level hints; per-value rules do the rest) -------------------------

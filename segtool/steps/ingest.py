@@ -38,6 +38,16 @@ class FileFormat:
     sheet: str | None = None
     header_row: int = 1
     unmapped: list[str] = field(default_factory=list)
+    file_type: str = "CSV"
+    doubted_dates: list[str] = field(default_factory=list)  # separators read as ambiguous
+    currency: str | None = None  # the file's currency (header or most marked cells)
+    rates: dict[str, float] | None = None  # inputs.formats.currency
+    grouped: bool = False  # customer on a header line, order lines under it
+    inn: bool = False  # the id column is an ИНН: 9/11 digits get their leading zero back
+    names_as_ids: bool = False  # no id column: the company name is the id
+    id_fixes: dict[str, int] = field(default_factory=dict)  # ids folded, by kind of fix
+    several_names: list[str] = field(default_factory=list)  # ids written with two names
+    date_evidence: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +59,8 @@ class IngestResult:
     formats: list[FileFormat] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for information: hidden by --quiet
+    notes: list[str] = field(default_factory=list)  # console lines on ids and matching
+    quality: dict = field(default_factory=dict)  # manifest "data_quality"
 
     @property
     def rows_read(self) -> int:
@@ -115,8 +127,61 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
     dates = sample[date_col].drop_nulls().to_list() if date_col else []
     date_order = sniff.detect_date_order(dates, cfg.inputs.formats.date)
     unmapped = [h for h in raw.headers if h not in set(mapping.values())]
-    return FileFormat(raw.name, mapping, decimal, date_order, raw.encoding, raw.delimiter,
-                      raw.sheet, raw.header_row, unmapped)
+    fmt = FileFormat(raw.name, mapping, decimal, date_order, raw.encoding, raw.delimiter,
+                     raw.sheet, raw.header_row, unmapped, file_type=raw.file_type)
+    rates = cfg.inputs.formats.currency
+    fmt.rates = {str(k): float(v) for k, v in rates.items()} if rates else None
+    id_header = aliases.normalize_header(mapping.get("customer_id"))
+    fmt.inn = any(word in id_header for word in ("инн", "inn", "taxid"))
+    weak = {aliases.normalize_header(n) for n in aliases.WEAK_CUSTOMER[raw.kind]}
+    if id_header in weak or mapping.get("customer_id") == mapping.get("company_name"):
+        ids = raw.frame.select(pl.col(mapping["customer_id"])).head(SAMPLE_ROWS).collect()
+        lettered = ids.select(pl.col(mapping["customer_id"]).str.contains(r"\p{L}{2}").mean())
+        fmt.names_as_ids = bool(lettered.item() or 0) and lettered.item() > 0.5
+    money = mapping.get("amount") or mapping.get("unit_price")
+    fmt.currency = _header_currency(money)
+    if fmt.currency is None and money:
+        marks = sample.select(parse.currency_of(pl.col(money).str.to_lowercase())
+                              .drop_nulls().mode().first()) if money in sample.columns else None
+        fmt.currency = marks.item() if marks is not None and marks.height else None
+    if raw.kind == "orders" and date_col:
+        fmt.grouped = _looks_grouped(raw, mapping)
+    return fmt
+
+
+def _header_currency(header: str | None) -> str | None:
+    text = (header or "").lower()
+    for code, marks in parse.CURRENCIES.items():
+        if any(f for f in marks if f in text and f not in ("р.",)):
+            return code
+    return None
+
+
+def _looks_grouped(raw: RawTable, m: dict[str, str]) -> bool:
+    """A grouped report (1C's «Продажи по контрагентам»): lines with the customer and no
+    date, then order lines with a date and no customer."""
+    money = m.get("amount") or m.get("quantity")
+    head = raw.frame.select(
+        _text(m, "customer_id").alias("c"), _text(m, "order_date").alias("d"),
+        (_text(m, "amount") if money == m.get("amount") else _text(m, "quantity")).alias("a"),
+    ).head(SAMPLE_ROWS).collect()
+    if head.height == 0:
+        return False
+    lines = head.select(
+        ordinary=pl.col("c").is_not_null() & pl.col("d").is_not_null(),
+        header=pl.col("c").is_not_null() & pl.col("d").is_null(),
+        orphan=pl.col("c").is_null() & pl.col("d").is_not_null() & pl.col("a").is_not_null(),
+    ).with_columns(
+        # for each line, whether the last line above it that is not an orphan is a header
+        under_header=pl.when(~pl.col("orphan")).then(pl.col("header")).forward_fill()
+        .shift(1).fill_null(False),
+    )
+    orphans = lines.filter(pl.col("orphan"))
+    # every order line without a customer sits under a customer line, none under an
+    # ordinary order line, and such lines are most of the file (an export with a few ids
+    # and dates missing is not a grouped report)
+    return (orphans.height > 0 and bool(orphans.get_column("under_header").all())
+            and orphans.height >= lines.get_column("ordinary").sum())
 
 
 # -- the per-file plan ---------------------------------------------------------------------
@@ -164,6 +229,42 @@ def _clipped(value: pl.Expr) -> pl.Expr:
     )
 
 
+def _totals_checks(fmt: FileFormat) -> list[tuple]:
+    """A totals or subtotals line (Итого, Всего по клиенту, Total...) in the customer, name
+    or order column: rejected whatever else it holds."""
+    m = fmt.mapping
+    columns = [m.get(k) for k in ("customer_id", "company_name", "order_id")]
+    return [(parse.is_totals_marker(pl.col(h)), E.REJECT_TOTALS, h)
+            for h in dict.fromkeys(h for h in columns if h)]
+
+
+def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.LazyFrame,
+                                                                            list[tuple]]:
+    """``__cid`` (the id as meant, see :func:`parse.normalize_id`), ``__idfix`` and, for a
+    file keyed by names, ``__key``; plus the checks on the id: totals markers, scientific
+    notation, and (grouped report) the customer's header line."""
+    m = fmt.mapping
+    written = _text(m, "customer_id")
+    cid, fix = parse.normalize_id(written, inn=fmt.inn)
+    frame = frame.with_columns(cid.alias("__cid"), fix.alias("__idfix"))
+    checks: list[tuple] = []
+    if kind == "orders" and fmt.grouped:
+        is_header = pl.col("__cid").is_not_null() & _text(m, "order_date").is_null()
+        frame = frame.with_columns(
+            __group_line=is_header,
+            __cid=pl.coalesce(pl.col("__cid"),
+                              pl.when(is_header).then(pl.col("__cid")).forward_fill()),
+        )
+        checks.append((pl.col("__group_line"), E.REJECT_GROUP_HEADER, m["customer_id"]))
+    checks += [
+        (pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]),
+        (pl.col("__cid").str.contains(parse.SCIENTIFIC_ID), E.REJECT_BAD_ID, m["customer_id"]),
+    ]
+    if fmt.names_as_ids:
+        frame = frame.with_columns(parse.name_key(pl.col("__cid")).alias("__key"))
+    return frame, checks
+
+
 def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False):
     m = fmt.mapping
     frame, sources = raw.frame, dict(m)
@@ -175,28 +276,52 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
                 sources[key] = f"__{key}_text"
                 frame = frame.with_columns(
                     pl.when(empty_amount).then(pl.col(m[key])).alias(sources[key]))
-    frame = _with_numbers(frame, sources, ["amount", "quantity", "unit_price", "margin", "cost"],
-                          fmt.decimal)
-    frame = parse.parse_date(frame, m["order_date"], "__date", fmt.date_order or "dmy")
+    money = "amount" if "amount" in m else "unit_price"
+    for key in ("amount", "quantity", "unit_price", "margin", "cost"):
+        if key in sources:
+            frame = parse.parse_number(
+                frame, sources[key], f"__{key}", fmt.decimal or "comma",
+                ambiguous="__amount_amb" if key == money else None,
+                currency="__amount_cur" if key == money else None)
+        else:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"__{key}"))
+    if money not in sources:
+        frame = frame.with_columns(__amount_amb=pl.lit(False),
+                                   __amount_cur=pl.lit(None, dtype=pl.String))
+    order = fmt.date_order or "dmy"
+    evidence = "__date_ev" if "%" not in order else None
+    frame = parse.parse_date(frame, m["order_date"], "__date", order, evidence=evidence)
+    if evidence is None:
+        frame = frame.with_columns(__date_ev=pl.lit(None, dtype=pl.UInt8))
     qp = pl.col("__quantity") * pl.col("__unit_price")
     has_amount_col = "amount" in m
     # quantity × price fills an empty amount cell; an unreadable amount (н/д) is a reject
     amount = (pl.when(pl.col("__amount_raw").is_null()).then(qp).otherwise(pl.col("__amount"))
               if has_amount_col else qp)
+    cur = pl.col("__amount_cur")
+    if fmt.rates:  # a conversion table: marked amounts are converted, unknown ones rejected
+        amount = amount * cur.replace_strict(fmt.rates, default=1.0, return_dtype=pl.Float64)
+        foreign = cur.is_not_null() & ~cur.is_in(list(fmt.rates))
+    elif fmt.currency:
+        foreign = cur.is_not_null() & (cur != fmt.currency)
+    else:
+        foreign = pl.lit(False)
     margin_expr = (pl.coalesce(pl.col("__margin"), pl.col("__amount") - pl.col("__cost"))
                    if "cost" in m else pl.col("__margin"))
     lo, hi = cfg.ingest.min_year, cfg.ingest.max_year
-    frame = frame.with_columns(
-        __cid=_text(m, "customer_id"), __date_raw=_text(m, "order_date"),
-        __amount_raw=_text(m, "amount"),
-    ).with_columns(__amount=amount)
+    frame = frame.with_columns(__date_raw=_text(m, "order_date"),
+                               __amount_raw=_text(m, "amount"))
+    frame, id_checks = _customer_id(frame, fmt, "orders")
+    frame = frame.with_columns(__amount=amount)
     amount_header = m.get("amount") or m.get("quantity")
-    checks: list[tuple] = []
+    money_header = m.get(money) or amount_header
+    checks: list[tuple] = _totals_checks(fmt)
     if RAGGED in raw.frame.collect_schema():
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
+    checks += id_checks
     checks += [
-        (pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]),
         (pl.col("__date_raw").is_null(), E.REJECT_MISSING_DATE, m["order_date"]),
+        (_ambiguous_date(fmt), E.REJECT_AMBIGUOUS_DATE, m["order_date"]),
         (pl.col("__date").is_null(), E.REJECT_BAD_DATE, m["order_date"]),
         (~pl.col("__date").dt.year().is_between(lo, hi), E.REJECT_DATE_OUT_OF_RANGE,
          m["order_date"]),
@@ -205,8 +330,13 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
         checks += [
             (pl.col("__amount_raw").is_null() & pl.col("__amount").is_null(),
              E.REJECT_MISSING_AMOUNT, m["amount"]),
-            (pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, m["amount"]),
         ]
+    checks += [
+        (pl.col("__amount_amb"), E.REJECT_AMBIGUOUS_AMOUNT, money_header),
+        (foreign, E.REJECT_OTHER_CURRENCY, money_header),
+    ]
+    if has_amount_col:
+        checks += [(pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, m["amount"])]
     else:
         checks += [(pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, amount_header)]
     output = [
@@ -226,15 +356,33 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     return frame, checks, output, margin_expr
 
 
+def _ambiguous_date(fmt: FileFormat) -> pl.Expr:
+    """A date only the other day/month order can read, or one written with a separator
+    whose dates in this file contradict the decided order (their ≤ 12 days are then
+    ambiguous too: «03/04/2024» among «12/25/2024» in a dd.mm.yyyy file)."""
+    order = fmt.date_order or "dmy"
+    if order not in ("dmy", "mdy"):
+        return pl.lit(False)
+    other = parse.MDY_ONLY if order == "dmy" else parse.DMY_ONLY
+    ev = pl.col("__date_ev")
+    out = (ev % 4) == other
+    doubted = [parse.DATE_SEPARATORS[sep] * 4 + parse.EITHER for sep in fmt.doubted_dates]
+    if doubted:
+        out = out | ev.is_in(doubted)
+    return out.fill_null(False)
+
+
 def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
     m = fmt.mapping
     inf = cfg.inference
-    frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal)
-    frame = frame.with_columns(__cid=_text(m, "customer_id"))
-    checks: list[tuple] = []
+    frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal or "comma")
+    frame, id_checks = _customer_id(frame, fmt, "contacts")
+    frame = frame.with_columns(__date_ev=pl.lit(None, dtype=pl.UInt8),
+                               __amount_cur=pl.lit(None, dtype=pl.String))
+    checks: list[tuple] = _totals_checks(fmt)
     if RAGGED in raw.frame.collect_schema():
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
-    checks.append((pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]))
+    checks += id_checks
 
     title = _text(m, "job_title")
     role_text = _text(m, "role")
@@ -297,7 +445,8 @@ def _row_hashes(raw: RawTable) -> list[pl.Expr]:
             pl.struct(columns[:3]).hash(SEEDS[1]).alias("__h2")]
 
 
-def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False):
+def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False,
+              rerun: bool = False):
     """Accepted rows, reject records and counts for one file.
 
     One streaming pass over the file keeps, per row, only what is needed afterwards: its
@@ -306,9 +455,19 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     never held in memory as a whole. ``lean`` keeps just what score and routing read:
     see :data:`segtool.schema.LEAN_ORDERS` and :data:`segtool.schema.LEAN_CONTACTS`.
     """
+    raw0 = raw
     dedup = cfg.ingest.drop_duplicates
-    if dedup:  # hashed first: the raw text then need not travel through the parsing
-        raw = replace(raw, frame=raw.frame.with_columns(_row_hashes(raw)))
+    # The hashes (for the duplicate check) and the blank-row test read every column; the
+    # rest of the plan only the mapped ones. Narrowing the frame first keeps a 5,000-column
+    # export as quick as an 8-column one: every later step sees a handful of columns.
+    present = raw.frame.collect_schema()
+    blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
+    if RAGGED in present:
+        blank = blank & ~pl.col(RAGGED)
+    keep = list(dict.fromkeys([ROW, *fmt.mapping.values(),
+                               *[c for c in (RAGGED, EXTRA) if c in present]]))
+    raw = replace(raw, frame=raw.frame.select(
+        *keep, *(_row_hashes(raw) if dedup else []), blank.alias("__blank")))
     if kind == "orders":
         frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg, lean)
         output = [*output, (margin_expr if margin_expr is not None
@@ -319,25 +478,27 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
         schema = LEAN_ORDERS if lean else ORDERS
     else:
         schema = LEAN_CONTACTS if lean else CONTACTS
-    blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
-    if RAGGED in raw.frame.collect_schema():
-        blank = blank & ~pl.col(RAGGED)
     failed, value = _first_failed(checks)
     wanted = [*output, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
     # dictionary-encoded while streaming, so the full text never piles up in memory
     wanted = [e.cast(pl.Categorical) if schema[e.meta.output_name()] == pl.Categorical else e
               for e in wanted if e.meta.output_name() in schema]
     rows = (
-        frame.filter(~blank)
+        frame.filter(~pl.col("__blank"))
         .select(
             pl.col(ROW).alias("__source_row"),
             *([pl.col("__h1"), pl.col("__h2")] if dedup else []),
             failed.alias("__failed"),
             pl.when(failed.is_not_null()).then(_clipped(value)).alias("__value"),
             *wanted,
+            pl.col("__date_ev"), pl.col("__amount_cur").cast(pl.Categorical), pl.col("__idfix"),
+            *([pl.col("__key")] if fmt.names_as_ids else []),
         )
         .collect(engine="streaming")
     )
+    if not rerun and _decided(fmt, rows, cfg):
+        del rows  # the whole file's evidence overrules the sample's guess: read it again
+        return _run_plan(raw0, fmt, cfg, kind, lean=lean, rerun=True)
     # Rejected and duplicate rows are handled by index. Adding a column or filtering would
     # copy the (multi-chunk) columns of every row: at 10M lines, half a gigabyte more.
     failed_at = rows.select(pl.arg_where(pl.col("__failed").is_not_null())).to_series()
@@ -353,6 +514,12 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     accepted = _without(pl.DataFrame([
         rows.get_column(c) if rows.schema[c] == t else rows.get_column(c).cast(t)
         for c, t in schema.items()]), dropped)
+    fmt.id_fixes = _id_fixes(_without(rows.select("customer_id", "__idfix"), dropped))
+    if fmt.names_as_ids:
+        accepted = _one_spelling_per_name(
+            accepted, _without(rows.select("__key"), dropped).get_column("__key"), fmt)
+    if kind == "orders":
+        fmt.several_names = _several_names(accepted, fmt)
     n_read = rows.height
     del rows  # the hashes and reject columns of every row are not needed any more
     codes = pl.Series([code for _, code, _ in checks], dtype=pl.String)
@@ -370,6 +537,109 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     n_dup = int(rejected["__dup"].sum())
     counts = {"read": n_read, "duplicates": n_dup, "rejected": rejected.height - n_dup}
     return accepted, rejects, counts
+
+
+def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> bool:
+    """Set the day/month order and the currency the whole file's evidence decides; True
+    when they differ from those the pass used (decided from a sample).
+
+    Day/month: a date only one order can read (``25.12.2024``, ``12/25/2024``) counts for
+    that order; a ``03.04.2024`` with dots counts as day first (nobody writes mm.dd.yyyy).
+    The majority decides unless the config names the order; a separator whose own dates
+    lean the other way has its ≤ 12 dates rejected as ambiguous, never read flipped.
+    """
+    ev = rows.get_column("__date_ev").drop_nulls().value_counts()
+    n = {int(code): int(count) for code, count in ev.iter_rows()}
+    fmt.date_evidence = {f"{sep}:{kind}": n[sep_code * 4 + k]
+                         for sep, sep_code in parse.DATE_SEPARATORS.items()
+                         for kind, k in (("dmy", parse.DMY_ONLY), ("mdy", parse.MDY_ONLY),
+                                         ("either", parse.EITHER))
+                         if n.get(sep_code * 4 + k)}
+    order, doubted = fmt.date_order, list(fmt.doubted_dates)
+    if (fmt.date_order or "dmy") in ("dmy", "mdy") and n:
+        def total(kind: int) -> int:
+            return sum(n.get(code * 4 + kind, 0) for code in parse.DATE_SEPARATORS.values())
+        dmy = total(parse.DMY_ONLY) + n.get(parse.EITHER, 0)  # dotted ≤ 12 dates: day first
+        forced = cfg.inputs.formats.date
+        order = forced if forced in ("dmy", "mdy") else (
+            "mdy" if total(parse.MDY_ONLY) > dmy else "dmy")
+        other, agree = ((parse.MDY_ONLY, parse.DMY_ONLY) if order == "dmy"
+                        else (parse.DMY_ONLY, parse.MDY_ONLY))
+        doubted = [sep for sep, code in parse.DATE_SEPARATORS.items()
+                   if n.get(code * 4 + other, 0) and n.get(code * 4 + other, 0)
+                   >= n.get(code * 4 + agree, 0) and n.get(code * 4 + parse.EITHER, 0)]
+    currency = fmt.currency
+    marked = rows.get_column("__amount_cur").drop_nulls()
+    if not fmt.rates and marked.len():
+        seen = marked.cast(pl.String).value_counts(sort=True)
+        if seen.height > 1 and _header_currency(fmt.mapping.get("amount")) is None:
+            currency = seen.row(0)[0]
+        elif seen.height == 1 and currency is None:
+            fmt.currency = currency = seen.row(0)[0]
+    if (order, doubted, currency) == (fmt.date_order, fmt.doubted_dates, fmt.currency):
+        return False
+    fmt.date_order, fmt.doubted_dates, fmt.currency = order, doubted, currency
+    return True
+
+
+ID_FIX_NAMES = {parse.ID_SPELLING: "spelling", parse.ID_SCRIPT: "cyrillic_latin",
+                parse.ID_PADDED: "inn_zero_padded"}
+
+
+def _id_fixes(ids: pl.DataFrame) -> dict[str, int]:
+    """How many distinct ids were folded by each kind of fix (accepted rows)."""
+    fixed = ids.filter(pl.col("__idfix") > 0)
+    if fixed.height == 0:
+        return {}
+    return {name: int(fixed.filter((pl.col("__idfix") & bit) > 0)
+                      .get_column("customer_id").n_unique())
+            for bit, name in ID_FIX_NAMES.items()
+            if fixed.filter((pl.col("__idfix") & bit) > 0).height}
+
+
+def _one_spelling_per_name(accepted: pl.DataFrame, keys: pl.Series,
+                           fmt: FileFormat) -> pl.DataFrame:
+    """A file keyed by company names: spellings of one name (``ООО "Ромашка"``,
+    ``Ромашка ООО``) become one customer, under the spelling written most often."""
+    ids = accepted.get_column("customer_id")
+    pairs = pl.DataFrame({"id": ids.cast(pl.String), "key": keys})
+    counts = pairs.group_by("id", "key").len()
+    if counts.get_column("key").n_unique() == counts.height:
+        return accepted  # every name written one way: nothing to fold
+    best = (counts.sort(["len", "id"], descending=[True, False])
+            .group_by("key", maintain_order=True).first().select("key", best="id"))
+    spelled = pairs.join(best, on="key", how="left", maintain_order="left").get_column("best")
+    fmt.id_fixes = {**fmt.id_fixes, "name_spelling": int(counts.height - best.height)}
+    return accepted.with_columns(spelled.cast(ids.dtype).alias("customer_id"))
+
+
+MAX_NAME_NOTES = 50
+
+
+def _several_names(accepted: pl.DataFrame, fmt: FileFormat) -> list[str]:
+    """Ids written with more than one company name: the most recent name is used (by
+    score); the others are listed here for data quality."""
+    m = fmt.mapping
+    if "company_name" not in m or m["company_name"] == m.get("customer_id"):
+        return []
+    named = accepted.select("customer_id", "company_name", "order_date").filter(
+        pl.col("company_name").is_not_null())
+    per_id = named.group_by("customer_id").agg(pl.col("company_name").n_unique().alias("n"))
+    many = per_id.filter(pl.col("n") > 1)
+    if many.height == 0:
+        return []
+    detail = (
+        named.join(many.select("customer_id"), on="customer_id", how="semi")
+        .with_columns(pl.col("customer_id").cast(pl.String),
+                      pl.col("company_name").cast(pl.String))
+        .group_by("customer_id", "company_name").agg(pl.col("order_date").max())
+        .sort(["customer_id", "order_date", "company_name"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True).agg(pl.col("company_name"))
+        .head(MAX_NAME_NOTES)
+    )
+    return [f"{cid}: «{names[0]}» (most recent, used); also "
+            + ", ".join(f"«{n}»" for n in names[1:])
+            for cid, names in detail.iter_rows()]
 
 
 MAX_SLICED_GAPS = 10_000
@@ -545,7 +815,7 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
     # (side by side they took 20 % longer at 10M lines). A workbook is read by fastexcel on
     # one core, so with one in the set two files are read at a time: the contacts workbook
     # while the orders CSV is parsed. Results keep the configured order either way.
-    workbooks = any(sniff.file_kind(path) == "xlsx" for _, path, _, _, _ in jobs)
+    workbooks = any(sniff.file_kind(path) in ("xlsx", "ods", "ole") for _, path, _, _, _ in jobs)
     with ThreadPoolExecutor(max_workers=2 if workbooks and len(jobs) > 1 else 1) as pool:
         futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides, lean=lean)
                    for kind, path, sheet, overrides, _ in jobs]
@@ -571,18 +841,90 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
             unused.setdefault(tuple(fmt.unmapped), []).append(fmt.name)
     notices = [f"{_names(names)}: columns not used: {_list(list(columns), 8)}"
                for columns, names in unused.items()]
+    notes, quality = _quality(formats, orders, contacts, has_contacts_input(cfg))
+    for fmt in formats:
+        if fmt.names_as_ids:
+            warnings.append(f"{fmt.name}: no customer id column; the company names in "
+                            f"«{fmt.mapping['customer_id']}» are used as ids (case, quotes "
+                            "and the legal form's place folded)")
+        if fmt.grouped:
+            warnings.append(f"{fmt.name}: a grouped report: the customer of each header line "
+                            "is carried to the order lines under it")
+        bad_ids = rejects.filter((pl.col("file") == fmt.name)
+                                 & (pl.col("reason") == E.REJECT_BAD_ID)).height
+        if bad_ids:
+            warnings.append(f"{fmt.name}: {bad_ids} customer id(s) in scientific notation "
+                            "(7,70E+09) lost their digits in Excel and were rejected as bad_id; "
+                            "format the id column as text and export again")
+        if fmt.doubted_dates:
+            warnings.append(f"{fmt.name}: dates written with "
+                            f"{' and '.join(repr(d) for d in fmt.doubted_dates)} contradict the "
+                            f"file's day/month order ({fmt.date_order}); those that could be "
+                            "read either way are rejected as ambiguous_date")
     for st, fmt in zip(stats, formats, strict=True):
         if st.rows_read == 0:
             warnings.append(f"{fmt.name}: no data rows below the header (row {fmt.header_row})")
         elif st.rows_accepted == 0:
             warnings.append(f"{fmt.name}: every one of its {st.rows_read} rows was left out; "
                             "the reasons are in rejects.csv")
-    return IngestResult(orders, contacts, rejects, stats, formats, warnings, notices)
+    return IngestResult(orders, contacts, rejects, stats, formats, warnings, notices, notes,
+                        quality)
 
 
 def _names(names: list[str], limit: int = 3) -> str:
     shown = ", ".join(dict.fromkeys(names[:limit]))
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataFrame,
+             with_contacts: bool) -> tuple[list[str], dict]:
+    """Console lines and the manifest's ``data_quality``: ids folded, ids with several
+    names, and how orders and contacts meet."""
+    notes: list[str] = []
+    folded: dict[str, int] = {}
+    for fmt in formats:
+        if fmt.id_fixes:
+            detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fmt.id_fixes.items())
+            notes.append(f"{fmt.name}: customer ids folded to one spelling: {detail}")
+            for key, value in fmt.id_fixes.items():
+                folded[key] = folded.get(key, 0) + value
+    several = [note for fmt in formats for note in fmt.several_names]
+    if several:
+        notes.append(f"{len(several)} customer id(s) appear with more than one company name; "
+                     "the most recent name is used (listed in manifest.json data_quality)")
+    quality: dict = {"ids_folded": folded, "ids_with_several_names": several}
+    if with_contacts:
+        ordered = orders.select(pl.col("customer_id").cast(pl.String)).unique()
+        listed = contacts.select(pl.col("customer_id").cast(pl.String)).unique()
+        no_contact = ordered.join(listed, on="customer_id", how="anti").height
+        no_orders = listed.join(ordered, on="customer_id", how="anti").height
+        quality["customers_without_contact"] = no_contact
+        quality["contact_companies_without_orders"] = no_orders
+        notes.append(f"contacts: {no_contact:,} of {ordered.height:,} customers with orders "
+                     f"have no contact; {no_orders:,} of {listed.height:,} companies in the "
+                     "contacts match no customer with orders")
+    quality["notes"] = notes
+    return notes, quality
+
+
+def check_orders_accepted(result: IngestResult) -> None:
+    """Stop with the reasons when not one order line could be used (a run then has nothing
+    to score, and its rejects.csv would not be written to be looked at)."""
+    order_stats = [s for s in result.stats if s.kind == "orders"]
+    if result.orders.height or not any(s.rows_read for s in order_stats):
+        return
+    names = [f.name for f, s in zip(result.formats, result.stats, strict=True)
+             if s.kind == "orders"]
+    reasons = result.rejects.filter(pl.col("file").is_in(names)).get_column("reason")
+    counts = reasons.value_counts(sort=True).iter_rows()
+    detail = ", ".join(f"{reason} {count}" for reason, count in counts)
+    first = result.rejects.filter(pl.col("file").is_in(names)).sort("row").row(0, named=True)
+    raise InputError(
+        f"{', '.join(names)}: none of the {sum(s.rows_read for s in order_stats):,} order rows "
+        f"could be used ({detail}); e.g. row {first['row']}, column «{first['column']}»: "
+        f"{first['reason']}. Run `segtool ingest` to get rejects.csv with every row",
+        code="E-INPUT-NO-ROWS",
+    )
 
 
 def has_contacts_input(cfg: Config) -> bool:
