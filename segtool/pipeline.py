@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -35,6 +35,9 @@ from segtool.io.csv_out import describe as describe_csv
 from segtool.report import Timings, dump_manifest, new_manifest
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
+
+if TYPE_CHECKING:
+    from segtool.steps.ingest import IngestResult
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
 
@@ -259,7 +262,8 @@ def removed_notice(out: Path, names: list[str]) -> str:
             f"{', '.join(names)}")
 
 
-def _save_workspace(ws: Workspace, ingested, scores, segments, tasks, data_quality,
+def _save_workspace(ws: Workspace, ingested: IngestResult, scores: pl.DataFrame,
+                    segments: pl.DataFrame, tasks: pl.DataFrame, data_quality: pl.DataFrame,
                     manifest: dict[str, Any]) -> None:
     """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
     from segtool.steps.ingest import rejects_csv_bytes

@@ -13,7 +13,7 @@ import polars as pl
 DType = pl.DataType | type[pl.DataType]
 
 # -- orders.parquet: one row per accepted input line -----------------------------------------
-ORDERS = {
+ORDERS: dict[str, DType] = {
     "customer_id": pl.String,  # as written, trimmed: ИНН "0012" != "12"
     "company_name": pl.String,  # may be null
     "order_id": pl.String,  # null in the input -> "<customer_id>|<date>" (one order per day)
@@ -32,7 +32,7 @@ ORDERS = {
 # Only the columns scoring reads, with repeated text dictionary-encoded and the order id
 # replaced by a 64-bit key: about 60 bytes a line instead of ~300, so a 10M-line export
 # fits in well under 2 GB (docs/performance.md).
-LEAN_ORDERS = {
+LEAN_ORDERS: dict[str, DType] = {
     "customer_id": pl.Categorical,  # ~40 lines a customer: 4 bytes a line, integer group-bys
     "company_name": pl.Categorical,
     "order_id": pl.UInt64,  # segtool.steps.ingest.order_key of the ORDERS order_id
@@ -43,7 +43,7 @@ LEAN_ORDERS = {
 }
 
 # -- contacts.parquet: one row per contact person (company columns repeated) -----------------
-CONTACTS = {
+CONTACTS: dict[str, DType] = {
     "customer_id": pl.String,
     "company_name": pl.String,
     "contact_name": pl.String,
@@ -70,11 +70,11 @@ CONTACTS = {
 
 # what `run` without a workspace keeps of the contacts: the columns score and routing read
 # (at 10M lines the job titles, regions and source columns were ~65 MB of 0.35 GB)
-LEAN_CONTACTS = {k: v for k, v in CONTACTS.items()
+LEAN_CONTACTS: dict[str, DType] = {k: v for k, v in CONTACTS.items()
                  if k not in ("job_title", "role_inferred", "region", "source_file", "source_row")}
 
 # -- rejects.csv ---------------------------------------------------------------------------
-REJECTS = {
+REJECTS: dict[str, DType] = {
     "file": pl.String,
     "row": pl.Int64,
     "column": pl.String,

@@ -176,11 +176,13 @@ def test_unwritable_output_folder_keeps_previous_outputs():
         for p in (base / "project", *(base / "project").iterdir()):
             p.chmod(0o755 if p.is_dir() else 0o644)
         out = base / "out"
-        _run_in_process(config, out, "--as-of", "2026-10-31")
+        # the contact history is left out: this test is about the output folder (an unwritable
+        # history is its own one-line error, tests/history/test_store.py)
+        _run_in_process(config, out, "--as-of", "2026-10-31", "--no-history")
         before = _snapshot(out)
         out.chmod(0o555)
         assert not (out / ".segtool.lock").exists()  # the folder itself is locked
-        result = _run(config, out, "--as-of", "2026-11-30", user=user,
+        result = _run(config, out, "--as-of", "2026-11-30", "--no-history", user=user,
                       env={"HOME": str(base)})
         assert result.returncode == EXIT_INPUT, result.stderr
         lines = result.stderr.strip().splitlines()

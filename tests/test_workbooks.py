@@ -215,10 +215,10 @@ def test_every_column_has_a_label_and_an_unknown_one_reads_as_words():
         assert key in HEADERS, key
         assert not SNAKE.match(header(key, "ru")) and not SNAKE.match(header(key, "en"))
     assert header("p_alive", "ru") == "Вероятность активности"
-    assert header("expected_orders", "en") == "Expected orders, 90 days"
+    assert header("expected_orders", "en") == "Expected orders in 90 days"
     assert header("brand_new_metric", "ru") == "Brand new metric"
     assert LABELS["size_class"]["ru"]["micro"] == "микро"
-    assert LABELS["red_flags"]["ru"]["probably_left"] == "вероятно ушёл"
+    assert LABELS["red_flags"]["ru"]["probably_left"] == "вероятно, ушёл"
 
 
 # -- Summary ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def _count_by_channel(tasks: pl.DataFrame) -> dict[str, int]:
 
 def _read_rejects(path: Path) -> pl.DataFrame:
     if not path.exists():
-        return schema.empty(schema.REJECTS)
+        return schema.empty(dict(schema.REJECTS))
     return pl.read_csv(path, schema=schema.REJECTS)
 
 

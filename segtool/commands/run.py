@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from segtool import console
@@ -14,7 +15,7 @@ from segtool.report import InputStats
 FORMATS = ("xlsx", "csv")
 
 
-def parse_formats(value: str | None, default: list[str]) -> set[str]:
+def parse_formats(value: str | None, default: Sequence[str]) -> set[str]:
     """``--format xlsx,csv`` (default: the config's export.formats)."""
     if value is None:
         return set(default)

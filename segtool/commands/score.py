@@ -19,7 +19,7 @@ def execute(config_path: Path | None, workspace_override: Path | None,
     workspace = workspace_for(cfg, workspace_override)
     requested = parse_as_of(as_of_text)
     source = "latest order date" if requested is None else (
-        "today" if as_of_text.strip().lower() == "today" else "--as-of"
+        "today" if (as_of_text or "").strip().lower() == "today" else "--as-of"
     )
     with workspace.lock():
         manifest = workspace.manifest()

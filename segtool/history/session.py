@@ -32,8 +32,8 @@ from segtool.config import Config
 from segtool.history.rules import KNOWN_SCHEMA, RulesResult, apply_history, step_days_of
 from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
 from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
+from segtool.io.previous import PreviousRun
 from segtool.playbook import Playbook
-from segtool.steps.migration import PreviousRun
 from segtool.steps.tactics import TASK_COLUMNS
 
 
@@ -135,7 +135,7 @@ class HistorySession:
         """The last run before ``as_of`` (read as ``--previous`` would be), for the
         migration report; None when there is none or its folder cannot be read."""
         from segtool.errors import SegtoolError
-        from segtool.steps.migration import read_previous
+        from segtool.io.previous import read_previous
 
         run = self.store.latest_run(as_of=as_of.isoformat(), exclude_dir=str(self.out), before=True)
         if run is None:
@@ -392,7 +392,9 @@ class HistorySession:
             fresh = db.execute(
                 "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
             ).fetchall()
-            changes = [(t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh]
+            changes: list[tuple[Any, ...]] = [
+                (t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh
+            ]
             changes += [
                 (t, run_id, s, p, on.isoformat(), f, r)
                 for t, s, p, on, f, r in self.changes.iter_rows()

@@ -83,7 +83,7 @@ def describe(options: CsvOptions) -> dict[str, Any]:
 
 def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
     """The whole CSV file as bytes in the configured delimiter, encoding and BOM."""
-    text = csv_ready(frame).write_csv(**_write_options(options))
+    text: str = csv_ready(frame).write_csv(**_write_options(options))
     if options.encoding == "cp1251":
         data = text.encode("cp1251", errors="replace")
     else:

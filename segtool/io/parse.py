@@ -8,8 +8,12 @@ reject record with the reason.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import polars as pl
+
+# a step's frame, lazy or collected: the parsers return the kind they were given
+FrameT = TypeVar("FrameT", pl.LazyFrame, pl.DataFrame)
 
 _NUMBER_SHAPE = r"^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$"
 
@@ -35,9 +39,9 @@ def currency_of(text: pl.Expr) -> pl.Expr:
     return out
 
 
-def parse_number(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str,
+def parse_number(frame: FrameT, src: str, dst: str,
                  decimal: str = "comma", *, ambiguous: str | None = None,
-                 currency: str | None = None):
+                 currency: str | None = None) -> FrameT:
     """Add column ``dst`` (Float64) parsed from text column ``src``.
 
     Accepts decimal comma or point, thousands separators (space, no-break space,
@@ -120,8 +124,8 @@ DATE_SEPARATORS = {".": 0, "/": 1, "-": 2}
 DMY_ONLY, MDY_ONLY, EITHER = 1, 2, 3  # what a day/month date allows: see date_evidence
 
 
-def parse_date(frame: pl.LazyFrame | pl.DataFrame, src: str, dst: str, order: str = "dmy",
-               *, evidence: str | None = None):
+def parse_date(frame: FrameT, src: str, dst: str, order: str = "dmy",
+               *, evidence: str | None = None) -> FrameT:
     """Add column ``dst`` (Date) parsed from text column ``src``.
 
     Accepts ``dd.mm.yyyy``, ``dd/mm/yyyy``, ``dd-mm-yyyy`` (month first with order

@@ -39,8 +39,10 @@ EXTRA = "__extra"  # ... and these were the extra fields, joined
 TRANSCODE_CHUNK = 16 << 20
 
 
-def _cp1251_fallback(exc: UnicodeDecodeError):
+def _cp1251_fallback(exc: UnicodeError) -> tuple[str, int]:
     """Decode the bytes UTF-8 rejected as cp1251 (files glued from two exports)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
     return exc.object[exc.start:exc.end].decode("cp1251", errors="replace"), exc.end
 
 
@@ -256,9 +258,7 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
         raise InputError(f"{path}: the workbook has no sheets", code="E-INPUT-EMPTY")
     if sheet is None:
         sheet_id: str | int = _data_sheet(reader, names, kind)
-    elif isinstance(sheet, int) or (
-        isinstance(sheet, str) and sheet.isdigit() and sheet not in names
-    ):
+    elif isinstance(sheet, int) or (sheet.isdigit() and sheet not in names):
         sheet_id = int(sheet)
         if not 0 <= sheet_id < len(names):
             raise InputError(f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import string
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -222,7 +222,9 @@ def _pareto_grade(frame: pl.DataFrame, column: str, a: float, b: float) -> pl.Se
     return graded["_grade"]
 
 
-def _grade_criteria(frame: pl.DataFrame, cfg: Config) -> tuple[pl.DataFrame, dict, list[str]]:
+def _grade_criteria(
+    frame: pl.DataFrame, cfg: Config
+) -> tuple[pl.DataFrame, dict[str, Any], list[str]]:
     """Add grade_<criterion> columns; return the thresholds summary and the criteria that
     had data (priority looks at those only)."""
     grades_cfg = cfg.grades
@@ -431,7 +433,7 @@ def _rule_condition(rule: ExtraRule, index: int, columns: list[str]) -> pl.Expr:
             v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in spec
         )
         if is_range:
-            low, high = spec
+            low, high = cast("list[float | None]", spec)
             part = pl.lit(True)
             if low is not None:
                 part = part & (column >= low)
@@ -528,7 +530,7 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
         pl.lit(None, dtype=pl.Float64).alias(c) for c in MODEL_SCORE_COLUMNS if c not in present
     ).select(SCORE_COLUMNS)
     has_lost = orders is not None and cfg.red_flags.lost_category.enabled
-    if has_lost:
+    if has_lost and orders is not None:
         lost = lost_categories(orders, cfg, as_of).collect(engine="streaming")
         frame = frame.join(lost.lazy(), on="customer_id", how="left")
     else:
@@ -598,16 +600,16 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
                       *_red_flags(cfg, cfg.language, has_lost))
     )
     result = result.with_columns(*_extra_segments(cfg, result.collect_schema().names()))
-    result = (
+    final = (
         result.with_columns(_reason(cfg, as_of).alias("reason"))
         .select(SEGMENT_COLUMNS + EXTRA_COLUMNS)
         .sort("customer_id")
         .collect()
     )
-    return result.lazy(), _summary(result, cfg, thresholds, notes, as_of)
+    return final.lazy(), _summary(final, cfg, thresholds, notes, as_of)
 
 
-def _summary(segments: pl.DataFrame, cfg: Config, thresholds: dict, notes: list[str],
+def _summary(segments: pl.DataFrame, cfg: Config, thresholds: dict[str, Any], notes: list[str],
              as_of: dt.date) -> dict[str, Any]:
     per_segment = segments.group_by("segment").agg(
         pl.len().alias("n"), pl.col("revenue").sum().alias("revenue")

@@ -39,7 +39,9 @@ from segtool.steps.tactics import (
 STATUS_CODES = ("open", "in_progress", "done", "refused")
 
 
-def _by_language(labels: dict[str, dict[str, str]], capitalize: bool = False):
+def _by_language(
+    labels: dict[str, dict[str, str]], capitalize: bool = False
+) -> dict[str, dict[str, str]]:
     """{code: {lang: label}} (segtool.labels) -> {lang: {code: label}}."""
     out: dict[str, dict[str, str]] = {"ru": {}, "en": {}}
     for code, by_lang in labels.items():
@@ -167,6 +169,10 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "expected_value": ("Ожидаемая выручка", "Expected value"),
     "status": ("Статус", "Status"),
     "overdue": ("Просрочена", "Overdue"),
+    "period_last_order_date": ("Последний заказ в решающей категории",
+                               "Last order in the deciding category"),
+    "last_durable_date": ("Последняя покупка долгого цикла", "Last durable purchase"),
+    "durable_cycle_share": ("Пройдено от цикла замены", "Share of the replacement cycle"),
     "issued_on": ("Выдана", "Issued"),
 }
 
@@ -184,6 +190,8 @@ KINDS: dict[str, str] = {
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
     "overdue": "text", "issued_on": "date",
+    "period_last_order_date": "date", "last_durable_date": "date",
+    "durable_cycle_share": "percent",
 }
 
 # written with the contact history on (segtool.history): when issued, past its due date
@@ -439,7 +447,7 @@ def _count_by(frame: pl.DataFrame, column: str) -> list[tuple[str, int]]:
     return [(str(k) if k is not None else "", int(n)) for k, n in counts.iter_rows()]
 
 
-def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict, cfg: Config,
+def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], cfg: Config,
                    tasks: pl.DataFrame | None = None) -> None:
     lang = cfg.language
     text = _TEXT[lang]
@@ -666,7 +674,8 @@ _MAX_OWNERS = 6
 _FLAGS_ALWAYS_SHOWN = ("revenue_drop", "overdue", "lost_category")
 
 
-def _thresholds_block(grid: _Grid, row: int, summary: dict, text: dict, lang: str,
+def _thresholds_block(grid: _Grid, row: int, summary: dict[str, Any], text: dict[str, Any],
+                      lang: str,
                       f: dict[str, Any]) -> int:
     """One row per criterion: boundaries as numbers, then how it was graded in words (the
     words run on into the empty cells to the right, so nothing is cut off); then notes."""

@@ -11,6 +11,7 @@ import glob as globmod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -50,6 +51,12 @@ class FileFormat:
     date_evidence: dict[str, int] = field(default_factory=dict)
 
 
+# one row check: the failing condition, its reject reason and the column it names
+Check = tuple[pl.Expr, str, str | None]
+# a file's parse plan: the frame, its checks, the output columns and the margin (orders)
+Plan = tuple[pl.LazyFrame, list[Check], list[pl.Expr], pl.Expr | None]
+
+
 @dataclass
 class IngestResult:
     orders: pl.DataFrame
@@ -60,7 +67,7 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for information: hidden by --quiet
     notes: list[str] = field(default_factory=list)  # console lines on ids and matching
-    quality: dict = field(default_factory=dict)  # manifest "data_quality"
+    quality: dict[str, Any] = field(default_factory=dict)  # manifest "data_quality"
 
     @property
     def rows_read(self) -> int:
@@ -205,7 +212,7 @@ def _with_numbers(frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str],
     return frame
 
 
-def _first_failed(checks: list[tuple[pl.Expr, str, str | None]]) -> tuple[pl.Expr, pl.Expr]:
+def _first_failed(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
     """Index of the first failing check (null when none fails) and the raw value it saw."""
     index = pl.lit(None, dtype=pl.UInt8)
     value = pl.lit(None, dtype=pl.String)
@@ -229,7 +236,7 @@ def _clipped(value: pl.Expr) -> pl.Expr:
     )
 
 
-def _totals_checks(fmt: FileFormat) -> list[tuple]:
+def _totals_checks(fmt: FileFormat) -> list[Check]:
     """A totals or subtotals line (Итого, Всего по клиенту, Total...) in the customer, name
     or order column: rejected whatever else it holds."""
     m = fmt.mapping
@@ -239,7 +246,7 @@ def _totals_checks(fmt: FileFormat) -> list[tuple]:
 
 
 def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.LazyFrame,
-                                                                            list[tuple]]:
+                                                                            list[Check]]:
     """``__cid`` (the id as meant, see :func:`parse.normalize_id`), ``__idfix`` and, for a
     file keyed by names, ``__key``; plus the checks on the id: totals markers, scientific
     notation, and (grouped report) the customer's header line."""
@@ -247,7 +254,7 @@ def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.La
     written = _text(m, "customer_id")
     cid, fix = parse.normalize_id(written, inn=fmt.inn)
     frame = frame.with_columns(cid.alias("__cid"), fix.alias("__idfix"))
-    checks: list[tuple] = []
+    checks: list[Check] = []
     if kind == "orders" and fmt.grouped:
         is_header = pl.col("__cid").is_not_null() & _text(m, "order_date").is_null()
         frame = frame.with_columns(
@@ -265,7 +272,9 @@ def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.La
     return frame, checks
 
 
-def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False):
+def _orders_plan(
+    raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
+) -> Plan:
     m = fmt.mapping
     frame, sources = raw.frame, dict(m)
     if lean and "amount" in m:
@@ -315,7 +324,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     frame = frame.with_columns(__amount=amount)
     amount_header = m.get("amount") or m.get("quantity")
     money_header = m.get(money) or amount_header
-    checks: list[tuple] = _totals_checks(fmt)
+    checks: list[Check] = _totals_checks(fmt)
     if RAGGED in raw.frame.collect_schema():
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
     checks += id_checks
@@ -372,14 +381,14 @@ def _ambiguous_date(fmt: FileFormat) -> pl.Expr:
     return out.fill_null(False)
 
 
-def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config):
+def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     m = fmt.mapping
     inf = cfg.inference
     frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal or "comma")
     frame, id_checks = _customer_id(frame, fmt, "contacts")
     frame = frame.with_columns(__date_ev=pl.lit(None, dtype=pl.UInt8),
                                __amount_cur=pl.lit(None, dtype=pl.String))
-    checks: list[tuple] = _totals_checks(fmt)
+    checks: list[Check] = _totals_checks(fmt)
     if RAGGED in raw.frame.collect_schema():
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
     checks += id_checks
@@ -446,7 +455,7 @@ def _row_hashes(raw: RawTable) -> list[pl.Expr]:
 
 
 def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False,
-              rerun: bool = False):
+              rerun: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Accepted rows, reject records and counts for one file.
 
     One streaming pass over the file keeps, per row, only what is needed afterwards: its
@@ -708,7 +717,10 @@ def _fingerprint(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _read_file(path: Path, kind: str, cfg: Config, sheet, overrides, lean: bool):
+def _read_file(
+    path: Path, kind: str, cfg: Config, sheet: str | int | None,
+    overrides: dict[str, str] | None, lean: bool,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], FileFormat, RawTable]:
     """Parse one file (the forgiving reader when polars' own cannot), with its errors
     turned into one-line input errors."""
     formats = cfg.inputs.formats
@@ -740,7 +752,8 @@ def _read_file(path: Path, kind: str, cfg: Config, sheet, overrides, lean: bool)
 
 
 def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
-                overrides: dict[str, str] | None = None, *, lean: bool = False):
+                overrides: dict[str, str] | None = None, *, lean: bool = False,
+                ) -> tuple[pl.DataFrame, pl.DataFrame, InputStats, FileFormat]:
     """Read one file; returns (accepted, rejects, stats, format)."""
     before = _fingerprint(path)
     # the checksum for the manifest is computed while the file is parsed (hashlib lets go
@@ -877,7 +890,7 @@ def _names(names: list[str], limit: int = 3) -> str:
 
 
 def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataFrame,
-             with_contacts: bool) -> tuple[list[str], dict]:
+             with_contacts: bool) -> tuple[list[str], dict[str, Any]]:
     """Console lines and the manifest's ``data_quality``: ids folded, ids with several
     names, and how orders and contacts meet."""
     notes: list[str] = []
@@ -892,7 +905,7 @@ def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataF
     if several:
         notes.append(f"{len(several)} customer id(s) appear with more than one company name; "
                      "the most recent name is used (listed in manifest.json data_quality)")
-    quality: dict = {"ids_folded": folded, "ids_with_several_names": several}
+    quality: dict[str, Any] = {"ids_folded": folded, "ids_with_several_names": several}
     if with_contacts:
         ordered = orders.select(pl.col("customer_id").cast(pl.String)).unique()
         listed = contacts.select(pl.col("customer_id").cast(pl.String)).unique()

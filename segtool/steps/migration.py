@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from segtool.config import Config
+from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, csv_bytes
 from segtool.io.previous import (  # noqa: F401 - re-exported: the reading moved to io
     CLOSED_STATUSES,
@@ -38,7 +39,7 @@ from segtool.io.previous import (  # noqa: F401 - re-exported: the reading moved
     read_task_statuses,
     status_code,
 )
-from segtool.io.xlsx import Book, Column, header_lines
+from segtool.io.xlsx import Book, Column, Kind, header_lines
 from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
@@ -318,7 +319,9 @@ def drop_closed_tasks(tasks: pl.DataFrame, migration: Migration | None) -> pl.Da
 
 
 # -- writing -------------------------------------------------------------------------------
-def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -> list[str]:
+def write_migration(
+    out: OutputSet, migration: Migration, cfg: Config, formats: set[str]
+) -> list[str]:
     """Write ``migration.xlsx`` and/or ``migration.csv`` into the OutputSet ``out``."""
     lang = cfg.language if cfg.language in _LABELS else "ru"
     text = _LABELS[lang]
@@ -367,7 +370,7 @@ def write_migration(out, migration: Migration, cfg: Config, formats: set[str]) -
 
 
 def _columns(frame: pl.DataFrame, keys: list[str], text: dict[str, str]) -> list[Column]:
-    def kind(dtype: pl.DataType) -> str:
+    def kind(dtype: pl.DataType) -> Kind:
         if dtype == pl.Date:
             return "date"
         if dtype.is_integer():

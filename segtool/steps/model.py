@@ -239,7 +239,8 @@ def expected_orders(
             a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z
         )
         unconditional = (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail)
-    return unconditional * p_alive(model, x, t_x, T)
+    expected: np.ndarray = unconditional * p_alive(model, x, t_x, T)
+    return expected
 
 
 # -- Gamma-Gamma -----------------------------------------------------------------------------
@@ -283,7 +284,8 @@ def expected_order_value(model: GammaGamma, x: np.ndarray, m: np.ndarray) -> np.
     """E[order value | x, m] = p(v + x·m) / (p·x + q − 1); the population mean for x = 0."""
     p, q, v = model.p, model.q, model.v
     m = np.where(x > 0, np.nan_to_num(m, nan=0.0), 0.0)
-    return p * (v + x * m) / (p * x + q - 1.0)
+    value: np.ndarray = p * (v + x * m) / (p * x + q - 1.0)
+    return value
 
 
 # -- the step --------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterable
 
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from segtool.config import Config
 from segtool.errors import InputError, SegtoolError
-from segtool.schema import CONTACTS, ORDERS
+from segtool.schema import CONTACTS, ORDERS, DType
 from segtool.steps.ingest import order_key
 
 CENTS = 2  # money is summed and kept in cents of the input currency
@@ -106,7 +107,7 @@ def period_candidates(cfg: Config) -> list[tuple[str | None, int, int]]:
 
 
 # -- frames -------------------------------------------------------------------------------
-def ensure_columns(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+def ensure_columns(frame: pl.LazyFrame, schema: dict[str, DType]) -> pl.LazyFrame:
     """Add any canonical column the frame lacks (as nulls) and cast to the canonical dtypes."""
     present = set(frame.collect_schema().names())
     return frame.with_columns(
@@ -277,13 +278,14 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
         category_high = pl.lit(False)
     if not high.categories:
         category_high = pl.lit(None, dtype=pl.Boolean)
+    rate_high: pl.Expr
     if high.min_margin_rate is not None:
         rate_high = (
             pl.when(pl.col("margin").is_not_null() & (pl.col("amount") != 0))
             .then((pl.col("margin") / pl.col("amount")) > high.min_margin_rate)
         )
     else:
-        rate_high = pl.lit(None, dtype=pl.Boolean)
+        rate_high = pl.lit(None, dtype=pl.Boolean).alias("_rate_high")
     is_high = (
         pl.when(category_high).then(True)
         .when(rate_high.is_not_null()).then(rate_high)
@@ -469,7 +471,7 @@ def quantile_bucket(value: pl.Expr, shares: list[float], *, descending: bool,
     count = eligible.sum()
     bucket = pl.lit(len(shares), dtype=pl.Int32)
     cumulative = 0.0
-    expr: pl.When | pl.Then | None = None
+    expr: Then | ChainedThen | None = None
     for index, share in enumerate(shares):
         cumulative += share
         condition = position <= pl.lit(cumulative) * count + 1e-9

@@ -36,6 +36,7 @@ import datetime as dt
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
@@ -95,7 +96,7 @@ CHANNEL_NEEDS: dict[str, tuple[str, str]] = {
     "mail": ("address", "do_not_mail"),
 }
 
-_TEXTS = {
+_TEXTS: dict[str, dict[str, Any]] = {
     "ru": {
         "no_contacts": "в выгрузке контактов нет ни одного контакта этого клиента",
         "step": "шаг {step}",
@@ -161,7 +162,7 @@ class TacticsStats:
             f"{self.unmatched:,} matched no tactic"
         ).replace(",", " ")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -187,7 +188,8 @@ def task_id_expr(customer_id: pl.Expr, tactic: pl.Expr, step: pl.Expr, period: s
     key = pl.concat_str(
         [customer_id, tactic, step.cast(pl.String), pl.lit(period)], separator="|"
     )
-    return key.chash.sha2_256().str.slice(0, 16)
+    digest: pl.Expr = key.chash.sha2_256()  # type: ignore[attr-defined]  # polars-hash namespace
+    return digest.str.slice(0, 16)
 
 
 # -- matching -------------------------------------------------------------------------------
@@ -312,7 +314,9 @@ def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[s
 _MATCH_BLOCK = 64  # tactics whose conditions are evaluated in one select
 
 
-def _match(seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: int):
+def _match(
+    seg: pl.DataFrame, playbook: Playbook, tactics: pl.DataFrame, cap: int
+) -> tuple[pl.DataFrame, int, int, int]:
     """Rows (customer_id, _t) for the tactics each customer gets, and the skip counts."""
     if not playbook.tactics:
         empty = pl.DataFrame(schema={"customer_id": pl.String, "_t": pl.Int32})
