@@ -106,6 +106,7 @@ PROFILES = np.array([
     [0.60, 0.05, 0.35, 0.0, 0.0, 0.0],  # 2 shop
     [0.40, 0.20, 0.20, 0.05, 0.0, 0.15],  # 3 government
     [0.0, 0.0, 0.0, 0.45, 0.45, 0.10],  # 4 durable-goods buyer
+    [0.65, 0.0, 0.0, 0.0, 0.0, 0.35],  # 5 plant on a service contract: no machines
 ])
 
 # -- customers ---------------------------------------------------------------------------
@@ -795,6 +796,10 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
     ])
     company = _companies(crng, ctype)
     profile = np.where(cust.kind == KIND["durable"], 4, cust.ctype)
+    # a third of the plants buy consumables and service only (their machines are under a
+    # service contract): big, frequent and high-margin buyers
+    contract = (cust.ctype == 0) & (_rng(seed, 9).random(cust.n) < 1 / 3)
+    profile = np.where((profile == 0) & contract, 5, profile)
     discount = np.round(crng.uniform(0, 0.12, cust.n), 2)
     margin_shift = crng.normal(0, 0.03, cust.n)
     cat = _catalogue()

@@ -96,6 +96,16 @@ def test_sample_data_size_grades_use_no_mixed_units(sample_run):
     assert not any("units" in note for note in manifest["classify"]["notes"])
 
 
+def test_sample_data_has_a_priority_customer(sample_run):
+    """All-A customers (seed 000: «приоритетные») exist on the sample, and every one of them
+    is A on each of the four criteria."""
+    _, segments = read_sheets(sample_run[0])
+    priority = segments.filter(pl.col("priority") == "true")
+    assert priority.height >= 1
+    assert (priority["abc"] == "AAAA").all()
+    assert priority.height == segments.filter(pl.col("abc") == "AAAA").height
+
+
 # -- every template for awkward names ----------------------------------------------------------
 AWKWARD = [  # (customer, company name, contact ФИО, expected ru greeting, en greeting)
     (
