@@ -51,14 +51,19 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
             f"probably left while still active: {left}"
         )
     mig = manifest.get("migration")
+    hist = manifest.get("history")
     if mig:
-        lines.append(
+        line = (
             f"since {mig['previous']}: {mig['moved']} changed segment ({mig['new']} new, "
             f"{mig['gone']} gone); red flags raised for {mig['flags_raised']}, cleared for "
-            f"{mig['flags_cleared']}; {mig['open_tasks']} tasks still open, "
-            f"{mig['withheld_tasks']} not issued again (done or refused last time)"
+            f"{mig['flags_cleared']}"
         )
-    hist = manifest.get("history")
+        if not hist:  # with the history, its own line below counts the tasks
+            line += (
+                f"; {mig['open_tasks']} tasks still open, "
+                f"{mig['withheld_tasks']} not issued again (done or refused last time)"
+            )
+        lines.append(line)
     if hist:
         lines.append(
             f"history: {hist.get('new', 0)} new tasks, {hist.get('carried', 0)} carried "
