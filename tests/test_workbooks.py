@@ -251,6 +251,9 @@ def test_summary_dashboard_on_the_sample(runs):
         assert flags[names[code]] == n
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToHeight in (None, 1)
     assert len(ws._charts) == 2  # no chart of grades: constant by construction (quantiles)
+    # periods per category by the label the reasons use, never the config key
+    periods = block("Категория")
+    assert "Станки, Оборудование" in periods and "durable" not in periods, periods
 
 
 # -- CSV for Russian Excel -----------------------------------------------------------------

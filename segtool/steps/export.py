@@ -617,7 +617,8 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
     periods: list[tuple[str, Any, int | None]] = [
         (text["default_period"], cfg.periods.default,
          None if judged is None else judged.get("", 0))]
-    periods += [(name, period, None if judged is None else judged.get(name, 0))
+    # categories by the label the reasons use («Станки, Оборудование»), not the config key
+    periods += [(period.display_label(), period, None if judged is None else judged.get(name, 0))
                 for name, period in cfg.periods.categories.items()]
     for name, period, customers in periods:
         row += 1
