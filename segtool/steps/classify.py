@@ -410,8 +410,12 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
     codes = pl.concat_list(
         [pl.when(c.fill_null(False)).then(pl.lit(code)) for code, c in conditions.items()]
     ).list.drop_nulls()
+    shown = dict(conditions)
+    if "overdue" in shown and "probably_left" in shown:
+        # probably_left's sentence already gives the gap and the usual interval: one sentence
+        shown["overdue"] = shown["overdue"] & ~shown["probably_left"].fill_null(False)
     sentences = pl.concat_list(
-        [pl.when(c.fill_null(False)).then(reasons[code]) for code, c in conditions.items()]
+        [pl.when(c.fill_null(False)).then(reasons[code]) for code, c in shown.items()]
     ).list.drop_nulls()
     return [codes.list.join(",").alias("red_flags"),
             sentences.list.join("; ").alias("red_flag_reasons")]
