@@ -256,10 +256,10 @@ def first_match(expr: pl.Expr, table: list[tuple[str, list[str]]]) -> pl.Expr:
     return out
 
 
-CHANNEL_WORDS = [
+CHANNEL_WORDS = [  # first match wins: messengers before "тел" (телефон) and "mail"
+    ("inmail", ["inmail", "linkedin", "соцсет", "telegram", "телеграм", "whatsapp"]),
     ("call", ["телефон", "звон", "phone", "call", "тел"]),
     ("email", ["email", "e-mail", "почта эл", "эл", "электрон", "mail@", "письмо на почту"]),
-    ("inmail", ["inmail", "linkedin", "соцсет", "telegram", "телеграм", "whatsapp"]),
     ("mail", ["почта", "post", "mail", "письмо"]),
     ("chatbot", ["бот", "чат", "bot", "chat"]),
 ]

@@ -113,3 +113,28 @@ def test_flags():
     assert frame.select(parse_flag(pl.col("v")))["v"].to_list() == [
         True, True, True, True, True, True, False, False, False, False
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "channel"),
+    [
+        ("Телеграм", "inmail"),
+        ("telegram", "inmail"),
+        ("WhatsApp", "inmail"),
+        ("Телефон", "call"),
+        ("тел.", "call"),
+        ("звонок", "call"),
+        ("E-mail", "email"),
+        ("эл. почта", "email"),
+        ("почта", "mail"),
+        ("InMail", "inmail"),
+        ("чат-бот", "chatbot"),
+        ("голубиная почта?", "mail"),
+        ("", None),
+    ],
+)
+def test_preferred_channel_words(written, channel):
+    from segtool.io.parse import CHANNEL_WORDS, first_match
+
+    frame = pl.DataFrame({"x": [written]})
+    assert frame.select(first_match(pl.col("x"), CHANNEL_WORDS)).item() == channel
