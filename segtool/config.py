@@ -341,6 +341,15 @@ class CompanyTypeKeywords(Strict):
         default_factory=lambda: ["ип ", "магазин", "лавка", "shop", "store", "market", "retail"]
     )
 
+    def table(self) -> list[tuple[str, list[str]]]:
+        """(type, keywords) in the order they are tried: the first that matches wins."""
+        return [
+            ("government", self.government),
+            ("manufacturing", self.manufacturing),
+            ("trading", self.trading),
+            ("shop", self.shop),
+        ]
+
 
 class SizeLimits(Strict):
     small: float = Field(gt=0, le=MAX_AMOUNT)

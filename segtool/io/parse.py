@@ -241,11 +241,24 @@ def parse_flag(expr: pl.Expr) -> pl.Expr:
 
 
 def keyword_regex(words: list[str]) -> str:
-    """A case-insensitive regex matching any of the keywords at the start of a word."""
-    escaped = [re.escape(w.strip().lower()) for w in words if w.strip()]
+    """A case-insensitive regex matching any of the keywords at the start of a word; a
+    keyword written with a trailing space («ип ») must be a whole word (so «ИП Волков» is
+    matched and «Ипотечный центр» is not)."""
+    escaped = [
+        re.escape(w.strip().lower()) + (r"(?:[^\p{L}\p{N}]|$)" if w.endswith(" ") else "")
+        for w in words
+        if w.strip()
+    ]
     if not escaped:
         return r"(?!)"
     return r"(?i)(^|[^\p{L}\p{N}])(" + "|".join(escaped) + ")"
+
+
+def company_type_from_name(name: pl.Expr, table: list[tuple[str, list[str]]]) -> pl.Expr:
+    """Company type from the name's legal form and words (seed 001): the first type in
+    ``table`` with a keyword at the start of a word of the name; null when none matches.
+    The one rule for contacts (ingest) and for customers the contacts do not type (score)."""
+    return first_match(name, table)
 
 
 def first_match(expr: pl.Expr, table: list[tuple[str, list[str]]]) -> pl.Expr:

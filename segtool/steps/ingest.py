@@ -405,11 +405,7 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     type_text = _text(m, "company_type")
     type_given = parse.first_match(type_text, parse.COMPANY_TYPE_VALUES)
     kw = inf.company_types
-    type_from_name = parse.first_match(
-        company,
-        [("government", kw.government), ("manufacturing", kw.manufacturing),
-         ("trading", kw.trading), ("shop", kw.shop)],
-    )
+    type_from_name = parse.company_type_from_name(company, kw.table())
     channel = parse.first_match(_text(m, "preferred_channel"), parse.CHANNEL_WORDS)
 
     def flag(key: str) -> pl.Expr:

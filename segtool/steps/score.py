@@ -22,6 +22,7 @@ from polars.expr.whenthen import ChainedThen, Then
 
 from segtool.config import Config
 from segtool.errors import InputError, SegtoolError
+from segtool.io import parse
 from segtool.schema import CONTACTS, ORDERS, DType
 from segtool.steps.ingest import order_key
 
@@ -444,17 +445,10 @@ def _companies_from_contacts(contacts: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _company_type_from_name(cfg: Config) -> pl.Expr:
-    """Company type from the name's legal form and words (seed 001), for customers the
+    """Company type from the name (the rule ingest applies to contacts), for customers the
     contacts export does not type; ``other`` when nothing matches."""
-    keywords = cfg.inference.company_types
-    name = pl.col("company_name").str.to_lowercase() + pl.lit(" ")
-    result = pl.lit("other")
-    for kind in ("shop", "trading", "manufacturing", "government"):  # first listed wins
-        words = getattr(keywords, kind)
-        if words:
-            pattern = "|".join(re.escape(w.lower()) for w in words)
-            result = pl.when(name.str.contains(pattern)).then(pl.lit(kind)).otherwise(result)
-    return result
+    table = cfg.inference.company_types.table()
+    return pl.coalesce(parse.company_type_from_name(pl.col("company_name"), table), pl.lit("other"))
 
 
 def quantile_bucket(value: pl.Expr, shares: list[float], *, descending: bool,

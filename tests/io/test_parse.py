@@ -138,3 +138,38 @@ def test_preferred_channel_words(written, channel):
 
     frame = pl.DataFrame({"x": [written]})
     assert frame.select(first_match(pl.col("x"), CHANNEL_WORDS)).item() == channel
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ИП Волков М.С.", "shop"),
+        ("Ипотечный центр", None),  # «ип» is a whole word, not the start of «Ипотечный»
+        ("Магазин №5", "shop"),
+        ("ООО «Торговый дом Уралинвест»", "trading"),
+        ("АО «Завод Волгапром»", "manufacturing"),
+        ("МБУ «Благоустройство»", "government"),
+        ("ФГУП «Донприбор» завод", "government"),  # government is tried first
+        ("ООО «Ромашка»", None),
+    ],
+)
+def test_company_type_from_name(name, kind):
+    from segtool.config import CompanyTypeKeywords
+    from segtool.io.parse import company_type_from_name
+
+    table = CompanyTypeKeywords().table()
+    frame = pl.DataFrame({"name": [name]})
+    assert frame.select(company_type_from_name(pl.col("name"), table)).item() == kind
+
+
+def test_contacts_and_scores_infer_the_company_type_alike():
+    """One rule: a customer typed from its name in scores gets what its contacts row would."""
+    from segtool.config import Config
+    from segtool.steps.score import _company_type_from_name
+
+    cfg = Config.model_validate({"inputs": {"orders": {"path": "x.csv"}}})
+    names = ["Ипотечный центр", "ИП Волков М.С.", "Магазин №5", "ООО «Ромашка»"]
+    frame = pl.DataFrame({"company_name": names})
+    assert frame.select(_company_type_from_name(cfg)).to_series().to_list() == [
+        "other", "shop", "shop", "other"
+    ]
