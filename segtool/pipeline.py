@@ -120,7 +120,7 @@ def run_pipeline(
     use_history: bool = True,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.history.session import open_history
+    from segtool.history.session import NoHistory, open_history
     from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
@@ -128,6 +128,7 @@ def run_pipeline(
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
+    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
@@ -176,6 +177,8 @@ def run_pipeline(
             "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
         }
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
+        # did the tactics of earlier runs work? measured on these orders before they go
+        effect = _effectiveness(hist, orders, segments, used_as_of, cfg, timings)
         if workspace is None:
             # the order lines (half a gigabyte at 10M lines) are not read after classify
             ingested.orders = ingested.orders.clear()
@@ -189,6 +192,7 @@ def run_pipeline(
             tasks, data_quality = tactics.tasks, tactics.data_quality
             issued = tasks  # as `assign-tactics` leaves them in a workspace
             tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
+            hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
@@ -225,6 +229,17 @@ def run_pipeline(
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
+                if _has_holdout(playbook, cfg):
+                    write_holdout(outset, tactics.assignments, used_as_of, cfg)
+                if effect is not None:
+                    write_effectiveness(outset, effect, playbook, cfg, formats)
+            if effect is not None:
+                manifest["effectiveness"] = effect.manifest()
+            elif not isinstance(hist, NoHistory):
+                manifest["effectiveness"] = {
+                    "window_days": cfg.effectiveness.window_days, "runs_measured": [],
+                    "note": "the history holds no earlier run with recorded arms yet",
+                }
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest["timings"] = dict(timings.seconds)
             manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
@@ -237,6 +252,26 @@ def run_pipeline(
             warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
                      reject_rate=rate, warnings=warnings, notices=list(ingested.notices))
+
+
+def _has_holdout(playbook: Any, cfg: Config) -> bool:
+    """Whether any tactic keeps a control group (then holdout.csv is written)."""
+    return any((cfg.experiments.holdout if t.holdout is None else t.holdout) > 0
+               for t in playbook.tactics)
+
+
+def _effectiveness(hist: Any, orders: pl.LazyFrame, segments: pl.DataFrame, as_of: dt.date,
+                   cfg: Config, timings: Timings) -> Any:
+    """The effectiveness report over the earlier runs in the history, or None (no history,
+    or no earlier run with recorded arms)."""
+    from segtool.steps.effectiveness import effectiveness
+
+    earlier = hist.earlier_arms(as_of)
+    if earlier is None or earlier[0].height == 0:
+        return None
+    with timings.measure("effectiveness"):
+        return effectiveness(earlier[0], earlier[1], orders, segments, as_of,
+                             cfg.effectiveness.window_days)
 
 
 def removed_notice(out: Path, names: list[str]) -> str:
