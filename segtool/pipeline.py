@@ -124,11 +124,11 @@ def run_pipeline(
     from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
+    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
-    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)

@@ -45,23 +45,52 @@ ASLEEP = ("falling_asleep", "asleep")
 
 # effectiveness.csv: one row per issuing as_of × tactic × variant (the issue's keys)
 EFFECTIVENESS_COLUMNS = [
-    "issued_as_of", "tactic", "variant", "customers", "responders", "response_rate",
-    "revenue", "revenue_per_customer", "uplift", "uplift_ci_low", "uplift_ci_high", "verdict",
+    "issued_as_of",
+    "tactic",
+    "variant",
+    "customers",
+    "responders",
+    "response_rate",
+    "revenue",
+    "revenue_per_customer",
+    "uplift",
+    "uplift_ci_low",
+    "uplift_ci_high",
+    "verdict",
 ]
 # effectiveness_breakdown.csv: the same measures by channel, owner, segment, the done-only
 # view, and per arm the asleep / falling-asleep customers who are active now
 BREAKDOWN_COLUMNS = [
-    "issued_as_of", "tactic", "by", "value", "variant", "customers", "responders",
-    "response_rate", "revenue", "uplift", "uplift_ci_low", "uplift_ci_high", "verdict",
-    "asleep_customers", "became_active", "became_active_share",
+    "issued_as_of",
+    "tactic",
+    "by",
+    "value",
+    "variant",
+    "customers",
+    "responders",
+    "response_rate",
+    "revenue",
+    "uplift",
+    "uplift_ci_low",
+    "uplift_ci_high",
+    "verdict",
+    "asleep_customers",
+    "became_active",
+    "became_active_share",
 ]
 ARMS_SCHEMA: dict[str, pl.DataType] = {
-    "issued_as_of": pl.Date(), "tactic": pl.String(), "variant": pl.String(),
-    "customer_id": pl.String(), "segment": pl.String(), "owner": pl.String(),
+    "issued_as_of": pl.Date(),
+    "tactic": pl.String(),
+    "variant": pl.String(),
+    "customer_id": pl.String(),
+    "segment": pl.String(),
+    "owner": pl.String(),
     "channel": pl.String(),
 }
 DONE_SCHEMA: dict[str, pl.DataType] = {
-    "issued_as_of": pl.Date(), "tactic": pl.String(), "customer_id": pl.String(),
+    "issued_as_of": pl.Date(),
+    "tactic": pl.String(),
+    "customer_id": pl.String(),
 }
 
 
@@ -79,12 +108,15 @@ class EffectivenessResult:
         rate and size, the days measured and the customers a test needs."""
         rows = self.table.filter(pl.col("variant") == ALL)
         control = self.table.filter(pl.col("variant") == HOLDOUT).select(
-            "issued_as_of", "tactic", pl.col("customers").alias("control_customers"),
+            "issued_as_of",
+            "tactic",
+            pl.col("customers").alias("control_customers"),
             pl.col("response_rate").alias("control_rate"),
         )
         return (
             rows.sort("issued_as_of")
-            .group_by("tactic", maintain_order=True).last()
+            .group_by("tactic", maintain_order=True)
+            .last()
             .join(control, on=["issued_as_of", "tactic"], how="left")
             .join(self.needed, on=["issued_as_of", "tactic", "variant"], how="left")
             .with_columns(
@@ -145,7 +177,8 @@ def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
     return frame.select(
-        pl.col(name).cast(pl.String).str.to_date("%Y-%m-%d") if dtype == pl.Date()
+        pl.col(name).cast(pl.String).str.to_date("%Y-%m-%d")
+        if dtype == pl.Date()
         else pl.col(name).cast(dtype)
         for name, dtype in schema.items()
     )
@@ -161,7 +194,10 @@ def wilson(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.nda
         z2 = z * z
         centre = (p + z2 / (2 * n)) / (1 + z2 / n)
         half = z / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # exactly 0 with no successes and 1 with all (rounding leaves ~1e-17 otherwise)
+    low = np.where(x == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(x == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
 def newcombe(
@@ -204,8 +240,9 @@ def _with_uplift(stats: pl.DataFrame, control: pl.DataFrame, on: list[str]) -> p
     low, high = newcombe(x1, n1, x0, n0)
     with np.errstate(divide="ignore", invalid="ignore"):
         uplift = x1 / n1 - x0 / n0
-    verdict = np.where(~has, "no_control",
-                       np.where(low > 0, "works", np.where(high < 0, "harmful", "no_evidence")))
+    verdict = np.where(
+        ~has, "no_control", np.where(low > 0, "works", np.where(high < 0, "harmful", "no_evidence"))
+    )
     return joined.with_columns(
         pl.Series("uplift", np.where(has, uplift, np.nan)).fill_nan(None),
         pl.Series("uplift_ci_low", np.where(has, low, np.nan)).fill_nan(None),
@@ -215,15 +252,19 @@ def _with_uplift(stats: pl.DataFrame, control: pl.DataFrame, on: list[str]) -> p
 
 
 def _measures(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    return frame.group_by(keys).agg(
-        pl.len().cast(pl.Int64).alias("customers"),
-        pl.col("_responded").sum().cast(pl.Int64).alias("responders"),
-        pl.col("_revenue").sum().round(2).alias("revenue"),
-        pl.col("_asleep").sum().cast(pl.Int64).alias("asleep_customers"),
-        (pl.col("_asleep") & pl.col("_active_now")).sum().cast(pl.Int64).alias("became_active"),
-    ).with_columns(
-        (pl.col("responders") / pl.col("customers")).alias("response_rate"),
-        (pl.col("became_active") / pl.col("asleep_customers")).alias("became_active_share"),
+    return (
+        frame.group_by(keys)
+        .agg(
+            pl.len().cast(pl.Int64).alias("customers"),
+            pl.col("_responded").sum().cast(pl.Int64).alias("responders"),
+            pl.col("_revenue").sum().round(2).alias("revenue"),
+            pl.col("_asleep").sum().cast(pl.Int64).alias("asleep_customers"),
+            (pl.col("_asleep") & pl.col("_active_now")).sum().cast(pl.Int64).alias("became_active"),
+        )
+        .with_columns(
+            (pl.col("responders") / pl.col("customers")).alias("response_rate"),
+            (pl.col("became_active") / pl.col("asleep_customers")).alias("became_active_share"),
+        )
     )
 
 
@@ -234,8 +275,7 @@ def order_responses(
     """Per (customer_id, issued_as_of) of ``keys``: ``_responded`` and ``_revenue`` (the
     net of the orders with net > 0 in the window)."""
     if keys.height == 0:
-        return keys.with_columns(pl.lit(False).alias("_responded"),
-                                 pl.lit(0.0).alias("_revenue"))
+        return keys.with_columns(pl.lit(False).alias("_responded"), pl.lit(0.0).alias("_revenue"))
     earliest = keys["issued_as_of"].min()
     customers = keys.select("customer_id").unique()
     nets = (
@@ -248,9 +288,7 @@ def order_responses(
         .select("customer_id", "order_date", "_net")
         .collect()
     )
-    end = pl.min_horizontal(
-        pl.col("issued_as_of") + pl.duration(days=window_days), pl.lit(as_of)
-    )
+    end = pl.min_horizontal(pl.col("issued_as_of") + pl.duration(days=window_days), pl.lit(as_of))
     hits = (
         keys.join(nets, on="customer_id", how="inner")
         .filter((pl.col("order_date") > pl.col("issued_as_of")) & (pl.col("order_date") <= end))
@@ -274,14 +312,17 @@ def effectiveness(
     """The report over the ``arms`` of earlier runs (see the module docstring)."""
     keys = arms.select("customer_id", "issued_as_of").unique()
     responses = order_responses(orders, keys, as_of, window_days)
-    now = segments.select(pl.col("customer_id").cast(pl.String),
-                          (pl.col("activity") == ACTIVE).alias("_active_now"))
+    now = segments.select(
+        pl.col("customer_id").cast(pl.String), (pl.col("activity") == ACTIVE).alias("_active_now")
+    )
     people = (
         arms.with_columns(pl.col("variant").fill_null(ALL))
         .join(responses, on=["customer_id", "issued_as_of"], how="left")
         .join(now, on="customer_id", how="left")
         .with_columns(
-            pl.col("segment").str.ends_with(ASLEEP[0]).fill_null(False)
+            pl.col("segment")
+            .str.ends_with(ASLEEP[0])
+            .fill_null(False)
             .or_(pl.col("segment").str.ends_with(ASLEEP[1]).fill_null(False))
             .alias("_asleep"),
             pl.col("_active_now").fill_null(False),
@@ -299,12 +340,14 @@ def effectiveness(
 
     per_arm = _measures(arm_rows, [*base, "variant"])
     control = _control(per_arm.filter(pl.col("variant") == HOLDOUT), base)
-    arm_stats = pl.concat([
-        _with_uplift(per_arm.filter(pl.col("variant") != HOLDOUT), control, base),
-        _no_uplift(per_arm.filter(pl.col("variant") == HOLDOUT)),
-    ], how="diagonal_relaxed")
-    order = pl.col("variant").replace_strict({ALL: 0, HOLDOUT: 2}, default=1,
-                                             return_dtype=pl.Int32)
+    arm_stats = pl.concat(
+        [
+            _with_uplift(per_arm.filter(pl.col("variant") != HOLDOUT), control, base),
+            _no_uplift(per_arm.filter(pl.col("variant") == HOLDOUT)),
+        ],
+        how="diagonal_relaxed",
+    )
+    order = pl.col("variant").replace_strict({ALL: 0, HOLDOUT: 2}, default=1, return_dtype=pl.Int32)
     table = (
         arm_stats.with_columns(
             (pl.col("revenue") / pl.col("customers")).round(2).alias("revenue_per_customer"),
@@ -315,25 +358,31 @@ def effectiveness(
         .select(EFFECTIVENESS_COLUMNS)
     )
     rates = table.join(
-        table.filter(pl.col("variant") == HOLDOUT).select(*base, pl.col("response_rate")
-                                                          .alias("_p0")),
-        on=base, how="inner",
+        table.filter(pl.col("variant") == HOLDOUT).select(
+            *base, pl.col("response_rate").alias("_p0")
+        ),
+        on=base,
+        how="inner",
     ).filter(pl.col("variant") != HOLDOUT)
     needed = rates.select(
-        *base, "variant",
-        pl.Series("customers_needed",
-                  customers_needed(rates["response_rate"].to_numpy(), rates["_p0"].to_numpy()))
-        .fill_nan(None).cast(pl.Int64),
+        *base,
+        "variant",
+        pl.Series(
+            "customers_needed",
+            customers_needed(rates["response_rate"].to_numpy(), rates["_p0"].to_numpy()),
+        )
+        .fill_nan(None)
+        .cast(pl.Int64),
     )
 
     breakdown = _breakdown(arm_stats, pooled, control_people, done, base)
-    return EffectivenessResult(table=table, breakdown=breakdown, needed=needed, as_of=as_of,
-                               window_days=window_days)
+    return EffectivenessResult(
+        table=table, breakdown=breakdown, needed=needed, as_of=as_of, window_days=window_days
+    )
 
 
 def _control(stats: pl.DataFrame, on: list[str]) -> pl.DataFrame:
-    return stats.select(*on, pl.col("customers").alias("_n0"),
-                        pl.col("responders").alias("_x0"))
+    return stats.select(*on, pl.col("customers").alias("_n0"), pl.col("responders").alias("_x0"))
 
 
 def _no_uplift(stats: pl.DataFrame) -> pl.DataFrame:
@@ -345,42 +394,54 @@ def _no_uplift(stats: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _breakdown(arm_stats: pl.DataFrame, pooled: pl.DataFrame, control_people: pl.DataFrame,
-               done: pl.DataFrame, base: list[str]) -> pl.DataFrame:
+def _breakdown(
+    arm_stats: pl.DataFrame,
+    pooled: pl.DataFrame,
+    control_people: pl.DataFrame,
+    done: pl.DataFrame,
+    base: list[str],
+) -> pl.DataFrame:
     """The breakdown rows: per arm (``by = variant``), by channel (against the tactic's
     whole control group: a control customer has no channel), by owner and by segment
     (against the control customers of the same owner / segment), and the done-only view."""
-    parts = [arm_stats.with_columns(pl.lit("variant").alias("by"),
-                                    pl.col("variant").alias("value"))]
+    parts = [
+        arm_stats.with_columns(pl.lit("variant").alias("by"), pl.col("variant").alias("value"))
+    ]
     whole_control = _control(_measures(control_people, base), base)
-    by_channel = _measures(pooled.with_columns(pl.col("channel").fill_null("none")),
-                           [*base, "variant", "channel"]).rename({"channel": "value"})
-    parts.append(_with_uplift(by_channel, whole_control, base)
-                 .with_columns(pl.lit("channel").alias("by")))
+    by_channel = _measures(
+        pooled.with_columns(pl.col("channel").fill_null("none")), [*base, "variant", "channel"]
+    ).rename({"channel": "value"})
+    parts.append(
+        _with_uplift(by_channel, whole_control, base).with_columns(pl.lit("channel").alias("by"))
+    )
     for dimension in ("owner", "segment"):
         people = pl.concat([pooled, control_people]).with_columns(
-            pl.col(dimension).fill_null("none").alias("value"))
+            pl.col(dimension).fill_null("none").alias("value")
+        )
         stats = _measures(people, [*base, "variant", "value"])
         control = _control(stats.filter(pl.col("variant") == HOLDOUT), [*base, "value"])
         parts += [
-            _with_uplift(stats.filter(pl.col("variant") != HOLDOUT), control, [*base, "value"])
-            .with_columns(pl.lit(dimension).alias("by")),
-            _no_uplift(stats.filter(pl.col("variant") == HOLDOUT))
-            .with_columns(pl.lit(dimension).alias("by")),
+            _with_uplift(
+                stats.filter(pl.col("variant") != HOLDOUT), control, [*base, "value"]
+            ).with_columns(pl.lit(dimension).alias("by")),
+            _no_uplift(stats.filter(pl.col("variant") == HOLDOUT)).with_columns(
+                pl.lit(dimension).alias("by")
+            ),
         ]
     marked = pooled.join(done, on=["issued_as_of", "tactic", "customer_id"], how="semi")
     done_stats = _measures(marked, [*base, "variant"]).with_columns(pl.lit("done").alias("value"))
-    parts.append(_with_uplift(done_stats, whole_control, base)
-                 .with_columns(pl.lit("done").alias("by")))
+    parts.append(
+        _with_uplift(done_stats, whole_control, base).with_columns(pl.lit("done").alias("by"))
+    )
     dims = {"variant": 0, "channel": 1, "owner": 2, "segment": 3, "done": 4}
     return (
         pl.concat([p.select(BREAKDOWN_COLUMNS) for p in parts], how="vertical_relaxed")
         .with_columns(
-            pl.col("response_rate").round(6), pl.col("became_active_share").round(6),
+            pl.col("response_rate").round(6),
+            pl.col("became_active_share").round(6),
             *(pl.col(c).round(6) for c in ("uplift", "uplift_ci_low", "uplift_ci_high")),
         )
-        .sort([*base, pl.col("by").replace_strict(dims, return_dtype=pl.Int32), "value",
-               "variant"])
+        .sort([*base, pl.col("by").replace_strict(dims, return_dtype=pl.Int32), "value", "variant"])
     )
 
 

@@ -28,75 +28,131 @@ from segtool.steps.tactics import HOLDOUT
 
 HOLDOUT_COLUMNS = ["customer_id", "tactic", "as_of"]
 
-_CHANNEL_WORD = {
-    "ru": {"call": "Звонок", "survey": "Опрос", "email": "Письмо", "mail": "Почтовая рассылка",
-           "inmail": "Сообщение InMail", "chatbot": "Чат-бот"},
-    "en": {"call": "Call", "survey": "Survey", "email": "Email", "mail": "Postal mail",
-           "inmail": "InMail message", "chatbot": "Chatbot"},
+_CHANNEL_WORD: dict[str, dict[str, str]] = {
+    "ru": {
+        "call": "Звонок",
+        "survey": "Опрос",
+        "email": "Письмо",
+        "mail": "Почтовая рассылка",
+        "inmail": "Сообщение InMail",
+        "chatbot": "Чат-бот",
+    },
+    "en": {
+        "call": "Call",
+        "survey": "Survey",
+        "email": "Email",
+        "mail": "Postal mail",
+        "inmail": "InMail message",
+        "chatbot": "Chatbot",
+    },
 }
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "title": "Работают ли тактики: заказы клиентов с задачей и контрольной группы",
-        "summary": "Итоги", "runs": "Все запуски", "breakdown": "Разрезы",
+        "summary": "Итоги",
+        "runs": "Все запуски",
+        "breakdown": "Разрезы",
         "sentence": "{tactic}: заказали {p1} против {p0} в контрольной группе, {d} п.п. "
-                    "(95 %: {lo}…{hi}).",
+        "(95 %: {lo}…{hi}).",
         "no_control": "{tactic}: заказали {p1}; контрольной группы нет, сравнить не с чем. "
-                      "Чтобы проверить тактику, оставьте часть клиентов без задачи "
-                      "(ключ holdout в сборнике тактик).",
+        "Чтобы проверить тактику, оставьте часть клиентов без задачи "
+        "(ключ holdout в сборнике тактик).",
         "money": "Выручка на клиента: {r1} против {r0}.",
         "works": "Тактика работает.",
         "harmful": "Клиенты с задачей заказывали реже, чем без неё: тактика вредит.",
         "no_evidence": "Пока нельзя сказать, работает ли тактика.",
         "needed": "Чтобы решить, нужно около {n} клиентов в каждой группе (сейчас {n1} с "
-                  "задачей и {n0} в контрольной).",
+        "задачей и {n0} в контрольной).",
         "no_difference": "Разницы между группами пока не видно.",
         "window": "Задачи выданы {issued}; заказы учтены за {days} дн. из {window}.",
-        "arm": "Группа", "customers": "Клиентов", "responders": "Заказали",
-        "rate": "Доля заказавших", "revenue": "Выручка", "per_customer": "Выручка на клиента",
-        "uplift": "Прирост, п.п.", "low": "95 %: от", "high": "95 %: до", "verdict": "Вывод",
+        "arm": "Группа",
+        "customers": "Клиентов",
+        "responders": "Заказали",
+        "rate": "Доля заказавших",
+        "revenue": "Выручка",
+        "per_customer": "Выручка на клиента",
+        "uplift": "Прирост, п.п.",
+        "low": "95 %: от",
+        "high": "95 %: до",
+        "verdict": "Вывод",
         "chart": "Прирост доли заказавших к контрольной группе, п.п. (95 %)",
-        "arm_all": "Все с задачей", "arm_holdout": "Контрольная группа",
+        "arm_all": "Все с задачей",
+        "arm_holdout": "Контрольная группа",
         "arm_variant": "Вариант {v}",
-        "verdicts": {"works": "работает", "no_evidence": "пока не ясно", "harmful": "вредит",
-                     "no_control": "нет контрольной группы"},
-        "issued": "Задачи выданы", "tactic": "Тактика", "by": "Разрез", "value": "Значение",
-        "asleep": "Засыпающих и уснувших", "became_active": "Стали активными",
+        "verdicts": {
+            "works": "работает",
+            "no_evidence": "пока не ясно",
+            "harmful": "вредит",
+            "no_control": "нет контрольной группы",
+        },
+        "issued": "Задачи выданы",
+        "tactic": "Тактика",
+        "by": "Разрез",
+        "value": "Значение",
+        "asleep": "Засыпающих и уснувших",
+        "became_active": "Стали активными",
         "became_active_share": "Доля ставших активными",
-        "by_names": {"variant": "группа", "channel": "канал", "owner": "ответственный",
-                     "segment": "сегмент", "done": "только выполненные задачи"},
+        "by_names": {
+            "variant": "группа",
+            "channel": "канал",
+            "owner": "ответственный",
+            "segment": "сегмент",
+            "done": "только выполненные задачи",
+        },
         "empty": "В истории пока нет прошлых запусков: отчёт появится со следующего запуска.",
     },
     "en": {
         "title": "Do the tactics work? Orders of customers with a task and of the control group",
-        "summary": "Summary", "runs": "All runs", "breakdown": "Breakdowns",
-        "sentence": "{tactic}: {p1} ordered vs {p0} in the control group, {d} pp "
-                    "(95%: {lo}…{hi}).",
+        "summary": "Summary",
+        "runs": "All runs",
+        "breakdown": "Breakdowns",
+        "sentence": "{tactic}: {p1} ordered vs {p0} in the control group, {d} pp (95%: {lo}…{hi}).",
         "no_control": "{tactic}: {p1} ordered; there is no control group to compare with. "
-                      "To test the tactic, keep some customers without a task (the holdout "
-                      "key in the playbook).",
+        "To test the tactic, keep some customers without a task (the holdout "
+        "key in the playbook).",
         "money": "Revenue per customer: {r1} vs {r0}.",
         "works": "The tactic works.",
         "harmful": "Customers with a task ordered less often than those without: the tactic "
-                   "does harm.",
+        "does harm.",
         "no_evidence": "It cannot be told yet whether the tactic works.",
         "needed": "To decide, a test needs about {n} customers in each group (now {n1} with a "
-                  "task and {n0} in the control group).",
+        "task and {n0} in the control group).",
         "no_difference": "No difference between the groups so far.",
         "window": "Tasks issued {issued}; orders counted for {days} of {window} days.",
-        "arm": "Group", "customers": "Customers", "responders": "Ordered",
-        "rate": "Share who ordered", "revenue": "Revenue",
-        "per_customer": "Revenue per customer", "uplift": "Uplift, pp", "low": "95%: from",
-        "high": "95%: to", "verdict": "Verdict",
+        "arm": "Group",
+        "customers": "Customers",
+        "responders": "Ordered",
+        "rate": "Share who ordered",
+        "revenue": "Revenue",
+        "per_customer": "Revenue per customer",
+        "uplift": "Uplift, pp",
+        "low": "95%: from",
+        "high": "95%: to",
+        "verdict": "Verdict",
         "chart": "Uplift in the share who ordered vs the control group, pp (95%)",
-        "arm_all": "All with a task", "arm_holdout": "Control group",
+        "arm_all": "All with a task",
+        "arm_holdout": "Control group",
         "arm_variant": "Variant {v}",
-        "verdicts": {"works": "works", "no_evidence": "not clear yet", "harmful": "does harm",
-                     "no_control": "no control group"},
-        "issued": "Tasks issued", "tactic": "Tactic", "by": "Breakdown", "value": "Value",
-        "asleep": "Falling asleep or asleep", "became_active": "Became active",
+        "verdicts": {
+            "works": "works",
+            "no_evidence": "not clear yet",
+            "harmful": "does harm",
+            "no_control": "no control group",
+        },
+        "issued": "Tasks issued",
+        "tactic": "Tactic",
+        "by": "Breakdown",
+        "value": "Value",
+        "asleep": "Falling asleep or asleep",
+        "became_active": "Became active",
         "became_active_share": "Share that became active",
-        "by_names": {"variant": "group", "channel": "channel", "owner": "owner",
-                     "segment": "segment", "done": "done tasks only"},
+        "by_names": {
+            "variant": "group",
+            "channel": "channel",
+            "owner": "owner",
+            "segment": "segment",
+            "done": "done tasks only",
+        },
         "empty": "The history holds no earlier run yet: the report starts with the next run.",
     },
 }
@@ -155,26 +211,37 @@ def sentence(row: dict[str, Any], title: str, language: str, window_days: int) -
     else:
         parts = [
             text["sentence"].format(
-                tactic=title, p1=p1, p0=percent_text(row["control_rate"], language),
+                tactic=title,
+                p1=p1,
+                p0=percent_text(row["control_rate"], language),
                 d=points_text(row["uplift"], language),
                 lo=points_text(row["uplift_ci_low"], language),
                 hi=points_text(row["uplift_ci_high"], language),
             ),
-            text["money"].format(r1=money_text(row["revenue_per_customer"], language),
-                                 r0=money_text(row.get("control_revenue_per_customer") or 0,
-                                               language)),
+            text["money"].format(
+                r1=money_text(row["revenue_per_customer"], language),
+                r0=money_text(row.get("control_revenue_per_customer") or 0, language),
+            ),
             text[row["verdict"]],
         ]
         if row["verdict"] == "no_evidence":
             needed = row.get("customers_needed")
             parts.append(
-                text["needed"].format(n=f"{needed:,}".replace(",", "\u00a0" if language == "ru"
-                                                              else ","),
-                                      n1=row["customers"], n0=row["control_customers"])
-                if needed is not None else text["no_difference"]
+                text["needed"].format(
+                    n=f"{needed:,}".replace(",", "\u00a0" if language == "ru" else ","),
+                    n1=row["customers"],
+                    n0=row["control_customers"],
+                )
+                if needed is not None
+                else text["no_difference"]
             )
-    parts.append(text["window"].format(issued=_date_text(row["issued_as_of"], language),
-                                       days=row["days_measured"], window=window_days))
+    parts.append(
+        text["window"].format(
+            issued=_date_text(row["issued_as_of"], language),
+            days=row["days_measured"],
+            window=window_days,
+        )
+    )
     return " ".join(parts)
 
 
@@ -182,9 +249,11 @@ def console_lines(manifest_block: dict[str, Any]) -> list[str]:
     """One line per tactic with its verdict (the latest run that issued it)."""
     lines = []
     for tactic, v in manifest_block.get("verdicts", {}).items():
-        head = (f"effectiveness: {tactic} (issued {v['issued_as_of']}, "
-                f"{v['days_measured']} of {manifest_block['window_days']} days): "
-                f"{v['response_rate']:.1%} of {v['customers']} ordered")
+        head = (
+            f"effectiveness: {tactic} (issued {v['issued_as_of']}, "
+            f"{v['days_measured']} of {manifest_block['window_days']} days): "
+            f"{v['response_rate']:.1%} of {v['customers']} ordered"
+        )
         if v["verdict"] == "no_control":
             lines.append(f"{head}; no control group: {v['verdict']}")
             continue
@@ -199,18 +268,26 @@ def console_lines(manifest_block: dict[str, Any]) -> list[str]:
 
 # -- the files ------------------------------------------------------------------------------
 def holdout_frame(assignments: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    return assignments.filter(pl.col("variant") == HOLDOUT).select(
-        "customer_id", "tactic", pl.lit(as_of, dtype=pl.Date).alias("as_of")
-    ).sort("tactic", "customer_id")
+    return (
+        assignments.filter(pl.col("variant") == HOLDOUT)
+        .select("customer_id", "tactic", pl.lit(as_of, dtype=pl.Date).alias("as_of"))
+        .sort("tactic", "customer_id")
+    )
 
 
-def write_holdout(outset: OutputSet, assignments: pl.DataFrame, as_of: dt.date,
-                  cfg: Config) -> None:
+def write_holdout(
+    outset: OutputSet, assignments: pl.DataFrame, as_of: dt.date, cfg: Config
+) -> None:
     write_csv(holdout_frame(assignments, as_of), outset.path("holdout.csv"), cfg.export.csv)
 
 
-def write_effectiveness(outset: OutputSet, result: EffectivenessResult, playbook: Playbook,
-                        cfg: Config, formats: set[str]) -> None:
+def write_effectiveness(
+    outset: OutputSet,
+    result: EffectivenessResult,
+    playbook: Playbook,
+    cfg: Config,
+    formats: set[str],
+) -> None:
     """effectiveness.csv, effectiveness_breakdown.csv and (with xlsx) effectiveness.xlsx."""
     write_csv(result.table, outset.path("effectiveness.csv"), cfg.export.csv)
     write_csv(result.breakdown, outset.path("effectiveness_breakdown.csv"), cfg.export.csv)
@@ -218,26 +295,30 @@ def write_effectiveness(outset: OutputSet, result: EffectivenessResult, playbook
         write_workbook(outset.path("effectiveness.xlsx"), result, playbook, cfg.language)
 
 
-def write_workbook(path: Path, result: EffectivenessResult, playbook: Playbook,
-                   language: str) -> None:
+def write_workbook(
+    path: Path, result: EffectivenessResult, playbook: Playbook, language: str
+) -> None:
     text = _TEXT[language]
-    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
-                                           "strings_to_urls": False,
-                                           "strings_to_numbers": False})
+    book = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
     add = book.add_format
     fmt = {
         "title": add({"bold": True, "font_size": 14}),
         "head": add({"bold": True, "font_size": 12}),
         "wrap": add({"text_wrap": True, "valign": "top"}),
-        "header": add({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                       "valign": "top"}),
+        "header": add(
+            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
+        ),
         "text": add({"border": 1}),
         "int": add({"num_format": "#,##0", "border": 1}),
         "money": add({"num_format": "#,##0", "border": 1}),
         "percent": add({"num_format": "0.0%", "border": 1}),
         "points": add({"num_format": "+0.0;−0.0;0.0", "border": 1}),
-        "date": add({"num_format": "dd.mm.yyyy" if language == "ru" else "yyyy-mm-dd",
-                     "border": 1}),
+        "date": add(
+            {"num_format": "dd.mm.yyyy" if language == "ru" else "yyyy-mm-dd", "border": 1}
+        ),
     }
     _summary_sheet(book, fmt, result, playbook, language)
     _table_sheet(book, fmt, text["runs"], result.table, language, playbook)
@@ -248,14 +329,15 @@ def write_workbook(path: Path, result: EffectivenessResult, playbook: Playbook,
 def _arm_label(variant: str, language: str) -> str:
     text = _TEXT[language]
     if variant == ALL:
-        return text["arm_all"]
+        return str(text["arm_all"])
     if variant == HOLDOUT:
-        return text["arm_holdout"]
-    return text["arm_variant"].format(v=variant)
+        return str(text["arm_holdout"])
+    return str(text["arm_variant"]).format(v=variant)
 
 
-def _summary_sheet(book: Any, fmt: dict[str, Any], result: EffectivenessResult,
-                   playbook: Playbook, language: str) -> None:
+def _summary_sheet(
+    book: Any, fmt: dict[str, Any], result: EffectivenessResult, playbook: Playbook, language: str
+) -> None:
     text = _TEXT[language]
     ws = book.add_worksheet(text["summary"])
     ws.hide_gridlines(2)
@@ -270,18 +352,31 @@ def _summary_sheet(book: Any, fmt: dict[str, Any], result: EffectivenessResult,
         ws.write_string(2, 0, text["empty"])
         return
     control_money = result.table.filter(pl.col("variant") == HOLDOUT).select(
-        "issued_as_of", "tactic",
-        pl.col("revenue_per_customer").alias("control_revenue_per_customer"))
+        "issued_as_of",
+        "tactic",
+        pl.col("revenue_per_customer").alias("control_revenue_per_customer"),
+    )
     latest = latest.join(control_money, on=["issued_as_of", "tactic"], how="left")
-    headers = ["arm", "customers", "responders", "rate", "revenue", "per_customer", "uplift",
-               "low", "high", "verdict"]
+    headers = [
+        "arm",
+        "customers",
+        "responders",
+        "rate",
+        "revenue",
+        "per_customer",
+        "uplift",
+        "low",
+        "high",
+        "verdict",
+    ]
     row = 2
     for item in latest.iter_rows(named=True):
         title = tactic_title(item["tactic"], playbook, language)
         ws.write_string(row, 0, title, fmt["head"])
         row += 1
-        ws.merge_range(row, 0, row, 9, sentence(item, title, language, result.window_days),
-                       fmt["wrap"])
+        ws.merge_range(
+            row, 0, row, 9, sentence(item, title, language, result.window_days), fmt["wrap"]
+        )
         ws.set_row(row, 62)
         row += 2
         arms = result.table.filter(
@@ -305,8 +400,9 @@ def _summary_sheet(book: Any, fmt: dict[str, Any], result: EffectivenessResult,
                 else:
                     ws.write_number(row, col, round(value * 100, 1), fmt["points"])
             verdict = arm["verdict"]
-            ws.write_string(row, 9, text["verdicts"].get(verdict, "") if verdict else "",
-                            fmt["text"])
+            ws.write_string(
+                row, 9, text["verdicts"].get(verdict, "") if verdict else "", fmt["text"]
+            )
         last = row
         if item["verdict"] != "no_control":
             _interval_chart(book, ws, text["chart"], first, last - 1, row_at=first - 3)
@@ -316,24 +412,25 @@ def _summary_sheet(book: Any, fmt: dict[str, Any], result: EffectivenessResult,
     ws.activate()
 
 
-def _interval_chart(book: Any, ws: Any, title: str, first: int, last: int,
-                    row_at: int) -> None:
+def _interval_chart(book: Any, ws: Any, title: str, first: int, last: int, row_at: int) -> None:
     """Uplift per treated arm (rows first..last, the control group's row excluded) as
     columns with the 95 % interval as error bars."""
     chart = book.add_chart({"type": "column"})
-    chart.add_series({
-        "categories": [ws.get_name(), first, 0, last, 0],
-        "values": [ws.get_name(), first, 6, last, 6],
-        "fill": {"color": "#5B9BD5"},
-        "data_labels": {"value": True, "num_format": "+0.0;−0.0;0.0"},
-        "y_error_bars": {
-            "type": "custom",
-            "plus_values": [ws.get_name(), first, 10, last, 10],
-            "minus_values": [ws.get_name(), first, 11, last, 11],
-            "end_style": 1,
-            "line": {"color": "#404040", "width": 1.5},
-        },
-    })
+    chart.add_series(
+        {
+            "categories": [ws.get_name(), first, 0, last, 0],
+            "values": [ws.get_name(), first, 6, last, 6],
+            "fill": {"color": "#5B9BD5"},
+            "data_labels": {"value": True, "num_format": "+0.0;−0.0;0.0"},
+            "y_error_bars": {
+                "type": "custom",
+                "plus_values": [ws.get_name(), first, 10, last, 10],
+                "minus_values": [ws.get_name(), first, 11, last, 11],
+                "end_style": 1,
+                "line": {"color": "#404040", "width": 1.5},
+            },
+        }
+    )
     # the bar lengths of the interval, beside the table (hidden columns K:L)
     for r in range(first, last + 1):
         ws.write_formula(r, 10, f"=I{r + 1}-G{r + 1}")
@@ -341,8 +438,12 @@ def _interval_chart(book: Any, ws: Any, title: str, first: int, last: int,
     ws.set_column(10, 11, None, None, {"hidden": True})
     chart.set_title({"name": title, "name_font": {"size": 10}})
     chart.set_legend({"none": True})
-    chart.set_y_axis({"num_format": "+0;−0;0", "major_gridlines": {"visible": True,
-                                                                   "line": {"color": "#D9D9D9"}}})
+    chart.set_y_axis(
+        {
+            "num_format": "+0;−0;0",
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+        }
+    )
     chart.set_size({"width": 420, "height": 240})
     ws.insert_chart(row_at, 12, chart)
 
@@ -356,29 +457,54 @@ def _value_label(by: str | None, value: str, language: str) -> str:
     if by == "channel" and value in _CHANNEL_WORD[language]:
         return _CHANNEL_WORD[language][value]
     if by == "done":
-        return _TEXT[language]["by_names"]["done"]
+        return str(_TEXT[language]["by_names"]["done"])
     return value
 
 
 _COLUMN_KINDS = {
-    "issued_as_of": "date", "customers": "int", "responders": "int", "response_rate": "percent",
-    "revenue": "money", "revenue_per_customer": "money", "uplift": "points",
-    "uplift_ci_low": "points", "uplift_ci_high": "points", "asleep_customers": "int",
-    "became_active": "int", "became_active_share": "percent",
+    "issued_as_of": "date",
+    "customers": "int",
+    "responders": "int",
+    "response_rate": "percent",
+    "revenue": "money",
+    "revenue_per_customer": "money",
+    "uplift": "points",
+    "uplift_ci_low": "points",
+    "uplift_ci_high": "points",
+    "asleep_customers": "int",
+    "became_active": "int",
+    "became_active_share": "percent",
 }
 
 
-def _table_sheet(book: Any, fmt: dict[str, Any], title: str, frame: pl.DataFrame,
-                 language: str, playbook: Playbook) -> None:
+def _table_sheet(
+    book: Any,
+    fmt: dict[str, Any],
+    title: str,
+    frame: pl.DataFrame,
+    language: str,
+    playbook: Playbook,
+) -> None:
     text = _TEXT[language]
-    names = {"issued_as_of": text["issued"], "tactic": text["tactic"], "variant": text["arm"],
-             "customers": text["customers"], "responders": text["responders"],
-             "response_rate": text["rate"], "revenue": text["revenue"],
-             "revenue_per_customer": text["per_customer"], "uplift": text["uplift"],
-             "uplift_ci_low": text["low"], "uplift_ci_high": text["high"],
-             "verdict": text["verdict"], "by": text["by"], "value": text["value"],
-             "asleep_customers": text["asleep"], "became_active": text["became_active"],
-             "became_active_share": text["became_active_share"]}
+    names = {
+        "issued_as_of": text["issued"],
+        "tactic": text["tactic"],
+        "variant": text["arm"],
+        "customers": text["customers"],
+        "responders": text["responders"],
+        "response_rate": text["rate"],
+        "revenue": text["revenue"],
+        "revenue_per_customer": text["per_customer"],
+        "uplift": text["uplift"],
+        "uplift_ci_low": text["low"],
+        "uplift_ci_high": text["high"],
+        "verdict": text["verdict"],
+        "by": text["by"],
+        "value": text["value"],
+        "asleep_customers": text["asleep"],
+        "became_active": text["became_active"],
+        "became_active_share": text["became_active_share"],
+    }
     ws = book.add_worksheet(title)
     ws.freeze_panes(1, 0)
     labels = {t.id: tactic_title(t.id, playbook, language) for t in playbook.tactics}
@@ -406,8 +532,7 @@ def _table_sheet(book: Any, fmt: dict[str, Any], title: str, frame: pl.DataFrame
             elif key == "by":
                 ws.write_string(r, col, text["by_names"].get(value, value), fmt["text"])
             elif key == "value":
-                ws.write_string(r, col, _value_label(item.get("by"), value, language),
-                                fmt["text"])
+                ws.write_string(r, col, _value_label(item.get("by"), value, language), fmt["text"])
             else:
                 ws.write_string(r, col, str(value), fmt["text"])
     if frame.height:

@@ -38,7 +38,7 @@ import polars as pl
 import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
 
 from segtool.config import Config
-from segtool.playbook import PLACEHOLDERS, Condition, Playbook
+from segtool.playbook import PLACEHOLDERS, Condition, Playbook, Variant
 from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
@@ -176,8 +176,8 @@ class TacticsResult:
 
 
 ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.String, "tactic": pl.String, "variant": pl.String,
-    "segment": pl.String, "owner": pl.String, "channel": pl.String,
+    "customer_id": pl.String(), "tactic": pl.String(), "variant": pl.String(),
+    "segment": pl.String(), "owner": pl.String(), "channel": pl.String(),
 }
 HOLDOUT = "holdout"  # the variant code of the control group
 
@@ -188,18 +188,18 @@ def arm_draw(experiment: str, customer_id: pl.Expr, tactic: pl.Expr, what: str) 
     inputs give the same number on any machine, polars version or run; ``what`` (``holdout``
     or ``variant``) makes the two draws independent."""
     key = pl.concat_str([pl.lit(what), pl.lit(experiment), customer_id, tactic], separator="|")
-    digits = key.chash.sha2_256().str.slice(0, 13).str.to_integer(base=16)
-    return digits.cast(pl.Float64) / float(16**13)
+    digest: pl.Expr = key.chash.sha2_256()  # type: ignore[attr-defined]  # polars-hash
+    return digest.str.slice(0, 13).str.to_integer(base=16).cast(pl.Float64) / float(16**13)
 
 
 def _arm_table(playbook: Playbook, default_holdout: float) -> pl.DataFrame:
     """Per tactic and variant (``_v``, from 0): its share of the treated as [``_lo``,
     ``_hi``) of the unit interval, and the tactic's holdout share."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for index, tactic in enumerate(playbook.tactics):
         holdout = default_holdout if tactic.holdout is None else tactic.holdout
-        variants = tactic.variants or [None]
-        total = sum(v.weight for v in variants if v is not None) or 1.0
+        variants: list[Variant | None] = [*tactic.variants] if tactic.variants else [None]
+        total = sum(v.weight for v in tactic.variants or []) or 1.0
         low = 0.0
         for number, variant in enumerate(variants):
             last = number == len(variants) - 1
@@ -349,7 +349,8 @@ def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[s
     templates: dict[str | None, int] = {}
     rows = []
     for index, tactic in enumerate(playbook.tactics):
-        for number, variant in enumerate(tactic.variants or [None]):
+        arms: list[Variant | None] = [*tactic.variants] if tactic.variants else [None]
+        for number, variant in enumerate(arms):
             for step in tactic.with_variant(variant).resolved_steps():
                 rows.append({
                     "_t": index, "_v": number, "step": step.number, "_day": step.day,
@@ -358,7 +359,8 @@ def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[s
                     "_offer": templates.setdefault(step.offer.get(language), len(templates)),
                 })
     table = pl.DataFrame(rows, schema={
-        "_t": pl.Int32, "_v": pl.Int32, "step": pl.Int32, "_day": pl.Int32, "_channels": pl.List(pl.String),
+        "_t": pl.Int32, "_v": pl.Int32, "step": pl.Int32, "_day": pl.Int32,
+        "_channels": pl.List(pl.String),
         "_role": pl.String, "_script": pl.Int32, "_offer": pl.Int32,
     })
     return table, list(templates)
