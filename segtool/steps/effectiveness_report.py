@@ -61,7 +61,7 @@ _TEXT: dict[str, dict[str, Any]] = {
         "works": "Тактика работает.",
         "harmful": "Клиенты с задачей заказывали реже, чем без неё: тактика вредит.",
         "no_evidence": "Пока нельзя сказать, работает ли тактика.",
-        "needed": "Чтобы решить, нужно около {n} клиентов в каждой группе (сейчас {n1} с "
+        "needed": "Чтобы решить, нужно около {n} {customers} в каждой группе (сейчас {n1} с "
         "задачей и {n0} в контрольной).",
         "no_difference": "Разницы между группами пока не видно.",
         "window": "Задачи выданы {issued}; заказы учтены за {days} дн. из {window}.",
@@ -191,6 +191,12 @@ def _date_text(day: dt.date, language: str) -> str:
     return day.strftime("%d.%m.%Y" if language == "ru" else "%Y-%m-%d")
 
 
+def _customers_genitive(count: int) -> str:
+    """«около 4 421 клиента», «около 686 клиентов»: after «около» a number ending in 1
+    (but not 11) takes the genitive singular."""
+    return "клиента" if count % 10 == 1 and count % 100 != 11 else "клиентов"
+
+
 def tactic_title(tactic_id: str, playbook: Playbook, language: str) -> str:
     """«Звонок «Реактивация»» / «Call "Reactivation"»: the channel and the tactic's label."""
     for tactic in playbook.tactics:
@@ -229,6 +235,7 @@ def sentence(row: dict[str, Any], title: str, language: str, window_days: int) -
             parts.append(
                 text["needed"].format(
                     n=f"{needed:,}".replace(",", "\u00a0" if language == "ru" else ","),
+                    customers=_customers_genitive(needed),
                     n1=row["customers"],
                     n0=row["control_customers"],
                 )
@@ -370,20 +377,24 @@ def _summary_sheet(
         "verdict",
     ]
     row = 2
+    breaks = []
     for item in latest.iter_rows(named=True):
+        if row > 2:
+            breaks.append(row)  # each tactic starts a printed page
         title = tactic_title(item["tactic"], playbook, language)
         ws.write_string(row, 0, title, fmt["head"])
         row += 1
         ws.merge_range(
             row, 0, row, 9, sentence(item, title, language, result.window_days), fmt["wrap"]
         )
-        ws.set_row(row, 62)
+        ws.set_row(row, 48)
         row += 2
         arms = result.table.filter(
             (pl.col("issued_as_of") == item["issued_as_of"]) & (pl.col("tactic") == item["tactic"])
         )
         for col, key in enumerate(headers):
             ws.write_string(row, col, text[key], fmt["header"])
+        ws.set_row(row, 30)
         first = row + 1
         for arm in arms.iter_rows(named=True):
             row += 1
@@ -405,47 +416,98 @@ def _summary_sheet(
             )
         last = row
         if item["verdict"] != "no_control":
-            _interval_chart(book, ws, text["chart"], first, last - 1, row_at=first - 3)
-            # the chart sits beside the table; leave room below it
-            row = max(row, first + 12)
+            # below the table: the uplift of each treated group with its 95 % interval
+            treated = [a for a in arms.iter_rows(named=True) if a["uplift"] is not None]
+            _interval_chart(
+                book,
+                ws,
+                text["chart"],
+                treated,
+                [_arm_label(a["variant"], language) for a in treated],
+                row_at=last + 2,
+                data_row=first,
+            )
+            row += 4 + (90 + 45 * len(treated)) // 20
         row += 3
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
     ws.activate()
 
 
-def _interval_chart(book: Any, ws: Any, title: str, first: int, last: int, row_at: int) -> None:
-    """Uplift per treated arm (rows first..last, the control group's row excluded) as
-    columns with the 95 % interval as error bars."""
-    chart = book.add_chart({"type": "column"})
+def _interval_chart(
+    book: Any,
+    ws: Any,
+    title: str,
+    arms: list[dict[str, Any]],
+    labels: list[str],
+    row_at: int,
+    data_row: int,
+) -> None:
+    """A forest plot: per treated group a horizontal line from the interval's low to its
+    high end through the uplift, and a dashed line at 0 (no difference). The points are
+    written to hidden columns (U:V) from ``data_row`` on."""
+    sheet = ws.get_name()
+    chart = book.add_chart({"type": "scatter", "subtype": "straight_with_markers"})
+    colours = ["#2E75B6", "#C55A11", "#548235", "#7030A0", "#BF9000", "#404040"]
+    count = len(arms)
+    lows = [a["uplift_ci_low"] * 100 for a in arms]
+    highs = [a["uplift_ci_high"] * 100 for a in arms]
+    row = data_row
+    for index, (arm, label) in enumerate(zip(arms, labels, strict=True)):
+        y = count - index
+        points = [arm["uplift_ci_low"], arm["uplift"], arm["uplift_ci_high"]]
+        for offset, x in enumerate(points):
+            ws.write_number(row + offset, 20, round(x * 100, 1))
+            ws.write_number(row + offset, 21, y)
+        colour = colours[index % len(colours)]
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [sheet, row, 20, row + 2, 20],
+                "values": [sheet, row, 21, row + 2, 21],
+                "line": {"color": colour, "width": 2.5},
+                "marker": {
+                    "type": "diamond",
+                    "size": 7,
+                    "fill": {"color": colour},
+                    "border": {"color": colour},
+                },
+            }
+        )
+        row += 3
+    ws.write_number(row, 20, 0)
+    ws.write_number(row, 21, 0.5)
+    ws.write_number(row + 1, 20, 0)
+    ws.write_number(row + 1, 21, count + 0.5)
     chart.add_series(
         {
-            "categories": [ws.get_name(), first, 0, last, 0],
-            "values": [ws.get_name(), first, 6, last, 6],
-            "fill": {"color": "#5B9BD5"},
-            "data_labels": {"value": True, "num_format": "+0.0;−0.0;0.0"},
-            "y_error_bars": {
-                "type": "custom",
-                "plus_values": [ws.get_name(), first, 10, last, 10],
-                "minus_values": [ws.get_name(), first, 11, last, 11],
-                "end_style": 1,
-                "line": {"color": "#404040", "width": 1.5},
-            },
+            "name": "0",
+            "categories": [sheet, row, 20, row + 1, 20],
+            "values": [sheet, row, 21, row + 1, 21],
+            "line": {"color": "#7F7F7F", "width": 1, "dash_type": "dash"},
+            "marker": {"type": "none"},
         }
     )
-    # the bar lengths of the interval, beside the table (hidden columns K:L)
-    for r in range(first, last + 1):
-        ws.write_formula(r, 10, f"=I{r + 1}-G{r + 1}")
-        ws.write_formula(r, 11, f"=G{r + 1}-H{r + 1}")
-    ws.set_column(10, 11, None, None, {"hidden": True})
+    ws.set_column(20, 21, None, None, {"hidden": True})
+    chart.show_hidden_data()
+    low_end, high_end = min(min(lows), 0.0), max(max(highs), 0.0)
+    step = next((u for u in (1, 2, 5, 10, 20, 25, 50) if (high_end - low_end) / u <= 8), 100)
     chart.set_title({"name": title, "name_font": {"size": 10}})
-    chart.set_legend({"none": True})
-    chart.set_y_axis(
+    chart.set_legend({"position": "right", "delete_series": [count]})
+    chart.set_x_axis(
         {
             "num_format": "+0;−0;0",
+            "min": math.floor(low_end / step) * step - (step if low_end < 0 else 0),
+            "max": math.ceil(high_end / step) * step + step,
+            "major_unit": step,
             "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
         }
     )
-    chart.set_size({"width": 420, "height": 240})
-    ws.insert_chart(row_at, 12, chart)
+    chart.set_y_axis(
+        {"min": 0, "max": count + 1, "visible": False, "major_gridlines": {"visible": False}}
+    )
+    chart.set_size({"width": 620, "height": 90 + 45 * count})
+    ws.insert_chart(row_at, 0, chart, {"x_offset": 4})
 
 
 def _value_label(by: str | None, value: str, language: str) -> str:
@@ -507,10 +569,16 @@ def _table_sheet(
     }
     ws = book.add_worksheet(title)
     ws.freeze_panes(1, 0)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_row(0, 30)
     labels = {t.id: tactic_title(t.id, playbook, language) for t in playbook.tactics}
     for col, key in enumerate(frame.columns):
         ws.write_string(0, col, names.get(key, key), fmt["header"])
-        ws.set_column(col, col, 30 if key == "tactic" else 14)
+        width = {"tactic": 30, "variant": 20, "value": 24, "by": 16}.get(key, 13)
+        ws.set_column(col, col, width)
     for r, item in enumerate(frame.iter_rows(named=True), start=1):
         for col, key in enumerate(frame.columns):
             value = item[key]
