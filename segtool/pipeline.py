@@ -124,6 +124,7 @@ def run_pipeline(
     from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
+    from segtool.steps.effectiveness import arm_responses, effectiveness
     from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import has_contacts_input, ingest, reject_rate, rejects_csv_bytes
@@ -177,8 +178,14 @@ def run_pipeline(
             "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
         }
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
-        # did the tactics of earlier runs work? measured on these orders before they go
-        effect = _effectiveness(hist, orders, segments, used_as_of, cfg, timings)
+        # did the tactics of earlier runs work? responses measured on these orders before
+        # they are released; the report is made once this run's statuses are read back
+        arms = hist.earlier_arms(used_as_of)
+        responses = None
+        if arms is not None and arms.height:
+            with timings.measure("effectiveness"):
+                responses = arm_responses(arms, orders, used_as_of,
+                                          cfg.effectiveness.window_days)
         if workspace is None:
             # the order lines (half a gigabyte at 10M lines) are not read after classify
             ingested.orders = ingested.orders.clear()
@@ -193,6 +200,11 @@ def run_pipeline(
             issued = tasks  # as `assign-tactics` leaves them in a workspace
             tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
             hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
+        effect = None
+        if arms is not None and responses is not None:
+            with timings.measure("effectiveness"):
+                effect = effectiveness(arms, hist.done_customers(used_as_of), responses,
+                                       segments, used_as_of, cfg.effectiveness.window_days)
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
@@ -258,20 +270,6 @@ def _has_holdout(playbook: Any, cfg: Config) -> bool:
     """Whether any tactic keeps a control group (then holdout.csv is written)."""
     return any((cfg.experiments.holdout if t.holdout is None else t.holdout) > 0
                for t in playbook.tactics)
-
-
-def _effectiveness(hist: Any, orders: pl.LazyFrame, segments: pl.DataFrame, as_of: dt.date,
-                   cfg: Config, timings: Timings) -> Any:
-    """The effectiveness report over the earlier runs in the history, or None (no history,
-    or no earlier run with recorded arms)."""
-    from segtool.steps.effectiveness import effectiveness
-
-    earlier = hist.earlier_arms(as_of)
-    if earlier is None or earlier[0].height == 0:
-        return None
-    with timings.measure("effectiveness"):
-        return effectiveness(earlier[0], earlier[1], orders, segments, as_of,
-                             cfg.effectiveness.window_days)
 
 
 def removed_notice(out: Path, names: list[str]) -> str:

@@ -95,7 +95,10 @@ class NoHistory:
     def record_assignments(self, assignments: pl.DataFrame, experiment: str) -> None:
         return None
 
-    def earlier_arms(self, as_of: dt.date) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    def earlier_arms(self, as_of: dt.date) -> pl.DataFrame | None:
+        return None
+
+    def done_customers(self, as_of: dt.date) -> pl.DataFrame | None:
         return None
 
     def commit(self) -> None:
@@ -321,11 +324,18 @@ class HistorySession:
         self.assignments = assignments
         self.experiment = experiment
 
-    def earlier_arms(self, as_of: dt.date) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-        """(arms, done) of the runs before ``as_of`` (see :func:`read_arms`)."""
+    def earlier_arms(self, as_of: dt.date) -> pl.DataFrame | None:
+        """The arms of the runs before ``as_of`` (see :func:`read_arms`)."""
         from segtool.steps.effectiveness import read_arms
 
         return read_arms(self.store, as_of)
+
+    def done_customers(self, as_of: dt.date) -> pl.DataFrame | None:
+        """Customers whose task of an earlier run is done, with the statuses this run read
+        back (call after :meth:`apply`; see :func:`read_done`)."""
+        from segtool.steps.effectiveness import read_done
+
+        return read_done(self.store, as_of, self.changes)
 
     # -- recording -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -28,13 +28,18 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from segtool.steps.tactics import HOLDOUT
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from segtool.history.store import HistoryStore
+
+# numpy is imported where the intervals are computed, not with this module: a run with no
+# earlier run to report on does not need it, and importing it reserves ~120 MB of address
+# space (its BLAS threads), which counts under a `ulimit -v` (tests/test_bounds.py)
 
 ALL = "all"  # the variant code of every treated customer of a tactic together
 Z95 = NormalDist().inv_cdf(0.975)  # 1.959963984540054
@@ -154,10 +159,9 @@ class EffectivenessResult:
 
 
 # -- reading the arms from the history --------------------------------------------------------
-def read_arms(store: HistoryStore, as_of: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(arms, done) of the runs before ``as_of``: for each earlier as_of the latest
-    counted run's assignments (ARMS_SCHEMA), and the customers whose task of that as_of
-    and tactic is now marked done (DONE_SCHEMA)."""
+def read_arms(store: HistoryStore, as_of: dt.date) -> pl.DataFrame:
+    """The arms of the runs before ``as_of`` (ARMS_SCHEMA): for each earlier as_of, the
+    assignments of the latest counted run."""
     arms = store.frame(
         "SELECT r.as_of AS issued_as_of, a.tactic, a.variant, a.customer_id, a.segment, "
         "a.owner, a.channel FROM assignments a JOIN runs r ON r.run_id = a.run_id "
@@ -165,12 +169,28 @@ def read_arms(store: HistoryStore, as_of: dt.date) -> tuple[pl.DataFrame, pl.Dat
         "WHERE r2.as_of = r.as_of AND r2.state IN ('committed', 'replaced'))",
         (as_of.isoformat(),),
     )
-    done = store.frame(
-        "SELECT DISTINCT issued_as_of, tactic, customer_id FROM task_status "
-        "WHERE status = 'done' AND issued_as_of < ?",
+    return _typed(arms, ARMS_SCHEMA)
+
+
+def read_done(store: HistoryStore, as_of: dt.date, changes: pl.DataFrame) -> pl.DataFrame:
+    """The customers whose task of an earlier run and tactic is marked done (DONE_SCHEMA):
+    the statuses in the history with ``changes`` (task_id, status: read back by this run,
+    not yet recorded) over them."""
+    tasks = store.frame(
+        "SELECT task_id, issued_as_of, tactic, customer_id, status FROM task_status "
+        "WHERE issued_as_of < ?",
         (as_of.isoformat(),),
     )
-    return _typed(arms, ARMS_SCHEMA), _typed(done, DONE_SCHEMA)
+    if tasks.height == 0:
+        return pl.DataFrame(schema=DONE_SCHEMA)
+    if changes.height:
+        latest = changes.select(
+            pl.col("task_id").cast(pl.String), pl.col("status").cast(pl.String).alias("_now")
+        )
+        tasks = tasks.join(latest.unique("task_id", keep="last"), on="task_id", how="left")
+        tasks = tasks.with_columns(pl.coalesce("_now", "status").alias("status"))
+    done = tasks.filter(pl.col("status") == "done").select(list(DONE_SCHEMA)).unique()
+    return _typed(done, DONE_SCHEMA)
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -187,6 +207,8 @@ def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 # -- the statistics ---------------------------------------------------------------------------
 def wilson(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
     """The Wilson score interval of successes / n, element-wise (NaN where n is 0)."""
+    import numpy as np
+
     x = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,6 +226,8 @@ def newcombe(
     x1: np.ndarray, n1: np.ndarray, x0: np.ndarray, n0: np.ndarray, z: float = Z95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Newcombe's hybrid score interval for p1 − p0 (Newcombe 1998, method 10)."""
+    import numpy as np
+
     x1, n1, x0, n0 = (np.asarray(a, dtype=float) for a in (x1, n1, x0, n0))
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p0 = x1 / n1, x0 / n0
@@ -218,6 +242,8 @@ def newcombe(
 def customers_needed(p1: np.ndarray, p0: np.ndarray) -> np.ndarray:
     """Customers per group a test needs to tell p1 from p0 (two-sided 5 %, power 80 %):
     the normal-approximation sample size for two proportions; NaN when they are equal."""
+    import numpy as np
+
     p1, p0 = np.asarray(p1, dtype=float), np.asarray(p0, dtype=float)
     bar = (p1 + p0) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -231,6 +257,8 @@ def customers_needed(p1: np.ndarray, p0: np.ndarray) -> np.ndarray:
 def _with_uplift(stats: pl.DataFrame, control: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """``stats`` (customers, responders per row) with uplift, interval and verdict against
     ``control`` (``_n0``, ``_x0`` per ``on``); rows without a control are ``no_control``."""
+    import numpy as np
+
     joined = stats.join(control, on=on, how="left")
     has = joined["_n0"].fill_null(0).to_numpy() > 0
     x1 = joined["responders"].to_numpy()
@@ -301,17 +329,26 @@ def order_responses(
     )
 
 
+def arm_responses(
+    arms: pl.DataFrame, orders: pl.LazyFrame, as_of: dt.date, window_days: int
+) -> pl.DataFrame:
+    """:func:`order_responses` for every (customer, issuing as_of) of ``arms``."""
+    keys = arms.select("customer_id", "issued_as_of").unique()
+    return order_responses(orders, keys, as_of, window_days)
+
+
 def effectiveness(
     arms: pl.DataFrame,
-    done: pl.DataFrame,
-    orders: pl.LazyFrame,
+    done: pl.DataFrame | None,
+    responses: pl.DataFrame,
     segments: pl.DataFrame,
     as_of: dt.date,
     window_days: int,
 ) -> EffectivenessResult:
-    """The report over the ``arms`` of earlier runs (see the module docstring)."""
-    keys = arms.select("customer_id", "issued_as_of").unique()
-    responses = order_responses(orders, keys, as_of, window_days)
+    """The report over the ``arms`` of earlier runs (see the module docstring), with the
+    ``responses`` of :func:`arm_responses` and the ``done`` customers of :func:`read_done`."""
+    if done is None:
+        done = pl.DataFrame(schema=DONE_SCHEMA)
     now = segments.select(
         pl.col("customer_id").cast(pl.String), (pl.col("activity") == ACTIVE).alias("_active_now")
     )
