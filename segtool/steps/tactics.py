@@ -219,6 +219,10 @@ def assign_arms(kept: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
     """``kept`` (customer_id, _t) with the arm each pair is in: ``_v`` (the variant's index,
     -1 for the control group) and ``_variant`` (its code, ``holdout``, or null)."""
     arms = _arm_table(playbook, default_holdout)
+    if arms.filter((pl.col("_holdout") > 0) | pl.col("_variant").is_not_null()).height == 0:
+        # no test anywhere: every pair is treated, no hashing needed
+        return kept.with_columns(pl.lit(0, pl.Int32).alias("_v"),
+                                 pl.lit(None, pl.String).alias("_variant"))
     drawn = kept.join(tactics.select("_t", "tactic"), on="_t", how="left").with_columns(
         arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "holdout").alias("_uh"),
         arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "variant").alias("_uv"),
