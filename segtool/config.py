@@ -476,6 +476,19 @@ class History(Strict):
     refused_cooldown_months: int = Field(6, ge=0, le=120)  # no task on a refused channel
 
 
+class Experiments(Strict):
+    """Control groups and variants (docs/effectiveness.md)."""
+
+    holdout: float = Field(0.0, ge=0, lt=1)  # share of matched customers kept as the control
+    experiment: str = Field("", max_length=100)  # change it to start a new test (new arms)
+
+
+class Effectiveness(Strict):
+    """How response to a tactic is measured (docs/effectiveness.md)."""
+
+    window_days: int = Field(90, ge=1, le=MAX_DAYS)  # orders this many days after a run count
+
+
 # -- the whole file ---------------------------------------------------------------------
 class Config(Strict):
     language: Literal["ru", "en"] = "ru"  # contract
@@ -496,6 +509,8 @@ class Config(Strict):
     export: ExportOptions = Field(default_factory=ExportOptions)
     limits: Limits = Field(default_factory=Limits)
     history: History = Field(default_factory=History)
+    experiments: Experiments = Field(default_factory=Experiments)
+    effectiveness: Effectiveness = Field(default_factory=Effectiveness)
     workspace: str | None = None  # default: .segtool in the current folder
 
     # set by load_config, not by the user

@@ -123,10 +123,12 @@ def run_pipeline(
     use_history: bool = True,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.history.session import open_history
+    from segtool.history.session import NoHistory, open_history
     from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
     from segtool.steps.classify import classify
+    from segtool.steps.effectiveness import arm_responses, effectiveness
+    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
     from segtool.steps.export import write_outputs
     from segtool.steps.ingest import (
         check_orders_accepted,
@@ -193,6 +195,14 @@ def run_pipeline(
             "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
         }
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
+        # did the tactics of earlier runs work? responses measured on these orders before
+        # they are released; the report is made once this run's statuses are read back
+        arms = hist.earlier_arms(used_as_of)
+        responses = None
+        if arms is not None and arms.height:
+            with timings.measure("effectiveness"):
+                responses = arm_responses(arms, orders, used_as_of,
+                                          cfg.effectiveness.window_days)
         if workspace is None:
             # the order lines (half a gigabyte at 10M lines) are not read after classify
             ingested.orders = ingested.orders.clear()
@@ -206,6 +216,12 @@ def run_pipeline(
             tasks, data_quality = tactics.tasks, tactics.data_quality
             issued = tasks  # as `assign-tactics` leaves them in a workspace
             tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
+            hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
+        effect = None
+        if arms is not None and responses is not None:
+            with timings.measure("effectiveness"):
+                effect = effectiveness(arms, hist.done_customers(used_as_of), responses,
+                                       segments, used_as_of, cfg.effectiveness.window_days)
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
@@ -242,6 +258,17 @@ def run_pipeline(
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)
+                if _has_holdout(playbook, cfg):
+                    write_holdout(outset, tactics.assignments, used_as_of, cfg)
+                if effect is not None:
+                    write_effectiveness(outset, effect, playbook, cfg, formats)
+            if effect is not None:
+                manifest["effectiveness"] = effect.manifest()
+            elif not isinstance(hist, NoHistory):
+                manifest["effectiveness"] = {
+                    "window_days": cfg.effectiveness.window_days, "runs_measured": [],
+                    "note": "the history holds no earlier run with recorded arms yet",
+                }
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest["timings"] = dict(timings.seconds)
             manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
@@ -254,6 +281,12 @@ def run_pipeline(
             warnings.append(removed_notice(out, outset.removed))
     return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
                      reject_rate=rate, warnings=warnings, notices=list(ingested.notices))
+
+
+def _has_holdout(playbook: Any, cfg: Config) -> bool:
+    """Whether any tactic keeps a control group (then holdout.csv is written)."""
+    return any((cfg.experiments.holdout if t.holdout is None else t.holdout) > 0
+               for t in playbook.tactics)
 
 
 def removed_notice(out: Path, names: list[str]) -> str:

@@ -121,6 +121,19 @@ class Step(_Strict):
     _texts = field_validator("script", "offer", mode="before")(lambda value: _as_text(value))
 
 
+class Variant(_Strict):
+    """One arm of a test: unset keys are the tactic's own (docs/effectiveness.md)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=40)  # `variant` column
+    weight: float = Field(1.0, gt=0, le=1000)  # share of the treated customers, relatively
+    script: Text | None = None
+    offer: Text | None = None
+    action: Channel | None = None  # another channel (its fallbacks stay the tactic's)
+    due_in_days: int | None = Field(None, ge=0, le=365)  # another timing
+
+    _texts = field_validator("script", "offer", mode="before")(lambda value: _as_text(value))
+
+
 class Tactic(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # code written to the `tactic` column
     label: Text = Field(default_factory=Text)
@@ -135,10 +148,23 @@ class Tactic(_Strict):
     priority: int = Field(3, ge=1, le=9)  # 1 = most urgent
     weight: float = Field(0.1, ge=0, le=10)  # expected_value = weight × avg_order_value
     stop: bool = False  # when it matches, later tactics are skipped for the customer
+    holdout: float | None = Field(None, ge=0, lt=1)  # control share; default experiments.holdout
+    variants: list[Variant] | None = Field(None, min_length=1, max_length=26)
 
     _texts = field_validator("label", "script", "offer", mode="before")(
         lambda value: _as_text(value)
     )
+
+    def with_variant(self, variant: Variant | None) -> Tactic:
+        """This tactic as one variant runs it: the variant's keys over the tactic's."""
+        if variant is None:
+            return self
+        update: dict[str, object] = {}
+        for key in ("script", "offer", "action", "due_in_days"):
+            value = getattr(variant, key)
+            if value is not None:
+                update[key] = value
+        return self.model_copy(update=update)
 
     def resolved_steps(self) -> list[ResolvedStep]:
         """The touches of this tactic, numbered from 1, with defaults filled in."""
@@ -266,6 +292,12 @@ def _check(playbook: Playbook, source: Path, cfg: Config) -> None:
                     f"abc pattern {pattern!r} has {len(upper)} letters but the config grades "
                     f"{n_criteria} criteria ({', '.join(cfg.grades.criteria)})",
                 )
+        variant_ids = [v.id for v in tactic.variants or []]
+        for name in variant_ids:
+            if name in ("holdout", "all"):
+                raise _bad(source, tactic, f"variant id {name!r} is reserved; choose another")
+        if len(set(variant_ids)) != len(variant_ids):
+            raise _bad(source, tactic, "two variants have the same id; variant ids must differ")
         steps = tactic.resolved_steps()
         if len(steps) > cfg.tasks.max_per_customer:
             raise _bad(
@@ -274,6 +306,8 @@ def _check(playbook: Playbook, source: Path, cfg: Config) -> None:
                 "shorten the sequence or raise the cap",
             )
         texts = [tactic.script, tactic.offer] + [s.script for s in steps] + [s.offer for s in steps]
+        for variant in tactic.variants or []:
+            texts += [t for t in (variant.script, variant.offer) if t is not None]
         for text in texts:
             for value in (text.ru, text.en):
                 for name in _PLACEHOLDER.findall(value):

@@ -230,8 +230,8 @@ def test_files_of_an_earlier_run_are_removed_with_a_notice(october, capsys, tmp_
     )
     assert with_migration.code == EXIT_OK, with_migration.err
     assert (out / "migration.xlsx").exists() and (out / "migration.csv").exists()
-    # without --previous and without the history (which would compare with the last run),
-    # no migration report is written this time either
+    # without --previous and without the history (which would compare with the last run and
+    # report on its tasks), no migration or effectiveness report is written this time
     result = cli(
         capsys, "run", "--config", config, "--out", out, "--as-of", "2026-11-30", "--format", "csv",
         "--no-history",
@@ -240,8 +240,9 @@ def test_files_of_an_earlier_run_are_removed_with_a_notice(october, capsys, tmp_
     notice = [ln for ln in result.err.splitlines() if "removed from" in ln]
     assert notice == [
         f"warning: removed from {out} the files of the previous run that this "
-        "run does not write: call_tasks.xlsx, mail_tasks.xlsx, migration.csv, "
-        "migration.xlsx, segments.xlsx"
+        "run does not write: call_tasks.xlsx, effectiveness.csv, effectiveness.xlsx, "
+        "effectiveness_breakdown.csv, mail_tasks.xlsx, migration.csv, migration.xlsx, "
+        "segments.xlsx"
     ]
     manifest_matches_folder(out)
     assert (out / NOTES).read_text(encoding="utf-8") == "called Иванов on 3.11"

@@ -72,6 +72,10 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
             f"{hist.get('withheld_refused', 0)} on a refused channel, "
             f"{hist.get('waiting_sequence', 0)} sequence steps waiting"
         )
+    if manifest.get("effectiveness"):
+        from segtool.steps.effectiveness_report import console_lines
+
+        lines += console_lines(manifest["effectiveness"])
     total = sum(manifest.get("timings", {}).values())
     lines.append(f"wrote {len(manifest.get('outputs', []))} files to {out} in {total:.1f} s")
     return lines

@@ -31,7 +31,13 @@ import polars as pl
 from segtool.config import Config
 from segtool.history.rules import KNOWN_SCHEMA, RulesResult, apply_history, step_days_of
 from segtool.history.sheets import EMPTY, read_folder_statuses, task_sheet_files
-from segtool.history.store import TASK_FIELDS, HistoryStore, manifest_token, now_text
+from segtool.history.store import (
+    TASK_FIELDS,
+    TASK_FIELDS_ADDED,
+    HistoryStore,
+    manifest_token,
+    now_text,
+)
 from segtool.io.previous import PreviousRun
 from segtool.playbook import Playbook
 from segtool.steps.tactics import TASK_COLUMNS
@@ -86,6 +92,15 @@ class NoHistory:
     def stage(self, manifest: dict[str, Any]) -> None:
         return None
 
+    def record_assignments(self, assignments: pl.DataFrame, experiment: str) -> None:
+        return None
+
+    def earlier_arms(self, as_of: dt.date) -> pl.DataFrame | None:
+        return None
+
+    def done_customers(self, as_of: dt.date) -> pl.DataFrame | None:
+        return None
+
     def commit(self) -> None:
         return None
 
@@ -109,6 +124,8 @@ class HistorySession:
         self.token: str | None = None
         self.committed = False
         self.seconds = 0.0
+        self.assignments: pl.DataFrame | None = None
+        self.experiment = ""
 
     def __enter__(self) -> HistorySession:
         self.store.__enter__()
@@ -301,6 +318,25 @@ class HistorySession:
             how="vertical_relaxed",
         )
 
+    # -- control groups and variants (docs/effectiveness.md) -------------------------------
+    def record_assignments(self, assignments: pl.DataFrame, experiment: str) -> None:
+        """The arms of this run's (customer, tactic) pairs, recorded by :meth:`stage`."""
+        self.assignments = assignments
+        self.experiment = experiment
+
+    def earlier_arms(self, as_of: dt.date) -> pl.DataFrame | None:
+        """The arms of the runs before ``as_of`` (see :func:`read_arms`)."""
+        from segtool.steps.effectiveness import read_arms
+
+        return read_arms(self.store, as_of)
+
+    def done_customers(self, as_of: dt.date) -> pl.DataFrame | None:
+        """Customers whose task of an earlier run is done, with the statuses this run read
+        back (call after :meth:`apply`; see :func:`read_done`)."""
+        from segtool.steps.effectiveness import read_done
+
+        return read_done(self.store, as_of, self.changes)
+
     # -- recording -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         counts = dict(self.result.counts) if self.result is not None else {}
@@ -332,6 +368,8 @@ class HistorySession:
         tasks = self.result.tasks
         as_of = self.as_of.isoformat()
         fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
+        fields += [f for f in TASK_FIELDS_ADDED if f in tasks.columns]
+        columns = [*fields, "issued_run_id", "issued_as_of"]
         new = tasks.filter(~pl.col("_carried")).select(
             *[
                 pl.col(f).cast(pl.Int64)
@@ -384,8 +422,8 @@ class HistorySession:
             )
             # a task id issued by an earlier run (re-run in the same period) keeps its row
             db.executemany(
-                f"INSERT OR IGNORE INTO tasks ({', '.join(TASK_FIELDS)}) "
-                f"VALUES ({', '.join('?' * len(TASK_FIELDS))})",
+                f"INSERT OR IGNORE INTO tasks ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
                 [(*row, run_id, as_of) for row in new.iter_rows()],
             )
             # a new task's first status, then what the sheets and the rules changed
@@ -422,6 +460,17 @@ class HistorySession:
                     ).iter_rows()
                 ],
             )
+            if self.assignments is not None:
+                db.executemany(
+                    "INSERT OR IGNORE INTO assignments (run_id, customer_id, tactic, variant, "
+                    "experiment, segment, owner, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (run_id, c, t, v, self.experiment, s, o, ch)
+                        for c, t, v, s, o, ch in self.assignments.select(
+                            "customer_id", "tactic", "variant", "segment", "owner", "channel"
+                        ).iter_rows()
+                    ],
+                )
         self.run_id = run_id
         self.seconds += time.perf_counter() - started
         manifest["history"] = self.summary()

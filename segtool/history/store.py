@@ -31,7 +31,7 @@ import polars as pl
 
 from segtool.errors import InputError, LockedError, OutputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_SUFFIX = ".lock"
 COUNTED_STATES = ("committed", "replaced")
 
@@ -65,6 +65,11 @@ TASK_FIELDS: dict[str, str] = {
     "expected_value": "REAL",
     "issued_run_id": "INTEGER NOT NULL REFERENCES runs(run_id)",
     "issued_as_of": "TEXT NOT NULL",
+}
+
+# task columns added after version 1 (stored by the migration that added them)
+TASK_FIELDS_ADDED: dict[str, str] = {
+    "variant": "TEXT",  # version 2: the variant of the tactic the task was issued in
 }
 
 # forward migrations: MIGRATIONS[n] brings a file from version n-1 to version n
@@ -130,6 +135,27 @@ MIGRATIONS: dict[int, list[str]] = {
                 WHERE s.task_id = t.task_id AND sr.state IN ('committed', 'replaced')
                 ORDER BY s.change_id DESC LIMIT 1
             )""",
+    ],
+    # version 2: control groups and variants (docs/effectiveness.md)
+    2: [
+        "ALTER TABLE tasks ADD COLUMN variant TEXT",
+        # one row per customer and tactic a run's playbook kept for them: the arm they are
+        # in (variant code, 'holdout' for the control group, null: a tactic without variants)
+        """CREATE TABLE assignments (
+            run_id INTEGER NOT NULL REFERENCES runs(run_id),
+            customer_id TEXT NOT NULL,
+            tactic TEXT NOT NULL,
+            variant TEXT,
+            experiment TEXT NOT NULL,
+            segment TEXT,
+            owner TEXT,
+            channel TEXT,
+            PRIMARY KEY (run_id, customer_id, tactic)
+        )""",
+        """CREATE VIEW holdouts AS
+            SELECT a.customer_id, a.tactic, r.as_of, a.experiment, a.segment, a.owner, a.run_id
+            FROM assignments a JOIN runs r ON r.run_id = a.run_id
+            WHERE a.variant = 'holdout' AND r.state IN ('committed', 'replaced')""",
     ],
 }
 
@@ -307,6 +333,7 @@ class HistoryStore:
             )
             db.execute("DELETE FROM tasks WHERE issued_run_id = ?", (run_id,))
             db.execute("DELETE FROM run_inputs WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM assignments WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE run_id = ? AND state = 'pending'", (run_id,))
 
     def mark_committed(self, run_id: int) -> None:

@@ -162,6 +162,7 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "channel": ("Канал", "Channel"),
     "tactic": ("Тактика", "Tactic"),
     "step": ("Шаг", "Step"),
+    "variant": ("Вариант", "Variant"),
     "script": ("Скрипт", "Script"),
     "offer": ("Предложение", "Offer"),
     "due_date": ("Срок", "Due"),
@@ -353,8 +354,8 @@ MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
 }
 TASK_SHEET_REST = [
     "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address",
-    "inmail", "offer", "segment", "abc", "tactic", "step", "expected_value", "owner",
-    "customer_id", "task_id",
+    "inmail", "offer", "segment", "abc", "tactic", "step", "variant", "expected_value",
+    "owner", "customer_id", "task_id",
 ]
 
 

@@ -42,14 +42,14 @@ import polars as pl
 import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
 
 from segtool.config import Config
-from segtool.playbook import PLACEHOLDERS, Condition, Playbook
+from segtool.playbook import PLACEHOLDERS, Condition, Playbook, Variant
 from segtool.schema import DType
 from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
     "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
     "email", "address", "inmail", "channel", "segment", "abc", "priority", "reason", "tactic",
-    "step", "script", "offer", "due_date", "owner", "expected_value", "status",
+    "step", "variant", "script", "offer", "due_date", "owner", "expected_value", "status",
 ]
 TASK_SCHEMA: dict[str, DType] = {
     **{c: pl.String for c in TASK_COLUMNS},
@@ -149,16 +149,20 @@ class TacticsStats:
     skipped_by_stop: int = 0
     merged_by_call_cap: int = 0  # call tasks folded into the customer's one call
     merged_by_email_cap: int = 0  # e-mail tasks folded into the customer's e-mail
+    held_out: int = 0  # matched, but every tactic kept them in its control group
+    holdout_assignments: int = 0  # (customer, tactic) pairs in a control group
     tasks_per_channel: dict[str, int] = field(default_factory=dict)
     tasks_per_tactic: dict[str, int] = field(default_factory=dict)
 
     def identity_holds(self) -> bool:
-        return self.matched == self.with_tasks + self.data_quality_only
+        return self.matched == self.with_tasks + self.data_quality_only + self.held_out
 
     def identity_line(self) -> str:
         return (
             f"{self.matched:,} customers matched by the playbook = {self.with_tasks:,} with tasks "
-            f"+ {self.data_quality_only:,} unreachable (data_quality); "
+            f"+ {self.data_quality_only:,} unreachable (data_quality)"
+            + (f" + {self.held_out:,} in control groups only" if self.held_out else "")
+            + "; "
             f"{self.unmatched:,} matched no tactic"
         ).replace(",", " ")
 
@@ -171,6 +175,75 @@ class TacticsResult:
     tasks: pl.DataFrame
     data_quality: pl.DataFrame
     stats: TacticsStats
+    # one row per (customer, tactic) kept after stop and cap: the arm the customer is in
+    # (variant code, `holdout`, or null for a tactic without variants); see ASSIGNMENT_SCHEMA
+    assignments: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema=ASSIGNMENT_SCHEMA))
+
+
+ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.String(), "tactic": pl.String(), "variant": pl.String(),
+    "segment": pl.String(), "owner": pl.String(), "channel": pl.String(),
+}
+HOLDOUT = "holdout"  # the variant code of the control group
+
+
+def arm_draw(experiment: str, customer_id: pl.Expr, tactic: pl.Expr, what: str) -> pl.Expr:
+    """A number in [0, 1) fixed by (experiment, customer, tactic): the first 13 hex digits
+    of SHA-256 over ``what|experiment|customer_id|tactic`` (UTF-8) over 16**13. The same
+    inputs give the same number on any machine, polars version or run; ``what`` (``holdout``
+    or ``variant``) makes the two draws independent."""
+    key = pl.concat_str([pl.lit(what), pl.lit(experiment), customer_id, tactic], separator="|")
+    digest: pl.Expr = key.chash.sha2_256()  # type: ignore[attr-defined]  # polars-hash
+    return digest.str.slice(0, 13).str.to_integer(base=16).cast(pl.Float64) / float(16**13)
+
+
+def _arm_table(playbook: Playbook, default_holdout: float) -> pl.DataFrame:
+    """Per tactic and variant (``_v``, from 0): its share of the treated as [``_lo``,
+    ``_hi``) of the unit interval, and the tactic's holdout share."""
+    rows: list[dict[str, object]] = []
+    for index, tactic in enumerate(playbook.tactics):
+        holdout = default_holdout if tactic.holdout is None else tactic.holdout
+        variants: list[Variant | None] = [*tactic.variants] if tactic.variants else [None]
+        total = sum(v.weight for v in tactic.variants or []) or 1.0
+        low = 0.0
+        for number, variant in enumerate(variants):
+            last = number == len(variants) - 1
+            share = variant.weight / total if variant is not None else 1.0
+            rows.append({"_t": index, "_v": number, "_holdout": holdout,
+                         "_variant": variant.id if variant is not None else None,
+                         "_lo": low, "_hi": 2.0 if last else low + share})
+            low += share
+    return pl.DataFrame(rows, schema={
+        "_t": pl.Int32, "_v": pl.Int32, "_holdout": pl.Float64, "_variant": pl.String,
+        "_lo": pl.Float64, "_hi": pl.Float64,
+    })
+
+
+def assign_arms(kept: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
+                experiment: str, default_holdout: float) -> pl.DataFrame:
+    """``kept`` (customer_id, _t) with the arm each pair is in: ``_v`` (the variant's index,
+    -1 for the control group) and ``_variant`` (its code, ``holdout``, or null)."""
+    arms = _arm_table(playbook, default_holdout)
+    if arms.filter((pl.col("_holdout") > 0) | pl.col("_variant").is_not_null()).height == 0:
+        # no test anywhere: every pair is treated, no hashing needed
+        return kept.with_columns(pl.lit(0, pl.Int32).alias("_v"),
+                                 pl.lit(None, pl.String).alias("_variant"))
+    drawn = kept.join(tactics.select("_t", "tactic"), on="_t", how="left").with_columns(
+        arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "holdout").alias("_uh"),
+        arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "variant").alias("_uv"),
+    )
+    held = pl.col("_uh") < pl.col("_holdout")
+    chosen = (
+        drawn.join(arms, on="_t", how="inner")
+        .filter((pl.col("_uv") >= pl.col("_lo")) & (pl.col("_uv") < pl.col("_hi")))
+        .with_columns(
+            pl.when(held).then(pl.lit(-1, pl.Int32)).otherwise(pl.col("_v")).alias("_v"),
+            pl.when(held).then(pl.lit(HOLDOUT)).otherwise(pl.col("_variant")).alias("_variant"),
+        )
+    )
+    return kept.join(chosen.select("customer_id", "_t", "_v", "_variant"),
+                     on=["customer_id", "_t"], how="left", maintain_order="left")
 
 
 def task_period(as_of: dt.date, period: str) -> str:
@@ -297,15 +370,18 @@ def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[s
     templates: dict[str | None, int] = {}
     rows = []
     for index, tactic in enumerate(playbook.tactics):
-        for step in tactic.resolved_steps():
-            rows.append({
-                "_t": index, "step": step.number, "_day": step.day, "_channels": step.channels,
-                "_role": step.role,
-                "_script": templates.setdefault(step.script.get(language), len(templates)),
-                "_offer": templates.setdefault(step.offer.get(language), len(templates)),
-            })
+        arms: list[Variant | None] = [*tactic.variants] if tactic.variants else [None]
+        for number, variant in enumerate(arms):
+            for step in tactic.with_variant(variant).resolved_steps():
+                rows.append({
+                    "_t": index, "_v": number, "step": step.number, "_day": step.day,
+                    "_channels": step.channels, "_role": step.role,
+                    "_script": templates.setdefault(step.script.get(language), len(templates)),
+                    "_offer": templates.setdefault(step.offer.get(language), len(templates)),
+                })
     table = pl.DataFrame(rows, schema={
-        "_t": pl.Int32, "step": pl.Int32, "_day": pl.Int32, "_channels": pl.List(pl.String),
+        "_t": pl.Int32, "_v": pl.Int32, "step": pl.Int32, "_day": pl.Int32,
+        "_channels": pl.List(pl.String),
         "_role": pl.String, "_script": pl.Int32, "_offer": pl.Int32,
     })
     return table, list(templates)
@@ -679,7 +755,11 @@ def assign_tactics_with_stats(
     kept, n_matched, skipped_stop, skipped_cap = _match(
         seg, playbook, tactics, cfg.tasks.max_per_customer
     )
-    plan = kept.join(steps, on="_t", how="inner").sort("customer_id", "_t", "step")
+    # the control groups and variants: a customer held out gets no task from that tactic
+    arms = assign_arms(kept, tactics, playbook, cfg.experiments.experiment,
+                       cfg.experiments.holdout)
+    plan = (arms.filter(pl.col("_v") >= 0)
+            .join(steps, on=["_t", "_v"], how="inner").sort("customer_id", "_t", "step"))
     contact_frame = _prepare_contacts(contacts)
     # No contacts export at all: every task goes to the account through the tactic's own
     # channel with no named person; the owner finds the contact in the CRM. (With an
@@ -732,7 +812,7 @@ def assign_tactics_with_stats(
     # in that order: at 0.6M tasks this keeps a second copy of ~0.5 GB of text out of memory.
     ordered = (
         plan.lazy()
-        .select(*key, "_role", "_day", "_script", "_offer")
+        .select(*key, "_role", "_day", "_script", "_offer", pl.col("_variant").alias("variant"))
         .join(capped.lazy(), on=key, how="inner")
         .join(tactics.lazy().select("_t", "tactic", "_n_steps", "_tactic_priority", "_weight",
                                     "_flag_tactic"), on="_t", how="left")
@@ -793,6 +873,28 @@ def assign_tactics_with_stats(
     dq_only = data_quality.select("customer_id").unique().join(
         task_customers, on="customer_id", how="anti"
     )
+    held_out = arms.filter(pl.col("_v") < 0)
+    held_only = (held_out.select("customer_id").unique()
+                 .join(task_customers, on="customer_id", how="anti")
+                 .join(dq_only, on="customer_id", how="anti"))
+    first_tasks = tasks.group_by("customer_id", "tactic").agg(
+        pl.col("channel").sort_by("step").first(),
+        pl.col("owner").sort_by("step").first().alias("_task_owner"),
+    )
+    assignments = (
+        arms.join(tactics.select("_t", "tactic"), on="_t", how="left")
+        .join(seg.select("customer_id", "segment"), on="customer_id", how="left")
+        .join(first_owner, on="customer_id", how="left")
+        .join(first_tasks, on=["customer_id", "tactic"], how="left")
+        .select(
+            "customer_id", "tactic", pl.col("_variant").alias("variant"), "segment",
+            pl.coalesce("_task_owner", "_customer_owner", pl.lit(cfg.owners.default))
+            .alias("owner"),
+            "channel",
+        )
+        .sort("tactic", "customer_id")
+        .select([pl.col(c).cast(t) for c, t in ASSIGNMENT_SCHEMA.items()])
+    )
     stats = TacticsStats(
         customers=seg.height,
         matched=n_matched,
@@ -805,12 +907,14 @@ def assign_tactics_with_stats(
         skipped_by_stop=skipped_stop,
         merged_by_call_cap=merged_calls,
         merged_by_email_cap=merged_emails,
+        held_out=held_only.height,
+        holdout_assignments=held_out.height,
         tasks_per_channel=_counts(tasks, "channel"),
         tasks_per_tactic=_counts(tasks, "tactic"),
     )
     if not stats.identity_holds():  # pragma: no cover - a bug, never bad input
         raise AssertionError(f"task count identity broken: {stats.identity_line()}")
-    return TacticsResult(tasks, data_quality, stats)
+    return TacticsResult(tasks, data_quality, stats, assignments)
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 
 from segtool.config import load_config
+from segtool.history.store import SCHEMA_VERSION
 from segtool.playbook import load_playbook
 from segtool.steps.export import header
 
@@ -391,7 +392,7 @@ def test_history_command_shows_the_contact_log_and_summary(months, capsys):
     assert change["changed_on"] == "2026-09-10" and change["run_as_of"] == "2026-09-30"
     assert segtool("history", "--config", months["config"], "--json") == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["schema_version"] == 1 and len(summary["runs"]) == 4
+    assert summary["schema_version"] == SCHEMA_VERSION and len(summary["runs"]) == 4
     # two refusals typed in; the customers' other open tasks on those channels follow them
     others = [
         t

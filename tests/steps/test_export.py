@@ -115,7 +115,7 @@ def test_task_workbooks_have_status_drop_down_and_labels(tmp_path):
     assert header[:8] == ["Due", "Company", "Contact", "Phone", "Script", "Offer",
                           "Why in segment", "Status"]
     assert calls.max_row == 3  # call + survey
-    assert calls.freeze_panes == "A2" and calls.auto_filter.ref == "A1:V3"
+    assert calls.freeze_panes == "A2" and calls.auto_filter.ref == "A1:W3"
     assert calls["H2"].value == "open"
     assert calls.data_validations.dataValidation[0].formula1 == '"open,in progress,done,refused"'
     channel = calls.cell(row=2, column=header.index("Channel") + 1).value
