@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 
 from segtool.config import load_config
+from segtool.history.store import SCHEMA_VERSION
 from segtool.playbook import load_playbook
 from segtool.steps.export import header
 
@@ -350,8 +351,12 @@ def test_a_sequence_step_appears_only_after_the_one_before_is_done(months):
     )
     assert second.height == 1
     gap = days[(done["tactic"], 2)] - days[(done["tactic"], 1)]
-    # done when the August sheet was saved (10 Sep), the next step its gap later
-    assert second["due_date"][0] == (SAVED.date() + dt.timedelta(days=gap)).isoformat()
+    # done when the August sheet was saved (10 Sep), the next step its gap later, moved
+    # forward to a working day when that falls on a weekend (or a holiday)
+    due = SAVED.date() + dt.timedelta(days=gap)
+    while due.weekday() >= 5:
+        due += dt.timedelta(days=1)
+    assert second["due_date"][0] == due.isoformat()
     assert (
         sep.filter(
             (pl.col("customer_id") == waiting["customer_id"])
@@ -391,7 +396,7 @@ def test_history_command_shows_the_contact_log_and_summary(months, capsys):
     assert change["changed_on"] == "2026-09-10" and change["run_as_of"] == "2026-09-30"
     assert segtool("history", "--config", months["config"], "--json") == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["schema_version"] == 1 and len(summary["runs"]) == 4
+    assert summary["schema_version"] == SCHEMA_VERSION and len(summary["runs"]) == 4
     # two refusals typed in; the customers' other open tasks on those channels follow them
     others = [
         t

@@ -53,7 +53,8 @@ def test_a_file_from_a_newer_segtool_is_refused(tmp_path, capsys):
         HistoryStore(path).__enter__()
     config = _project(tmp_path)
     result = cli(capsys, "run", "--config", config, "--out", tmp_path / "out", "--history", path)
-    assert_one_error(result, EXIT_INPUT, "newer segtool", "schema version 2", str(path))
+    newer = f"schema version {SCHEMA_VERSION + 1}"
+    assert_one_error(result, EXIT_INPUT, "newer segtool", newer, str(path))
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
