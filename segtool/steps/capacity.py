@@ -20,8 +20,9 @@ After the tactics (and the history rules) the run's tasks go through four steps:
    new tasks are given weeks in rank order: week by week (ISO weeks, Monday first) from the
    day after as_of to the end of the task period (``tasks.period``), each week takes the
    best-ranked tasks that may fall in it (not before the task's own due date), up to the
-   week's capacity: the weekly figure × the week's working days in the period / 5, less
-   the carried tasks already due that week. Within a week the tasks are spread evenly over
+   week's capacity: the weekly figure × the week's working days in the period / 5 (rounded
+   half up; never more than the weekly figure), less the carried tasks already due that
+   week. Within a week the tasks are spread evenly over
    its working days. A task that finds no room is **deferred** (``over_capacity``): it is
    not on the sheets but in ``deferred.csv``, and the next run (with the history on) ranks
    it first. A task whose own due date is after the period may take only its own week.
@@ -245,6 +246,11 @@ def _working_days(start: dt.date, end: dt.date, holidays: list[dt.date]) -> pl.D
     )
 
 
+def _share_of_week(cap: pl.Expr, days: pl.Expr) -> pl.Expr:
+    """A weekly figure for ``days`` working days: cap × days / 5, rounded half up."""
+    return (cap * days * 2 + WORKDAYS_PER_WEEK) // (2 * WORKDAYS_PER_WEEK)
+
+
 def _schedule(
     frame: pl.DataFrame, cfg: Config, as_of: dt.date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -294,7 +300,7 @@ def _schedule(
         caps.join(weeks, how="cross")
         .join(carried, on=["owner", "_kind", "_week"], how="left")
         .with_columns(
-            (pl.col("_cap") * pl.col("_n") // WORKDAYS_PER_WEEK - pl.col("_carried").fill_null(0))
+            (_share_of_week(pl.col("_cap"), pl.col("_n")) - pl.col("_carried").fill_null(0))
             .clip(lower_bound=0)
             .alias("_room")
         )
