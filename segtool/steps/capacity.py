@@ -175,7 +175,20 @@ def assign_owners(
         slots = (
             owners.join(load, on="owner", how="left")
             .with_columns(pl.col("_load").fill_null(0).cast(pl.Int64))
-            .with_columns(pl.int_ranges(pl.col("_load"), pl.col("_load") + n).alias("_k"))
+            # an owner never takes more than its share of all customers plus one, so its
+            # slots stop there (bounded memory with many customers and a large team)
+            .with_columns(
+                pl.int_ranges(
+                    pl.col("_load"),
+                    pl.max_horizontal(
+                        pl.col("_load"),
+                        ((n + pl.col("_load").sum()) * pl.col("_w") / pl.col("_w").sum())
+                        .ceil()
+                        .cast(pl.Int64)
+                        + 2,
+                    ),
+                ).alias("_k")
+            )
             .explode("_k")
             .with_columns(((pl.col("_k") + 0.5) / pl.col("_w")).alias("_position"))
             .sort("_position", "_order")
@@ -219,20 +232,21 @@ def rank_tasks(
         {"tactic": list(tactic_priority), "_tactic_priority": list(tactic_priority.values())},
         schema={"tactic": pl.String, "_tactic_priority": pl.Int64},
     )
-    frame = (
-        tasks.with_row_index("_row")
+    # the keys on a narrow copy (the tasks carry kilobytes of script per row); the rank is
+    # the inverse of the sorted order, set back onto the tasks without a join
+    keys = (
+        tasks.select("customer_id", "tactic", "step", "expected_value", "due_date", "task_id")
         .join(again, on=["customer_id", "tactic", "step"], how="left", maintain_order="left")
         .join(priority, on="tactic", how="left", maintain_order="left")
         .with_columns(pl.col("_reconsidered").fill_null(False))
     )
-    order = frame.sort(
+    order = keys.with_row_index("_row").sort(
         ["_reconsidered", "_tactic_priority", "expected_value", "due_date", "task_id"],
         descending=[True, False, True, False, False],
         nulls_last=True,
-    ).select("_row", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
-    return frame.join(order, on="_row", how="left", maintain_order="left").drop(
-        "_row", "_tactic_priority"
     )
+    rank = order.get_column("_row").arg_sort() + 1
+    return tasks.with_columns(rank.cast(pl.Int64).alias("rank"), keys.get_column("_reconsidered"))
 
 
 # -- weeks ----------------------------------------------------------------------------------
@@ -377,7 +391,8 @@ def plan_work(
         task_kind().alias("_kind"), new.alias("_new"), pl.col("due_date").alias("_earliest")
     )
     if cfg.owners.team:
-        due, over = _schedule(frame, cfg, as_of)
+        narrow = frame.select("_id", "owner", "_kind", "rank", "_earliest", "_new")
+        due, over = _schedule(narrow, cfg, as_of)
     else:
         due = pl.DataFrame(schema={"_id": pl.UInt32, "due_date": pl.Date})
         over = pl.DataFrame(schema={"_id": pl.UInt32})
