@@ -113,6 +113,11 @@ def execute(
         warnings.append(removed_notice(out, outset.removed))
     for message in warnings:
         console.warn(message)
+    if any(row.get("in_team") for row in manifest.get("owners", {}).values()):
+        from segtool.steps.capacity import owner_lines
+
+        for line in owner_lines(manifest["owners"]):
+            console.info(line)
     console.info(
         f"wrote {len(manifest['outputs'])} files to {out}: {', '.join(manifest['outputs'])}"
     )
