@@ -289,3 +289,31 @@ def test_a_status_typed_on_an_owner_sheet_is_read_back(tmp_path):
             (done_id,),
         ).fetchone()
     assert row == ("done", "call_tasks.xlsx")
+
+
+def test_the_step_commands_plan_the_same_work_as_run(tmp_path, capsys, team_run):
+    _, _, manifest, issued, deferred = team_run
+    config = project(tmp_path / "p", team=True)
+    workspace = tmp_path / "ws"
+    for step in ("ingest", "score", "classify", "assign-tactics"):
+        result = cli(capsys, step, "--config", config, "--workspace", workspace)
+        assert result.code == 0, result.err
+    out = tmp_path / "out"
+    result = cli(
+        capsys,
+        "export",
+        "--config",
+        config,
+        "--workspace",
+        workspace,
+        "--out",
+        out,
+        "--no-history",
+        "--format",
+        "csv",
+    )
+    assert result.code == 0, result.err
+    again = pl.concat([read(out / "call_tasks.csv"), read(out / "mail_tasks.csv")])
+    assert again.sort("task_id").equals(issued.sort("task_id"))
+    assert read(out / "deferred.csv").equals(deferred)
+    assert "owner Сидоров К.В. (5 calls/week, 30 e-mails/week)" in result.err
