@@ -142,11 +142,13 @@ def assign_owners(
     frame = tasks.with_columns(new.alias("_new")).join(
         sticky, on="customer_id", how="left", maintain_order="left"
     )
-    # the owner each customer already has: an account manager in the team, the history's
-    # owner, or (a carried task) the owner it was issued to
-    fixed = pl.when(in_team.fill_null(False)).then(pl.col("owner")).otherwise(pl.col("_sticky"))
+    # the team member each customer already has: an account manager in the team (a carried
+    # task's owner too), else the one the history gave them
     frame = frame.with_columns(
-        pl.when(pl.col("_new")).then(fixed).otherwise(pl.col("owner")).alias("_fixed")
+        pl.when(in_team.fill_null(False))
+        .then(pl.col("owner"))
+        .otherwise(pl.col("_sticky"))
+        .alias("_fixed")
     )
     per_customer = frame.group_by("customer_id").agg(
         pl.col("_fixed").drop_nulls().first().alias("_fixed"),

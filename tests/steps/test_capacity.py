@@ -355,3 +355,14 @@ def test_capacity_invariants(rows, a, b):
         )
         for week in rivals["due_date"].map_elements(_monday, return_dtype=pl.Date):
             assert not (first <= week <= last)
+
+
+def test_a_carried_task_outside_the_team_does_not_pin_the_customer():
+    frame = tasks(
+        [
+            {"owner": "Z", "customer_id": "x", "issued_on": d(30, 9)},  # carried, keeps Z
+            {"owner": None, "customer_id": "x", "issued_on": AS_OF, "tactic": "cross_sell"},
+        ]
+    )
+    result = plan(frame, cfg(TEAM, assign="balanced"))
+    assert result.issued["owner"].to_list() == ["Z", "A"]
