@@ -366,3 +366,19 @@ def test_a_carried_task_outside_the_team_does_not_pin_the_customer():
     )
     result = plan(frame, cfg(TEAM, assign="balanced"))
     assert result.issued["owner"].to_list() == ["Z", "A"]
+
+
+def test_owner_sheet_names_are_valid_and_unique():
+    from segtool.steps.export import owner_sheet_names
+
+    names = owner_sheet_names(
+        ["Отдел/продаж: Север", "звонки", "'Иванов'", "А" * 40, "А" * 40 + "Б"],
+        ["Звонки"],
+    )
+    assert list(names.values()) == [
+        "Отдел продаж  Север",
+        "звонки (2)",  # Excel compares sheet names ignoring case
+        "Иванов",
+        "А" * 31,
+        "А" * 27 + " (2)",
+    ]
