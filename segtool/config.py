@@ -7,6 +7,7 @@ All periods are in calendar months, all amounts in the input currency.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 import hashlib
@@ -406,8 +407,63 @@ class Tasks(Strict):
     period: Literal["month", "week", "quarter"] = "month"  # task ids are stable per period
 
 
+class OwnerCapacity(Strict):
+    """What one team member can do in a week (ISO week, Monday to Sunday); a channel left
+    out has no cap for that person."""
+
+    calls_per_week: int | None = Field(None, ge=0, le=100_000)  # calls and surveys
+    emails_per_week: int | None = Field(None, ge=0, le=1_000_000)  # email, InMail, messenger
+
+
 class Owners(Strict):
+    """Who works the tasks (docs/playbook.md, "Capacity and deferral").
+
+    ``team``: name -> weekly capacity. A task goes to the customer's account manager (the
+    contacts' ``owner`` column) when that person is in the team, else by ``assign``:
+    ``account_manager`` gives it to ``default``, ``balanced`` spreads customers over the
+    team by call capacity and keeps a customer with the same person from month to month
+    (with the history on). Without ``team`` nobody's work is capped.
+    """
+
     default: str = "Отдел продаж"
+    team: dict[str, OwnerCapacity] | None = None
+    assign: Literal["account_manager", "balanced"] = "account_manager"
+
+    @field_validator("team")
+    @classmethod
+    def _team_names(cls, team: dict[str, OwnerCapacity] | None) -> dict[str, OwnerCapacity] | None:
+        if team is None:
+            return None
+        if not team:
+            raise ValueError("an empty team: list at least one person, or leave owners.team out")
+        blank = [name for name in team if not str(name).strip()]
+        if blank:
+            raise ValueError("a team member's name is empty; write the name as in the contacts' "
+                             "owner column")
+        return {str(name).strip(): capacity for name, capacity in team.items()}
+
+
+# Russian public holidays that fall on a weekday, with the days off moved by the
+# government's yearly decree on moving days off (see docs/playbook.md, "Working days").
+RU_HOLIDAYS: tuple[str, ...] = (
+    # 2026: Labour Code art. 112 + the decree on moving days off in 2026 (Jan 3 -> Jan 9,
+    # Jan 4 -> Dec 31); Mar 8 (Sun) -> Mar 9, May 9 (Sat) -> May 11 by art. 112 itself
+    "2026-01-01", "2026-01-02", "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08",
+    "2026-01-09", "2026-02-23", "2026-03-09", "2026-05-01", "2026-05-11", "2026-06-12",
+    "2026-11-04", "2026-12-31",
+    # 2027: art. 112 (May 1 Sat -> May 3, May 9 Sun -> May 10, Jun 12 Sat -> Jun 14); the
+    # decree moving Jan 2-3 of 2027 is not included: add its days when it is published
+    "2027-01-01", "2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08",
+    "2027-02-23", "2027-03-08", "2027-05-03", "2027-05-10", "2027-06-14", "2027-11-04",
+)
+
+
+class Calendar(Strict):
+    """Days no task falls due on, besides Saturdays and Sundays."""
+
+    holidays: list[dt.date] = Field(
+        default_factory=lambda: [dt.date.fromisoformat(d) for d in RU_HOLIDAYS]
+    )
 
 
 # -- export -----------------------------------------------------------------------------
@@ -506,6 +562,7 @@ class Config(Strict):
     routing: Routing = Field(default_factory=Routing)
     tasks: Tasks = Field(default_factory=Tasks)
     owners: Owners = Field(default_factory=Owners)
+    calendar: Calendar = Field(default_factory=Calendar)
     export: ExportOptions = Field(default_factory=ExportOptions)
     limits: Limits = Field(default_factory=Limits)
     history: History = Field(default_factory=History)

@@ -126,6 +126,7 @@ def run_pipeline(
     from segtool.history.session import NoHistory, open_history
     from segtool.io.previous import lost_zeros_warning, read_previous
     from segtool.playbook import load_playbook
+    from segtool.steps.capacity import plan_work
     from segtool.steps.classify import classify
     from segtool.steps.effectiveness import arm_responses, effectiveness
     from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
@@ -238,6 +239,15 @@ def run_pipeline(
                 if zeros:
                     warnings.append(zeros)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+        with timings.measure("plan-work"):
+            plan = plan_work(tasks, cfg, used_as_of,
+                             tactic_priority={t.id: t.priority for t in playbook.tactics},
+                             previous_owners=hist.customer_owners(used_as_of),
+                             reconsider=hist.deferred_before(used_as_of))
+            tasks = plan.issued
+            hist.record_plan(plan.issued, plan.deferred)
+        manifest["capacity"] = plan.summary()
+        manifest["owners"] = plan.owners
         manifest["tasks_per_channel"] = _count_by(tasks, "channel")
 
         if workspace is not None:
@@ -255,6 +265,7 @@ def run_pipeline(
                 warnings += write_outputs(
                     outset, segments=segments, tasks=tasks, data_quality=data_quality,
                     rejects=rejects, summary=manifest, cfg=cfg, formats=formats,
+                    deferred=plan.deferred,
                 )
                 if migration is not None:
                     write_migration(outset, migration, cfg, formats)

@@ -117,3 +117,18 @@ def test_repo_config_is_the_starter_config_pointed_at_sample_data():
     pairs = zip(starter.splitlines(), repo.splitlines(), strict=True)
     differing = [(a, b) for a, b in pairs if a != b]
     assert all("sample_data" in b for _, b in differing) and len(differing) == 2
+
+
+def test_the_starter_holidays_are_the_default_russian_calendar():
+    import datetime as dt
+
+    from segtool.config import Calendar
+
+    default = Calendar().holidays
+    for path in [REPO / "config" / "segtool.yaml", REPO / "segtool" / "defaults" / "segtool.yaml"]:
+        assert load_config(path).calendar.holidays == default
+    assert all(day.weekday() < 5 for day in default)  # weekends are skipped anyway
+    assert {dt.date(2026, 1, 1), dt.date(2026, 5, 1), dt.date(2026, 11, 4),
+            dt.date(2027, 2, 23), dt.date(2027, 11, 4)} <= set(default)
+    # a holiday on a weekend moves to the next Monday (Labour Code art. 112)
+    assert dt.date(2026, 5, 11) in default and dt.date(2027, 6, 14) in default

@@ -353,7 +353,7 @@ def test_a_version_1_history_file_is_migrated_with_its_tasks_kept(tmp_path):
             "issued_as_of) VALUES ('k', '1', 'winback', 1, 1, '2026-01-31')"
         )
     with HistoryStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
         assert store.db.execute("SELECT variant, tactic FROM tasks").fetchall() == [
             (None, "winback")
         ]

@@ -83,13 +83,25 @@ def execute(
                                        previous=None) as hist:
         if manifest.get("as_of"):  # the history rules need the tasks' as_of
             from segtool.playbook import load_playbook
+            from segtool.steps.capacity import plan_work
 
-            frames["tasks"] = hist.apply(tasks, segments, load_playbook(cfg),
-                                         dt.date.fromisoformat(manifest["as_of"]))
+            playbook = load_playbook(cfg)
+            as_of = dt.date.fromisoformat(manifest["as_of"])
+            frames["tasks"] = hist.apply(tasks, segments, playbook, as_of)
+            plan = plan_work(frames["tasks"], cfg, as_of,
+                             tactic_priority={t.id: t.priority for t in playbook.tactics},
+                             previous_owners=hist.customer_owners(as_of),
+                             reconsider=hist.deferred_before(as_of))
+            frames["tasks"], deferred = plan.issued, plan.deferred
+            hist.record_plan(plan.issued, plan.deferred)
+            manifest["capacity"] = plan.summary()
+            manifest["owners"] = plan.owners
             manifest["tasks_per_channel"] = _count_by_channel(frames["tasks"])
+        else:
+            deferred = None
         with OutputSet(out) as outset:
             warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg,
-                                     formats=formats)
+                                     formats=formats, deferred=deferred)
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
             manifest["csv"] = describe_csv(cfg.export.csv)
@@ -101,6 +113,11 @@ def execute(
         warnings.append(removed_notice(out, outset.removed))
     for message in warnings:
         console.warn(message)
+    if any(row.get("in_team") for row in manifest.get("owners", {}).values()):
+        from segtool.steps.capacity import owner_lines
+
+        for line in owner_lines(manifest["owners"]):
+            console.info(line)
     console.info(
         f"wrote {len(manifest['outputs'])} files to {out}: {', '.join(manifest['outputs'])}"
     )

@@ -64,6 +64,16 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
                 f"{mig['withheld_tasks']} not issued again (done or refused last time)"
             )
         lines.append(line)
+    capacity = manifest.get("capacity")
+    if capacity and capacity.get("deferred"):
+        lines.append(
+            f"capacity: {capacity['issued']} tasks issued + {capacity['deferred']} deferred "
+            f"over capacity (deferred.csv) = {capacity['planned']} planned"
+        )
+    from segtool.steps.capacity import owner_lines
+
+    if any(row.get("in_team") for row in manifest.get("owners", {}).values()):
+        lines += owner_lines(manifest["owners"])
     if hist:
         lines.append(
             f"history: {hist.get('new', 0)} new tasks, {hist.get('carried', 0)} carried "

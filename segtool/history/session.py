@@ -89,6 +89,16 @@ class NoHistory:
     ) -> pl.DataFrame:
         return tasks
 
+    def customer_owners(self, as_of: dt.date) -> pl.DataFrame:
+        return pl.DataFrame(schema={"customer_id": pl.String, "owner": pl.String})
+
+    def deferred_before(self, as_of: dt.date) -> pl.DataFrame:
+        return pl.DataFrame(schema={"customer_id": pl.String, "tactic": pl.String,
+                                    "step": pl.Int32})
+
+    def record_plan(self, issued: pl.DataFrame, deferred: pl.DataFrame) -> None:
+        return None
+
     def stage(self, manifest: dict[str, Any]) -> None:
         return None
 
@@ -126,6 +136,7 @@ class HistorySession:
         self.seconds = 0.0
         self.assignments: pl.DataFrame | None = None
         self.experiment = ""
+        self.deferred = pl.DataFrame()
 
     def __enter__(self) -> HistorySession:
         self.store.__enter__()
@@ -336,6 +347,35 @@ class HistorySession:
         from segtool.steps.effectiveness import read_done
 
         return read_done(self.store, as_of, self.changes)
+    # -- owners and capacity (segtool.steps.capacity) --------------------------------------
+    def customer_owners(self, as_of: dt.date) -> pl.DataFrame:
+        """customer_id, owner in the latest run at or before ``as_of`` (sticky owners)."""
+        return self.store.customer_owners(as_of.isoformat())
+
+    def deferred_before(self, as_of: dt.date) -> pl.DataFrame:
+        """customer_id, tactic, step deferred by the last run before ``as_of``."""
+        return self.store.deferred_before(as_of.isoformat())
+
+    def record_plan(self, issued: pl.DataFrame, deferred: pl.DataFrame) -> None:
+        """The tasks the capacity plan issued (owners and due dates as planned) replace the
+        rules' result; the deferred ones are recorded apart (not on any sheet)."""
+        if self.result is None:
+            return
+        planned = issued.select(
+            "task_id", pl.col("owner").alias("_owner"), pl.col("due_date").alias("_due")
+        )
+        self.result.tasks = (
+            self.result.tasks.join(deferred.select("task_id"), on="task_id", how="anti")
+            .join(planned, on="task_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce("_owner", "owner").alias("owner"),
+                pl.coalesce("_due", "due_date").alias("due_date"),
+            )
+            .drop("_owner", "_due")
+        )
+        self.result.counts["new"] = int((~self.result.tasks["_carried"]).sum())
+        self.result.counts["deferred"] = deferred.height
+        self.deferred = deferred
 
     # -- recording -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -468,6 +508,20 @@ class HistorySession:
                         (run_id, c, t, v, self.experiment, s, o, ch)
                         for c, t, v, s, o, ch in self.assignments.select(
                             "customer_id", "tactic", "variant", "segment", "owner", "channel"
+                        ).iter_rows()
+                    ],
+                )
+            if self.deferred.height:
+                db.executemany(
+                    "INSERT OR IGNORE INTO deferred_tasks (run_id, task_id, customer_id, "
+                    "tactic, step, channel, owner, rank, due_date, expected_value, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (run_id, *row)
+                        for row in self.deferred.select(
+                            "task_id", "customer_id", "tactic", "step", "channel", "owner",
+                            "rank", pl.col("due_date").cast(pl.String), "expected_value",
+                            "deferred_reason",
                         ).iter_rows()
                     ],
                 )

@@ -31,7 +31,7 @@ import polars as pl
 
 from segtool.errors import InputError, LockedError, OutputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_SUFFIX = ".lock"
 COUNTED_STATES = ("committed", "replaced")
 
@@ -156,6 +156,25 @@ MIGRATIONS: dict[int, list[str]] = {
             SELECT a.customer_id, a.tactic, r.as_of, a.experiment, a.segment, a.owner, a.run_id
             FROM assignments a JOIN runs r ON r.run_id = a.run_id
             WHERE a.variant = 'holdout' AND r.state IN ('committed', 'replaced')""",
+    ],
+    # version 3: tasks a run held back because their owner's week was full (deferred.csv),
+    # so the next month reconsiders them first and keeps the customer's owner
+    3: [
+        """CREATE TABLE deferred_tasks (
+            run_id INTEGER NOT NULL REFERENCES runs(run_id),
+            task_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            tactic TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            channel TEXT,
+            owner TEXT,
+            rank INTEGER,
+            due_date TEXT,
+            expected_value REAL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, task_id)
+        )""",
+        "CREATE INDEX deferred_tasks_customer ON deferred_tasks (customer_id)",
     ],
 }
 
@@ -334,6 +353,7 @@ class HistoryStore:
             db.execute("DELETE FROM tasks WHERE issued_run_id = ?", (run_id,))
             db.execute("DELETE FROM run_inputs WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM assignments WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM deferred_tasks WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE run_id = ? AND state = 'pending'", (run_id,))
 
     def mark_committed(self, run_id: int) -> None:
@@ -371,6 +391,42 @@ class HistoryStore:
             "WHERE s.status IN ('open', 'in_progress') OR s.status_on >= ? "
             "OR s.issued_as_of >= ? OR on_sheet",
             (as_of, out_dir, since, since),
+        )
+
+    def customer_owners(self, as_of: str) -> pl.DataFrame:
+        """customer_id, owner: each customer's owner in the latest counted run at or before
+        ``as_of`` that issued or deferred a task for them."""
+        found = self.frame(
+            "SELECT x.customer_id, x.owner, r.as_of, r.run_id FROM ("
+            "SELECT customer_id, owner, issued_run_id AS run_id FROM tasks "
+            "UNION ALL SELECT customer_id, owner, run_id FROM deferred_tasks) x "
+            "JOIN runs r ON r.run_id = x.run_id "
+            "WHERE r.state IN ('committed', 'replaced') AND r.as_of <= ? "
+            "AND x.owner IS NOT NULL",
+            (as_of,),
+        )
+        if found.height == 0:
+            return pl.DataFrame(schema={"customer_id": pl.String, "owner": pl.String})
+        return (
+            found.sort("as_of", "run_id")
+            .group_by("customer_id")
+            .agg(pl.col("owner").last())
+            .select(pl.col("customer_id").cast(pl.String), pl.col("owner").cast(pl.String))
+        )
+
+    def deferred_before(self, as_of: str) -> pl.DataFrame:
+        """customer_id, tactic, step of the tasks the latest counted run before ``as_of``
+        deferred (over capacity)."""
+        found = self.frame(
+            "SELECT d.customer_id, d.tactic, d.step FROM deferred_tasks d WHERE d.run_id = ("
+            "SELECT run_id FROM runs WHERE state IN ('committed', 'replaced') AND as_of < ? "
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1)",
+            (as_of,),
+        )
+        return found.select(
+            pl.col("customer_id").cast(pl.String),
+            pl.col("tactic").cast(pl.String),
+            pl.col("step").cast(pl.Int32),
         )
 
     def statuses_of(self, task_ids: list[str]) -> dict[str, str]:

@@ -66,8 +66,10 @@ PAUSE_SECONDS_ENV = "SEGTOOL_TEST_PAUSE_SECONDS"
 STAGES = ("staged", "carried", "swapped", "done")
 
 # files a segtool output folder may hold: never carried from an earlier run to a new one
-OUTPUT_STEMS = ("segments", "call_tasks", "mail_tasks", "data_quality", "migration",
-                "effectiveness", "effectiveness_breakdown", "holdout")
+OUTPUT_STEMS = (
+    "segments", "call_tasks", "mail_tasks", "data_quality", "migration", "deferred",
+    "effectiveness", "effectiveness_breakdown", "holdout",
+)
 OUTPUT_NAMES = frozenset(
     [f"{stem}.{ext}" for stem in OUTPUT_STEMS for ext in ("xlsx", "csv")]
     + ["rejects.csv", "manifest.json", LOCK_NAME]

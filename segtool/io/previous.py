@@ -307,30 +307,53 @@ def read_task_rows(path: Path, warnings: list[str] | None = None) -> pl.DataFram
         )
     own = [item for item in found if _norm_header(item[0]) in own_names]
     chosen = (own or found)[0]
-    if len(found) > 1:
-        others = ", ".join(f"«{item[0]}»" for item in found if item is not chosen)
+    # segtool's own sheet and the sheets after it (its continuation when split, one sheet per
+    # owner) are read together; a sheet before it (a backup copy) is not
+    at = found.index(chosen)
+    read = found[at:] if own else [chosen]
+    skipped = [item for item in found if item not in read]
+    if skipped:
+        others = ", ".join(f"«{item[0]}»" for item in skipped)
         notes.append(
             f"{path}: statuses read from sheet «{chosen[0]}»; sheet(s) {others} "
             "also hold task ids and were not read"
         )
-    name, sheet, index, columns = chosen
-    if "status" not in columns:
-        notes.append(f"{path}: sheet «{name}» has no status column; every task counts as open")
-    body = sheet.with_row_index("_index").slice(index + 1).select(
-        *(
-            unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
-            if key in columns
-            else pl.lit(None, dtype=pl.String).alias(key)
-            for key in _TASK_HEADERS
-        ),
-        (pl.col("_index").cast(pl.Int64) + 1).alias("source_row"),
-    )
-    return body.filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != "")).with_columns(
+    bodies = []
+    for order, (name, sheet, index, columns) in enumerate(read):
+        if "status" not in columns:
+            notes.append(
+                f"{path}: sheet «{name}» has no status column; every task counts as open"
+            )
+        body = sheet.with_row_index("_index").slice(index + 1).select(
+            *(
+                unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
+                if key in columns
+                else pl.lit(None, dtype=pl.String).alias(key)
+                for key in _TASK_HEADERS
+            ),
+            (pl.col("_index").cast(pl.Int64) + 1).alias("source_row"),
+            pl.lit(order).alias("_sheet"),
+        )
+        bodies.append(body)
+    rows = pl.concat(bodies).filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))
+    rows = rows.with_columns(
         pl.col("status").alias("raw_status"),
         known_status(pl.col("status")).alias("status"),
         _as_date(pl.col("due_date")).alias("due_date"),
         pl.lit(path.name).alias("source"),
     )
+    if len(read) > 1:
+        # a task on two sheets (the full list and its owner's): the status someone typed
+        # (anything but open) wins over an untouched one, a later sheet over an earlier one
+        typed = pl.col("status").is_null() | (pl.col("status") != "open")
+        rows = (
+            rows.with_row_index("_n")
+            .sort(typed, "_sheet", "_n")
+            .unique("task_id", keep="last")
+            .sort("_n")
+            .drop("_n")
+        )
+    return rows.drop("_sheet")
 
 
 def read_task_statuses(path: Path, warnings: list[str] | None = None) -> pl.DataFrame:

@@ -175,6 +175,7 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "last_durable_date": ("Последняя покупка долгого цикла", "Last durable purchase"),
     "durable_cycle_share": ("Пройдено от цикла замены", "Share of the replacement cycle"),
     "issued_on": ("Выдана", "Issued"),
+    "rank": ("Очерёдность", "Rank"),
 }
 
 KINDS: dict[str, str] = {
@@ -190,13 +191,16 @@ KINDS: dict[str, str] = {
     "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
     "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
     "step": "int", "due_date": "date", "expected_value": "money",
-    "overdue": "text", "issued_on": "date",
+    "overdue": "text", "issued_on": "date", "rank": "int",
     "period_last_order_date": "date", "last_durable_date": "date",
     "durable_cycle_share": "percent",
 }
 
 # written with the contact history on (segtool.history): when issued, past its due date
 TASK_HISTORY_COLUMNS = ["issued_on", "overdue"]
+# the task's place in the work order (segtool.steps.capacity), after the columns above
+TASK_RANK_COLUMN = "rank"
+DEFERRED_NAME = "deferred.csv"
 
 _TEXT: dict[str, dict[str, Any]] = {
     "ru": {
@@ -353,9 +357,9 @@ MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
     "reason": (28, True), "status": (11, False),
 }
 TASK_SHEET_REST = [
-    "overdue", "issued_on", "priority", "contact_role", "channel", "phone", "email", "address",
-    "inmail", "offer", "segment", "abc", "tactic", "step", "variant", "expected_value",
-    "owner", "customer_id", "task_id",
+    "overdue", "issued_on", "rank", "priority", "contact_role", "channel", "phone", "email",
+    "address", "inmail", "offer", "segment", "abc", "tactic", "step", "variant",
+    "expected_value", "owner", "customer_id", "task_id",
 ]
 
 
@@ -366,10 +370,39 @@ def task_sheet_keys(frame: pl.DataFrame, layout: dict[str, tuple[float, bool]]) 
 
 
 def sort_for_sheet(tasks: pl.DataFrame) -> pl.DataFrame:
-    """Tasks by due date, then in their rank order (the order assign-tactics gave them)."""
+    """Tasks by due date, then by ``rank`` (else in the order assign-tactics gave them)."""
     if "due_date" not in tasks.columns or tasks.height == 0:
         return tasks
-    return tasks.sort("due_date", nulls_last=True, maintain_order=True)
+    keys = ["due_date", *([TASK_RANK_COLUMN] if TASK_RANK_COLUMN in tasks.columns else [])]
+    return tasks.sort(keys, nulls_last=True, maintain_order=True)
+
+
+def owner_sheet_names(owners: list[str], taken: list[str]) -> dict[str, str]:
+    """A valid, unique sheet name per owner: Excel's forbidden characters replaced, at most
+    31 characters, never a name already ``taken`` (compared as Excel does, ignoring case)."""
+    used = {name.casefold() for name in taken}
+    out: dict[str, str] = {}
+    for owner in owners:
+        base = re.sub(r"[\[\]:*?/\\]", " ", owner).strip().strip("'").strip() or "—"
+        name, n = base[:31], 1
+        while name.casefold() in used:
+            n += 1
+            suffix = f" ({n})"
+            name = base[: 31 - len(suffix)] + suffix
+        used.add(name.casefold())
+        out[owner] = name
+    return out
+
+
+def sheet_owners(tasks: pl.DataFrame, cfg: Config) -> list[str]:
+    """Owners who get a sheet of their own: the team in config order (even with no task),
+    then anyone else the tasks name; none without ``owners.team``."""
+    team = list(cfg.owners.team or {})
+    if not team:
+        return []
+    present = tasks.get_column("owner").drop_nulls().unique().sort().to_list() if (
+        "owner" in tasks.columns) else []
+    return team + [o for o in present if o not in team]
 
 
 # -- the summary sheet: a one-page dashboard --------------------------------------------------
@@ -795,14 +828,21 @@ def write_outputs(
     summary: dict[str, Any],
     cfg: Config,
     formats: set[str],
+    deferred: pl.DataFrame | None = None,
 ) -> list[str]:
-    """Write every output file into ``out``; returns warnings (e.g. sheets split)."""
+    """Write every output file into ``out``; returns warnings (e.g. sheets split).
+
+    With ``owners.team``, each task workbook has one sheet per owner after the full list,
+    and ``deferred.csv`` lists the tasks held back over capacity (``deferred``).
+    """
     lang = cfg.language
     text = _TEXT[lang]
     csv_options = cfg.export.csv
     max_rows = cfg.export.xlsx.max_rows
     warnings: list[str] = []
-    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN]
+                 if c in tasks.columns]
+    owners = sheet_owners(tasks, cfg)
 
     if "xlsx" in formats:
         with Book(out.path("segments.xlsx"), lang) as book:
@@ -826,10 +866,15 @@ def write_outputs(
             keys = task_sheet_keys(frame, layout)
             printed = sum(1 for k in layout if k in frame.columns)
             with Book(out.path(f"{name}.xlsx"), lang) as book:
-                book.write_table(title, task_sheet_frame(sort_for_sheet(frame), lang,
-                                                         tactic_labels),
-                                 _columns(frame, keys, lang, layout), max_rows=max_rows,
-                                 freeze_cols=0, printing=PrintSetup(columns=printed))
+                sheet = task_sheet_frame(sort_for_sheet(frame), lang, tactic_labels)
+                columns = _columns(frame, keys, lang, layout)
+                taken = book.write_table(title, sheet, columns, max_rows=max_rows,
+                                         freeze_cols=0, printing=PrintSetup(columns=printed))
+                # one sheet per owner after the full list, sorted the same way
+                for owner, sheet_name in owner_sheet_names(owners, [title, *taken]).items():
+                    book.write_table(sheet_name, sheet.filter(pl.col("owner") == owner),
+                                     columns, max_rows=max_rows, freeze_cols=0,
+                                     printing=PrintSetup(columns=printed))
                 warnings += book.warnings
         if "csv" in formats:
             write_csv(frame.select(tasks_csv), out.path(f"{name}.csv"), csv_options)
@@ -837,7 +882,16 @@ def write_outputs(
     dq_cols = [c for c in DATA_QUALITY_COLUMNS if c in data_quality.columns]
     write_csv(data_quality.select(dq_cols), out.path("data_quality.csv"), csv_options)
     write_csv(rejects, out.path("rejects.csv"), csv_options)
+    if deferred is not None and cfg.owners.team:
+        write_csv(deferred.select(deferred_columns(deferred)), out.path(DEFERRED_NAME),
+                  csv_options)
     return warnings
+
+
+def deferred_columns(deferred: pl.DataFrame) -> list[str]:
+    """deferred.csv: the task columns, ``rank``, then ``deferred_reason``."""
+    return [c for c in [*TASK_COLUMNS, TASK_RANK_COLUMN, "deferred_reason"]
+            if c in deferred.columns]
 
 
 def stdout_frame(
@@ -846,7 +900,8 @@ def stdout_frame(
 ) -> pl.DataFrame:
     """The frame ``export -o - --what WHAT`` prints as CSV."""
     calls, mail = split_tasks(tasks)
-    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS] if c in tasks.columns]
+    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN]
+                 if c in tasks.columns]
     frames = {
         "segments": segments,
         "call_tasks": calls.select(tasks_csv),

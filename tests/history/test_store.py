@@ -45,6 +45,23 @@ def test_a_new_file_gets_the_schema_and_its_version(tmp_path):
         assert store.runs() == []
 
 
+def test_a_version_1_file_is_migrated_and_keeps_its_runs(tmp_path, capsys):
+    from segtool.history.store import MIGRATIONS
+
+    path = tmp_path / "h.db"
+    with sqlite3.connect(path) as db:  # a file as the first history release wrote it
+        for statement in MIGRATIONS[1]:
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+    config = _project(tmp_path, "history: {path: h.db}\n")
+    assert cli(capsys, "run", "--config", config, "--out", tmp_path / "out").code == EXIT_OK
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        columns = [row[1] for row in db.execute("PRAGMA table_info(deferred_tasks)")]
+    assert columns[:5] == ["run_id", "task_id", "customer_id", "tactic", "step"]
+
+
 def test_a_file_from_a_newer_segtool_is_refused(tmp_path, capsys):
     path = tmp_path / "h.db"
     with sqlite3.connect(path) as db:
@@ -53,8 +70,8 @@ def test_a_file_from_a_newer_segtool_is_refused(tmp_path, capsys):
         HistoryStore(path).__enter__()
     config = _project(tmp_path)
     result = cli(capsys, "run", "--config", config, "--out", tmp_path / "out", "--history", path)
-    assert_one_error(result, EXIT_INPUT, "newer segtool", f"schema version {SCHEMA_VERSION + 1}",
-                     str(path))
+    newer = f"schema version {SCHEMA_VERSION + 1}"
+    assert_one_error(result, EXIT_INPUT, "newer segtool", newer, str(path))
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 

@@ -65,6 +65,37 @@ def test_the_task_sheet_is_found_by_its_header_not_its_position(tmp_path):
     ]
 
 
+def test_statuses_typed_on_the_owner_sheets_after_the_full_list_are_read(tmp_path):
+    path = workbook(
+        tmp_path / "call_tasks.xlsx",
+        {
+            "Архив": [HEADER, ["01.10.2026", "отказ", "ООО Альфа", "t1"]],  # a backup copy
+            "Звонки": [
+                HEADER,
+                ["01.10.2026", "открыта", "ООО Альфа", "t1"],
+                ["01.10.2026", "в работе", "АО Бета", "t2"],
+                ["01.10.2026", "", "ИП Гамма", "t3"],
+            ],
+            "Петрова А.С.": [HEADER, ["01.10.2026", "выполнена", "ООО Альфа", "t1"]],
+            "Орлов Д.А.": [
+                HEADER,
+                ["01.10.2026", "открыта", "АО Бета", "t2"],
+                ["01.10.2026", "отказ", "ИП Гамма", "t3"],
+            ],
+        },
+    )
+    notes: list[str] = []
+    tasks = read_task_statuses(path, notes)
+    # typed on the owner's sheet wins over untouched in the full list, and the other way
+    assert sorted(tasks.select("task_id", "status").rows()) == [
+        ("t1", "done"), ("t2", "in_progress"), ("t3", "refused"),
+    ]
+    assert notes == [
+        f"{path}: statuses read from sheet «Звонки»; sheet(s) «Архив» also hold "
+        "task ids and were not read"
+    ]
+
+
 def test_a_sheet_without_task_ids_is_a_warning(tmp_path):
     path = workbook(
         tmp_path / "call_tasks.xlsx", {"Звонки": [["Срок", "Статус"], ["01.10.2026", "выполнена"]]}
