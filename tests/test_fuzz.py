@@ -28,6 +28,7 @@ from pathlib import Path
 
 import openpyxl
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,8 +37,12 @@ from segtool.errors import SegtoolError
 
 # SEGTOOL_FUZZ_SCALE=20 runs 20× the examples with fresh random seeds (a longer hunt)
 SCALE = int(os.environ.get("SEGTOOL_FUZZ_SCALE", "0"))
-_COMMON = {"deadline": None, "derandomize": not SCALE, "database": None,
-           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+_COMMON = {
+    "deadline": None,
+    "derandomize": not SCALE,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 FUZZ = settings(max_examples=60 * max(SCALE, 1), **_COMMON)
 RUN = settings(max_examples=12 * max(SCALE, 1), **_COMMON)
 
@@ -46,10 +51,31 @@ HEADERS = ["ИНН", "Контрагент", "Номер заказа", "Дат�
 # CR is left to the arbitrary-bytes test: csv.writer does not quote it and every reader
 # (Excel too) takes it for a line break, so the generated rows would not be the file's rows.
 CELL_CHARS = "0123456789абвгЁёxyzАБ ,;\t|\"'\n-+=@()₽.\u00a0e"
-DATE_CELLS = ["01.02.2024", "2024-02-29", "31.02.2024", "45000", "0", "", "29.02.2023",
-              "15/03/2024", "2024-03-01 10:00", "1899-01-01"]
-AMOUNT_CELLS = ["100", "1 234,56", "(120.00)", "1e400", "NaN", "", "-5", "0", "12,3,4",
-                "₽ 7", "7" * 400]
+DATE_CELLS = [
+    "01.02.2024",
+    "2024-02-29",
+    "31.02.2024",
+    "45000",
+    "0",
+    "",
+    "29.02.2023",
+    "15/03/2024",
+    "2024-03-01 10:00",
+    "1899-01-01",
+]
+AMOUNT_CELLS = [
+    "100",
+    "1 234,56",
+    "(120.00)",
+    "1e400",
+    "NaN",
+    "",
+    "-5",
+    "0",
+    "12,3,4",
+    "₽ 7",
+    "7" * 400,
+]
 
 
 def _config(path: Path, **extra) -> Config:
@@ -58,18 +84,22 @@ def _config(path: Path, **extra) -> Config:
     return cfg
 
 
-cells = st.one_of(st.text(CELL_CHARS, max_size=12), st.sampled_from(DATE_CELLS),
-                  st.sampled_from(AMOUNT_CELLS))
+cells = st.one_of(
+    st.text(CELL_CHARS, max_size=12), st.sampled_from(DATE_CELLS), st.sampled_from(AMOUNT_CELLS)
+)
 
 
 @st.composite
 def exports(draw):
     """A CSV export written the way spreadsheets and CRMs write them, then encoded."""
     width = len(HEADERS)
-    rows = draw(st.lists(
-        st.lists(cells, min_size=width - 2, max_size=width + 2),  # ragged both ways
-        min_size=0, max_size=25,
-    ))
+    rows = draw(
+        st.lists(
+            st.lists(cells, min_size=width - 2, max_size=width + 2),  # ragged both ways
+            min_size=0,
+            max_size=25,
+        )
+    )
     if rows and draw(st.booleans()):
         rows.append(list(rows[0]))  # an exact duplicate
     delimiter = draw(st.sampled_from([";", ",", "\t", "|"]))
@@ -85,7 +115,8 @@ def exports(draw):
         lines = text.split(terminator)
         data = b"".join(
             (line + terminator).encode("cp1251" if i % 3 == 2 else "utf-8", errors="replace")
-            for i, line in enumerate(lines) if line or i < len(lines) - 1
+            for i, line in enumerate(lines)
+            if line or i < len(lines) - 1
         )
     else:
         data = text.encode(encoding, errors="replace")
@@ -163,8 +194,14 @@ BASE = dt.date(2024, 1, 1)
 @st.composite
 def projects(draw):
     n_customers = draw(st.integers(1, 8))
-    ids = draw(st.lists(st.from_regex(r"0{0,2}[1-9][0-9]{0,3}", fullmatch=True),
-                        min_size=n_customers, max_size=n_customers, unique=True))
+    ids = draw(
+        st.lists(
+            st.from_regex(r"0{0,2}[1-9][0-9]{0,3}", fullmatch=True),
+            min_size=n_customers,
+            max_size=n_customers,
+            unique=True,
+        )
+    )
     order_lines = []
     for cid in ids:
         for k in range(draw(st.integers(0, 5))):
@@ -174,13 +211,18 @@ def projects(draw):
             order_lines.append((cid, f"ООО {cid}", f"{cid}-{k}", day, amount, category))
     contacts = []
     for cid in draw(st.lists(st.sampled_from([*ids, "999999"]), max_size=10)):
-        contacts.append((
-            cid, f"ООО {cid}", draw(st.sampled_from(["Иванов", "Петрова", "", "=Смирнов"])),
-            draw(st.sampled_from(["Директор", "Менеджер по закупкам", "Инженер", ""])),
-            draw(st.sampled_from(["+7 900 000-00-00", "", "нет"])),
-            draw(st.sampled_from(["a@b.example", "", "плохой адрес"])),
-            draw(st.sampled_from(["", "да"])), draw(st.sampled_from(["", "да"])),
-        ))
+        contacts.append(
+            (
+                cid,
+                f"ООО {cid}",
+                draw(st.sampled_from(["Иванов", "Петрова", "", "=Смирнов"])),
+                draw(st.sampled_from(["Директор", "Менеджер по закупкам", "Инженер", ""])),
+                draw(st.sampled_from(["+7 900 000-00-00", "", "нет"])),
+                draw(st.sampled_from(["a@b.example", "", "плохой адрес"])),
+                draw(st.sampled_from(["", "да"])),
+                draw(st.sampled_from(["", "да"])),
+            )
+        )
     as_of = draw(st.one_of(st.none(), st.dates(BASE, BASE + dt.timedelta(days=1500))))
     return order_lines, contacts, as_of
 
@@ -188,8 +230,9 @@ def projects(draw):
 def _write_project(folder: Path, order_lines, contacts) -> Config:
     lines = ["ИНН;Контрагент;Номер заказа;Дата;Сумма;Категория"]
     for cid, name, oid, day, amount, category in order_lines:
-        lines.append(f"{cid};{name};{oid};{day:%d.%m.%Y};{str(amount).replace('.', ',')};"
-                     f"{category}")
+        lines.append(
+            f"{cid};{name};{oid};{day:%d.%m.%Y};{str(amount).replace('.', ',')};{category}"
+        )
     (folder / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     spec = {"orders": {"path": "orders.csv"}}
     if contacts:
@@ -214,11 +257,19 @@ def test_whole_run_invariants(project):
         folder = Path(tmp)
         cfg = _write_project(folder, order_lines, contacts)
         out = folder / "out"
-        result = run_pipeline(cfg, out=out, as_of=as_of, previous=None,
-                              formats={"xlsx", "csv"})
+        first_day = min((line[3] for line in order_lines), default=None)
+        if as_of is not None and first_day is not None and as_of < first_day:
+            # a date before every order is a typo: refused with the export's range
+            from segtool.errors import SegtoolError
+
+            with pytest.raises(SegtoolError, match="before every order"):
+                run_pipeline(cfg, out=out, as_of=as_of, previous=None, formats={"csv"})
+            return
+        result = run_pipeline(cfg, out=out, as_of=as_of, previous=None, formats={"xlsx", "csv"})
         for item in result.manifest["inputs"]:
-            assert item["rows_read"] == (item["rows_accepted"] + item["rows_rejected"]
-                                         + item["rows_duplicate"])
+            assert item["rows_read"] == (
+                item["rows_accepted"] + item["rows_rejected"] + item["rows_duplicate"]
+            )
 
         segments = pl.read_csv(out / "segments.csv", infer_schema=False)
         ids = segments["customer_id"].to_list()
