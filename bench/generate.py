@@ -63,13 +63,16 @@ def ensure(size: str, out: Path = DEFAULT_OUT, *, seed: int = 42, quiet: bool = 
     if not orders.exists() or not contacts.exists():
         started = time.perf_counter()
         gen = load_generator()
-        result = gen.generate(folder, lines=lines, seed=seed,
-                              leads=max(20, lines // 40 // 15), contacts_format="csv")
+        result = gen.generate(
+            folder, lines=lines, seed=seed, leads=max(20, lines // 40 // 15), contacts_format="csv"
+        )
         contacts = result.contacts_path
         if not quiet:
-            print(f"generated {result.rows:,} order lines, {result.customers:,} customers, "
-                  f"{result.contacts:,} contacts in {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"generated {result.rows:,} order lines, {result.customers:,} customers, "
+                f"{result.contacts:,} contacts in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
     elif not quiet:
         print(f"using existing {orders}", file=sys.stderr)
     config = folder / "segtool.yaml"

@@ -18,8 +18,10 @@ def main() -> None:
     src, out = sys.argv[1], sys.argv[2]
     df = pd.read_csv(src, sep=";", dtype=str, encoding="utf-8-sig", keep_default_na=False)
     df["amount"] = pd.to_numeric(
-        df["Сумма, руб."].str.replace(" ", "", regex=False)
-        .str.replace("\xa0", "", regex=False).str.replace(",", ".", regex=False),
+        df["Сумма, руб."]
+        .str.replace(" ", "", regex=False)
+        .str.replace("\xa0", "", regex=False)
+        .str.replace(",", ".", regex=False),
         errors="coerce",
     )
     df["order_date"] = pd.to_datetime(df["Дата заказа"], format="%d.%m.%Y", errors="coerce")
@@ -49,9 +51,19 @@ def main() -> None:
     customers["f_score"] = quintile(graded["orders"])
     customers["m_score"] = quintile(graded["revenue"])
     customers = customers.reset_index().sort_values("customer_id")
-    customers[["customer_id", "orders", "revenue", "first_order_date", "last_order_date",
-               "recency_days", "r_score", "f_score", "m_score"]].to_csv(
-        out, index=False, date_format="%Y-%m-%d")
+    customers[
+        [
+            "customer_id",
+            "orders",
+            "revenue",
+            "first_order_date",
+            "last_order_date",
+            "recency_days",
+            "r_score",
+            "f_score",
+            "m_score",
+        ]
+    ].to_csv(out, index=False, date_format="%Y-%m-%d")
 
 
 if __name__ == "__main__":

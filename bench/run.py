@@ -77,14 +77,36 @@ def commands(config: Path, orders: Path, work: Path) -> dict[str, list[str]]:
     py = sys.executable
     csv_out = work / "segtool_csv"
     return {
-        "segtool_csv": [*seg, "--quiet", "run", "--config", str(config), "--out", str(csv_out),
-                        "--format", "csv"],
-        "segtool_xlsx": [*seg, "--quiet", "run", "--config", str(config),
-                         "--out", str(work / "segtool_xlsx"), "--format", "xlsx,csv"],
+        "segtool_csv": [
+            *seg,
+            "--quiet",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(csv_out),
+            "--format",
+            "csv",
+        ],
+        "segtool_xlsx": [
+            *seg,
+            "--quiet",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(work / "segtool_xlsx"),
+            "--format",
+            "xlsx,csv",
+        ],
         "duckdb": [py, str(HERE / "duckdb_rfm.py"), str(orders), str(work / "duckdb_rfm.csv")],
         "pandas": [py, str(HERE / "pandas_rfm.py"), str(orders), str(work / "pandas_rfm.csv")],
-        "xlsx_floor": [py, str(HERE / "xlsx_floor.py"), str(work / "xlsx_floor"),
-                       *(str(csv_out / name) for name in FLOOR_INPUTS)],
+        "xlsx_floor": [
+            py,
+            str(HERE / "xlsx_floor.py"),
+            str(work / "xlsx_floor"),
+            *(str(csv_out / name) for name in FLOOR_INPUTS),
+        ],
     }
 
 
@@ -175,8 +197,7 @@ def ratios(res: dict, help_: dict) -> dict:
         item = res.get(name, {})
         return item.get("min_s") if item.get("ok") else None
 
-    seg, xlsx, duck, pandas = (med(n) for n in ("segtool_csv", "segtool_xlsx", "duckdb",
-                                                "pandas"))
+    seg, xlsx, duck, pandas = (med(n) for n in ("segtool_csv", "segtool_xlsx", "duckdb", "pandas"))
     seg_min, duck_min, pandas_min = (best(n) for n in ("segtool_csv", "duckdb", "pandas"))
     floor = res.get("xlsx_floor", {}).get("write_median_s")
     out: dict[str, float | None] = {
@@ -185,8 +206,13 @@ def ratios(res: dict, help_: dict) -> dict:
         "workbook_part_s": xlsx - seg if seg and xlsx else None,
         "workbooks_vs_floor": (xlsx - seg) / floor if seg and xlsx and floor else None,
         "segtool_peak_rss_mb": max(
-            (res[n]["peak_rss_mb"] for n in ("segtool_csv", "segtool_xlsx") if res.get(n, {})
-             .get("ok")), default=None),
+            (
+                res[n]["peak_rss_mb"]
+                for n in ("segtool_csv", "segtool_xlsx")
+                if res.get(n, {}).get("ok")
+            ),
+            default=None,
+        ),
         "help_seconds": help_.get("median_s") if help_.get("ok") else None,
         # the same from the fastest repetition of each, less sensitive to a busy machine
         "best_segtool_csv_vs_duckdb": seg_min / duck_min if seg_min and duck_min else None,
@@ -230,8 +256,12 @@ def machine() -> dict:
             info[package] = None
     with contextlib.suppress(OSError):
         info["commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            check=False).stdout.strip()
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     return info
 
 
@@ -245,19 +275,23 @@ def table(report: dict) -> str:
     for name in report["order"]:
         item = res[name]
         if item.get("ok"):
-            lines.append(f"{LABELS[name]:36} {item['median_s']:9.2f} {item['min_s']:8.2f} "
-                         f"{item['cpu_s']:7.2f} {item['peak_rss_mb']:12.0f}  ok")
+            lines.append(
+                f"{LABELS[name]:36} {item['median_s']:9.2f} {item['min_s']:8.2f} "
+                f"{item['cpu_s']:7.2f} {item['peak_rss_mb']:12.0f}  ok"
+            )
             if "write_median_s" in item:
-                lines.append(f"{'  xlsxwriter floor, write part only':36} "
-                             f"{item['write_median_s']:9.2f}")
+                lines.append(
+                    f"{'  xlsxwriter floor, write part only':36} {item['write_median_s']:9.2f}"
+                )
         else:
             lines.append(f"{LABELS[name]:36} {'-':>9} {'-':>8} {'-':>7} {'-':>12}  FAILED")
             for err in str(item.get("error", "")).splitlines()[-6:]:
                 lines.append(f"    | {err[:150]}")
     help_ = report["startup"]
     if help_.get("ok"):
-        lines.append(f"{'segtool --help (start-up)':36} {help_['median_s']:9.3f} "
-                     f"{help_['min_s']:8.3f}")
+        lines.append(
+            f"{'segtool --help (start-up)':36} {help_['median_s']:9.3f} {help_['min_s']:8.3f}"
+        )
     else:
         lines.append(f"{'segtool --help (start-up)':36} FAILED: {help_.get('error', '')[:80]}")
     r = report["ratios"]
@@ -284,12 +318,17 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run(size: str, reps: int, data: Path, only: list[str], timeout: float,
-        results: Path | None) -> dict:
+def run(
+    size: str, reps: int, data: Path, only: list[str], timeout: float, results: Path | None
+) -> dict:
     # generate in a child process: this one must stay small, because a child's peak RSS
     # as the kernel reports it is at least the RSS of the process that started it
-    made = subprocess.run([sys.executable, str(HERE / "generate.py"), "--size", size,
-                           "--out", str(data)], cwd=ROOT, stdout=subprocess.PIPE, check=False)
+    made = subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), "--size", size, "--out", str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        check=False,
+    )
     if made.returncode != 0:
         raise ValueError(f"bench/generate.py --size {size} failed")
     config = Path(made.stdout.decode().strip().splitlines()[-1])
@@ -341,17 +380,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1M", help="1M, 10M, 100M (or e.g. 200k)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--results", type=Path, default=HERE / "results",
-                        help="folder for the JSON report")
-    parser.add_argument("--only", default=",".join(CONTENDERS),
-                        help="comma-separated contenders (default: all)")
+    parser.add_argument(
+        "--results", type=Path, default=HERE / "results", help="folder for the JSON report"
+    )
+    parser.add_argument(
+        "--only", default=",".join(CONTENDERS), help="comma-separated contenders (default: all)"
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per process")
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(CONTENDERS))
     if unknown or args.reps < 1:
-        print(f"error: unknown contender(s) {unknown}; choose from {CONTENDERS}"
-              if unknown else "error: --reps must be at least 1", file=sys.stderr)
+        print(
+            f"error: unknown contender(s) {unknown}; choose from {CONTENDERS}"
+            if unknown
+            else "error: --reps must be at least 1",
+            file=sys.stderr,
+        )
         return 2
     try:
         report = run(args.size, args.reps, args.data, only, args.timeout, args.results)

@@ -22,16 +22,18 @@ EPOCH = dt.date(1899, 12, 30)
 
 def load(path: Path) -> pl.DataFrame:
     """A segtool CSV as cell values: ISO dates (``*_date`` columns) become Excel serials."""
-    frame = pl.read_csv(path, infer_schema_length=10_000,
-                        schema_overrides={"customer_id": pl.String, "task_id": pl.String})
+    frame = pl.read_csv(
+        path,
+        infer_schema_length=10_000,
+        schema_overrides={"customer_id": pl.String, "task_id": pl.String},
+    )
     dates = [c for c, t in frame.schema.items() if c.endswith("_date") and t == pl.String]
     return frame.with_columns(
-        (pl.col(c).str.to_date("%Y-%m-%d", strict=False) - pl.lit(EPOCH)).dt.total_days()
+        (pl.col(c).str.to_date("%Y-%m-%d", strict=False) - pl.lit(EPOCH))
+        .dt.total_days()
         .cast(pl.Float64)
         for c in dates
-    ).with_columns(
-        pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t == pl.Boolean
-    )
+    ).with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t == pl.Boolean)
 
 
 def write(frame: pl.DataFrame, path: Path) -> None:
@@ -40,8 +42,9 @@ def write(frame: pl.DataFrame, path: Path) -> None:
         part = frame.slice(start, EXCEL_MAX_ROWS)
         sheet = workbook.add_worksheet()
         sheet.write_row(0, 0, frame.columns)
-        writers = [sheet.write_string if t == pl.String else sheet.write_number
-                   for t in frame.dtypes]
+        writers = [
+            sheet.write_string if t == pl.String else sheet.write_number for t in frame.dtypes
+        ]
         for r, row in enumerate(part.iter_rows(), start=1):
             for c, value in enumerate(row):
                 if value is not None:

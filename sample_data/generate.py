@@ -37,12 +37,32 @@ ORDER_ID_START = 100_001
 EXCEL_MAX_ROWS = 1_048_575  # rows below the header; more contacts go to contacts.csv
 
 ORDERS_HEADER = [
-    "Номер заказа", "Дата заказа", "ИНН", "Контрагент", "Категория", "Товар", "Количество",
-    "Цена, руб.", "Сумма, руб.", "Себестоимость, руб.",
+    "Номер заказа",
+    "Дата заказа",
+    "ИНН",
+    "Контрагент",
+    "Категория",
+    "Товар",
+    "Количество",
+    "Цена, руб.",
+    "Сумма, руб.",
+    "Себестоимость, руб.",
 ]
 CONTACTS_HEADER = [
-    "ИНН", "Компания", "ФИО", "Должность", "Телефон", "E-mail", "Адрес", "Профиль в соцсети",
-    "Не звонить", "Не писать", "Тип компании", "Оборот, руб.", "Численность", "Регион",
+    "ИНН",
+    "Компания",
+    "ФИО",
+    "Должность",
+    "Телефон",
+    "E-mail",
+    "Адрес",
+    "Профиль в соцсети",
+    "Не звонить",
+    "Не писать",
+    "Тип компании",
+    "Оборот, руб.",
+    "Численность",
+    "Регион",
     "Менеджер",
 ]
 CONTACTS_SHEET = "Контакты"
@@ -59,55 +79,84 @@ CATEGORIES = [
 ]
 PRODUCTS = {  # at least 8 per category: lines of one order never repeat a product
     "Расходники": [
-        ("Круг отрезной 125x1,2 мм", 58.0), ("Диск шлифовальный 180 мм", 145.0),
-        ("Электроды МР-3 3 мм, 5 кг", 1290.0), ("Проволока сварочная 1,2 мм, 15 кг", 2350.0),
-        ("СОЖ концентрат, 20 л", 6890.0), ("Масло индустриальное И-40А, 20 л", 4150.0),
-        ("Ветошь обтирочная, 10 кг", 890.0), ("Перчатки х/б, пара", 38.5),
-        ("Смазка Литол-24, 2 кг", 760.0), ("Шкурка шлифовальная P120, рулон", 1840.0),
+        ("Круг отрезной 125x1,2 мм", 58.0),
+        ("Диск шлифовальный 180 мм", 145.0),
+        ("Электроды МР-3 3 мм, 5 кг", 1290.0),
+        ("Проволока сварочная 1,2 мм, 15 кг", 2350.0),
+        ("СОЖ концентрат, 20 л", 6890.0),
+        ("Масло индустриальное И-40А, 20 л", 4150.0),
+        ("Ветошь обтирочная, 10 кг", 890.0),
+        ("Перчатки х/б, пара", 38.5),
+        ("Смазка Литол-24, 2 кг", 760.0),
+        ("Шкурка шлифовальная P120, рулон", 1840.0),
     ],
     "Запчасти": [
-        ("Подшипник 6205-2RS", 420.0), ("Подшипник 6310 ZZ", 1350.0),
-        ("Ремень клиновой A-1250", 690.0), ("Манжета армированная 45x65", 210.0),
-        ("Фильтр гидравлический HF-35", 3200.0), ("Муфта кулачковая МК-40", 5400.0),
-        ("Датчик индуктивный ВБИ-М18", 2750.0), ("Щетки электродвигателя, комплект", 1150.0),
-        ("Контактор КМИ-22510", 3980.0), ("Шарико-винтовая пара 25x5", 28900.0),
+        ("Подшипник 6205-2RS", 420.0),
+        ("Подшипник 6310 ZZ", 1350.0),
+        ("Ремень клиновой A-1250", 690.0),
+        ("Манжета армированная 45x65", 210.0),
+        ("Фильтр гидравлический HF-35", 3200.0),
+        ("Муфта кулачковая МК-40", 5400.0),
+        ("Датчик индуктивный ВБИ-М18", 2750.0),
+        ("Щетки электродвигателя, комплект", 1150.0),
+        ("Контактор КМИ-22510", 3980.0),
+        ("Шарико-винтовая пара 25x5", 28900.0),
     ],
     "Инструмент": [
-        ("Фреза концевая 10 мм", 1890.0), ("Сверло по металлу 8,5 мм", 240.0),
-        ("Метчик М12x1,75", 560.0), ("Резец токарный проходной 25x16", 780.0),
-        ("Штангенциркуль ШЦ-I 150 мм", 2450.0), ("Микрометр МК-25", 4890.0),
-        ("Набор ключей 8-32 мм", 7600.0), ("Пластина твердосплавная CNMG 120408", 690.0),
-        ("Дрель аккумуляторная 18 В", 14500.0), ("Шуруповерт ударный", 16900.0),
+        ("Фреза концевая 10 мм", 1890.0),
+        ("Сверло по металлу 8,5 мм", 240.0),
+        ("Метчик М12x1,75", 560.0),
+        ("Резец токарный проходной 25x16", 780.0),
+        ("Штангенциркуль ШЦ-I 150 мм", 2450.0),
+        ("Микрометр МК-25", 4890.0),
+        ("Набор ключей 8-32 мм", 7600.0),
+        ("Пластина твердосплавная CNMG 120408", 690.0),
+        ("Дрель аккумуляторная 18 В", 14500.0),
+        ("Шуруповерт ударный", 16900.0),
     ],
     "Оборудование": [
-        ("Компрессор винтовой 11 кВт", 685000.0), ("Сварочный инвертор 315 А", 74500.0),
-        ("Тельфер электрический 1 т", 92000.0), ("Пресс гидравлический 40 т", 385000.0),
-        ("Вытяжка сварочная передвижная", 118000.0), ("Ленточнопильная машина", 246000.0),
-        ("Генератор дизельный 30 кВт", 1150000.0), ("Точильно-шлифовальный станок", 38500.0),
+        ("Компрессор винтовой 11 кВт", 685000.0),
+        ("Сварочный инвертор 315 А", 74500.0),
+        ("Тельфер электрический 1 т", 92000.0),
+        ("Пресс гидравлический 40 т", 385000.0),
+        ("Вытяжка сварочная передвижная", 118000.0),
+        ("Ленточнопильная машина", 246000.0),
+        ("Генератор дизельный 30 кВт", 1150000.0),
+        ("Точильно-шлифовальный станок", 38500.0),
     ],
     "Станки": [
-        ("Станок токарный 16К20", 2950000.0), ("Станок фрезерный ВМ127М", 3650000.0),
-        ("Станок сверлильный 2Н135", 890000.0), ("Станок координатно-расточной 2Е440", 6200000.0),
-        ("Обрабатывающий центр ЧПУ 850", 7850000.0), ("Станок листогибочный 3 м", 2150000.0),
-        ("Станок плазменной резки ЧПУ", 1890000.0), ("Станок шлифовальный 3Е711", 2480000.0),
+        ("Станок токарный 16К20", 2950000.0),
+        ("Станок фрезерный ВМ127М", 3650000.0),
+        ("Станок сверлильный 2Н135", 890000.0),
+        ("Станок координатно-расточной 2Е440", 6200000.0),
+        ("Обрабатывающий центр ЧПУ 850", 7850000.0),
+        ("Станок листогибочный 3 м", 2150000.0),
+        ("Станок плазменной резки ЧПУ", 1890000.0),
+        ("Станок шлифовальный 3Е711", 2480000.0),
     ],
     "Сервис": [
-        ("Пусконаладка оборудования", 45000.0), ("Плановое ТО станка", 28000.0),
-        ("Ремонт шпинделя", 96000.0), ("Выезд инженера", 8500.0),
-        ("Капитальный ремонт станка", 340000.0), ("Обучение операторов ЧПУ", 62000.0),
-        ("Диагностика электрики", 15000.0), ("Модернизация УЧПУ", 480000.0),
+        ("Пусконаладка оборудования", 45000.0),
+        ("Плановое ТО станка", 28000.0),
+        ("Ремонт шпинделя", 96000.0),
+        ("Выезд инженера", 8500.0),
+        ("Капитальный ремонт станка", 340000.0),
+        ("Обучение операторов ЧПУ", 62000.0),
+        ("Диагностика электрики", 15000.0),
+        ("Модернизация УЧПУ", 480000.0),
     ],
 }
 
 # category mix per purchase profile (rows), in CATEGORIES order
-PROFILES = np.array([
-    [0.45, 0.30, 0.18, 0.03, 0.005, 0.035],  # 0 manufacturing
-    [0.50, 0.25, 0.22, 0.03, 0.0, 0.0],  # 1 trading
-    [0.60, 0.05, 0.35, 0.0, 0.0, 0.0],  # 2 shop
-    [0.40, 0.20, 0.20, 0.05, 0.0, 0.15],  # 3 government
-    [0.0, 0.0, 0.0, 0.45, 0.45, 0.10],  # 4 durable-goods buyer
-    [0.65, 0.0, 0.0, 0.0, 0.0, 0.35],  # 5 plant on a service contract: no machines
-])
+PROFILES = np.array(
+    [
+        [0.45, 0.30, 0.18, 0.03, 0.005, 0.035],  # 0 manufacturing
+        [0.50, 0.25, 0.22, 0.03, 0.0, 0.0],  # 1 trading
+        [0.60, 0.05, 0.35, 0.0, 0.0, 0.0],  # 2 shop
+        [0.40, 0.20, 0.20, 0.05, 0.0, 0.15],  # 3 government
+        [0.0, 0.0, 0.0, 0.45, 0.45, 0.10],  # 4 durable-goods buyer
+        [0.65, 0.0, 0.0, 0.0, 0.0, 0.35],  # 5 plant on a service contract: no machines
+    ]
+)
 
 # -- customers ---------------------------------------------------------------------------
 # lifecycle kinds: name, share of customers, base orders per month (0 = fixed count)
@@ -133,34 +182,79 @@ TYPE_SHARES = [0.35, 0.25, 0.20, 0.20]
 TURNOVER_MEDIAN = [350e6, 180e6, 25e6, 120e6]
 
 ROOT_HEADS = [
-    ("Урал", "ural"), ("Сиб", "sib"), ("Волга", "volga"), ("Кама", "kama"), ("Дон", "don"),
-    ("Нева", "neva"), ("Енисей", "enisey"), ("Север", "sever"), ("Юг", "yug"),
-    ("Центр", "centr"), ("Тех", "teh"), ("Пром", "prom"), ("Электро", "elektro"),
-    ("Гидро", "gidro"), ("Метал", "metal"), ("Энерго", "energo"), ("Стан", "stan"),
-    ("Строй", "stroy"), ("Агро", "agro"), ("Вектор", "vektor"), ("Альфа", "alfa"),
-    ("Прогресс", "progress"), ("Рус", "rus"), ("Бал", "bal"), ("Ока", "oka"),
+    ("Урал", "ural"),
+    ("Сиб", "sib"),
+    ("Волга", "volga"),
+    ("Кама", "kama"),
+    ("Дон", "don"),
+    ("Нева", "neva"),
+    ("Енисей", "enisey"),
+    ("Север", "sever"),
+    ("Юг", "yug"),
+    ("Центр", "centr"),
+    ("Тех", "teh"),
+    ("Пром", "prom"),
+    ("Электро", "elektro"),
+    ("Гидро", "gidro"),
+    ("Метал", "metal"),
+    ("Энерго", "energo"),
+    ("Стан", "stan"),
+    ("Строй", "stroy"),
+    ("Агро", "agro"),
+    ("Вектор", "vektor"),
+    ("Альфа", "alfa"),
+    ("Прогресс", "progress"),
+    ("Рус", "rus"),
+    ("Бал", "bal"),
+    ("Ока", "oka"),
 ]
 ROOT_TAILS = [
-    ("маш", "mash"), ("пром", "prom"), ("снаб", "snab"), ("техника", "tehnika"),
-    ("сталь", "stal"), ("деталь", "detal"), ("комплект", "komplekt"), ("ресурс", "resurs"),
-    ("прибор", "pribor"), ("механика", "mehanika"), ("альянс", "alyans"), ("лит", "lit"),
-    ("трейд", "treyd"), ("инвест", "invest"), ("монтаж", "montazh"), ("систем", "sistem"),
+    ("маш", "mash"),
+    ("пром", "prom"),
+    ("снаб", "snab"),
+    ("техника", "tehnika"),
+    ("сталь", "stal"),
+    ("деталь", "detal"),
+    ("комплект", "komplekt"),
+    ("ресурс", "resurs"),
+    ("прибор", "pribor"),
+    ("механика", "mehanika"),
+    ("альянс", "alyans"),
+    ("лит", "lit"),
+    ("трейд", "treyd"),
+    ("инвест", "invest"),
+    ("монтаж", "montazh"),
+    ("систем", "sistem"),
 ]
 NAME_PATTERNS = {  # {R} = root; the first patterns name the type, the last ones do not
     "manufacturing": [
-        "ООО «Завод {R}»", "АО «{R} машиностроительный завод»",
-        "ООО «Производственная компания {R}»", "ООО «Фабрика {R}»", "ООО «Комбинат {R}»",
-        "АО «{R}»", "ООО «{R}»", "ПАО «{R}»",
+        "ООО «Завод {R}»",
+        "АО «{R} машиностроительный завод»",
+        "ООО «Производственная компания {R}»",
+        "ООО «Фабрика {R}»",
+        "ООО «Комбинат {R}»",
+        "АО «{R}»",
+        "ООО «{R}»",
+        "ПАО «{R}»",
     ],
     "trading": [
-        "ТД «{R}»", "ООО «Торговый дом {R}»", "ООО «Дистрибуция {R}»", "ООО «{R}-Опт»",
-        "ООО «{R} Трейд»", "ООО «{R}»",
+        "ТД «{R}»",
+        "ООО «Торговый дом {R}»",
+        "ООО «Дистрибуция {R}»",
+        "ООО «{R}-Опт»",
+        "ООО «{R} Трейд»",
+        "ООО «{R}»",
     ],
     "shop": ["ИП", "ИП", "ИП", "магазин «{R}»", "ООО «Магазин {R}»", "ООО «{R}»"],
     "government": [
-        "ГБУ «Жилищник района {R}»", "МБУ «Благоустройство {C}»", "МУП «Водоканал {C}»",
-        "ФГУП «{R}»", "ГБУЗ «Городская больница № {N}»", "МБОУ «Школа № {N}»",
-        "ГУП «Горэлектросеть {C}»", "МКУ «Дорожное управление {C}»",
+        "ГБУ «Жилищник района {R}»",
+        "МБУ «Благоустройство {C}»",
+        "МУП «Водоканал {C}»",
+        "ФГУП «{R}»",
+        "ГБУЗ «Городская больница № {N}»",
+        "МБОУ «Школа № {N}»",
+        "ГУП «Горэлектросеть {C}»",
+        "МКУ «Дорожное управление {C}»",
     ],
 }
 # region code (first two ИНН digits), region, city, phone area code
@@ -186,39 +280,91 @@ REGIONS = [
 ]
 REGION_SHARES = np.array([14, 8, 7, 7, 7, 6, 5, 5, 5, 5, 4, 5, 4, 4, 3, 4, 4, 3], float)
 STREETS = [
-    "ул. Ленина", "ул. Промышленная", "ул. Заводская", "пр-т Мира", "ул. Советская",
-    "ш. Энтузиастов", "ул. Гагарина", "ул. Индустриальная", "ул. Складская", "пр-т Победы",
+    "ул. Ленина",
+    "ул. Промышленная",
+    "ул. Заводская",
+    "пр-т Мира",
+    "ул. Советская",
+    "ш. Энтузиастов",
+    "ул. Гагарина",
+    "ул. Индустриальная",
+    "ул. Складская",
+    "пр-т Победы",
 ]
 MALE = [
-    ("Иванов", "Ivanov"), ("Петров", "Petrov"), ("Смирнов", "Smirnov"), ("Кузнецов", "Kuznetsov"),
-    ("Попов", "Popov"), ("Соколов", "Sokolov"), ("Лебедев", "Lebedev"), ("Козлов", "Kozlov"),
-    ("Новиков", "Novikov"), ("Морозов", "Morozov"), ("Волков", "Volkov"), ("Алексеев", "Alekseev"),
-    ("Семенов", "Semenov"), ("Егоров", "Egorov"), ("Павлов", "Pavlov"), ("Захаров", "Zaharov"),
-    ("Сафин", "Safin"), ("Гарипов", "Garipov"), ("Ахметов", "Ahmetov"), ("Борисов", "Borisov"),
+    ("Иванов", "Ivanov"),
+    ("Петров", "Petrov"),
+    ("Смирнов", "Smirnov"),
+    ("Кузнецов", "Kuznetsov"),
+    ("Попов", "Popov"),
+    ("Соколов", "Sokolov"),
+    ("Лебедев", "Lebedev"),
+    ("Козлов", "Kozlov"),
+    ("Новиков", "Novikov"),
+    ("Морозов", "Morozov"),
+    ("Волков", "Volkov"),
+    ("Алексеев", "Alekseev"),
+    ("Семенов", "Semenov"),
+    ("Егоров", "Egorov"),
+    ("Павлов", "Pavlov"),
+    ("Захаров", "Zaharov"),
+    ("Сафин", "Safin"),
+    ("Гарипов", "Garipov"),
+    ("Ахметов", "Ahmetov"),
+    ("Борисов", "Borisov"),
 ]
 FIRST_M = [
-    ("Александр", "А", "a"), ("Сергей", "С", "s"), ("Дмитрий", "Д", "d"), ("Андрей", "А", "a"),
-    ("Алексей", "А", "a"), ("Игорь", "И", "i"), ("Олег", "О", "o"), ("Рустам", "Р", "r"),
-    ("Михаил", "М", "m"), ("Владимир", "В", "v"), ("Николай", "Н", "n"), ("Павел", "П", "p"),
+    ("Александр", "А", "a"),
+    ("Сергей", "С", "s"),
+    ("Дмитрий", "Д", "d"),
+    ("Андрей", "А", "a"),
+    ("Алексей", "А", "a"),
+    ("Игорь", "И", "i"),
+    ("Олег", "О", "o"),
+    ("Рустам", "Р", "r"),
+    ("Михаил", "М", "m"),
+    ("Владимир", "В", "v"),
+    ("Николай", "Н", "n"),
+    ("Павел", "П", "p"),
 ]
 FIRST_F = [
-    ("Елена", "Е", "e"), ("Ольга", "О", "o"), ("Наталья", "Н", "n"), ("Ирина", "И", "i"),
-    ("Татьяна", "Т", "t"), ("Светлана", "С", "s"), ("Анна", "А", "a"), ("Гульнара", "Г", "g"),
-    ("Марина", "М", "m"), ("Юлия", "Ю", "y"),
+    ("Елена", "Е", "e"),
+    ("Ольга", "О", "o"),
+    ("Наталья", "Н", "n"),
+    ("Ирина", "И", "i"),
+    ("Татьяна", "Т", "t"),
+    ("Светлана", "С", "s"),
+    ("Анна", "А", "a"),
+    ("Гульнара", "Г", "g"),
+    ("Марина", "М", "m"),
+    ("Юлия", "Ю", "y"),
 ]
 PATRONYMIC = [  # male, female, initial
-    ("Иванович", "Ивановна", "И"), ("Петрович", "Петровна", "П"), ("Сергеевич", "Сергеевна", "С"),
-    ("Александрович", "Александровна", "А"), ("Викторович", "Викторовна", "В"),
-    ("Николаевич", "Николаевна", "Н"), ("Юрьевич", "Юрьевна", "Ю"), ("Ринатович", "Ринатовна", "Р"),
+    ("Иванович", "Ивановна", "И"),
+    ("Петрович", "Петровна", "П"),
+    ("Сергеевич", "Сергеевна", "С"),
+    ("Александрович", "Александровна", "А"),
+    ("Викторович", "Викторовна", "В"),
+    ("Николаевич", "Николаевна", "Н"),
+    ("Юрьевич", "Юрьевна", "Ю"),
+    ("Ринатович", "Ринатовна", "Р"),
 ]
 TITLES = [  # role, title, weight within the role
-    ("purchaser", "Менеджер по закупкам", 0.6), ("purchaser", "Начальник отдела снабжения", 0.4),
-    ("user", "Главный инженер", 0.4), ("user", "Технолог", 0.3), ("user", "Главный механик", 0.3),
-    ("decision_maker", "Генеральный директор", 0.5), ("decision_maker", "Директор", 0.3),
+    ("purchaser", "Менеджер по закупкам", 0.6),
+    ("purchaser", "Начальник отдела снабжения", 0.4),
+    ("user", "Главный инженер", 0.4),
+    ("user", "Технолог", 0.3),
+    ("user", "Главный механик", 0.3),
+    ("decision_maker", "Генеральный директор", 0.5),
+    ("decision_maker", "Директор", 0.3),
     ("decision_maker", "Владелец", 0.2),
 ]
 MANAGERS = [
-    "Петрова А.С.", "Сидоров К.В.", "Фролова Е.Н.", "Гайнуллин Р.М.", "Орлов Д.А.",
+    "Петрова А.С.",
+    "Сидоров К.В.",
+    "Фролова Е.Н.",
+    "Гайнуллин Р.М.",
+    "Орлов Д.А.",
     "Белова М.И.",
 ]
 
@@ -287,15 +433,23 @@ def format_number(x: pl.Expr, decimals: bool = True) -> pl.Expr:
         .when(whole < 1_000_000)
         .then(pl.concat_str([(whole // 1000).cast(pl.String), _group3(whole)], separator=" "))
         .when(whole < 1_000_000_000)
-        .then(pl.concat_str(
-            [(whole // 1_000_000).cast(pl.String), _group3(whole // 1000), _group3(whole)],
-            separator=" ",
-        ))
-        .otherwise(pl.concat_str(
-            [(whole // 1_000_000_000).cast(pl.String), _group3(whole // 1_000_000),
-             _group3(whole // 1000), _group3(whole)],
-            separator=" ",
-        ))
+        .then(
+            pl.concat_str(
+                [(whole // 1_000_000).cast(pl.String), _group3(whole // 1000), _group3(whole)],
+                separator=" ",
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                [
+                    (whole // 1_000_000_000).cast(pl.String),
+                    _group3(whole // 1_000_000),
+                    _group3(whole // 1000),
+                    _group3(whole),
+                ],
+                separator=" ",
+            )
+        )
     )
     if decimals:
         text = pl.concat_str([text, (a % 100).cast(pl.String).str.zfill(2)], separator=",")
@@ -324,8 +478,9 @@ class Customers:
         return len(self.kind)
 
 
-def _draw_customers(rng: np.random.Generator, n: int, d_end: int, d_hor: int,
-                    future: bool) -> Customers:
+def _draw_customers(
+    rng: np.random.Generator, n: int, d_end: int, d_hor: int, future: bool
+) -> Customers:
     """Lifecycle kind and order window of each customer, in days from the start."""
     shares = np.array([s for _, s, _ in KINDS])
     if future:  # customers whose first order comes after the default end
@@ -382,8 +537,9 @@ def _draw_customers(rng: np.random.Generator, n: int, d_end: int, d_hor: int,
 
 
 def _concat(a: Customers, b: Customers) -> Customers:
-    return Customers(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                       for f in Customers.__dataclass_fields__))
+    return Customers(
+        *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Customers.__dataclass_fields__)
+    )
 
 
 def _fraction_before(c: Customers, day: int) -> np.ndarray:
@@ -399,8 +555,9 @@ def _orders(rng: np.random.Generator, c: Customers, scale: float, first_weekday:
     B2B orders come on working days: one drawn on a weekend moves to a day of that week.
     """
     span = c.t1 - c.t0
-    n = np.where(c.fixed > 0, c.fixed,
-                 np.maximum(1, rng.poisson(np.maximum(scale * c.rate * span, 0.0))))
+    n = np.where(
+        c.fixed > 0, c.fixed, np.maximum(1, rng.poisson(np.maximum(scale * c.rate * span, 0.0)))
+    )
     cust = np.repeat(np.arange(c.n, dtype=np.int64), n)
     u = rng.random(len(cust))
     shape = c.shape[cust]
@@ -411,8 +568,9 @@ def _orders(rng: np.random.Generator, c: Customers, scale: float, first_weekday:
     day = np.where(weekday >= 5, day - weekday + workday, day)
     day = np.where(day < 0, day + 7, day)  # the week before the history starts: a week on
     durable = c.kind[cust] == KIND["durable"]
-    lines = np.where(durable, 1 + rng.binomial(1, 0.3, len(cust)),
-                     1 + np.minimum(rng.poisson(1.8, len(cust)), 7))
+    lines = np.where(
+        durable, 1 + rng.binomial(1, 0.3, len(cust)), 1 + np.minimum(rng.poisson(1.8, len(cust)), 7)
+    )
     cancelled = c.kind[cust] == KIND["cancelled"]
     lines[cancelled] = rng.integers(1, 4, cancelled.sum())
     base = rng.integers(0, 64, len(cust))
@@ -445,30 +603,38 @@ def _companies(rng: np.random.Generator, ctype: np.ndarray) -> Company:
     first = rng.integers(0, len(FIRST_M), n)
     patr = rng.integers(0, len(PATRONYMIC), n)
     straight = rng.random(n) < 0.06
-    df = pl.DataFrame({
-        "p": _pick(patterns, pidx),
-        "root": _pick([h for h, _ in ROOT_HEADS], head) + _pick([t for t, _ in ROOT_TAILS], tail),
-        "slug": _pick([h for _, h in ROOT_HEADS], head) + _pick([t for _, t in ROOT_TAILS], tail),
-        "city": _pick([r[2] for r in REGIONS], region),
-        "num": pl.Series(rng.integers(1, 120, n)).cast(pl.String),
-        "sur": _pick([s for s, _ in MALE], sur),
-        "i": _pick([i for _, i, _ in FIRST_M], first),
-        "o": _pick([i for _, _, i in PATRONYMIC], patr),
-        "straight": straight,
-    })
+    df = pl.DataFrame(
+        {
+            "p": _pick(patterns, pidx),
+            "root": _pick([h for h, _ in ROOT_HEADS], head)
+            + _pick([t for t, _ in ROOT_TAILS], tail),
+            "slug": _pick([h for _, h in ROOT_HEADS], head)
+            + _pick([t for _, t in ROOT_TAILS], tail),
+            "city": _pick([r[2] for r in REGIONS], region),
+            "num": pl.Series(rng.integers(1, 120, n)).cast(pl.String),
+            "sur": _pick([s for s, _ in MALE], sur),
+            "i": _pick([i for _, i, _ in FIRST_M], first),
+            "o": _pick([i for _, _, i in PATRONYMIC], patr),
+            "straight": straight,
+        }
+    )
     name = (
         pl.when(pl.col("p") == "ИП")
-        .then(pl.concat_str(
-            [pl.lit("ИП "), "sur", pl.lit(" "), "i", pl.lit("."), "o", pl.lit(".")]
-        ))
-        .otherwise(pl.col("p").str.replace("{R}", pl.col("root"), literal=True)
-                   .str.replace("{C}", pl.col("city"), literal=True)
-                   .str.replace("{N}", pl.col("num"), literal=True))
+        .then(
+            pl.concat_str([pl.lit("ИП "), "sur", pl.lit(" "), "i", pl.lit("."), "o", pl.lit(".")])
+        )
+        .otherwise(
+            pl.col("p")
+            .str.replace("{R}", pl.col("root"), literal=True)
+            .str.replace("{C}", pl.col("city"), literal=True)
+            .str.replace("{N}", pl.col("num"), literal=True)
+        )
     )
     # some CRMs write straight quotes: ООО "Вектор" (the CSV then quotes the field)
     name = pl.when("straight").then(name.str.replace_all("[«»]", '"')).otherwise(name)
-    out = df.select(name.alias("name"), pl.col("slug").str.to_lowercase(),
-                    (pl.col("p") == "ИП").alias("ip"))
+    out = df.select(
+        name.alias("name"), pl.col("slug").str.to_lowercase(), (pl.col("p") == "ИП").alias("ip")
+    )
     individual = out["ip"].to_numpy()
     codes = np.array([int(r[0]) for r in REGIONS])[region]
     inn = make_inns(codes, body, individual)
@@ -494,13 +660,24 @@ def _catalogue() -> Catalogue:
             names.append(product)
             cats.append(i)
             prices.append(round(price * 100))
-    return Catalogue(np.array(cats), names, np.array(prices, np.int64), np.array(start),
-                     np.array(count))
+    return Catalogue(
+        np.array(cats), names, np.array(prices, np.int64), np.array(start), np.array(count)
+    )
 
 
-def _lines(rng: np.random.Generator, cat: Catalogue, c: Customers, profile: np.ndarray,
-           discount: np.ndarray, margin_shift: np.ndarray, first_id: int, day: np.ndarray,
-           cust: np.ndarray, nlines: np.ndarray, base: np.ndarray) -> dict[str, np.ndarray]:
+def _lines(
+    rng: np.random.Generator,
+    cat: Catalogue,
+    c: Customers,
+    profile: np.ndarray,
+    discount: np.ndarray,
+    margin_shift: np.ndarray,
+    first_id: int,
+    day: np.ndarray,
+    cust: np.ndarray,
+    nlines: np.ndarray,
+    base: np.ndarray,
+) -> dict[str, np.ndarray]:
     """The lines of a run of orders (plus returns), as integer columns."""
     n_orders = len(day)
     total = int(nlines.sum())
@@ -538,16 +715,31 @@ def _lines(rng: np.random.Generator, cat: Catalogue, c: Customers, profile: np.n
     rq = back[sel]
     unit_cost = cost[sel] / qty[sel]
     ret_cols = {
-        "oid": oid[sel], "suffix": np.where(same, 0, 1),
+        "oid": oid[sel],
+        "suffix": np.where(same, 0, 1),
         "day": np.where(same, ld[sel], ld[sel] + later[sel]),
-        "cust": lc[sel], "product": product[sel], "category": category[sel], "qty": -rq,
-        "price": price[sel], "amount": -price[sel] * rq,
+        "cust": lc[sel],
+        "product": product[sel],
+        "category": category[sel],
+        "qty": -rq,
+        "price": price[sel],
+        "amount": -price[sel] * rq,
         "cost": -np.rint(unit_cost * rq).astype(np.int64),
         "seq": k[sel] + 100,
     }
-    cols = {"oid": oid, "suffix": suffix, "day": ld, "cust": lc, "product": product,
-            "category": category, "qty": qty, "price": price, "amount": amount, "cost": cost,
-            "seq": k}
+    cols = {
+        "oid": oid,
+        "suffix": suffix,
+        "day": ld,
+        "cust": lc,
+        "product": product,
+        "category": category,
+        "qty": qty,
+        "price": price,
+        "amount": amount,
+        "cost": cost,
+        "seq": k,
+    }
     return {key: np.concatenate([cols[key], ret_cols[key]]) for key in cols}
 
 
@@ -555,10 +747,14 @@ def _format(lines: pl.DataFrame, start: dt.date, company: Company, cat: Catalogu
     cats = pl.Series([c for c, *_ in CATEGORIES], dtype=pl.String)
     products = pl.Series(cat.name, dtype=pl.String)
     return lines.select(
-        pl.concat_str([pl.col("oid").cast(pl.String),
-                       pl.when(pl.col("suffix") == 1).then(pl.lit("-В")).otherwise(pl.lit(""))])
-        .alias(ORDERS_HEADER[0]),
-        (pl.lit(start) + pl.duration(days=pl.col("day"))).dt.strftime("%d.%m.%Y")
+        pl.concat_str(
+            [
+                pl.col("oid").cast(pl.String),
+                pl.when(pl.col("suffix") == 1).then(pl.lit("-В")).otherwise(pl.lit("")),
+            ]
+        ).alias(ORDERS_HEADER[0]),
+        (pl.lit(start) + pl.duration(days=pl.col("day")))
+        .dt.strftime("%d.%m.%Y")
         .alias(ORDERS_HEADER[1]),
         company.inn.gather(lines["cust"]).alias(ORDERS_HEADER[2]),
         company.name.gather(lines["cust"]).alias(ORDERS_HEADER[3]),
@@ -571,8 +767,9 @@ def _format(lines: pl.DataFrame, start: dt.date, company: Company, cat: Catalogu
     )
 
 
-def _break_rows(rng: np.random.Generator, df: pl.DataFrame,
-                day: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+def _break_rows(
+    rng: np.random.Generator, df: pl.DataFrame, day: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray]:
     """A handful of rows a real export has: no ИНН, an impossible date, "н/д", duplicates.
 
     Returns the frame and, for each of its rows, the row of ``df`` it came from.
@@ -587,9 +784,13 @@ def _break_rows(rng: np.random.Generator, df: pl.DataFrame,
     idx = pl.Series(np.arange(n))
     df = df.with_columns(
         pl.when(idx.is_in(no_inn)).then(pl.lit("")).otherwise(pl.col("ИНН")).alias("ИНН"),
-        pl.when(idx.is_in(bad_date)).then(pl.lit("31.02.2024")).otherwise(pl.col("Дата заказа"))
+        pl.when(idx.is_in(bad_date))
+        .then(pl.lit("31.02.2024"))
+        .otherwise(pl.col("Дата заказа"))
         .alias("Дата заказа"),
-        pl.when(idx.is_in(na_amount)).then(pl.lit("н/д")).otherwise(pl.col("Сумма, руб."))
+        pl.when(idx.is_in(na_amount))
+        .then(pl.lit("н/д"))
+        .otherwise(pl.col("Сумма, руб."))
         .alias("Сумма, руб."),
     )
     rows = np.sort(np.concatenate([np.arange(n), dups]))
@@ -597,8 +798,13 @@ def _break_rows(rng: np.random.Generator, df: pl.DataFrame,
 
 
 # -- contacts --------------------------------------------------------------------------------
-def _contacts(rng: np.random.Generator, ids: np.ndarray, company: Company, c_type: np.ndarray,
-              turnover: np.ndarray) -> pl.DataFrame:
+def _contacts(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    company: Company,
+    c_type: np.ndarray,
+    turnover: np.ndarray,
+) -> pl.DataFrame:
     """One row per person: 1-4 people per company in the roles of purchase decisions."""
     m = len(ids)
     people = 1 + rng.binomial(3, 0.4, m)
@@ -626,50 +832,56 @@ def _contacts(rng: np.random.Generator, ids: np.ndarray, company: Company, c_typ
     heads = turnover[comp] / rng.uniform(4e6, 12e6, m)[pos]
 
     def person(female_values: list[str], male_values: list[str], f_idx, m_idx) -> pl.Series:
-        return pl.select(pl.when(pl.Series(female)).then(_pick(female_values, f_idx))
-                         .otherwise(_pick(male_values, m_idx))).to_series()
+        return pl.select(
+            pl.when(pl.Series(female))
+            .then(_pick(female_values, f_idx))
+            .otherwise(_pick(male_values, m_idx))
+        ).to_series()
 
-    raw = pl.DataFrame({
-        "inn": company.inn.gather(comp),
-        "company": company.name.gather(comp),
-        "sur": person([s + "а" for s, _ in MALE], [s for s, _ in MALE], sur, sur),
-        "first": person([x for x, _, _ in FIRST_F], [x for x, _, _ in FIRST_M], ff, fm),
-        "patr": person([x for _, x, _ in PATRONYMIC], [x for x, _, _ in PATRONYMIC], pa, pa),
-        "lat_sur": person([t.lower() + "a" for _, t in MALE], [t.lower() for _, t in MALE],
-                          sur, sur),
-        "lat_first": person([x for _, _, x in FIRST_F], [x for _, _, x in FIRST_M], ff, fm),
-        "title": _pick(titles, title_idx),
-        "mobile": rng.random(n) < 0.6,
-        "code": rng.integers(900, 1000, n),
-        "area": _pick([r[3] for r in REGIONS], reg),
-        "d3": digits // 10**4,
-        "d2a": digits // 100 % 100,
-        "d2b": digits % 100,
-        "slug": company.slug.gather(comp),
-        "generic": rng.random(n) < 0.25,
-        "box": _pick(["zakupki", "snab", "info", "office"], rng.integers(0, 4, n)),
-        "zip": rng.integers(100, 700, n) * 1000 + rng.integers(0, 1000, n),
-        "city": _pick([r[2] for r in REGIONS], reg),
-        "street": _pick(STREETS, rng.integers(0, len(STREETS), n)),
-        "house": rng.integers(1, 150, n),
-        "net": _pick(["vk.com/", "t.me/", "linkedin.com/in/"], rng.integers(0, 3, n)),
-        "net_n": rng.integers(1, 99, n),
-        "type": _pick(TYPE_LABELS, c_type[comp]),
-        "turnover": np.rint(turnover[comp] / 1000) * 1000,
-        "heads": np.maximum(1, np.rint(heads)).astype(np.int64),
-        "region": _pick([r[1] for r in REGIONS], reg),
-        "manager": _pick(MANAGERS, ids_manager(comp)),
-        # blanks: company-level ones are the same on every row of the company
-        "no_phone": rng.random(n) < 0.15,
-        "no_email": rng.random(n) < 0.2,
-        "no_address": rng.random(n) < 0.25,
-        "no_profile": rng.random(n) < 0.7,
-        "dnc": rng.random(n) < 0.06,
-        "dne": rng.random(n) < 0.08,
-        "type_known": (rng.random(m) < 0.7)[pos],
-        "money_known": (rng.random(m) < 0.85)[pos],
-        "heads_known": (rng.random(m) < 0.8)[pos],
-    })
+    raw = pl.DataFrame(
+        {
+            "inn": company.inn.gather(comp),
+            "company": company.name.gather(comp),
+            "sur": person([s + "а" for s, _ in MALE], [s for s, _ in MALE], sur, sur),
+            "first": person([x for x, _, _ in FIRST_F], [x for x, _, _ in FIRST_M], ff, fm),
+            "patr": person([x for _, x, _ in PATRONYMIC], [x for x, _, _ in PATRONYMIC], pa, pa),
+            "lat_sur": person(
+                [t.lower() + "a" for _, t in MALE], [t.lower() for _, t in MALE], sur, sur
+            ),
+            "lat_first": person([x for _, _, x in FIRST_F], [x for _, _, x in FIRST_M], ff, fm),
+            "title": _pick(titles, title_idx),
+            "mobile": rng.random(n) < 0.6,
+            "code": rng.integers(900, 1000, n),
+            "area": _pick([r[3] for r in REGIONS], reg),
+            "d3": digits // 10**4,
+            "d2a": digits // 100 % 100,
+            "d2b": digits % 100,
+            "slug": company.slug.gather(comp),
+            "generic": rng.random(n) < 0.25,
+            "box": _pick(["zakupki", "snab", "info", "office"], rng.integers(0, 4, n)),
+            "zip": rng.integers(100, 700, n) * 1000 + rng.integers(0, 1000, n),
+            "city": _pick([r[2] for r in REGIONS], reg),
+            "street": _pick(STREETS, rng.integers(0, len(STREETS), n)),
+            "house": rng.integers(1, 150, n),
+            "net": _pick(["vk.com/", "t.me/", "linkedin.com/in/"], rng.integers(0, 3, n)),
+            "net_n": rng.integers(1, 99, n),
+            "type": _pick(TYPE_LABELS, c_type[comp]),
+            "turnover": np.rint(turnover[comp] / 1000) * 1000,
+            "heads": np.maximum(1, np.rint(heads)).astype(np.int64),
+            "region": _pick([r[1] for r in REGIONS], reg),
+            "manager": _pick(MANAGERS, ids_manager(comp)),
+            # blanks: company-level ones are the same on every row of the company
+            "no_phone": rng.random(n) < 0.15,
+            "no_email": rng.random(n) < 0.2,
+            "no_address": rng.random(n) < 0.25,
+            "no_profile": rng.random(n) < 0.7,
+            "dnc": rng.random(n) < 0.06,
+            "dne": rng.random(n) < 0.08,
+            "type_known": (rng.random(m) < 0.7)[pos],
+            "money_known": (rng.random(m) < 0.85)[pos],
+            "heads_known": (rng.random(m) < 0.8)[pos],
+        }
+    )
     s = pl.col
 
     def z(col: str, width: int) -> pl.Expr:
@@ -677,19 +889,56 @@ def _contacts(rng: np.random.Generator, ids: np.ndarray, company: Company, c_typ
 
     phone = (
         pl.when("mobile")
-        .then(pl.concat_str([pl.lit("+7 ("), s("code").cast(pl.String), pl.lit(") "),
-                             z("d3", 3), pl.lit("-"), z("d2a", 2), pl.lit("-"), z("d2b", 2)]))
-        .otherwise(pl.concat_str([pl.lit("8 ("), "area", pl.lit(") "), (s("d3") % 1000)
-                                  .cast(pl.String).str.zfill(3), pl.lit("-"), z("d2a", 2),
-                                  pl.lit("-"), z("d2b", 2)]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit("+7 ("),
+                    s("code").cast(pl.String),
+                    pl.lit(") "),
+                    z("d3", 3),
+                    pl.lit("-"),
+                    z("d2a", 2),
+                    pl.lit("-"),
+                    z("d2b", 2),
+                ]
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                [
+                    pl.lit("8 ("),
+                    "area",
+                    pl.lit(") "),
+                    (s("d3") % 1000).cast(pl.String).str.zfill(3),
+                    pl.lit("-"),
+                    z("d2a", 2),
+                    pl.lit("-"),
+                    z("d2b", 2),
+                ]
+            )
+        )
     )
-    email = pl.concat_str([
-        pl.when("generic").then(s("box"))
-        .otherwise(pl.concat_str(["lat_first", pl.lit("."), "lat_sur"])),
-        pl.lit("@"), "slug", pl.lit(".ru"),
-    ])
-    address = pl.concat_str([s("zip").cast(pl.String), pl.lit(", г. "), "city", pl.lit(", "),
-                             "street", pl.lit(", д. "), s("house").cast(pl.String)])
+    email = pl.concat_str(
+        [
+            pl.when("generic")
+            .then(s("box"))
+            .otherwise(pl.concat_str(["lat_first", pl.lit("."), "lat_sur"])),
+            pl.lit("@"),
+            "slug",
+            pl.lit(".ru"),
+        ]
+    )
+    address = pl.concat_str(
+        [
+            s("zip").cast(pl.String),
+            pl.lit(", г. "),
+            "city",
+            pl.lit(", "),
+            "street",
+            pl.lit(", д. "),
+            s("house").cast(pl.String),
+        ]
+    )
     profile = pl.concat_str(["net", "lat_first", "lat_sur", s("net_n").cast(pl.String)])
     yes = pl.lit("да")
     return raw.select(
@@ -713,8 +962,9 @@ def _contacts(rng: np.random.Generator, ids: np.ndarray, company: Company, c_typ
 
 def ids_manager(comp: np.ndarray) -> np.ndarray:
     """Account manager per company: stable, spread evenly (Knuth's multiplicative hash)."""
-    return (comp.astype(np.uint64) * np.uint64(2654435761) % np.uint64(2**32)
-            % np.uint64(len(MANAGERS))).astype(np.int64)
+    return (
+        comp.astype(np.uint64) * np.uint64(2654435761) % np.uint64(2**32) % np.uint64(len(MANAGERS))
+    ).astype(np.int64)
 
 
 def write_contacts(frame: pl.DataFrame, path: Path) -> None:
@@ -745,9 +995,18 @@ def write_contacts(frame: pl.DataFrame, path: Path) -> None:
 
 
 # -- the whole job ---------------------------------------------------------------------------
-def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | None = None,
-             end: dt.date = DEFAULT_END, years: int = 3, seed: int = 42, leads: int = 20,
-             broken: bool = True, contacts_format: str = "auto") -> Result:
+def generate(
+    out_dir: str | Path,
+    *,
+    companies: int | None = None,
+    lines: int | None = None,
+    end: dt.date = DEFAULT_END,
+    years: int = 3,
+    seed: int = 42,
+    leads: int = 20,
+    broken: bool = True,
+    contacts_format: str = "auto",
+) -> Result:
     """Write ``orders.csv`` and ``contacts.xlsx`` into ``out_dir``.
 
     ``contacts.csv`` (``;``, BOM) instead of the workbook when there are more people than
@@ -783,17 +1042,16 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
     if lines is not None:  # scale the order rates so the lines up to the default end match
         before = _fraction_before(cust, d_end)
         fixed_orders = np.where(cust.fixed > 0, cust.fixed * before, 0.0).sum()
-        rate_orders = np.where(cust.fixed > 0, 0.0,
-                               cust.rate * (cust.t1 - cust.t0) * before).sum()
+        rate_orders = np.where(cust.fixed > 0, 0.0, cust.rate * (cust.t1 - cust.t0) * before).sum()
         scale = max(0.02, (lines / 2.75 - fixed_orders) / max(rate_orders, 1.0))
     day, who, nlines, base = _orders(_rng(seed, 3), cust, scale, start.weekday())
 
     crng = _rng(seed, 4)
     lead_type = crng.choice(4, leads, p=TYPE_SHARES)
     ctype = np.concatenate([cust.ctype, lead_type])
-    turnover = np.concatenate([
-        cust.turnover, np.array(TURNOVER_MEDIAN)[lead_type] * crng.lognormal(0.0, 1.3, leads)
-    ])
+    turnover = np.concatenate(
+        [cust.turnover, np.array(TURNOVER_MEDIAN)[lead_type] * crng.lognormal(0.0, 1.3, leads)]
+    )
     company = _companies(crng, ctype)
     profile = np.where(cust.kind == KIND["durable"], 4, cust.ctype)
     # a third of the plants buy consumables and service only (their machines are under a
@@ -815,8 +1073,19 @@ def generate(out_dir: str | Path, *, companies: int | None = None, lines: int | 
                 break
             b = min(a + CHUNK_ORDERS, len(day))
             lrng = _rng(seed, 100, j)
-            cols = _lines(lrng, cat, cust, profile, discount, margin_shift, ORDER_ID_START + a,
-                          day[a:b], who[a:b], nlines[a:b], base[a:b])
+            cols = _lines(
+                lrng,
+                cat,
+                cust,
+                profile,
+                discount,
+                margin_shift,
+                ORDER_ID_START + a,
+                day[a:b],
+                who[a:b],
+                nlines[a:b],
+                base[a:b],
+            )
             frame = pl.DataFrame(cols).sort(["day", "oid", "suffix", "seq"])
             text = _format(frame, start, company, cat)
             keep = frame["day"].to_numpy() <= cut
@@ -849,17 +1118,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=here, help="folder to write into")
     parser.add_argument("--companies", type=int, default=None)
     parser.add_argument("--lines", type=int, default=None, help="approximate order lines")
-    parser.add_argument("--end", type=dt.date.fromisoformat, default=DEFAULT_END,
-                        help="last order date, YYYY-MM-DD (default %(default)s)")
+    parser.add_argument(
+        "--end",
+        type=dt.date.fromisoformat,
+        default=DEFAULT_END,
+        help="last order date, YYYY-MM-DD (default %(default)s)",
+    )
     parser.add_argument("--years", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--leads", type=int, default=20)
     parser.add_argument("--no-broken", action="store_true", help="leave out the broken rows")
     args = parser.parse_args(argv)
     try:
-        result = generate(args.out, companies=args.companies, lines=args.lines, end=args.end,
-                          years=args.years, seed=args.seed, leads=args.leads,
-                          broken=not args.no_broken)
+        result = generate(
+            args.out,
+            companies=args.companies,
+            lines=args.lines,
+            end=args.end,
+            years=args.years,
+            seed=args.seed,
+            leads=args.leads,
+            broken=not args.no_broken,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

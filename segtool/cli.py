@@ -185,8 +185,18 @@ def export(
     _setup(quiet, debug)
     from segtool.commands import export as cmd
 
-    _finish(cmd.execute(config, workspace, out, fmt, output=output, what=what,
-                        history=history, use_history=not no_history))
+    _finish(
+        cmd.execute(
+            config,
+            workspace,
+            out,
+            fmt,
+            output=output,
+            what=what,
+            history=history,
+            use_history=not no_history,
+        )
+    )
 
 
 @app.command()
@@ -196,8 +206,11 @@ def run(
     as_of: AsOfOpt = None,
     previous: Annotated[
         Path | None,
-        typer.Option("--previous", help="Last month's output folder, for the migration report "
-                     "(default with history: the last run recorded in it)."),
+        typer.Option(
+            "--previous",
+            help="Last month's output folder, for the migration report "
+            "(default with history: the last run recorded in it).",
+        ),
     ] = None,
     fmt: FormatOpt = None,
     workspace: Annotated[
@@ -214,9 +227,19 @@ def run(
     _setup(quiet, debug)
     from segtool.commands import run as cmd
 
-    _finish(cmd.execute(config, out, as_of=as_of, previous=previous, fmt=fmt,
-                        workspace=workspace, as_json=json, history=history,
-                        use_history=not no_history))
+    _finish(
+        cmd.execute(
+            config,
+            out,
+            as_of=as_of,
+            previous=previous,
+            fmt=fmt,
+            workspace=workspace,
+            as_json=json,
+            history=history,
+            use_history=not no_history,
+        )
+    )
 
 
 @app.command("history")

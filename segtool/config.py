@@ -66,8 +66,18 @@ class ColumnOverrides(Strict):
 class Formats(Strict):
     date: Literal["auto", "dmy", "mdy", "ymd"] | str = "auto"
     decimal: Literal["auto", "comma", "point"] = "auto"
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1251", "latin-1", "utf-16",
-                      "utf-16-le", "utf-16-be", "koi8-r", "mac-cyrillic"] = "auto"
+    encoding: Literal[
+        "auto",
+        "utf-8",
+        "utf-8-sig",
+        "cp1251",
+        "latin-1",
+        "utf-16",
+        "utf-16-le",
+        "utf-16-be",
+        "koi8-r",
+        "mac-cyrillic",
+    ] = "auto"
     delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
     # conversion table: amounts marked in these currencies are multiplied by the rate
     # (unmarked amounts are taken as they are); without it a second currency is rejected
@@ -126,7 +136,8 @@ class CategoryPeriod(Period):
 
     def display_label(self) -> str:
         return self.label or ", ".join(
-            dict.fromkeys(re.sub(r"[*?\[\]!]", "", p).strip() or p for p in self.match))
+            dict.fromkeys(re.sub(r"[*?\[\]!]", "", p).strip() or p for p in self.match)
+        )
 
     @field_validator("match")
     @classmethod
@@ -180,7 +191,10 @@ SizeClass = Literal["micro", "small", "medium", "large"]
 Grade = Literal["A", "B", "C"]
 CRITERIA: tuple[Criterion, ...] = ("recency", "frequency", "size", "margin")
 SIZE_CLASS_GRADES: dict[SizeClass, Grade] = {
-    "large": "A", "medium": "A", "small": "B", "micro": "C"
+    "large": "A",
+    "medium": "A",
+    "small": "B",
+    "micro": "C",
 }
 
 
@@ -230,7 +244,8 @@ class Grades(Strict):
     high_margin: HighMargin = Field(default_factory=HighMargin)
     # size grade of customers with a known size class; the rest by 12-month revenue
     size_class_grades: dict[SizeClass, Grade] = Field(
-        default_factory=lambda: dict(SIZE_CLASS_GRADES))
+        default_factory=lambda: dict(SIZE_CLASS_GRADES)
+    )
 
     @model_validator(mode="after")
     def _fixed_complete(self) -> Grades:
@@ -301,20 +316,50 @@ class ExtraRule(Strict):
 class RoleKeywords(Strict):
     decision_maker: list[str] = Field(
         default_factory=lambda: [
-            "директор", "руководител", "владел", "собственник", "учредител", "president",
-            "owner", "ceo", "cfo", "coo", "director", "head", "founder", "генеральн",
+            "директор",
+            "руководител",
+            "владел",
+            "собственник",
+            "учредител",
+            "president",
+            "owner",
+            "ceo",
+            "cfo",
+            "coo",
+            "director",
+            "head",
+            "founder",
+            "генеральн",
         ]
     )
     purchaser: list[str] = Field(
         default_factory=lambda: [
-            "закупк", "закупщ", "снабжен", "снабженц", "логист", "procurement", "purchas",
-            "buyer", "supply", "офис-менеджер", "менеджер по закуп",
+            "закупк",
+            "закупщ",
+            "снабжен",
+            "снабженц",
+            "логист",
+            "procurement",
+            "purchas",
+            "buyer",
+            "supply",
+            "офис-менеджер",
+            "менеджер по закуп",
         ]
     )
     user: list[str] = Field(
         default_factory=lambda: [
-            "инженер", "технолог", "механик", "мастер", "энергетик", "прораб", "бригадир",
-            "engineer", "technician", "operator", "production",
+            "инженер",
+            "технолог",
+            "механик",
+            "мастер",
+            "энергетик",
+            "прораб",
+            "бригадир",
+            "engineer",
+            "technician",
+            "operator",
+            "production",
         ]
     )
 
@@ -322,20 +367,49 @@ class RoleKeywords(Strict):
 class CompanyTypeKeywords(Strict):
     government: list[str] = Field(
         default_factory=lambda: [
-            "гбу", "мбу", "фгуп", "гуп", "муп", "фгбу", "гку", "мку", "учреждени", "администрац",
-            "министерств", "school", "hospital", "university", "municipal", "government",
+            "гбу",
+            "мбу",
+            "фгуп",
+            "гуп",
+            "муп",
+            "фгбу",
+            "гку",
+            "мку",
+            "учреждени",
+            "администрац",
+            "министерств",
+            "school",
+            "hospital",
+            "university",
+            "municipal",
+            "government",
         ]
     )
     manufacturing: list[str] = Field(
         default_factory=lambda: [
-            "завод", "производств", "фабрик", "комбинат", "мануфактур", "plant", "factory",
-            "manufactur", "works", "industries",
+            "завод",
+            "производств",
+            "фабрик",
+            "комбинат",
+            "мануфактур",
+            "plant",
+            "factory",
+            "manufactur",
+            "works",
+            "industries",
         ]
     )
     trading: list[str] = Field(
         default_factory=lambda: [
-            "торговый дом", "дистрибуц", "дистрибьют", "опт", "снаб", "trading", "distribut",
-            "wholesale", "supply",
+            "торговый дом",
+            "дистрибуц",
+            "дистрибьют",
+            "опт",
+            "снаб",
+            "trading",
+            "distribut",
+            "wholesale",
+            "supply",
         ]
     )
     shop: list[str] = Field(
@@ -370,9 +444,11 @@ class SizeClasses(Strict):
     """Russia's SME limits by default: turnover in RUB, headcount in people."""
 
     turnover: SizeLimits = Field(
-        default_factory=lambda: SizeLimits(micro=120e6, small=800e6, medium=2e9))
+        default_factory=lambda: SizeLimits(micro=120e6, small=800e6, medium=2e9)
+    )
     headcount: SizeLimits = Field(
-        default_factory=lambda: SizeLimits(micro=15, small=100, medium=250))
+        default_factory=lambda: SizeLimits(micro=15, small=100, medium=250)
+    )
 
 
 class Inference(Strict):
@@ -438,8 +514,9 @@ class Owners(Strict):
             raise ValueError("an empty team: list at least one person, or leave owners.team out")
         blank = [name for name in team if not str(name).strip()]
         if blank:
-            raise ValueError("a team member's name is empty; write the name as in the contacts' "
-                             "owner column")
+            raise ValueError(
+                "a team member's name is empty; write the name as in the contacts' owner column"
+            )
         return {str(name).strip(): capacity for name, capacity in team.items()}
 
 
@@ -448,13 +525,34 @@ class Owners(Strict):
 RU_HOLIDAYS: tuple[str, ...] = (
     # 2026: Labour Code art. 112 + the decree on moving days off in 2026 (Jan 3 -> Jan 9,
     # Jan 4 -> Dec 31); Mar 8 (Sun) -> Mar 9, May 9 (Sat) -> May 11 by art. 112 itself
-    "2026-01-01", "2026-01-02", "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08",
-    "2026-01-09", "2026-02-23", "2026-03-09", "2026-05-01", "2026-05-11", "2026-06-12",
-    "2026-11-04", "2026-12-31",
+    "2026-01-01",
+    "2026-01-02",
+    "2026-01-05",
+    "2026-01-06",
+    "2026-01-07",
+    "2026-01-08",
+    "2026-01-09",
+    "2026-02-23",
+    "2026-03-09",
+    "2026-05-01",
+    "2026-05-11",
+    "2026-06-12",
+    "2026-11-04",
+    "2026-12-31",
     # 2027: art. 112 (May 1 Sat -> May 3, May 9 Sun -> May 10, Jun 12 Sat -> Jun 14); the
     # decree moving Jan 2-3 of 2027 is not included: add its days when it is published
-    "2027-01-01", "2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08",
-    "2027-02-23", "2027-03-08", "2027-05-03", "2027-05-10", "2027-06-14", "2027-11-04",
+    "2027-01-01",
+    "2027-01-04",
+    "2027-01-05",
+    "2027-01-06",
+    "2027-01-07",
+    "2027-01-08",
+    "2027-02-23",
+    "2027-03-08",
+    "2027-05-03",
+    "2027-05-10",
+    "2027-06-14",
+    "2027-11-04",
 )
 
 
@@ -610,9 +708,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 # YAML anchors and aliases are allowed, but the document they expand to is bounded: a few
@@ -667,8 +763,11 @@ def _load_bounded(text: str, path: Path) -> Any:
             return None
         total = _expanded_size(node, MAX_YAML_VALUES)
         if total is None or total > MAX_YAML_VALUES:
-            what = "an alias that refers to itself" if total is None else (
-                f"aliases that expand to more than {MAX_YAML_VALUES:,} values")
+            what = (
+                "an alias that refers to itself"
+                if total is None
+                else (f"aliases that expand to more than {MAX_YAML_VALUES:,} values")
+            )
             raise ConfigError(
                 f"{path}:{node.start_mark.line + 1}: the YAML holds {what}; write the "
                 "values out instead of using * aliases",
@@ -707,8 +806,9 @@ def read_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise ConfigError(f"{path}: a value cannot be read: {str(exc)[:100]}",
-                          code="E-CONFIG-YAML") from None
+        raise ConfigError(
+            f"{path}: a value cannot be read: {str(exc)[:100]}", code="E-CONFIG-YAML"
+        ) from None
 
 
 def _apply_renames(data: dict[str, Any], warnings: list[str]) -> None:

@@ -82,12 +82,10 @@ RED_FLAG_LABELS: dict[str, dict[str, str]] = {
 # text depends on the grammatical gender or case of a name.
 REASONS: dict[str, dict[str, str]] = {
     "ru": {
-        "active": "{orders}; последний заказ {ago}{category}: меньше {period} мес., "
-        "клиент активен",
+        "active": "{orders}; последний заказ {ago}{category}: меньше {period} мес., клиент активен",
         "falling_asleep": "{orders}; последний заказ {ago}{category}: {period} мес. и больше, "
         "клиент засыпает",
-        "asleep": "{orders}; последний заказ {ago}{category}: {period} мес. и больше, "
-        "клиент уснул",
+        "asleep": "{orders}; последний заказ {ago}{category}: {period} мес. и больше, клиент уснул",
         "cadence": "{orders}; последний заказ {ago}; обычно заказывает раз в {cadence} дн., "
         "пауза больше {gaps} таких интервалов, клиент засыпает",
         "lead": "есть в контактах, заказов нет",
@@ -146,4 +144,3 @@ def order_noun(language: str) -> tuple[str, str, str]:
 
 def segment_label(segment: str, language: str) -> str:
     return SEGMENT_LABELS[segment][language]
-

@@ -52,9 +52,7 @@ JsonOpt = Annotated[
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")
 ]
-DebugOpt = Annotated[
-    bool, typer.Option("--debug", help="Show the full traceback on errors.")
-]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 HistoryOpt = Annotated[
     Path | None,
     typer.Option(

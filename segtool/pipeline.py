@@ -73,7 +73,8 @@ def _path_matches(pattern: str, path: str) -> bool:
     want = Path(os.path.normpath(pattern)).parts
     have = Path(os.path.normpath(path)).parts
     return len(want) == len(have) and all(
-        fnmatch.fnmatchcase(part, rule) for part, rule in zip(have, want, strict=True))
+        fnmatch.fnmatchcase(part, rule) for part, rule in zip(have, want, strict=True)
+    )
 
 
 def check_out_outside_inputs(cfg: Config, out: Path) -> None:
@@ -88,8 +89,14 @@ def check_out_outside_inputs(cfg: Config, out: Path) -> None:
         if item is None:
             continue
         pattern = os.path.abspath(cfg.resolve(item.path))
-        hits = sorted({name for folder in folders for name in OUTPUT_NAMES
-                       if _path_matches(pattern, os.path.join(folder, name))})
+        hits = sorted(
+            {
+                name
+                for folder in folders
+                for name in OUTPUT_NAMES
+                if _path_matches(pattern, os.path.join(folder, name))
+            }
+        )
         if hits:
             raise ConfigError(
                 f"inputs.{key}.path {item.path!r} would also read the outputs segtool writes in "
@@ -99,8 +106,7 @@ def check_out_outside_inputs(cfg: Config, out: Path) -> None:
             )
 
 
-def check_previous_is_earlier(folder: Path, previous_as_of: str | None,
-                              as_of: dt.date) -> None:
+def check_previous_is_earlier(folder: Path, previous_as_of: str | None, as_of: dt.date) -> None:
     """``--previous`` must be an earlier (or the same) analysis date: a later one is almost
     always the two folders swapped, and would mark every change the wrong way round."""
     if previous_as_of and previous_as_of[:10] > as_of.isoformat():
@@ -147,8 +153,10 @@ def run_pipeline(
     check_out_outside_inputs(cfg, out)
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
-    with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
-                                       previous=previous) as hist:
+    with (
+        FolderLock(out),
+        open_history(cfg, history, enabled=use_history, out=out, previous=previous) as hist,
+    ):
         # read the previous run first: a bad --previous fails before any work is done
         prev = None
         if previous is not None:
@@ -170,8 +178,13 @@ def run_pipeline(
         rejects = pl.read_csv(rejects_csv_bytes(ingested.rejects), schema=REJECTS)
 
         with timings.measure("score"):
-            used_as_of = resolve_as_of(orders, as_of, source=", ".join(
-                Path(st.path).name for st in ingested.stats if st.kind == "orders"))
+            used_as_of = resolve_as_of(
+                orders,
+                as_of,
+                source=", ".join(
+                    Path(st.path).name for st in ingested.stats if st.kind == "orders"
+                ),
+            )
             # a mistyped --as-of: refused before scoring, or warned about
             as_of_warnings = check_as_of(orders, used_as_of, given=as_of is not None)
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
@@ -193,7 +206,8 @@ def run_pipeline(
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
             segments = segments_lazy.collect()
         manifest["classify"] = {
-            "customers_per_segment": _count_by(segments, "segment"), **classify_summary,
+            "customers_per_segment": _count_by(segments, "segment"),
+            **classify_summary,
         }
         manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
         # did the tactics of earlier runs work? responses measured on these orders before
@@ -202,18 +216,20 @@ def run_pipeline(
         responses = None
         if arms is not None and arms.height:
             with timings.measure("effectiveness"):
-                responses = arm_responses(arms, orders, used_as_of,
-                                          cfg.effectiveness.window_days)
+                responses = arm_responses(arms, orders, used_as_of, cfg.effectiveness.window_days)
         if workspace is None:
             # the order lines (half a gigabyte at 10M lines) are not read after classify
             ingested.orders = ingested.orders.clear()
             del orders, scores, segments_lazy
 
         with timings.measure("assign-tactics"):
-            tactics = assign_tactics_with_stats(segments.lazy(),
-                                                contacts if has_contacts_input(cfg) else None,
-                                                playbook, cfg,
-                                                used_as_of)
+            tactics = assign_tactics_with_stats(
+                segments.lazy(),
+                contacts if has_contacts_input(cfg) else None,
+                playbook,
+                cfg,
+                used_as_of,
+            )
             tasks, data_quality = tactics.tasks, tactics.data_quality
             issued = tasks  # as `assign-tactics` leaves them in a workspace
             tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
@@ -221,8 +237,14 @@ def run_pipeline(
         effect = None
         if arms is not None and responses is not None:
             with timings.measure("effectiveness"):
-                effect = effectiveness(arms, hist.done_customers(used_as_of), responses,
-                                       segments, used_as_of, cfg.effectiveness.window_days)
+                effect = effectiveness(
+                    arms,
+                    hist.done_customers(used_as_of),
+                    responses,
+                    segments,
+                    used_as_of,
+                    cfg.effectiveness.window_days,
+                )
         manifest["tactics"] = {
             "playbook": playbook.source,
             **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
@@ -232,18 +254,28 @@ def run_pipeline(
         prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
         if prev is not None:
             with timings.measure("migration"):
-                migration = compare(segments, prev, tasks=tasks, language=cfg.language,
-                                    as_of=used_as_of.isoformat(), task_period=cfg.tasks.period)
+                migration = compare(
+                    segments,
+                    prev,
+                    tasks=tasks,
+                    language=cfg.language,
+                    as_of=used_as_of.isoformat(),
+                    task_period=cfg.tasks.period,
+                )
                 tasks = drop_closed_tasks(tasks, migration)
                 zeros = lost_zeros_warning(migration.movers, prev.folder)
                 if zeros:
                     warnings.append(zeros)
             manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
         with timings.measure("plan-work"):
-            plan = plan_work(tasks, cfg, used_as_of,
-                             tactic_priority={t.id: t.priority for t in playbook.tactics},
-                             previous_owners=hist.customer_owners(used_as_of),
-                             reconsider=hist.deferred_before(used_as_of))
+            plan = plan_work(
+                tasks,
+                cfg,
+                used_as_of,
+                tactic_priority={t.id: t.priority for t in playbook.tactics},
+                previous_owners=hist.customer_owners(used_as_of),
+                reconsider=hist.deferred_before(used_as_of),
+            )
             tasks = plan.issued
             hist.record_plan(plan.issued, plan.deferred)
         manifest["capacity"] = plan.summary()
@@ -252,8 +284,9 @@ def run_pipeline(
 
         if workspace is not None:
             with timings.measure("workspace"):
-                _save_workspace(Workspace(workspace), ingested, scores, segments, issued,
-                                data_quality, manifest)
+                _save_workspace(
+                    Workspace(workspace), ingested, scores, segments, issued, data_quality, manifest
+                )
 
         rate = reject_rate(ingested)
         manifest["reject_rate"] = round(rate, 6)
@@ -263,8 +296,14 @@ def run_pipeline(
         with OutputSet(out) as outset:
             with timings.measure("export"):
                 warnings += write_outputs(
-                    outset, segments=segments, tasks=tasks, data_quality=data_quality,
-                    rejects=rejects, summary=manifest, cfg=cfg, formats=formats,
+                    outset,
+                    segments=segments,
+                    tasks=tasks,
+                    data_quality=data_quality,
+                    rejects=rejects,
+                    summary=manifest,
+                    cfg=cfg,
+                    formats=formats,
                     deferred=plan.deferred,
                 )
                 if migration is not None:
@@ -277,7 +316,8 @@ def run_pipeline(
                 manifest["effectiveness"] = effect.manifest()
             elif not isinstance(hist, NoHistory):
                 manifest["effectiveness"] = {
-                    "window_days": cfg.effectiveness.window_days, "runs_measured": [],
+                    "window_days": cfg.effectiveness.window_days,
+                    "runs_measured": [],
                     "note": "the history holds no earlier run with recorded arms yet",
                 }
             hist.stage(manifest)  # the run, pending until the outputs are in place
@@ -290,25 +330,40 @@ def run_pipeline(
         warnings += hist.warnings
         if outset.removed:
             warnings.append(removed_notice(out, outset.removed))
-    return RunResult(manifest=manifest, exit_code=code, outputs=manifest["outputs"],
-                     reject_rate=rate, warnings=warnings, notices=list(ingested.notices))
+    return RunResult(
+        manifest=manifest,
+        exit_code=code,
+        outputs=manifest["outputs"],
+        reject_rate=rate,
+        warnings=warnings,
+        notices=list(ingested.notices),
+    )
 
 
 def _has_holdout(playbook: Any, cfg: Config) -> bool:
     """Whether any tactic keeps a control group (then holdout.csv is written)."""
-    return any((cfg.experiments.holdout if t.holdout is None else t.holdout) > 0
-               for t in playbook.tactics)
+    return any(
+        (cfg.experiments.holdout if t.holdout is None else t.holdout) > 0 for t in playbook.tactics
+    )
 
 
 def removed_notice(out: Path, names: list[str]) -> str:
     """The console line for files of an earlier run that a new run did not write again."""
-    return (f"removed from {out} the files of the previous run that this run does not write: "
-            f"{', '.join(names)}")
+    return (
+        f"removed from {out} the files of the previous run that this run does not write: "
+        f"{', '.join(names)}"
+    )
 
 
-def _save_workspace(ws: Workspace, ingested: IngestResult, scores: pl.DataFrame,
-                    segments: pl.DataFrame, tasks: pl.DataFrame, data_quality: pl.DataFrame,
-                    manifest: dict[str, Any]) -> None:
+def _save_workspace(
+    ws: Workspace,
+    ingested: IngestResult,
+    scores: pl.DataFrame,
+    segments: pl.DataFrame,
+    tasks: pl.DataFrame,
+    data_quality: pl.DataFrame,
+    manifest: dict[str, Any],
+) -> None:
     """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
     from segtool.steps.ingest import rejects_csv_bytes
 

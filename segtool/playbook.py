@@ -39,8 +39,15 @@ CHANNELS: tuple[str, ...] = ("call", "email", "mail", "inmail", "chatbot", "surv
 RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category", "probably_left")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
-    "company_name", "contact_name", "last_order_date", "months_since", "orders", "owner",
-    "greeting", "last_durable_date", "time_since_last_order",
+    "company_name",
+    "contact_name",
+    "last_order_date",
+    "months_since",
+    "orders",
+    "owner",
+    "greeting",
+    "last_durable_date",
+    "time_since_last_order",
 )
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ABC = re.compile(r"^[ABC\-*?]+$")
@@ -103,8 +110,15 @@ class Condition(_Strict):
     max_p_alive: float | None = Field(None, ge=0, le=1)
 
     _lists = field_validator(
-        "segment", "stage", "activity", "abc", "red_flags", "company_type", "size_class",
-        "period_category", mode="before",
+        "segment",
+        "stage",
+        "activity",
+        "abc",
+        "red_flags",
+        "company_type",
+        "size_class",
+        "period_category",
+        mode="before",
     )(lambda value: _as_list(value))
 
 
@@ -251,7 +265,8 @@ def _check_codes(source, tactic, key, values, valid) -> None:
     for value in values or []:
         if value not in valid:
             raise _bad(
-                source, tactic,
+                source,
+                tactic,
                 f"unknown {key.replace('_', ' ')} {value!r} in when.{key}; "
                 f"valid: {', '.join(valid)}",
             )
@@ -275,20 +290,25 @@ def _check(playbook: Playbook, source: Path, cfg: Config) -> None:
         _check_codes(source, tactic, "size_class", when.size_class, schema.SIZE_CLASSES)
         if when.period_category:
             _check_codes(
-                source, tactic, "period_category", when.period_category,
+                source,
+                tactic,
+                "period_category",
+                when.period_category,
                 categories or ("(none: the config has no periods.categories)",),
             )
         for pattern in when.abc or []:
             upper = pattern.upper()
             if not _ABC.match(upper):
                 raise _bad(
-                    source, tactic,
+                    source,
+                    tactic,
                     f"abc pattern {pattern!r}: use the letters A, B, C, - and the wildcards "
                     "* (any letters) and ? (one letter), e.g. A*** or ?A??",
                 )
             if "*" not in upper and len(upper) != n_criteria:
                 raise _bad(
-                    source, tactic,
+                    source,
+                    tactic,
                     f"abc pattern {pattern!r} has {len(upper)} letters but the config grades "
                     f"{n_criteria} criteria ({', '.join(cfg.grades.criteria)})",
                 )
@@ -301,7 +321,8 @@ def _check(playbook: Playbook, source: Path, cfg: Config) -> None:
         steps = tactic.resolved_steps()
         if len(steps) > cfg.tasks.max_per_customer:
             raise _bad(
-                source, tactic,
+                source,
+                tactic,
                 f"{len(steps)} steps but tasks.max_per_customer is {cfg.tasks.max_per_customer}; "
                 "shorten the sequence or raise the cap",
             )
@@ -313,7 +334,8 @@ def _check(playbook: Playbook, source: Path, cfg: Config) -> None:
                 for name in _PLACEHOLDER.findall(value):
                     if name not in PLACEHOLDERS:
                         raise _bad(
-                            source, tactic,
+                            source,
+                            tactic,
                             f"unknown placeholder {{{name}}} in a script or offer; valid: "
                             + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS),
                         )

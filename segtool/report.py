@@ -71,9 +71,7 @@ class Timings:
         try:
             yield
         finally:
-            self.seconds[name] = round(
-                self.seconds.get(name, 0.0) + time.perf_counter() - start, 3
-            )
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
 
 
 def new_manifest(config_path: Path | None, config_sha256: str | None) -> dict[str, Any]:

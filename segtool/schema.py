@@ -70,8 +70,11 @@ CONTACTS: dict[str, DType] = {
 
 # what `run` without a workspace keeps of the contacts: the columns score and routing read
 # (at 10M lines the job titles, regions and source columns were ~65 MB of 0.35 GB)
-LEAN_CONTACTS: dict[str, DType] = {k: v for k, v in CONTACTS.items()
-                 if k not in ("job_title", "role_inferred", "region", "source_file", "source_row")}
+LEAN_CONTACTS: dict[str, DType] = {
+    k: v
+    for k, v in CONTACTS.items()
+    if k not in ("job_title", "role_inferred", "region", "source_file", "source_row")
+}
 
 # -- rejects.csv ---------------------------------------------------------------------------
 REJECTS: dict[str, DType] = {
@@ -91,10 +94,29 @@ SIZE_CLASSES = ("micro", "small", "medium", "large")
 
 # -- segments.parquet: the contract columns (issue "score and classify"), in this order ----
 SEGMENT_COLUMNS = [
-    "customer_id", "company_name", "stage", "activity", "segment", "orders", "revenue",
-    "first_order_date", "last_order_date", "recency_days", "tenure_days", "avg_order_value",
-    "margin_rate", "cadence_days", "size", "grade_recency", "grade_frequency", "grade_size",
-    "grade_margin", "abc", "priority", "red_flags", "reason",
+    "customer_id",
+    "company_name",
+    "stage",
+    "activity",
+    "segment",
+    "orders",
+    "revenue",
+    "first_order_date",
+    "last_order_date",
+    "recency_days",
+    "tenure_days",
+    "avg_order_value",
+    "margin_rate",
+    "cadence_days",
+    "size",
+    "grade_recency",
+    "grade_frequency",
+    "grade_size",
+    "grade_margin",
+    "abc",
+    "priority",
+    "red_flags",
+    "reason",
 ]
 
 

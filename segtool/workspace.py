@@ -61,8 +61,12 @@ class Workspace:
             )
         return read_manifest(path)
 
-    def save(self, frames: dict[str, pl.DataFrame], manifest: dict[str, Any],
-             extra_files: dict[str, bytes] | None = None) -> None:
+    def save(
+        self,
+        frames: dict[str, pl.DataFrame],
+        manifest: dict[str, Any],
+        extra_files: dict[str, bytes] | None = None,
+    ) -> None:
         """Write frames (as parquet), extra files and the manifest; all or nothing."""
         with OutputSet(self.path, keep_others=True) as out:
             for name, frame in frames.items():

@@ -67,8 +67,9 @@ def unprivileged_prefix() -> list[str]:
     if not shutil.which("setpriv"):
         pytest.skip("running as root without setpriv")
     user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run([*user, sys.executable, "-c", "import segtool.cli"],
-                           capture_output=True, cwd="/")
+    probe = subprocess.run(
+        [*user, sys.executable, "-c", "import segtool.cli"], capture_output=True, cwd="/"
+    )
     if probe.returncode != 0:
         pytest.skip("the unprivileged user cannot read this Python environment")
     return user

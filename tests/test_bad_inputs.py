@@ -21,8 +21,13 @@ from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test
 from segtool.errors import EXIT_DATA, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 
-def project(tmp_path: Path, orders: str | bytes, name: str = "orders.csv", extra: str = "",
-            orders_key: str | None = None) -> Path:
+def project(
+    tmp_path: Path,
+    orders: str | bytes,
+    name: str = "orders.csv",
+    extra: str = "",
+    orders_key: str | None = None,
+) -> Path:
     """An orders export and a config naming it; returns the config path."""
     path = tmp_path / name
     if isinstance(orders, str):
@@ -59,8 +64,11 @@ def accounting(result: Result, name: str) -> tuple[int, int, int, int]:
     import re
 
     for line in result.err.splitlines():
-        m = re.match(rf"{re.escape(name)}: ([\d ]+) rows read = ([\d ]+) accepted \+ "
-                     r"([\d ]+) rejected \+ ([\d ]+) duplicates", line)
+        m = re.match(
+            rf"{re.escape(name)}: ([\d ]+) rows read = ([\d ]+) accepted \+ "
+            r"([\d ]+) rejected \+ ([\d ]+) duplicates",
+            line,
+        )
         if m:
             return tuple(int(g.replace(" ", "")) for g in m.groups())  # type: ignore[return-value]
     raise AssertionError(f"no accounting line for {name}: {result.err}")
@@ -112,8 +120,13 @@ def test_no_recognisable_columns_lists_found_and_expected(tmp_path, capsys):
 def test_override_naming_a_missing_header(tmp_path, capsys):
     extra = "  columns:\n    orders: {customer_id: 'Код'}\n"
     config = project(tmp_path, HEADER + "1;A;01.02.2024;5\n", extra=extra)
-    assert_one_error(ingest(capsys, config), EXIT_USAGE, "inputs.columns.orders.customer_id",
-                     "'Код'", "orders.csv")
+    assert_one_error(
+        ingest(capsys, config),
+        EXIT_USAGE,
+        "inputs.columns.orders.customer_id",
+        "'Код'",
+        "orders.csv",
+    )
 
 
 def test_duplicate_header_names_use_the_first_and_warn(tmp_path, capsys):
@@ -178,9 +191,11 @@ def test_bom_and_semicolon(tmp_path, capsys):
 
 
 def test_quoted_newlines_and_delimiters_keep_row_numbers(tmp_path, capsys):
-    text = ("ИНН,Товар,Дата,Сумма\n"
-            '001,"Болт, М8\nдлинный",01.02.2024,100\n'
-            '002,"a ""b"", c",02.02.2024,x\n')
+    text = (
+        "ИНН,Товар,Дата,Сумма\n"
+        '001,"Болт, М8\nдлинный",01.02.2024,100\n'
+        '002,"a ""b"", c",02.02.2024,x\n'
+    )
     config = project(tmp_path, text)
     result = ingest(capsys, config)
     assert result.code == EXIT_DATA
@@ -191,10 +206,12 @@ def test_quoted_newlines_and_delimiters_keep_row_numbers(tmp_path, capsys):
 
 
 def test_ragged_rows_are_rejected_or_padded(tmp_path, capsys):
-    text = ("ИНН;Дата;Сумма\n"
-            "001;01.02.2024;100;лишнее\n"  # one field too many → ragged_row
-            "002;02.02.2024\n"  # short: the amount is missing
-            "003;03.02.2024;300\n")
+    text = (
+        "ИНН;Дата;Сумма\n"
+        "001;01.02.2024;100;лишнее\n"  # one field too many → ragged_row
+        "002;02.02.2024\n"  # short: the amount is missing
+        "003;03.02.2024;300\n"
+    )
     config = project(tmp_path, text)
     result = ingest(capsys, config)
     assert result.code == EXIT_DATA and "Traceback" not in result.err
@@ -243,17 +260,19 @@ def test_huge_field_is_rejected_and_cut_in_rejects(tmp_path, capsys):
 
 # -- dates --------------------------------------------------------------------------------
 def test_dates(tmp_path, capsys):
-    text = ("ИНН;Дата;Сумма\n"
-            "001;01.02.2099;1\n"  # in the future: accepted (see the as_of test)
-            "002;01.02.1850;2\n"  # before 1900
-            "003;0;3\n"  # Excel serial 0 = 1899-12-30
-            "004;31.02.2024;4\n"  # no such day
-            "005;45000;5\n"  # Excel serial 45000 = 2023-03-15
-            "006;2024-02-29 13:45;6\n"  # time of day dropped
-            "007;3000-01-01;7\n"  # after 2200
-            "008;;8\n"
-            "009;29.02.2023;9\n"  # not a leap year
-            "010;вчера;10\n")
+    text = (
+        "ИНН;Дата;Сумма\n"
+        "001;01.02.2099;1\n"  # in the future: accepted (see the as_of test)
+        "002;01.02.1850;2\n"  # before 1900
+        "003;0;3\n"  # Excel serial 0 = 1899-12-30
+        "004;31.02.2024;4\n"  # no such day
+        "005;45000;5\n"  # Excel serial 45000 = 2023-03-15
+        "006;2024-02-29 13:45;6\n"  # time of day dropped
+        "007;3000-01-01;7\n"  # after 2200
+        "008;;8\n"
+        "009;29.02.2023;9\n"  # not a leap year
+        "010;вчера;10\n"
+    )
     config = project(tmp_path, text)
     result = ingest(capsys, config)
     assert result.code == EXIT_DATA
@@ -286,17 +305,19 @@ def test_future_orders_are_ignored_and_counted_with_as_of(tmp_path, capsys):
 
 # -- amounts ------------------------------------------------------------------------------
 def test_amounts(tmp_path, capsys):
-    text = ("ИНН;Дата;Сумма\n"
-            "001;01.02.2024;1 234,56 ₽\n"
-            "002;01.02.2024;(120.00)\n"
-            "003;01.02.2024;1e400\n"
-            "004;01.02.2024;NaN\n"
-            "005;01.02.2024;\n"
-            "006;01.02.2024;-inf\n"
-            "007;01.02.2024;12,3,4\n"
-            "008;01.02.2024;1\u00a0234,5 руб.\n"
-            "009;01.02.2024;abc\n"
-            "010;01.02.2024;0\n")
+    text = (
+        "ИНН;Дата;Сумма\n"
+        "001;01.02.2024;1 234,56 ₽\n"
+        "002;01.02.2024;(120.00)\n"
+        "003;01.02.2024;1e400\n"
+        "004;01.02.2024;NaN\n"
+        "005;01.02.2024;\n"
+        "006;01.02.2024;-inf\n"
+        "007;01.02.2024;12,3,4\n"
+        "008;01.02.2024;1\u00a0234,5 руб.\n"
+        "009;01.02.2024;abc\n"
+        "010;01.02.2024;0\n"
+    )
     config = project(tmp_path, text)
     result = ingest(capsys, config)
     assert result.code == EXIT_DATA
@@ -325,16 +346,19 @@ def test_amount_from_quantity_times_price_when_no_amount_column(tmp_path, capsys
 
 # -- customer ids -------------------------------------------------------------------------
 def test_customer_ids_keep_leading_zeros(tmp_path, capsys):
-    text = ("ИНН;Дата;Сумма\n0012;01.02.2024;1\n12;01.02.2024;2\n 0012 ;02.02.2024;3\n"
-            ";01.02.2024;4\n")
+    text = (
+        "ИНН;Дата;Сумма\n0012;01.02.2024;1\n12;01.02.2024;2\n 0012 ;02.02.2024;3\n;01.02.2024;4\n"
+    )
     config = project(tmp_path, text)
     result = ingest(capsys, config)
     assert result.code == EXIT_DATA
     got = orders(config)
     assert got.schema["customer_id"] == pl.String
     assert got["customer_id"].to_list() == ["0012", "12", "0012"]
-    assert got.group_by("customer_id").agg(pl.col("amount").sum()).sort("customer_id").rows() \
-        == [("0012", 4.0), ("12", 2.0)]
+    assert got.group_by("customer_id").agg(pl.col("amount").sum()).sort("customer_id").rows() == [
+        ("0012", 4.0),
+        ("12", 2.0),
+    ]
     assert rejects(config) == [("orders.csv", 5, "ИНН", "missing_customer_id")]
 
 
@@ -493,18 +517,28 @@ def test_yaml_with_tabs(tmp_path, capsys):
 
 
 def test_yaml_with_duplicate_keys(tmp_path, capsys):
-    config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\nlanguage: ru\n"
-                               "language: en\n")
-    assert_one_error(ingest(capsys, config), EXIT_USAGE, "segtool.yaml:4:1",
-                     "duplicate key 'language'", "line 3")
+    config = _config(
+        tmp_path, "inputs:\n  orders: {path: orders.csv}\nlanguage: ru\nlanguage: en\n"
+    )
+    assert_one_error(
+        ingest(capsys, config), EXIT_USAGE, "segtool.yaml:4:1", "duplicate key 'language'", "line 3"
+    )
 
 
 def test_yaml_with_a_bad_glob(tmp_path, capsys):
-    config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\nperiods:\n  categories:\n"
-                               "    durable: {match: ['[Станки'], falling_asleep_after: 36, "
-                               "asleep_after: 120}\n")
-    assert_one_error(ingest(capsys, config), EXIT_USAGE, "segtool.yaml",
-                     "periods.categories.durable.match", "bad glob '[Станки'")
+    config = _config(
+        tmp_path,
+        "inputs:\n  orders: {path: orders.csv}\nperiods:\n  categories:\n"
+        "    durable: {match: ['[Станки'], falling_asleep_after: 36, "
+        "asleep_after: 120}\n",
+    )
+    assert_one_error(
+        ingest(capsys, config),
+        EXIT_USAGE,
+        "segtool.yaml",
+        "periods.categories.durable.match",
+        "bad glob '[Станки'",
+    )
 
 
 def test_yaml_syntax_error(tmp_path, capsys):
@@ -514,13 +548,15 @@ def test_yaml_syntax_error(tmp_path, capsys):
 
 def test_yaml_misspelt_key(tmp_path, capsys):
     config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\nperiod: {}\n")
-    assert_one_error(ingest(capsys, config), EXIT_USAGE, "unknown key 'period'",
-                     "did you mean 'periods'")
+    assert_one_error(
+        ingest(capsys, config), EXIT_USAGE, "unknown key 'period'", "did you mean 'periods'"
+    )
 
 
 def test_yaml_wrong_type(tmp_path, capsys):
-    config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\n"
-                               "stages: {regular: {min_orders: many}}\n")
+    config = _config(
+        tmp_path, "inputs:\n  orders: {path: orders.csv}\nstages: {regular: {min_orders: many}}\n"
+    )
     assert_one_error(ingest(capsys, config), EXIT_USAGE, "stages.regular.min_orders", "'many'")
 
 
@@ -538,8 +574,9 @@ def test_yaml_not_utf8(tmp_path, capsys):
 
 
 def test_missing_config(tmp_path, capsys):
-    assert_one_error(ingest(capsys, tmp_path / "nope.yaml"), EXIT_USAGE, "nope.yaml",
-                     "segtool init")
+    assert_one_error(
+        ingest(capsys, tmp_path / "nope.yaml"), EXIT_USAGE, "nope.yaml", "segtool init"
+    )
 
 
 def _playbook_run(tmp_path: Path, capsys, playbook: str) -> Result:
@@ -549,45 +586,65 @@ def _playbook_run(tmp_path: Path, capsys, playbook: str) -> Result:
 
 
 def test_playbook_rule_with_an_unknown_segment(tmp_path, capsys):
-    result = _playbook_run(tmp_path, capsys, (
-        "tactics:\n  - id: wake_up\n    when: {segment: [regular_sleepy]}\n"
-        "    action: call\n    role: purchaser\n    script: Здравствуйте\n"))
-    assert_one_error(result, EXIT_USAGE, "playbook.yaml", "wake_up", "'regular_sleepy'",
-                     "regular_asleep")
+    result = _playbook_run(
+        tmp_path,
+        capsys,
+        (
+            "tactics:\n  - id: wake_up\n    when: {segment: [regular_sleepy]}\n"
+            "    action: call\n    role: purchaser\n    script: Здравствуйте\n"
+        ),
+    )
+    assert_one_error(
+        result, EXIT_USAGE, "playbook.yaml", "wake_up", "'regular_sleepy'", "regular_asleep"
+    )
     assert not (tmp_path / "out" / "segments.csv").exists()
 
 
 def test_playbook_rule_with_an_unknown_channel(tmp_path, capsys):
-    result = _playbook_run(tmp_path, capsys, (
-        "tactics:\n  - id: fax_them\n    when: {segment: [lead]}\n"
-        "    action: fax\n    role: purchaser\n    script: Здравствуйте\n"))
+    result = _playbook_run(
+        tmp_path,
+        capsys,
+        (
+            "tactics:\n  - id: fax_them\n    when: {segment: [lead]}\n"
+            "    action: fax\n    role: purchaser\n    script: Здравствуйте\n"
+        ),
+    )
     assert_one_error(result, EXIT_USAGE, "playbook.yaml", "fax")
 
 
 def test_playbook_with_an_unknown_placeholder(tmp_path, capsys):
-    result = _playbook_run(tmp_path, capsys, (
-        "tactics:\n  - id: hello\n    when: {segment: [lead]}\n"
-        "    action: call\n    role: purchaser\n    script: 'Привет, {first_name}'\n"))
+    result = _playbook_run(
+        tmp_path,
+        capsys,
+        (
+            "tactics:\n  - id: hello\n    when: {segment: [lead]}\n"
+            "    action: call\n    role: purchaser\n    script: 'Привет, {first_name}'\n"
+        ),
+    )
     assert_one_error(result, EXIT_USAGE, "playbook.yaml", "{first_name}")
 
 
 def test_bad_as_of(tmp_path, capsys):
     config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\n")
-    result = cli(capsys, "run", "--config", config, "--out", tmp_path / "out",
-                 "--as-of", "31.02.2024")
+    result = cli(
+        capsys, "run", "--config", config, "--out", tmp_path / "out", "--as-of", "31.02.2024"
+    )
     assert_one_error(result, EXIT_USAGE, "31.02.2024")
 
 
 # -- contacts -----------------------------------------------------------------------------
 def test_contacts_without_an_id_column_and_bad_rows(tmp_path, capsys):
-    config = _config(tmp_path, "inputs:\n  orders: {path: orders.csv}\n"
-                               "  contacts: {path: contacts.csv}\n")
+    config = _config(
+        tmp_path, "inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n"
+    )
     (tmp_path / "contacts.csv").write_text("ФИО;Телефон\nИванов;+7 900\n", encoding="utf-8")
     assert_one_error(ingest(capsys, config), EXIT_INPUT, "contacts.csv", "customer_id")
     (tmp_path / "contacts.csv").write_text(
-        "ИНН;ФИО;Телефон\n001;Иванов;+7 900\n;Петров;+7 901\n001;Иванов;+7 900\n",
-        encoding="utf-8")
+        "ИНН;ФИО;Телефон\n001;Иванов;+7 900\n;Петров;+7 901\n001;Иванов;+7 900\n", encoding="utf-8"
+    )
     result = ingest(capsys, config)
     assert accounting(result, "contacts.csv") == (3, 1, 1, 1)
-    assert rejects(config) == [("contacts.csv", 3, "ИНН", "missing_customer_id"),
-                               ("contacts.csv", 4, "", "duplicate")]
+    assert rejects(config) == [
+        ("contacts.csv", 3, "ИНН", "missing_customer_id"),
+        ("contacts.csv", 4, "", "duplicate"),
+    ]

@@ -22,9 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def report(tmp_path_factory) -> dict:
     results = tmp_path_factory.mktemp("bench_results")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--size", "1M", "--reps", "3",
-         "--results", str(results)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--size",
+            "1M",
+            "--reps",
+            "3",
+            "--results",
+            str(results),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     print(done.stdout)
     assert done.returncode == 0, done.stderr[-2000:]

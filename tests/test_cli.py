@@ -20,8 +20,12 @@ COMMANDS = ["init", "inspect", "ingest", "score", "classify", "assign-tactics", 
 def segtool(*args: str, cwd: Path | None = None, env: dict | None = None):
     """Run the real entry point (python -m segtool) and capture both streams."""
     return subprocess.run(
-        [sys.executable, "-m", "segtool", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, "NO_COLOR": "1", **(env or {})}, timeout=120,
+        [sys.executable, "-m", "segtool", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        timeout=120,
     )
 
 
@@ -61,15 +65,23 @@ def test_allocator_setting_is_applied_before_polars_and_an_operators_own_wins():
     10M lines), before polars is imported; a value set by the operator is kept."""
     from segtool.cli import ALLOCATOR_CONF, ALLOCATOR_ENV
 
-    probe = ("import os, sys; from segtool import cli; sys.argv = ['segtool', '--version'];\n"
-             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-             f"print(os.environ.get({ALLOCATOR_ENV!r})); print('polars' in sys.modules)")
+    probe = (
+        "import os, sys; from segtool import cli; sys.argv = ['segtool', '--version'];\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        f"print(os.environ.get({ALLOCATOR_ENV!r})); print('polars' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if k != ALLOCATOR_ENV}
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env=env, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
     assert run.stdout.splitlines()[-2:] == [ALLOCATOR_CONF, "False"], run.stderr
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env={**env, ALLOCATOR_ENV: "dirty_decay_ms:5"}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**env, ALLOCATOR_ENV: "dirty_decay_ms:5"},
+        timeout=60,
+    )
     assert run.stdout.splitlines()[-2] == "dirty_decay_ms:5", run.stderr
 
 
@@ -95,7 +107,8 @@ def test_typo_in_config_exit_2(tmp_path):
 
 def test_wrong_type_in_config_exit_2(tmp_path):
     (tmp_path / "c.yaml").write_text(
-        "inputs: {orders: {path: o.csv}}\nlimits: {max_reject_rate: lots}\n")
+        "inputs: {orders: {path: o.csv}}\nlimits: {max_reject_rate: lots}\n"
+    )
     result = segtool("ingest", "--config", str(tmp_path / "c.yaml"))
     assert_one_line_error(result, 2, "limits.max_reject_rate", "'lots'", "wrong type")
 
@@ -107,14 +120,26 @@ def test_missing_input_file_exit_3(tmp_path):
 
 
 def test_bad_as_of_exit_2(tmp_path):
-    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
-                     "--as-of", "31.13.2026",
-                     "--workspace", str(tmp_path / "ws"))
+    result = segtool(
+        "score",
+        "--config",
+        str(REPO / "config/segtool.yaml"),
+        "--as-of",
+        "31.13.2026",
+        "--workspace",
+        str(tmp_path / "ws"),
+    )
     assert_one_line_error(result, 2, "--as-of", "YYYY-MM-DD, DD.MM.YYYY")
     # a well-formed date outside 1900..2200 is a typo too, caught before any file is read
-    result = segtool("score", "--config", str(REPO / "config/segtool.yaml"),
-                     "--as-of", "2026-10-31".replace("2026", "9026"),
-                     "--workspace", str(tmp_path / "ws"))
+    result = segtool(
+        "score",
+        "--config",
+        str(REPO / "config/segtool.yaml"),
+        "--as-of",
+        "2026-10-31".replace("2026", "9026"),
+        "--workspace",
+        str(tmp_path / "ws"),
+    )
     assert_one_line_error(result, 2, "--as-of", "between 1900-01-01 and 2200-12-31")
 
 
@@ -133,8 +158,10 @@ def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path):
 
 def test_inspect_shows_encoding_mapping_and_parsed_rows(tmp_path):
     path = tmp_path / "export.csv"
-    path.write_bytes("Номер накладной;Дата;Контрагент;Сумма, руб.\r\nS1;03.01.2012;Магазин №1;"
-                     "51 350,70\r\nS2;31.02.2012;Магазин №2;1,00\r\n".encode("cp1251"))
+    path.write_bytes(
+        "Номер накладной;Дата;Контрагент;Сумма, руб.\r\nS1;03.01.2012;Магазин №1;"
+        "51 350,70\r\nS2;31.02.2012;Магазин №2;1,00\r\n".encode("cp1251")
+    )
     result = segtool("inspect", str(path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -152,8 +179,9 @@ def test_inspect_shows_encoding_mapping_and_parsed_rows(tmp_path):
 
 def test_inspect_names_the_column_period_categories_match(tmp_path):
     path = tmp_path / "export.csv"
-    path.write_text("Дата;Контрагент;Категория;Сумма\n03.01.2012;Магазин №1;Станки;10\n",
-                    encoding="utf-8")
+    path.write_text(
+        "Дата;Контрагент;Категория;Сумма\n03.01.2012;Магазин №1;Станки;10\n", encoding="utf-8"
+    )
     result = segtool("inspect", str(path))
     assert result.returncode == 0, result.stderr
     assert "periods.categories match the category column «Категория»" in result.stdout
@@ -183,12 +211,15 @@ def test_ingest_sample_data_accounts_for_every_row(sample_project):
     manifest = json.loads((ws / "manifest.json").read_text(encoding="utf-8"))
     by_kind = {i["kind"]: i for i in manifest["inputs"]}
     for item in manifest["inputs"]:
-        assert item["rows_read"] == item["rows_accepted"] + item["rows_rejected"] + item[
-            "rows_duplicate"]
+        assert (
+            item["rows_read"]
+            == item["rows_accepted"] + item["rows_rejected"] + item["rows_duplicate"]
+        )
         name = Path(item["path"]).name
-        line = (f"{name}: {item['rows_read']:,} rows read = {item['rows_accepted']:,} accepted"
-                f" + {item['rows_rejected']:,} rejected + {item['rows_duplicate']:,} duplicates"
-                ).replace(",", " ")
+        line = (
+            f"{name}: {item['rows_read']:,} rows read = {item['rows_accepted']:,} accepted"
+            f" + {item['rows_rejected']:,} rejected + {item['rows_duplicate']:,} duplicates"
+        ).replace(",", " ")
         assert line in result.stderr
         assert len(item["sha256"]) == 64
     orders = by_kind["orders"]
@@ -215,8 +246,9 @@ def test_ingest_sample_data_accounts_for_every_row(sample_project):
 
 def test_quiet_hides_progress_but_not_warnings(sample_project):
     cfg = sample_project / "segtool.yaml"
-    cfg.write_text(cfg.read_text(encoding="utf-8") + "limits: {max_reject_rate: 0.0001}\n",
-                   encoding="utf-8")
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8") + "limits: {max_reject_rate: 0.0001}\n", encoding="utf-8"
+    )
     result = segtool("ingest", "--quiet", "--config", "segtool.yaml", cwd=sample_project)
     assert result.returncode == 1  # over the reject limit: done, exit 1
     assert "rows read" not in result.stderr
@@ -230,6 +262,11 @@ def test_json_summary_goes_to_stdout(sample_project):
 
 
 def test_not_a_tty_means_no_colour_codes(sample_project):
-    result = segtool("ingest", "--config", "segtool.yaml", cwd=sample_project,
-                     env={"NO_COLOR": "", "TERM": "xterm-256color"})
+    result = segtool(
+        "ingest",
+        "--config",
+        "segtool.yaml",
+        cwd=sample_project,
+        env={"NO_COLOR": "", "TERM": "xterm-256color"},
+    )
     assert "\x1b[" not in result.stderr

@@ -233,7 +233,16 @@ def test_files_of_an_earlier_run_are_removed_with_a_notice(october, capsys, tmp_
     # without --previous and without the history (which would compare with the last run and
     # report on its tasks), no migration or effectiveness report is written this time
     result = cli(
-        capsys, "run", "--config", config, "--out", out, "--as-of", "2026-11-30", "--format", "csv",
+        capsys,
+        "run",
+        "--config",
+        config,
+        "--out",
+        out,
+        "--as-of",
+        "2026-11-30",
+        "--format",
+        "csv",
         "--no-history",
     )
     assert result.code == EXIT_OK, result.err

@@ -22,17 +22,19 @@ def test_only_orders_path_is_enough(write_config):
 
 
 def test_contract_keys(write_config):
-    cfg = load_config(write_config(
-        "language: en\n"
-        "inputs:\n"
-        "  orders: {path: exports/orders.csv}\n"
-        "  contacts: {path: exports/contacts.xlsx, sheet: Контакты}\n"
-        "  columns: {orders: {customer_id: ИНН покупателя}}\n"
-        "periods:\n"
-        "  default: {falling_asleep_after: 6, asleep_after: 18}\n"
-        "  categories:\n"
-        "    durable: {match: ['Станки*'], falling_asleep_after: 36, asleep_after: 120}\n"
-    ))
+    cfg = load_config(
+        write_config(
+            "language: en\n"
+            "inputs:\n"
+            "  orders: {path: exports/orders.csv}\n"
+            "  contacts: {path: exports/contacts.xlsx, sheet: Контакты}\n"
+            "  columns: {orders: {customer_id: ИНН покупателя}}\n"
+            "periods:\n"
+            "  default: {falling_asleep_after: 6, asleep_after: 18}\n"
+            "  categories:\n"
+            "    durable: {match: ['Станки*'], falling_asleep_after: 36, asleep_after: 120}\n"
+        )
+    )
     assert cfg.inputs.contacts.sheet == "Контакты"
     assert cfg.inputs.columns.orders == {"customer_id": "ИНН покупателя"}
     assert cfg.periods.categories["durable"].asleep_after == 120
@@ -50,29 +52,47 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("inputs: {orders: {path: o.csv}}\nperiods: {default: {asleep_afer: 24}}\n",
-         "unknown key 'periods.default.asleep_afer'; did you mean 'periods.default.asleep_after'?"),
-        ("inputs: {orders: {path: o.csv}}\nlangauge: en\n",
-         "unknown key 'langauge'; did you mean 'language'?"),
-        ("inputs: {order: {path: o.csv}}\n",
-         "unknown key 'inputs.order'; did you mean 'inputs.orders'?"),
-        ("inputs: {orders: {path: o.csv}}\nperiods: {default: {falling_asleep_after: twelve}}\n",
-         "key 'periods.default.falling_asleep_after' = 'twelve': wrong type"),
-        ("inputs: {orders: {path: o.csv}}\nlanguage: de\n",
-         "key 'language' = 'de': Input should be 'ru' or 'en'"),
-        ("inputs: {orders: {path: o.csv}}\nperiods: {default: {falling_asleep_after: 24, "
-         "asleep_after: 12}}\n",
-         "asleep_after (12) must be greater than falling_asleep_after (24)"),
+        (
+            "inputs: {orders: {path: o.csv}}\nperiods: {default: {asleep_afer: 24}}\n",
+            "unknown key 'periods.default.asleep_afer'; "
+            "did you mean 'periods.default.asleep_after'?",
+        ),
+        (
+            "inputs: {orders: {path: o.csv}}\nlangauge: en\n",
+            "unknown key 'langauge'; did you mean 'language'?",
+        ),
+        (
+            "inputs: {order: {path: o.csv}}\n",
+            "unknown key 'inputs.order'; did you mean 'inputs.orders'?",
+        ),
+        (
+            "inputs: {orders: {path: o.csv}}\nperiods: {default: {falling_asleep_after: twelve}}\n",
+            "key 'periods.default.falling_asleep_after' = 'twelve': wrong type",
+        ),
+        (
+            "inputs: {orders: {path: o.csv}}\nlanguage: de\n",
+            "key 'language' = 'de': Input should be 'ru' or 'en'",
+        ),
+        (
+            "inputs: {orders: {path: o.csv}}\nperiods: {default: {falling_asleep_after: 24, "
+            "asleep_after: 12}}\n",
+            "asleep_after (12) must be greater than falling_asleep_after (24)",
+        ),
         ("language: ru\n", "missing key 'inputs'"),
         ("inputs: {orders: {}}\n", "missing key 'inputs.orders.path'"),
         ("inputs:\n\torders: x\n", "tabs"),
-        ("inputs: {orders: {path: a.csv}}\ninputs: {orders: {path: b.csv}}\n",
-         "duplicate key 'inputs'"),
+        (
+            "inputs: {orders: {path: a.csv}}\ninputs: {orders: {path: b.csv}}\n",
+            "duplicate key 'inputs'",
+        ),
         ("inputs: !!python/object/apply:os.system ['echo hacked']\n", "could not determine"),
         ("", "the file is empty"),
         ("- a\n- b\n", "expected a mapping"),
-        ("inputs: {orders: {path: o.csv}}\nperiods: {categories: {x: {match: ['[abc'], "
-         "falling_asleep_after: 1, asleep_after: 2}}}\n", "bad glob"),
+        (
+            "inputs: {orders: {path: o.csv}}\nperiods: {categories: {x: {match: ['[abc'], "
+            "falling_asleep_after: 1, asleep_after: 2}}}\n",
+            "bad glob",
+        ),
     ],
 )
 def test_config_errors_are_one_line(write_config, yaml_text, message):
@@ -92,9 +112,13 @@ def test_missing_config_file(tmp_path):
 
 def test_renamed_key_is_mapped_with_a_warning(write_config):
     warnings: list[str] = []
-    cfg = load_config(write_config(
-        "inputs: {orders: {path: o.csv}}\nperiods: {default: {passive_after: 6, lost_after: 18}}\n"
-    ), warnings)
+    cfg = load_config(
+        write_config(
+            "inputs: {orders: {path: o.csv}}\n"
+            "periods: {default: {passive_after: 6, lost_after: 18}}\n"
+        ),
+        warnings,
+    )
     assert cfg.periods.default.falling_asleep_after == 6
     assert cfg.periods.default.asleep_after == 18
     assert warnings == [
@@ -128,7 +152,12 @@ def test_the_starter_holidays_are_the_default_russian_calendar():
     for path in [REPO / "config" / "segtool.yaml", REPO / "segtool" / "defaults" / "segtool.yaml"]:
         assert load_config(path).calendar.holidays == default
     assert all(day.weekday() < 5 for day in default)  # weekends are skipped anyway
-    assert {dt.date(2026, 1, 1), dt.date(2026, 5, 1), dt.date(2026, 11, 4),
-            dt.date(2027, 2, 23), dt.date(2027, 11, 4)} <= set(default)
+    assert {
+        dt.date(2026, 1, 1),
+        dt.date(2026, 5, 1),
+        dt.date(2026, 11, 4),
+        dt.date(2027, 2, 23),
+        dt.date(2027, 11, 4),
+    } <= set(default)
     # a holiday on a weekend moves to the next Monday (Labour Code art. 112)
     assert dt.date(2026, 5, 11) in default and dt.date(2027, 6, 14) in default

@@ -285,8 +285,9 @@ def test_a_flat_export_with_some_ids_missing_is_not_taken_for_grouped(tmp_path, 
 
 
 def test_scientific_notation_ids_are_explained(tmp_path, capsys):
-    config = project(tmp_path, "ИНН;Дата;Сумма\n7,70E+09;01.02.2024;10\n1;02.02.2024;5\n",
-                     extra=LENIENT)
+    config = project(
+        tmp_path, "ИНН;Дата;Сумма\n7,70E+09;01.02.2024;10\n1;02.02.2024;5\n", extra=LENIENT
+    )
     result = ingest(capsys, config)
     assert by_row(config) == {2: "bad_id"}
     assert "lost their digits in Excel" in result.err

@@ -42,20 +42,28 @@ def make_project(folder: Path) -> Path:
     (folder / "orders.csv").write_text(ORDERS, encoding="utf-8")
     (folder / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
     config = folder / "segtool.yaml"
-    config.write_text("inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n",
-                      encoding="utf-8")
+    config.write_text(
+        "inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n",
+        encoding="utf-8",
+    )
     return config
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".segtool.lock"}
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != ".segtool.lock"
+    }
 
 
 def leftovers(folder: Path) -> list[str]:
     """Staging folders and temp files, inside the folder or beside it."""
-    inside = [p.name for p in folder.iterdir()
-              if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")]
+    inside = [
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")
+    ]
     beside = [p.name for p in folder.parent.glob(f".{folder.name}.segtool-tmp-*")]
     return sorted(inside + beside)
 
@@ -98,8 +106,7 @@ def _enospc_in_staging(monkeypatch, after: int = 0):
 
 # -- disk full ----------------------------------------------------------------------------
 @pytest.mark.parametrize("after", [0, 2])
-def test_disk_full_while_writing_csv_keeps_previous_outputs(first_run, capsys, monkeypatch,
-                                                            after):
+def test_disk_full_while_writing_csv_keeps_previous_outputs(first_run, capsys, monkeypatch, after):
     config, out = first_run
     before = snapshot(out)
     _enospc_in_staging(monkeypatch, after)
@@ -142,8 +149,9 @@ def _tiny_tmpfs(path: Path, size: str) -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     return done.returncode == 0
 
 
@@ -165,8 +173,13 @@ def test_real_full_disk_on_a_tiny_tmpfs(tmp_path):
         env = {**os.environ, "NO_COLOR": "1"}
 
         def run(*args):
-            return subprocess.run([sys.executable, "-m", "segtool", *map(str, args)],
-                                  capture_output=True, text=True, timeout=120, env=env)
+            return subprocess.run(
+                [sys.executable, "-m", "segtool", *map(str, args)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=env,
+            )
 
         assert run("run", "--config", config, "--out", out).returncode == EXIT_OK
         assert run("ingest", "--config", config, "--workspace", ws).returncode == EXIT_OK
@@ -176,8 +189,9 @@ def test_real_full_disk_on_a_tiny_tmpfs(tmp_path):
             (run("run", "--config", config, "--out", out), out, before_out),
             (run("ingest", "--config", config, "--workspace", ws), ws, before_ws),
         ):
-            assert_one_error(Result(result.returncode, result.stdout, result.stderr),
-                             EXIT_INPUT, "disk full")
+            assert_one_error(
+                Result(result.returncode, result.stdout, result.stderr), EXIT_INPUT, "disk full"
+            )
             assert snapshot(folder) == before
             assert leftovers(folder) == []
     finally:
@@ -227,23 +241,51 @@ def test_read_only_inputs_are_never_written(tmp_path):
         out.mkdir()
         out.chmod(0o777)
         done = subprocess.run(
-            [*user, sys.executable, "-m", "segtool", "run", "--config", str(config), "--out",
-             str(out)], capture_output=True, text=True, timeout=120,
+            [
+                *user,
+                sys.executable,
+                "-m",
+                "segtool",
+                "run",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
             env={**os.environ, "NO_COLOR": "1", "HOME": str(base)},
         )
         assert done.returncode == EXIT_OK, done.stderr
         assert snapshot(project) == before
-        assert sorted(p.name for p in project.iterdir()) == ["contacts.csv", "orders.csv",
-                                                             "segtool.yaml"]
+        assert sorted(p.name for p in project.iterdir()) == [
+            "contacts.csv",
+            "orders.csv",
+            "segtool.yaml",
+        ]
         # the step commands' workspace cannot go beside a read-only config: one clear line
         if user:
             step = subprocess.run(
-                [*user, sys.executable, "-m", "segtool", "ingest", "--config", str(config),
-                 "--workspace", str(project / ".segtool")], capture_output=True, text=True,
-                timeout=120, env={**os.environ, "NO_COLOR": "1", "HOME": str(base)},
+                [
+                    *user,
+                    sys.executable,
+                    "-m",
+                    "segtool",
+                    "ingest",
+                    "--config",
+                    str(config),
+                    "--workspace",
+                    str(project / ".segtool"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "NO_COLOR": "1", "HOME": str(base)},
             )
-            assert_one_error(Result(step.returncode, step.stdout, step.stderr), EXIT_INPUT,
-                             "not writable")
+            assert_one_error(
+                Result(step.returncode, step.stdout, step.stderr), EXIT_INPUT, "not writable"
+            )
     finally:
         for path in (base / "project",):
             if path.exists():
@@ -312,8 +354,21 @@ def test_killed_run_keeps_previous_outputs_and_the_next_run_cleans_up(first_run)
     config, out = first_run
     before = snapshot(out)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segtool", "run", "--config", str(config), "--out", str(out),
-         "--as-of", "2026-11-30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--as-of",
+            "2026-11-30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NO_COLOR": "1", "SEGTOOL_TEST_SLOW_EXPORT": "60"},
     )
     try:
@@ -331,8 +386,21 @@ def test_killed_run_keeps_previous_outputs_and_the_next_run_cleans_up(first_run)
     assert snapshot(out) == before
     assert leftovers(out) != []  # what SIGKILL leaves behind...
     done = subprocess.run(
-        [sys.executable, "-m", "segtool", "run", "--config", str(config), "--out", str(out),
-         "--as-of", "2026-11-30"], capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--as-of",
+            "2026-11-30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert done.returncode == EXIT_OK, done.stderr  # the lock died with the process

@@ -57,12 +57,28 @@ def count_raw(path: Path, encoding: str) -> dict:
 
 def run(folder: Path, name: str, extra: str = "") -> dict:
     cfg = folder / f"{name}.yaml"
-    cfg.write_text(f"inputs: {{orders: {{path: {name}.csv}}}}\nlimits: {{max_reject_rate: 0.5}}\n"
-                   + extra, encoding="utf-8")
+    cfg.write_text(
+        f"inputs: {{orders: {{path: {name}.csv}}}}\nlimits: {{max_reject_rate: 0.5}}\n" + extra,
+        encoding="utf-8",
+    )
     out = folder / f"out_{name}"
-    result = subprocess.run([sys.executable, "-m", "segtool", "run", "--config", str(cfg),
-                             "--out", str(out), "--format", "csv"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
@@ -77,11 +93,14 @@ def test_uci_every_row_accounted_for(unpacked):
     assert item["rows_read"] == expected["rows"] == 541_909
     assert item["rows_duplicate"] == expected["duplicates"]
     assert item["rows_rejected"] == expected["missing_customer"]
-    assert item["rows_accepted"] == expected["rows"] - expected["duplicates"] - expected[
-        "missing_customer"]
+    assert (
+        item["rows_accepted"]
+        == expected["rows"] - expected["duplicates"] - expected["missing_customer"]
+    )
     assert manifest["as_of"] == "2011-12-09"
-    segments = pl.read_csv(unpacked / "out_uci_orders" / "segments.csv",
-                           schema_overrides={"customer_id": pl.String})
+    segments = pl.read_csv(
+        unpacked / "out_uci_orders" / "segments.csv", schema_overrides={"customer_id": pl.String}
+    )
     # every customer with an accepted line is there once
     assert segments["customer_id"].n_unique() == segments.height == 4372
 
@@ -103,8 +122,10 @@ def test_iowa_cp1251_and_thousands_separators(unpacked):
 
 
 # -- issue 14: the task sheets read as a caller would say them ---------------------------------
-GIFT_SETS = ("periods:\n  categories:\n    gifts: {match: [\"Подарочные наборы\"], "
-             "falling_asleep_after: 24, asleep_after: 48}\n")
+GIFT_SETS = (
+    'periods:\n  categories:\n    gifts: {match: ["Подарочные наборы"], '
+    "falling_asleep_after: 24, asleep_after: 48}\n"
+)
 
 
 @pytest.mark.parametrize("name, extra", [("uci_orders", ""), ("iowa_orders", GIFT_SETS)])
@@ -118,8 +139,10 @@ def test_task_sheets_read_naturally(unpacked, name, extra):
     run(folder, name, extra)
     out = folder / f"out_{name}"
     read = {"infer_schema_length": 0}
-    tasks = pl.concat([pl.read_csv(out / "call_tasks.csv", **read),
-                       pl.read_csv(out / "mail_tasks.csv", **read)], how="diagonal")
+    tasks = pl.concat(
+        [pl.read_csv(out / "call_tasks.csv", **read), pl.read_csv(out / "mail_tasks.csv", **read)],
+        how="diagonal",
+    )
     segments = pl.read_csv(out / "segments.csv", **read)
     names = segments["company_name"].drop_nulls().to_list()
     texts = [*tasks["script"], *tasks["offer"], *tasks["reason"], *segments["reason"]]
@@ -130,7 +153,8 @@ def test_task_sheets_read_naturally(unpacked, name, extra):
     assert not tasks["script"].str.contains(r"^\d").any()
     # a welcome only within 30 days of the first order
     welcome = tasks.filter(pl.col("tactic") == "new_active_welcome").join(
-        segments.select("customer_id", "tenure_days"), on="customer_id")
+        segments.select("customer_id", "tenure_days"), on="customer_id"
+    )
     assert (welcome["tenure_days"].cast(pl.Int64) <= 30).all()
     if name == "iowa_orders":
         # weekly buyer silent 21 months with gift sets in 2019: falling asleep, not active
@@ -141,21 +165,45 @@ def test_task_sheets_read_naturally(unpacked, name, extra):
         assert "renewal" not in tasks["tactic"].to_list()
 
 
-@pytest.mark.parametrize("as_of, code, message", [
-    ("2011-01-09", 0, "are dated after it and were ignored"),  # meant 2011-11-09
-    ("1999-12-09", 2, "before every order: the export has orders from 2010-12-01 to "
-                      "2011-12-09"),
-    ("2099-01-01", 0, "more than 3 months after the last order (2011-12-09)"),
-    ("09.12.2011", 0, None),
-])
+@pytest.mark.parametrize(
+    "as_of, code, message",
+    [
+        ("2011-01-09", 0, "are dated after it and were ignored"),  # meant 2011-11-09
+        (
+            "1999-12-09",
+            2,
+            "before every order: the export has orders from 2010-12-01 to 2011-12-09",
+        ),
+        ("2099-01-01", 0, "more than 3 months after the last order (2011-12-09)"),
+        ("09.12.2011", 0, None),
+    ],
+)
 def test_uci_as_of_typos(unpacked, as_of, code, message):
     cfg = unpacked / "uci_as_of.yaml"
-    cfg.write_text("inputs: {orders: {path: uci_orders.csv}}\nlimits: {max_reject_rate: 0.5}\n",
-                   encoding="utf-8")
+    cfg.write_text(
+        "inputs: {orders: {path: uci_orders.csv}}\nlimits: {max_reject_rate: 0.5}\n",
+        encoding="utf-8",
+    )
     out = unpacked / f"out_as_of_{as_of}"
-    result = subprocess.run([sys.executable, "-m", "segtool", "run", "--config", str(cfg),
-                             "--out", str(out), "--format", "csv", "--as-of", as_of],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(cfg),
+            "--out",
+            str(out),
+            "--format",
+            "csv",
+            "--as-of",
+            as_of,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == code, result.stderr
     if message is None:
         assert "warning: --as-of" not in result.stderr

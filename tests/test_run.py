@@ -46,11 +46,19 @@ def _wrapper(tmp_path: Path, month: str, code: int = 0, *extra: str):
     fake = tmp_path / "fake-segtool"
     fake.write_text(FAKE_SEGTOOL)
     fake.chmod(0o755)
-    env = {**os.environ, "SEGTOOL": str(fake), "SEGTOOL_MONTH": month,
-           "FAKE_ARGS": str(tmp_path / "args.txt"), "FAKE_CODE": str(code)}
+    env = {
+        **os.environ,
+        "SEGTOOL": str(fake),
+        "SEGTOOL_MONTH": month,
+        "FAKE_ARGS": str(tmp_path / "args.txt"),
+        "FAKE_CODE": str(code),
+    }
     return subprocess.run(
         ["bash", str(WRAPPER), "cfg.yaml", str(tmp_path / "out"), *extra],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -86,8 +94,9 @@ def test_wrapper_rejects_a_bad_month(tmp_path):
 
 # -- end to end: two monthly snapshots -------------------------------------------------------
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("sample_generate",
-                                                  ROOT / "sample_data" / "generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "sample_generate", ROOT / "sample_data" / "generate.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -131,23 +140,36 @@ def _hand_project(folder: Path, orders: str) -> Path:
     (folder / "orders.csv").write_text(HEADER + orders, encoding="utf-8")
     (folder / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
     config = folder / "segtool.yaml"
-    config.write_text("inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n",
-                      encoding="utf-8")
+    config.write_text(
+        "inputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n",
+        encoding="utf-8",
+    )
     return config
 
 
 def test_two_months_hand_known_movers(tmp_path):
     oct_cfg = _hand_project(tmp_path / "oct", OCTOBER)
     # 0005 was merged away in the CRM: gone from the November export
-    nov_orders = "".join(line + "\n" for line in OCTOBER.splitlines()
-                         if not line.startswith("0005")) + NOVEMBER_NEW
+    nov_orders = (
+        "".join(line + "\n" for line in OCTOBER.splitlines() if not line.startswith("0005"))
+        + NOVEMBER_NEW
+    )
     nov_cfg = _hand_project(tmp_path / "nov", nov_orders)
     out = tmp_path / "out"
-    invoke("run", "--config", str(oct_cfg), "--out", str(out / "2026-10"),
-           "--as-of", "2026-10-31")
+    invoke("run", "--config", str(oct_cfg), "--out", str(out / "2026-10"), "--as-of", "2026-10-31")
     assert not (out / "2026-10" / "migration.csv").exists()  # no --previous, no report
-    stdout = invoke("run", "--config", str(nov_cfg), "--out", str(out / "2026-11"),
-                    "--as-of", "2026-11-30", "--previous", str(out / "2026-10"), "--json")
+    stdout = invoke(
+        "run",
+        "--config",
+        str(nov_cfg),
+        "--out",
+        str(out / "2026-11"),
+        "--as-of",
+        "2026-11-30",
+        "--previous",
+        str(out / "2026-10"),
+        "--json",
+    )
 
     rows = (out / "2026-11" / "migration.csv").read_text(encoding="utf-8").splitlines()
     assert rows[0] == "customer_id,company_name,previous_segment,segment,raised_flags,cleared_flags"
@@ -184,18 +206,28 @@ def test_two_months_hand_known_movers(tmp_path):
 
 def test_reject_rate_over_the_limit_exits_1_and_writes_everything(tmp_path):
     config = _hand_project(tmp_path / "p", OCTOBER + "0006,ООО Шестой,H1,2026-10-01,много\n")
-    config.write_text(config.read_text(encoding="utf-8") + "limits: {max_reject_rate: 0.05}\n",
-                      encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8") + "limits: {max_reject_rate: 0.05}\n", encoding="utf-8"
+    )
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(out),
-                                      "--as-of", "2026-10-31", "--json"])
+    result = CliRunner().invoke(
+        app, ["run", "--config", str(config), "--out", str(out), "--as-of", "2026-10-31", "--json"]
+    )
     assert result.exit_code == 1, result.output
     assert "over limits.max_reject_rate" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["reject_rate"] == round(1 / 13, 6)  # 1 of 13 order rows
     assert json.loads(result.stdout)["outputs"] == manifest["outputs"]
-    for name in ("segments.xlsx", "segments.csv", "call_tasks.xlsx", "call_tasks.csv",
-                 "mail_tasks.xlsx", "mail_tasks.csv", "data_quality.csv", "rejects.csv"):
+    for name in (
+        "segments.xlsx",
+        "segments.csv",
+        "call_tasks.xlsx",
+        "call_tasks.csv",
+        "mail_tasks.xlsx",
+        "mail_tasks.csv",
+        "data_quality.csv",
+        "rejects.csv",
+    ):
         assert (out / name).exists(), name
     rejects = _csv(out / "rejects.csv")
     assert rejects.select("row", "reason").rows() == [("14", "bad_amount")]
@@ -209,8 +241,10 @@ def _csv(path: Path) -> pl.DataFrame:
 def snapshots(tmp_path_factory):
     """Two monthly snapshots of the sample data and the runs on them."""
     base = tmp_path_factory.mktemp("snapshots")
-    config_text = ("inputs:\n  orders: {path: orders.csv}\n"
-                   "  contacts: {path: contacts.xlsx, sheet: Контакты}\n")
+    config_text = (
+        "inputs:\n  orders: {path: orders.csv}\n"
+        "  contacts: {path: contacts.xlsx, sheet: Контакты}\n"
+    )
     folders = {}
     # both snapshots end in the past: the default analysis date is never after today
     for month, end in (("2026-10", dt.date(2026, 9, 30)), ("2026-11", dt.date(2026, 10, 31))):
@@ -219,10 +253,18 @@ def snapshots(tmp_path_factory):
         (data / "segtool.yaml").write_text(config_text, encoding="utf-8")
         folders[month] = data
     out = base / "out"
-    invoke("run", "--config", str(folders["2026-10"] / "segtool.yaml"),
-           "--out", str(out / "2026-10"))
-    invoke("run", "--config", str(folders["2026-11"] / "segtool.yaml"),
-           "--out", str(out / "2026-11"), "--previous", str(out / "2026-10"))
+    invoke(
+        "run", "--config", str(folders["2026-10"] / "segtool.yaml"), "--out", str(out / "2026-10")
+    )
+    invoke(
+        "run",
+        "--config",
+        str(folders["2026-11"] / "segtool.yaml"),
+        "--out",
+        str(out / "2026-11"),
+        "--previous",
+        str(out / "2026-10"),
+    )
     return folders, out
 
 
@@ -233,25 +275,38 @@ def _expected_segments(orders_csv: Path) -> pl.DataFrame:
         pl.col("ИНН").alias("customer_id"),
         pl.col("Номер заказа").alias("order_id"),
         pl.col("Дата заказа").str.to_date("%d.%m.%Y").alias("day"),
-        pl.col("Сумма, руб.").str.replace_all(r"[\s\u00a0]", "").str.replace(",", ".")
-        .cast(pl.Float64).alias("amount"),
+        pl.col("Сумма, руб.")
+        .str.replace_all(r"[\s\u00a0]", "")
+        .str.replace(",", ".")
+        .cast(pl.Float64)
+        .alias("amount"),
     )
     as_of = lines["day"].max()
-    orders = (lines.group_by("customer_id", "order_id")
-              .agg(pl.col("day").min(), pl.col("amount").sum())
-              .filter(pl.col("amount") > 0))
+    orders = (
+        lines.group_by("customer_id", "order_id")
+        .agg(pl.col("day").min(), pl.col("amount").sum())
+        .filter(pl.col("amount") > 0)
+    )
     last = pl.col("last")
-    return orders.group_by("customer_id").agg(pl.len().alias("n"), pl.col("day").max()
-                                              .alias("last")).select(
-        "customer_id",
-        pl.concat_str(
-            pl.when(pl.col("n") >= 5).then(pl.lit("regular"))
-            .when(pl.col("n") >= 2).then(pl.lit("prospective")).otherwise(pl.lit("new")),
-            pl.lit("_"),
-            pl.when(last <= pl.lit(as_of).dt.offset_by("-24mo")).then(pl.lit("asleep"))
-            .when(last <= pl.lit(as_of).dt.offset_by("-12mo")).then(pl.lit("falling_asleep"))
-            .otherwise(pl.lit("active")),
-        ).alias("segment"),
+    return (
+        orders.group_by("customer_id")
+        .agg(pl.len().alias("n"), pl.col("day").max().alias("last"))
+        .select(
+            "customer_id",
+            pl.concat_str(
+                pl.when(pl.col("n") >= 5)
+                .then(pl.lit("regular"))
+                .when(pl.col("n") >= 2)
+                .then(pl.lit("prospective"))
+                .otherwise(pl.lit("new")),
+                pl.lit("_"),
+                pl.when(last <= pl.lit(as_of).dt.offset_by("-24mo"))
+                .then(pl.lit("asleep"))
+                .when(last <= pl.lit(as_of).dt.offset_by("-12mo"))
+                .then(pl.lit("falling_asleep"))
+                .otherwise(pl.lit("active")),
+            ).alias("segment"),
+        )
     )
 
 
@@ -261,33 +316,44 @@ def test_sample_snapshots_migration(snapshots):
     for month in folders:  # the run's segments agree with the plain recomputation
         got = _csv(out / month / "segments.csv").filter(pl.col("segment") != "lead")
         assert dict(got.select("customer_id", "segment").iter_rows()) == dict(
-            expected[month].iter_rows())
+            expected[month].iter_rows()
+        )
     movers = (
-        expected["2026-10"].join(expected["2026-11"], on="customer_id", how="full",
-                                 coalesce=True, suffix="_now")
+        expected["2026-10"]
+        .join(expected["2026-11"], on="customer_id", how="full", coalesce=True, suffix="_now")
         .filter(pl.col("segment").ne_missing(pl.col("segment_now")))
     )
     assert movers.height > 0  # a month of history moves somebody
     got = _csv(out / "2026-11" / "migration.csv")
     assert dict(got.select("customer_id", "previous_segment").iter_rows()) == dict(
-        movers.select("customer_id", "segment").iter_rows())
+        movers.select("customer_id", "segment").iter_rows()
+    )
     assert dict(got.select("customer_id", "segment").iter_rows()) == dict(
-        movers.select("customer_id", "segment_now").iter_rows())
+        movers.select("customer_id", "segment_now").iter_rows()
+    )
 
 
 def test_flag_changes_follow_the_segment_files(snapshots):
     _, out = snapshots
-    before, now = (_csv(out / m / "segments.csv").select("customer_id", "red_flags")
-                   for m in ("2026-10", "2026-11"))
+    before, now = (
+        _csv(out / m / "segments.csv").select("customer_id", "red_flags")
+        for m in ("2026-10", "2026-11")
+    )
     joined = now.join(before, on="customer_id", how="left", suffix="_before").with_columns(
-        pl.col("red_flags", "red_flags_before").fill_null("").str.split(",")
+        pl.col("red_flags", "red_flags_before")
+        .fill_null("")
+        .str.split(",")
         .list.eval(pl.element().filter(pl.element() != ""))
     )
     names = {code: text["ru"] for code, text in RED_FLAG_LABELS.items()}
     raised = joined.select(
         "customer_id",
-        pl.col("red_flags").list.set_difference("red_flags_before").list.sort()
-        .list.eval(pl.element().replace_strict(names)).list.join(", ").alias("raised"),
+        pl.col("red_flags")
+        .list.set_difference("red_flags_before")
+        .list.sort()
+        .list.eval(pl.element().replace_strict(names))
+        .list.join(", ")
+        .alias("raised"),
     ).filter(pl.col("raised") != "")
     book = openpyxl.load_workbook(out / "2026-11" / "migration.xlsx", read_only=True)
     rows = list(book["Флаги"].iter_rows(values_only=True))
@@ -311,8 +377,16 @@ def test_done_and_refused_tasks_are_not_issued_again(snapshots, tmp_path):
     again = tmp_path / "2026-11-rerun"
     # --previous on its own (with the history on, a re-run keeps these rows with their
     # status: tests/history/test_monthly.py)
-    invoke("run", "--config", str(folders["2026-11"] / "segtool.yaml"), "--out", str(again),
-           "--previous", str(first), "--no-history")
+    invoke(
+        "run",
+        "--config",
+        str(folders["2026-11"] / "segtool.yaml"),
+        "--out",
+        str(again),
+        "--previous",
+        str(first),
+        "--no-history",
+    )
     issued = set(_csv(again / "call_tasks.csv")["task_id"])
     assert ids[0] not in issued and ids[1] not in issued  # done, refused
     assert ids[2] in issued  # still in progress: issued again
@@ -347,8 +421,16 @@ def test_done_last_month_is_not_issued_next_month(snapshots, tmp_path):
     again = tmp_path / "2026-11"
     # --previous on its own: the module's November sheet is edited by the test above, which
     # a run with the history would read back as the last run (tests/history covers that)
-    invoke("run", "--config", str(folders["2026-11"] / "segtool.yaml"), "--out", str(again),
-           "--previous", str(previous), "--no-history")
+    invoke(
+        "run",
+        "--config",
+        str(folders["2026-11"] / "segtool.yaml"),
+        "--out",
+        str(again),
+        "--previous",
+        str(previous),
+        "--no-history",
+    )
     issued = set(_csv(again / "call_tasks.csv")["task_id"])
     held_back = set(both.filter(pl.col("task_id").is_in([done, refused]))["task_id_nov"])
     assert set(november["task_id"]) - issued == held_back
@@ -407,16 +489,23 @@ def test_run_equals_step_by_step(snapshots, tmp_path):
             assert (run_out / name).read_bytes() == (steps_out / name).read_bytes(), name
         elif name.endswith(".xlsx"):
             _assert_same_xlsx(run_out / name, steps_out / name)
-    run_manifest, steps_manifest = (json.loads((f / "manifest.json").read_text("utf-8"))
-                                    for f in (run_out, steps_out))
+    run_manifest, steps_manifest = (
+        json.loads((f / "manifest.json").read_text("utf-8")) for f in (run_out, steps_out)
+    )
     for key in ("as_of", "inputs", "tasks_per_channel"):
         assert run_manifest[key] == steps_manifest[key], key
-    assert run_manifest["classify"]["customers_per_segment"] == (
-        steps_manifest["classify"]["customers_per_segment"])
-    assert set(run_manifest["timings"]) >= {"ingest", "score", "classify", "assign-tactics",
-                                            "export"}
-    assert run_manifest["config"]["sha256"] == hashlib.sha256(
-        Path(config).read_bytes()).hexdigest()
+    assert (
+        run_manifest["classify"]["customers_per_segment"]
+        == (steps_manifest["classify"]["customers_per_segment"])
+    )
+    assert set(run_manifest["timings"]) >= {
+        "ingest",
+        "score",
+        "classify",
+        "assign-tactics",
+        "export",
+    }
+    assert run_manifest["config"]["sha256"] == hashlib.sha256(Path(config).read_bytes()).hexdigest()
     # --workspace keeps the same intermediate files the step commands write
     for name in ("orders", "contacts", "scores", "segments", "tasks", "data_quality"):
         a, b = pl.read_parquet(run_ws / f"{name}.parquet"), pl.read_parquet(ws / f"{name}.parquet")

@@ -50,23 +50,32 @@ def _project(folder: Path) -> Path:
     (folder / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
     config = folder / "segtool.yaml"
     config.write_text(
-        "language: ru\n"
-        "inputs:\n"
-        "  orders: {path: orders.csv}\n"
-        "  contacts: {path: contacts.csv}\n",
+        "language: ru\ninputs:\n  orders: {path: orders.csv}\n  contacts: {path: contacts.csv}\n",
         encoding="utf-8",
     )
     return config
 
 
 def _cmd(config: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "segtool", "run", "--config", str(config), "--out", str(out),
-            *extra]
+    return [
+        sys.executable,
+        "-m",
+        "segtool",
+        "run",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _run(config: Path, out: Path, *extra: str, env: dict | None = None, user: list | None = None):
     return subprocess.run(
-        [*(user or []), *_cmd(config, out, *extra)], capture_output=True, text=True, timeout=120,
+        [*(user or []), *_cmd(config, out, *extra)],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
 
@@ -81,8 +90,11 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def _leftovers(folder: Path) -> list[str]:
     """Staging folders and temp files, inside the folder or beside it."""
-    inside = [p.name for p in folder.iterdir()
-              if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")]
+    inside = [
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".segtool-tmp-") or p.name.endswith(".tmp")
+    ]
     beside = [p.name for p in folder.parent.glob(f".{folder.name}.segtool-tmp-*")]
     return sorted(inside + beside)
 
@@ -101,8 +113,9 @@ def _wait_for_staged(out: Path, proc: subprocess.Popen, timeout: float = 60) -> 
 
 def _run_in_process(config: Path, out: Path, *extra: str) -> None:
     """A first, successful run (in process: quicker than a subprocess)."""
-    result = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(out), *extra],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["run", "--config", str(config), "--out", str(out), *extra], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert (out / "segments.csv").exists() and (out / "manifest.json").exists()
 
@@ -120,8 +133,10 @@ def test_interrupted_run_keeps_previous_outputs(first_run, signum):
     config, out = first_run
     before = _snapshot(out)
     proc = subprocess.Popen(
-        _cmd(config, out, "--as-of", "2026-11-30"), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        _cmd(config, out, "--as-of", "2026-11-30"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NO_COLOR": "1", "SEGTOOL_TEST_SLOW_EXPORT": "60"},
     )
     try:
@@ -140,7 +155,10 @@ def test_interrupted_run_keeps_previous_outputs(first_run, signum):
 def test_second_run_on_the_same_folder_is_locked(first_run):
     config, out = first_run
     proc = subprocess.Popen(
-        _cmd(config, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        _cmd(config, out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NO_COLOR": "1", "SEGTOOL_TEST_SLOW_EXPORT": "60"},
     )
     try:
@@ -182,8 +200,9 @@ def test_unwritable_output_folder_keeps_previous_outputs():
         before = _snapshot(out)
         out.chmod(0o555)
         assert not (out / ".segtool.lock").exists()  # the folder itself is locked
-        result = _run(config, out, "--as-of", "2026-11-30", "--no-history", user=user,
-                      env={"HOME": str(base)})
+        result = _run(
+            config, out, "--as-of", "2026-11-30", "--no-history", user=user, env={"HOME": str(base)}
+        )
         assert result.returncode == EXIT_INPUT, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "not writable" in lines[0], result.stderr
@@ -207,7 +226,8 @@ def test_failure_while_writing_keeps_previous_outputs(first_run, monkeypatch):
     def half_then_disk_full(outset, **kwargs):
         real(outset, **kwargs)
         raise OutputError(f"{out}: disk full while writing outputs", code="E-OUTPUT") from (
-            OSError(errno.ENOSPC, "No space left on device"))
+            OSError(errno.ENOSPC, "No space left on device")
+        )
 
     monkeypatch.setattr(export, "write_outputs", half_then_disk_full)
     cfg = load(config)

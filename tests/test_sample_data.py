@@ -57,9 +57,10 @@ def _inn_valid(inn: str) -> bool:
 
     if len(d) == 10:
         return check([2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[9]
-    return check([7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[10] and check(
-        [3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]
-    ) == d[11]
+    return (
+        check([7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[10]
+        and check([3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8]) == d[11]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +111,11 @@ def test_a_later_end_adds_a_month_and_keeps_every_row(tmp_path):
 
 def test_end_cuts_the_history_and_out_of_range_is_refused(tmp_path):
     gen.generate(tmp_path, companies=30, end=dt.date(2025, 3, 31))
-    dates = [dt.datetime.strptime(r[1], "%d.%m.%Y").date() for r in _rows(tmp_path / "orders.csv")
-             if r[1] != "31.02.2024"]
+    dates = [
+        dt.datetime.strptime(r[1], "%d.%m.%Y").date()
+        for r in _rows(tmp_path / "orders.csv")
+        if r[1] != "31.02.2024"
+    ]
     assert min(dates) >= dt.date(2023, 11, 1)
     assert max(dates) <= dt.date(2025, 3, 31)
     with pytest.raises(ValueError, match="end must be between"):
@@ -146,7 +150,12 @@ def test_orders_format(fresh, rows):
     for prefix in ("ООО «Завод", "АО «", "ИП ", "ГБУ «", "ТД «", "магазин «"):
         assert any(n.startswith(prefix) for n in names), prefix
     assert {r[4] for r in rows} == {
-        "Расходники", "Запчасти", "Инструмент", "Оборудование", "Станки", "Сервис"
+        "Расходники",
+        "Запчасти",
+        "Инструмент",
+        "Оборудование",
+        "Станки",
+        "Сервис",
     }
 
 
@@ -165,15 +174,23 @@ def test_broken_rows_and_returns(rows):
 
 def test_customers_cover_every_lifecycle_situation(rows):
     df = pl.DataFrame(
-        [(r[0], r[1], r[2], r[4], _money(r[8])) for r in rows if r[2] and r[8] != "н/д"
-         and r[1] != "31.02.2024"],
-        schema=["order", "date", "inn", "category", "amount"], orient="row",
+        [
+            (r[0], r[1], r[2], r[4], _money(r[8]))
+            for r in rows
+            if r[2] and r[8] != "н/д" and r[1] != "31.02.2024"
+        ],
+        schema=["order", "date", "inn", "category", "amount"],
+        orient="row",
     ).with_columns(pl.col("date").str.to_date("%d.%m.%Y"))
     orders = df.group_by("inn", "order").agg(pl.col("amount").sum(), pl.col("date").min())
-    per = orders.group_by("inn").agg(
-        (pl.col("amount") > 0).sum().alias("n"),
-        pl.col("date").filter(pl.col("amount") > 0).max().alias("last"),
-    ).with_columns(((dt.date(2026, 10, 31) - pl.col("last")).dt.total_days() / 30.44).alias("m"))
+    per = (
+        orders.group_by("inn")
+        .agg(
+            (pl.col("amount") > 0).sum().alias("n"),
+            pl.col("date").filter(pl.col("amount") > 0).max().alias("last"),
+        )
+        .with_columns(((dt.date(2026, 10, 31) - pl.col("last")).dt.total_days() / 30.44).alias("m"))
+    )
     assert per.filter(pl.col("n") == 1).height >= 20  # one-off buyers
     assert per.filter(pl.col("n") >= 30).height >= 20  # frequent regulars
     assert per.filter(pl.col("n") == 0).height >= 2  # everything returned: no purchase
@@ -200,8 +217,16 @@ def test_contacts_workbook(fresh, rows):
     assert len(set(per_company) - ordered) == 20  # leads: contacts, no orders
     assert ordered <= set(per_company)
     titles = {r[col["Должность"]] for r in body}
-    assert {"Менеджер по закупкам", "Начальник отдела снабжения", "Главный инженер", "Технолог",
-            "Главный механик", "Генеральный директор", "Директор", "Владелец"} <= titles
+    assert {
+        "Менеджер по закупкам",
+        "Начальник отдела снабжения",
+        "Главный инженер",
+        "Технолог",
+        "Главный механик",
+        "Генеральный директор",
+        "Директор",
+        "Владелец",
+    } <= titles
     for flag in ("Не звонить", "Не писать"):
         values = Counter(r[col[flag]] for r in body)
         assert set(values) == {"да", None} and values["да"] < values[None]
@@ -211,11 +236,18 @@ def test_contacts_workbook(fresh, rows):
     typed = {r[0]: r[col["Тип компании"]] for r in body}
     known = sum(v is not None for v in typed.values()) / len(typed)
     assert 0.6 < known < 0.8
-    assert {v for v in typed.values() if v} == {"Производство", "Торговля", "Магазин",
-                                                "Госучреждение"}
+    assert {v for v in typed.values() if v} == {
+        "Производство",
+        "Торговля",
+        "Магазин",
+        "Госучреждение",
+    }
     assert sum(r[col["Оборот, руб."]] is not None for r in body) > 0.7 * len(body)
-    assert all(isinstance(r[col["Оборот, руб."]], int | float) for r in body
-               if r[col["Оборот, руб."]] is not None)
+    assert all(
+        isinstance(r[col["Оборот, руб."]], int | float)
+        for r in body
+        if r[col["Оборот, руб."]] is not None
+    )
 
 
 def test_lines_option_scales_to_about_40_lines_per_customer(tmp_path):

@@ -53,17 +53,39 @@ def hostile_project(folder: Path) -> Path:
     for i, evil in enumerate(HOSTILE):
         cid = f"00{i}"
         for k, day in enumerate(("05.01.2026", "05.04.2026", "05.08.2026")[: 1 + i % 3]):
-            lines.append(";".join([cid, _csv_field(evil), f"{cid}-{k}", day,
-                                   _csv_field(evil), _csv_field(evil), f"{1000 + 10 * i}"]))
-        contacts.append(";".join([cid, _csv_field(evil), _csv_field(evil), "Директор",
-                                  _csv_field(evil if i % 2 else "+7 (900) 000-00-0" + str(i)),
-                                  _csv_field(evil if i % 3 else f"user{i}@example.com"),
-                                  _csv_field(evil), _csv_field(evil)]))
+            lines.append(
+                ";".join(
+                    [
+                        cid,
+                        _csv_field(evil),
+                        f"{cid}-{k}",
+                        day,
+                        _csv_field(evil),
+                        _csv_field(evil),
+                        f"{1000 + 10 * i}",
+                    ]
+                )
+            )
+        contacts.append(
+            ";".join(
+                [
+                    cid,
+                    _csv_field(evil),
+                    _csv_field(evil),
+                    "Директор",
+                    _csv_field(evil if i % 2 else "+7 (900) 000-00-0" + str(i)),
+                    _csv_field(evil if i % 3 else f"user{i}@example.com"),
+                    _csv_field(evil),
+                    _csv_field(evil),
+                ]
+            )
+        )
     # a rejected row whose bad value is a formula: it is copied into rejects.csv
     lines.append(";".join(["099", "ООО Плохая", "X", "01.02.2026", "", "", _csv_field(HOSTILE[0])]))
     # a lead (contacts only) with hostile names: mail tasks and data quality rows
-    contacts.append(";".join(["777", _csv_field(HOSTILE[2]), _csv_field(HOSTILE[3]), "", "", "",
-                              "", ""]))
+    contacts.append(
+        ";".join(["777", _csv_field(HOSTILE[2]), _csv_field(HOSTILE[3]), "", "", "", "", ""])
+    )
     (folder / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "contacts.csv").write_text("\n".join(contacts) + "\n", encoding="utf-8")
     config = folder / "segtool.yaml"
@@ -120,9 +142,23 @@ def hostile_run(tmp_path_factory):
     config = hostile_project(base / "project")
     out = base / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "segtool", "run", "--config", str(config), "--out", str(out),
-         "--as-of", "2026-10-31", "--no-history"],  # every sequence step issued at once
-        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "run",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--as-of",
+            "2026-10-31",
+            "--no-history",
+        ],  # every sequence step issued at once
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     assert done.returncode in (EXIT_OK, EXIT_DATA), done.stderr
     assert "Traceback" not in done.stderr
@@ -136,14 +172,20 @@ def test_hostile_values_reach_the_outputs(hostile_run):
     rejects = (hostile_run / "rejects.csv").read_text(encoding="utf-8")
     assert "'=HYPERLINK(" in rejects
     tasks = (hostile_run / "call_tasks.csv").read_text(encoding="utf-8") + (
-        hostile_run / "mail_tasks.csv").read_text(encoding="utf-8")
+        hostile_run / "mail_tasks.csv"
+    ).read_text(encoding="utf-8")
     assert "'@SUM(" in tasks or "'-2+3" in tasks
 
 
 def test_every_csv_text_cell_is_escaped(hostile_run):
     files = sorted(hostile_run.glob("*.csv"))
-    assert {p.name for p in files} >= {"segments.csv", "call_tasks.csv", "mail_tasks.csv",
-                                       "data_quality.csv", "rejects.csv"}
+    assert {p.name for p in files} >= {
+        "segments.csv",
+        "call_tasks.csv",
+        "mail_tasks.csv",
+        "data_quality.csv",
+        "rejects.csv",
+    }
     bad = [cell for path in files for cell in _unsafe_csv_cells(path)]
     assert bad == []
 
@@ -155,9 +197,12 @@ def test_every_xlsx_text_cell_is_escaped(hostile_run):
     assert bad == []
     # the hostile company (a new customer whose first order is months old) gets an e-mail
     # task, not a call, since welcome calls go to new customers of the last 30 days only
-    cells = [c.value for name in ("call_tasks.xlsx", "mail_tasks.xlsx")
-             for row in openpyxl.load_workbook(hostile_run / name).active.iter_rows()
-             for c in row]
+    cells = [
+        c.value
+        for name in ("call_tasks.xlsx", "mail_tasks.xlsx")
+        for row in openpyxl.load_workbook(hostile_run / name).active.iter_rows()
+        for c in row
+    ]
     assert any(isinstance(v, str) and v.startswith("'=HYPERLINK(") for v in cells)
 
 
@@ -177,8 +222,9 @@ def test_csv_escaping_with_semicolon_and_cp1251(tmp_path, capsys):
     result = cli(capsys, "run", "--config", config, "--out", out, "--format", "csv")
     assert result.code in (EXIT_OK, EXIT_DATA), result.err
     for path in out.glob("*.csv"):
-        text = path.read_bytes().decode("cp1251" if path.name != "rejects.csv" else "utf-8",
-                                        errors="replace")
+        text = path.read_bytes().decode(
+            "cp1251" if path.name != "rejects.csv" else "utf-8", errors="replace"
+        )
         for row in csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=";"):
             for cell in row:
                 assert not cell.startswith(RISKY) or _is_number(cell), (path.name, cell)
@@ -197,8 +243,10 @@ def test_config_yaml_cannot_run_code(tmp_path, capsys, payload):
     marker = tmp_path / "PWNED"
     (tmp_path / "orders.csv").write_text("ИНН;Дата;Сумма\n1;01.02.2024;5\n", encoding="utf-8")
     config = tmp_path / "segtool.yaml"
-    config.write_text("inputs:\n  orders: {path: orders.csv}\nlanguage: "
-                      + payload.format(marker=marker) + "\n", encoding="utf-8")
+    config.write_text(
+        "inputs:\n  orders: {path: orders.csv}\nlanguage: " + payload.format(marker=marker) + "\n",
+        encoding="utf-8",
+    )
     result = cli(capsys, "ingest", "--config", config)
     assert result.code == EXIT_USAGE
     lines = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
@@ -210,10 +258,12 @@ def test_playbook_yaml_cannot_run_code(tmp_path, capsys):
     marker = tmp_path / "PWNED"
     (tmp_path / "orders.csv").write_text("ИНН;Дата;Сумма\n1;01.02.2024;5\n", encoding="utf-8")
     config = tmp_path / "segtool.yaml"
-    config.write_text("inputs:\n  orders: {path: orders.csv}\nplaybook: playbook.yaml\n",
-                      encoding="utf-8")
+    config.write_text(
+        "inputs:\n  orders: {path: orders.csv}\nplaybook: playbook.yaml\n", encoding="utf-8"
+    )
     (tmp_path / "playbook.yaml").write_text(
-        f"tactics: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+        f"tactics: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8"
+    )
     result = cli(capsys, "run", "--config", config, "--out", tmp_path / "out")
     assert result.code == EXIT_USAGE, result.err
     assert "playbook.yaml" in result.err and "Traceback" not in result.err
@@ -248,7 +298,7 @@ def test_yaml_alias_bomb_as_a_list_value_is_refused_at_once(tmp_path, capsys, ke
         prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]")
     body = "\n".join("  " + line.replace(": &", "_: &") for line in lines)
-    text = (f"inputs:\n  orders: {{path: orders.csv}}\nx-anchors:\n{body}\n{key}: *i\n")
+    text = f"inputs:\n  orders: {{path: orders.csv}}\nx-anchors:\n{body}\n{key}: *i\n"
     config = tmp_path / "segtool.yaml"
     config.write_text(text, encoding="utf-8")
     start = time.monotonic()
@@ -298,8 +348,9 @@ def _history_files(config: Path) -> set[Path]:
 
 def test_run_without_workspace_writes_nothing_beside_the_config(tmp_path, capsys):
     config = hostile_project(tmp_path / "project")
-    config.write_text(config.read_text(encoding="utf-8") + "workspace: ../../../ws-escape\n",
-                      encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8") + "workspace: ../../../ws-escape\n", encoding="utf-8"
+    )
     before = _files_under(tmp_path)
     out = tmp_path / "out"
     result = cli(capsys, "run", "--config", config, "--out", out, "--as-of", "2026-10-31")
@@ -317,6 +368,7 @@ def test_full_run_makes_no_network_access(tmp_path, capsys, monkeypatch):
         def _raise(*args, **kwargs):
             calls.append(name)
             raise OSError(f"network access attempted: {name}")
+
         return _raise
 
     class NoSocket(socket.socket):
@@ -329,8 +381,18 @@ def test_full_run_makes_no_network_access(tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(socket, name, forbidden(name))
     config = hostile_project(tmp_path / "project")
     out = tmp_path / "out"
-    result = cli(capsys, "run", "--config", config, "--out", out, "--as-of", "2026-10-31",
-                 "--workspace", tmp_path / "ws")
+    result = cli(
+        capsys,
+        "run",
+        "--config",
+        config,
+        "--out",
+        out,
+        "--as-of",
+        "2026-10-31",
+        "--workspace",
+        tmp_path / "ws",
+    )
     assert result.code in (EXIT_OK, EXIT_DATA), result.err
     assert calls == []
     assert (out / "segments.xlsx").exists() and (out / "call_tasks.csv").exists()

@@ -63,8 +63,12 @@ def execute(
         data_quality = workspace.scan("data_quality").collect()
         rejects = _read_rejects(workspace.path / "rejects.csv")
 
-    frames = {"segments": segments, "tasks": tasks, "data_quality": data_quality,
-              "rejects": rejects}
+    frames = {
+        "segments": segments,
+        "tasks": tasks,
+        "data_quality": data_quality,
+        "rejects": rejects,
+    }
     if output == "-":
         data = csv_bytes(stdout_frame(what, **frames), cfg.export.csv)
         stream = getattr(sys.stdout, "buffer", None)
@@ -79,8 +83,10 @@ def execute(
     from segtool.pipeline import check_out_outside_inputs, removed_notice
 
     check_out_outside_inputs(cfg, out)
-    with FolderLock(out), open_history(cfg, history, enabled=use_history, out=out,
-                                       previous=None) as hist:
+    with (
+        FolderLock(out),
+        open_history(cfg, history, enabled=use_history, out=out, previous=None) as hist,
+    ):
         if manifest.get("as_of"):  # the history rules need the tasks' as_of
             from segtool.playbook import load_playbook
             from segtool.steps.capacity import plan_work
@@ -88,10 +94,14 @@ def execute(
             playbook = load_playbook(cfg)
             as_of = dt.date.fromisoformat(manifest["as_of"])
             frames["tasks"] = hist.apply(tasks, segments, playbook, as_of)
-            plan = plan_work(frames["tasks"], cfg, as_of,
-                             tactic_priority={t.id: t.priority for t in playbook.tactics},
-                             previous_owners=hist.customer_owners(as_of),
-                             reconsider=hist.deferred_before(as_of))
+            plan = plan_work(
+                frames["tasks"],
+                cfg,
+                as_of,
+                tactic_priority={t.id: t.priority for t in playbook.tactics},
+                previous_owners=hist.customer_owners(as_of),
+                reconsider=hist.deferred_before(as_of),
+            )
             frames["tasks"], deferred = plan.issued, plan.deferred
             hist.record_plan(plan.issued, plan.deferred)
             manifest["capacity"] = plan.summary()
@@ -100,8 +110,9 @@ def execute(
         else:
             deferred = None
         with OutputSet(out) as outset:
-            warnings = write_outputs(outset, **frames, summary=manifest, cfg=cfg,
-                                     formats=formats, deferred=deferred)
+            warnings = write_outputs(
+                outset, **frames, summary=manifest, cfg=cfg, formats=formats, deferred=deferred
+            )
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
             manifest["csv"] = describe_csv(cfg.export.csv)

@@ -41,8 +41,9 @@ def report_ingest(result, cfg, rejects_path: Path) -> int:
     return EXIT_OK
 
 
-def execute(config_path: Path | None, workspace_override: Path | None, *,
-            as_json: bool = False) -> int:
+def execute(
+    config_path: Path | None, workspace_override: Path | None, *, as_json: bool = False
+) -> int:
     from segtool.steps.ingest import ingest, rejects_csv_bytes
 
     cfg = load(config_path)

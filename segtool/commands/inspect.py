@@ -57,8 +57,10 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
         elif raw.file_type == "HTML":
             out.append(f"  type:        HTML table, encoding {raw.encoding}")
         else:
-            out.append(f"  type:        CSV, encoding {raw.encoding}, delimiter "
-                       f"{DELIMITER_NAMES.get(raw.delimiter or '', repr(raw.delimiter))}")
+            out.append(
+                f"  type:        CSV, encoding {raw.encoding}, delimiter "
+                f"{DELIMITER_NAMES.get(raw.delimiter or '', repr(raw.delimiter))}"
+            )
         out.append(f"  header row:  {raw.header_row}")
         out.append(f"  read as:     {kind}")
         try:
@@ -69,28 +71,41 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
         fmt = detect_formats(raw, mapping, cfg)
         head = type(raw)(**{**raw.__dict__, "frame": raw.frame.head(rows), "temp_files": []})
         accepted, rejects, _ = _run_plan(head, fmt, cfg, kind)  # settles dates and currency
-        out.append(f"  numbers:     decimal {fmt.decimal}; a point-thousands value in a "
-                   "comma file (1.250) is rejected as ambiguous_amount"
-                   if fmt.decimal == "comma" else f"  numbers:     decimal {fmt.decimal}")
+        out.append(
+            f"  numbers:     decimal {fmt.decimal}; a point-thousands value in a "
+            "comma file (1.250) is rejected as ambiguous_amount"
+            if fmt.decimal == "comma"
+            else f"  numbers:     decimal {fmt.decimal}"
+        )
         if kind == "orders":
-            out.append(f"  dates:       {fmt.date_order} (the whole file's dates decide; "
-                       "contradicting ones are rejected as ambiguous_date)")
+            out.append(
+                f"  dates:       {fmt.date_order} (the whole file's dates decide; "
+                "contradicting ones are rejected as ambiguous_date)"
+            )
             if fmt.rates:
                 rates = ", ".join(f"{k} × {v:g}" for k, v in fmt.rates.items())
                 out.append(f"  currency:    converted by inputs.formats.currency: {rates}")
             else:
-                out.append(f"  currency:    {fmt.currency or 'not marked'}; amounts marked "
-                           "in another currency are rejected as other_currency")
+                out.append(
+                    f"  currency:    {fmt.currency or 'not marked'}; amounts marked "
+                    "in another currency are rejected as other_currency"
+                )
             if fmt.grouped:
-                out.append("  layout:      a grouped report: each customer line is carried "
-                           "to the order lines under it (the line itself: group_header)")
-        ids = ("company names (no id column): case, quotes and legal form folded"
-               if fmt.names_as_ids else
-               "ИНН: spelling folded, 9/11 digits get their leading zero back"
-               if fmt.inn else "spelling and Cyrillic/Latin look-alikes folded")
+                out.append(
+                    "  layout:      a grouped report: each customer line is carried "
+                    "to the order lines under it (the line itself: group_header)"
+                )
+        ids = (
+            "company names (no id column): case, quotes and legal form folded"
+            if fmt.names_as_ids
+            else "ИНН: spelling folded, 9/11 digits get their leading zero back"
+            if fmt.inn
+            else "spelling and Cyrillic/Latin look-alikes folded"
+        )
         out.append(f"  ids:         {ids}; 7,70E+09 is rejected as bad_id")
-        out.append("  totals:      Итого / Всего / Total / Subtotal lines are rejected as "
-                   "totals_row")
+        out.append(
+            "  totals:      Итого / Всего / Total / Subtotal lines are rejected as totals_row"
+        )
         out.append("  columns:")
         width = max(len(k) for k in mapping)
         for key, header in mapping.items():
@@ -107,8 +122,10 @@ def inspect_file(path: Path, cfg: Config, rows: int, sheet: str | None) -> list[
         with pl.Config(tbl_rows=rows, tbl_cols=12, fmt_str_lengths=30, tbl_width_chars=160):
             out.extend("    " + line for line in str(shown).splitlines())
         for r in rejects.iter_rows(named=True):
-            out.append(f"    row {r['row']}: would be rejected ({r['reason']}): "
-                       f"column «{r['column']}» = {r['value']!r}")
+            out.append(
+                f"    row {r['row']}: would be rejected ({r['reason']}): "
+                f"column «{r['column']}» = {r['value']!r}"
+            )
     finally:
         raw.cleanup()
     return out
@@ -119,14 +136,16 @@ def _periods_line(mapping: dict[str, str], cfg: Config) -> str:
     if not cfg.periods.categories:
         return "periods:     default periods only (no periods.categories in the config)"
     if "category" in mapping:
-        return (f"periods:     periods.categories match the category column "
-                f"«{mapping['category']}»")
-    return ("periods:     no category column: periods.categories do not apply, every line "
-            "uses periods.default (map a column to 'category' in inputs.columns.orders)")
+        return f"periods:     periods.categories match the category column «{mapping['category']}»"
+    return (
+        "periods:     no category column: periods.categories do not apply, every line "
+        "uses periods.default (map a column to 'category' in inputs.columns.orders)"
+    )
 
 
-def execute(files: list[Path], *, rows: int = 5, sheet: str | None = None,
-            config_path: Path | None = None) -> int:
+def execute(
+    files: list[Path], *, rows: int = 5, sheet: str | None = None, config_path: Path | None = None
+) -> int:
     cfg = _config(config_path)
     for i, path in enumerate(files):
         if i:

@@ -36,8 +36,9 @@ def summary_lines(manifest: dict, out: Path) -> list[str]:
     """The short human summary printed to stderr."""
     lines = [f"as of {manifest['as_of']}"]
     for item in manifest.get("inputs", []):  # the same line `segtool ingest` prints
-        lines.append(InputStats(**{k: item[k] for k in InputStats.__dataclass_fields__
-                                   if k in item}).line())
+        lines.append(
+            InputStats(**{k: item[k] for k in InputStats.__dataclass_fields__ if k in item}).line()
+        )
     segments = manifest.get("customers_per_segment", {})
     lines.append(f"customers: {sum(segments.values())} ({_counts(segments)})")
     channels = manifest.get("tasks_per_channel", {})
@@ -108,8 +109,14 @@ def execute(
     cfg = load(config_path)
     formats = parse_formats(fmt, cfg.export.formats)
     result = run_pipeline(
-        cfg, out=out, as_of=parse_as_of(as_of), previous=previous, formats=formats,
-        workspace=workspace, history=history, use_history=use_history,
+        cfg,
+        out=out,
+        as_of=parse_as_of(as_of),
+        previous=previous,
+        formats=formats,
+        workspace=workspace,
+        history=history,
+        use_history=use_history,
     )
     for message in result.warnings:
         console.warn(message)

@@ -10,16 +10,19 @@ from segtool.commands import load, parse_as_of, workspace_for
 from segtool.errors import EXIT_OK
 
 
-def execute(config_path: Path | None, workspace_override: Path | None,
-            as_of_text: str | None) -> int:
+def execute(
+    config_path: Path | None, workspace_override: Path | None, as_of_text: str | None
+) -> int:
     from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
 
     cfg = load(config_path)
     workspace = workspace_for(cfg, workspace_override)
     requested = parse_as_of(as_of_text)
-    source = "latest order date" if requested is None else (
-        "today" if (as_of_text or "").strip().lower() == "today" else "--as-of"
+    source = (
+        "latest order date"
+        if requested is None
+        else ("today" if (as_of_text or "").strip().lower() == "today" else "--as-of")
     )
     with workspace.lock():
         manifest = workspace.manifest()
@@ -27,9 +30,16 @@ def execute(config_path: Path | None, workspace_override: Path | None,
         contacts = workspace.scan("contacts") if workspace.has("contacts") else None
         start = time.perf_counter()
         with console.step("scoring customers"):
-            as_of = resolve_as_of(orders, requested, source=", ".join(
-                Path(i["path"]).name for i in manifest.get("inputs", [])
-                if i.get("kind") == "orders") or "the orders file")
+            as_of = resolve_as_of(
+                orders,
+                requested,
+                source=", ".join(
+                    Path(i["path"]).name
+                    for i in manifest.get("inputs", [])
+                    if i.get("kind") == "orders"
+                )
+                or "the orders file",
+            )
             ignored = count_after(orders, as_of)
             warnings = check_as_of(orders, as_of, given=requested is not None, ignored=ignored)
             scores = score(orders, contacts, cfg, as_of).collect(engine="streaming")

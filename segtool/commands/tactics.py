@@ -29,8 +29,11 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
         # None = no contacts export: tasks go to the account, not to data quality
-        contacts = (workspace.scan("contacts")
-                    if has_contacts_input(cfg) and workspace.has("contacts") else None)
+        contacts = (
+            workspace.scan("contacts")
+            if has_contacts_input(cfg) and workspace.has("contacts")
+            else None
+        )
         start = time.perf_counter()
         with console.step(f"assigning tactics ({len(playbook.tactics)} in the playbook)"):
             result = assign_tactics_with_stats(segments, contacts, playbook, cfg, as_of)
@@ -40,9 +43,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
             "playbook": playbook.source,
             **{k: v for k, v in stats.as_dict().items() if k != "tasks_per_channel"},
         }
-        manifest.setdefault("timings", {})["assign-tactics"] = round(
-            time.perf_counter() - start, 3
-        )
+        manifest.setdefault("timings", {})["assign-tactics"] = round(time.perf_counter() - start, 3)
         workspace.save({"tasks": result.tasks, "data_quality": result.data_quality}, manifest)
 
     console.info(stats.identity_line())

@@ -93,8 +93,9 @@ class NoHistory:
         return pl.DataFrame(schema={"customer_id": pl.String, "owner": pl.String})
 
     def deferred_before(self, as_of: dt.date) -> pl.DataFrame:
-        return pl.DataFrame(schema={"customer_id": pl.String, "tactic": pl.String,
-                                    "step": pl.Int32})
+        return pl.DataFrame(
+            schema={"customer_id": pl.String, "tactic": pl.String, "step": pl.Int32}
+        )
 
     def record_plan(self, issued: pl.DataFrame, deferred: pl.DataFrame) -> None:
         return None
@@ -347,6 +348,7 @@ class HistorySession:
         from segtool.steps.effectiveness import read_done
 
         return read_done(self.store, as_of, self.changes)
+
     # -- owners and capacity (segtool.steps.capacity) --------------------------------------
     def customer_owners(self, as_of: dt.date) -> pl.DataFrame:
         """customer_id, owner in the latest run at or before ``as_of`` (sticky owners)."""
@@ -519,8 +521,15 @@ class HistorySession:
                     [
                         (run_id, *row)
                         for row in self.deferred.select(
-                            "task_id", "customer_id", "tactic", "step", "channel", "owner",
-                            "rank", pl.col("due_date").cast(pl.String), "expected_value",
+                            "task_id",
+                            "customer_id",
+                            "tactic",
+                            "step",
+                            "channel",
+                            "owner",
+                            "rank",
+                            pl.col("due_date").cast(pl.String),
+                            "expected_value",
                             "deferred_reason",
                         ).iter_rows()
                     ],

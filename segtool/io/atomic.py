@@ -67,8 +67,15 @@ STAGES = ("staged", "carried", "swapped", "done")
 
 # files a segtool output folder may hold: never carried from an earlier run to a new one
 OUTPUT_STEMS = (
-    "segments", "call_tasks", "mail_tasks", "data_quality", "migration", "deferred",
-    "effectiveness", "effectiveness_breakdown", "holdout",
+    "segments",
+    "call_tasks",
+    "mail_tasks",
+    "data_quality",
+    "migration",
+    "deferred",
+    "effectiveness",
+    "effectiveness_breakdown",
+    "holdout",
 )
 OUTPUT_NAMES = frozenset(
     [f"{stem}.{ext}" for stem in OUTPUT_STEMS for ext in ("xlsx", "csv")]

@@ -69,16 +69,26 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
 def _write_options(options: CsvOptions) -> dict[str, Any]:
     """polars ``write_csv`` arguments for the configured dialect."""
     time = "%d.%m.%Y %H:%M:%S" if options.dialect == "excel-ru" else "%Y-%m-%dT%H:%M:%S"
-    return {"separator": options.delimiter, "date_format": options.date_format,
-            "datetime_format": time, "decimal_comma": options.decimal_comma,
-            "quote_style": "necessary", "line_terminator": "\n"}
+    return {
+        "separator": options.delimiter,
+        "date_format": options.date_format,
+        "datetime_format": time,
+        "decimal_comma": options.decimal_comma,
+        "quote_style": "necessary",
+        "line_terminator": "\n",
+    }
 
 
 def describe(options: CsvOptions) -> dict[str, Any]:
     """How the CSV files are written, for the manifest (``csv`` key)."""
-    return {"dialect": options.dialect, "delimiter": options.delimiter, "bom": options.bom,
-            "encoding": options.encoding, "decimal": "," if options.decimal_comma else ".",
-            "date_format": "dd.mm.yyyy" if options.dialect == "excel-ru" else "yyyy-mm-dd"}
+    return {
+        "dialect": options.dialect,
+        "delimiter": options.delimiter,
+        "bom": options.bom,
+        "encoding": options.encoding,
+        "decimal": "," if options.decimal_comma else ".",
+        "date_format": "dd.mm.yyyy" if options.dialect == "excel-ru" else "yyyy-mm-dd",
+    }
 
 
 def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
@@ -111,5 +121,6 @@ def write_csv(frame: pl.DataFrame, path: Path, options: CsvOptions) -> None:
             buffer = io.BytesIO()
             # escaped a chunk at a time too: no escaped copy of the whole frame
             csv_ready(frame.slice(start, CHUNK_ROWS)).write_csv(
-                buffer, include_header=start == 0, **_write_options(options))
+                buffer, include_header=start == 0, **_write_options(options)
+            )
             handle.write(buffer.getbuffer())

@@ -18,8 +18,29 @@ FrameT = TypeVar("FrameT", pl.LazyFrame, pl.DataFrame)
 _NUMBER_SHAPE = r"^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$"
 
 
-_CURRENCY_TOKENS = ["руб.", "руб", "р.", "rub", "rur", "usd", "eur", "gbp", "₽", "$", "€", "£",
-                    "¥", " ", "\u00a0", "\u202f", "\u2009", "'", "’", "`", "\t"]
+_CURRENCY_TOKENS = [
+    "руб.",
+    "руб",
+    "р.",
+    "rub",
+    "rur",
+    "usd",
+    "eur",
+    "gbp",
+    "₽",
+    "$",
+    "€",
+    "£",
+    "¥",
+    " ",
+    "\u00a0",
+    "\u202f",
+    "\u2009",
+    "'",
+    "’",
+    "`",
+    "\t",
+]
 
 
 CURRENCIES = {  # code -> lower-case marks that name it in a cell (ISO code, sign, word)
@@ -39,9 +60,15 @@ def currency_of(text: pl.Expr) -> pl.Expr:
     return out
 
 
-def parse_number(frame: FrameT, src: str, dst: str,
-                 decimal: str = "comma", *, ambiguous: str | None = None,
-                 currency: str | None = None) -> FrameT:
+def parse_number(
+    frame: FrameT,
+    src: str,
+    dst: str,
+    decimal: str = "comma",
+    *,
+    ambiguous: str | None = None,
+    currency: str | None = None,
+) -> FrameT:
     """Add column ``dst`` (Float64) parsed from text column ``src``.
 
     Accepts decimal comma or point, thousands separators (space, no-break space,
@@ -69,11 +96,11 @@ def parse_number(frame: FrameT, src: str, dst: str,
     lowered = pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
     if currency is not None:
         frame = frame.with_columns(lowered.alias(t)).with_columns(
-            currency_of(pl.col(t)).alias(currency))
+            currency_of(pl.col(t)).alias(currency)
+        )
         lowered = pl.col(t)
     frame = frame.with_columns(
-        lowered
-        .str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
+        lowered.str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
         .str.replace_many(["\u2212", "\u2013"], ["-", "-"])
         .alias(t)
     )
@@ -109,7 +136,9 @@ def parse_number(frame: FrameT, src: str, dst: str,
         .alias(t)
     )
     value = (
-        pl.when(pl.col(t).str.contains(_NUMBER_SHAPE)).then(pl.col(t)).otherwise(None)
+        pl.when(pl.col(t).str.contains(_NUMBER_SHAPE))
+        .then(pl.col(t))
+        .otherwise(None)
         .cast(pl.Float64, strict=False)
     )
     signed = pl.when(pl.col(neg)).then(-value).otherwise(value)
@@ -124,8 +153,9 @@ DATE_SEPARATORS = {".": 0, "/": 1, "-": 2}
 DMY_ONLY, MDY_ONLY, EITHER = 1, 2, 3  # what a day/month date allows: see date_evidence
 
 
-def parse_date(frame: FrameT, src: str, dst: str, order: str = "dmy",
-               *, evidence: str | None = None) -> FrameT:
+def parse_date(
+    frame: FrameT, src: str, dst: str, order: str = "dmy", *, evidence: str | None = None
+) -> FrameT:
     """Add column ``dst`` (Date) parsed from text column ``src``.
 
     Accepts ``dd.mm.yyyy``, ``dd/mm/yyyy``, ``dd-mm-yyyy`` (month first with order
@@ -159,33 +189,46 @@ def parse_date(frame: FrameT, src: str, dst: str, order: str = "dmy",
         if evidence is not None:
             frame = frame.with_columns(
                 pl.when(dotted.is_not_null())
-                .then(pl.when(dotted.dt.day() > 12).then(pl.lit(DMY_ONLY, pl.UInt8))
-                      .otherwise(pl.lit(EITHER, pl.UInt8)))
-                .alias(evidence))
+                .then(
+                    pl.when(dotted.dt.day() > 12)
+                    .then(pl.lit(DMY_ONLY, pl.UInt8))
+                    .otherwise(pl.lit(EITHER, pl.UInt8))
+                )
+                .alias(evidence)
+            )
         exact = pl.coalesce(dotted, exact)
     elif evidence is not None:
         frame = frame.with_columns(pl.lit(None, dtype=pl.UInt8).alias(evidence))
     frame = frame.with_columns(exact.alias(fast))
-    frame = frame.with_columns(pl.when(pl.col(fast).dt.year() >= 1000).then(pl.col(fast))
-                               .alias(fast))
+    frame = frame.with_columns(
+        pl.when(pl.col(fast).dt.year() >= 1000).then(pl.col(fast)).alias(fast)
+    )
     frame = frame.with_columns(
         pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.strip_chars().alias(t)
     )
     frame = frame.with_columns(
-        pl.col(t).str.extract_groups(r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
+        pl.col(t)
+        .str.extract_groups(r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
         .alias(p)
     )
     a, sep, b, c = (pl.col(p).struct.field(k) for k in ("1", "2", "3", "4"))
     a_is_year = a.str.len_chars() == 4
     if evidence is not None:
         ai, bi = a.cast(pl.Int32, strict=False), b.cast(pl.Int32, strict=False)
-        kind = (pl.when(a_is_year).then(None)
-                .when((ai > 12) & (bi <= 12)).then(pl.lit(DMY_ONLY, pl.UInt8))
-                .when((bi > 12) & (ai <= 12)).then(pl.lit(MDY_ONLY, pl.UInt8))
-                .when((ai <= 12) & (bi <= 12)).then(pl.lit(EITHER, pl.UInt8)))
+        kind = (
+            pl.when(a_is_year)
+            .then(None)
+            .when((ai > 12) & (bi <= 12))
+            .then(pl.lit(DMY_ONLY, pl.UInt8))
+            .when((bi > 12) & (ai <= 12))
+            .then(pl.lit(MDY_ONLY, pl.UInt8))
+            .when((ai <= 12) & (bi <= 12))
+            .then(pl.lit(EITHER, pl.UInt8))
+        )
         sep_code = sep.replace_strict(DATE_SEPARATORS, default=None, return_dtype=pl.UInt8)
         frame = frame.with_columns(
-            pl.coalesce(pl.col(evidence), sep_code * 4 + kind).alias(evidence))
+            pl.coalesce(pl.col(evidence), sep_code * 4 + kind).alias(evidence)
+        )
     if order == "ymd":
         y, m, d = a, b, c
     elif order == "mdy":
@@ -204,19 +247,26 @@ def parse_date(frame: FrameT, src: str, dst: str, order: str = "dmy",
     )
     yy, yl = pl.col(f"{p}y"), pl.col(f"{p}yl")
     year = (
-        pl.when(yl == 2).then(yy + pl.when(yy < 70).then(2000).otherwise(1900))
-        .when(yl == 4).then(yy)
+        pl.when(yl == 2)
+        .then(yy + pl.when(yy < 70).then(2000).otherwise(1900))
+        .when(yl == 4)
+        .then(yy)
         .otherwise(None)
     )
     frame = frame.with_columns(year.alias(f"{p}y"))
-    iso_text = pl.format("{}-{}-{}", pl.col(f"{p}y").cast(pl.String).str.zfill(4),
-                    pl.col(f"{p}m").cast(pl.String).str.zfill(2),
-                    pl.col(f"{p}d").cast(pl.String).str.zfill(2))
+    iso_text = pl.format(
+        "{}-{}-{}",
+        pl.col(f"{p}y").cast(pl.String).str.zfill(4),
+        pl.col(f"{p}m").cast(pl.String).str.zfill(2),
+        pl.col(f"{p}d").cast(pl.String).str.zfill(2),
+    )
     text = pl.col(t)
     is_compact = text.str.contains(r"^\d{8}$")
     compact = pl.when(is_compact).then(text).otherwise(None).str.to_date("%Y%m%d", strict=False)
     serial = (
-        pl.when(text.str.contains(r"^\d{1,7}(\.\d+)?$") & ~is_compact).then(text).otherwise(None)
+        pl.when(text.str.contains(r"^\d{1,7}(\.\d+)?$") & ~is_compact)
+        .then(text)
+        .otherwise(None)
         .cast(pl.Float64, strict=False)
     )
     from_serial = (
@@ -225,8 +275,9 @@ def parse_date(frame: FrameT, src: str, dst: str, order: str = "dmy",
         .otherwise(None)
     )
     frame = frame.with_columns(
-        pl.coalesce(pl.col(fast), iso_text.str.to_date("%Y-%m-%d", strict=False), compact,
-                    from_serial).alias(dst)
+        pl.coalesce(
+            pl.col(fast), iso_text.str.to_date("%Y-%m-%d", strict=False), compact, from_serial
+        ).alias(dst)
     )
     return frame.drop(t, p, fast, f"{p}y", f"{p}yl", f"{p}m", f"{p}d")
 
@@ -323,31 +374,56 @@ def normalize_id(text: pl.Expr, *, inn: bool) -> tuple[pl.Expr, pl.Expr]:
         .str.strip_chars()
         .str.replace(r"^(\d+)\.0+$", "$1")
     )
-    folded = pl.when(spelled.str.contains(_CODE_SHAPE) & spelled.str.contains(r"\d")).then(
-        spelled.str.replace_many(list(LOOKALIKE_CYRILLIC), list(LOOKALIKE_LATIN))
-    ).otherwise(spelled)
+    folded = (
+        pl.when(spelled.str.contains(_CODE_SHAPE) & spelled.str.contains(r"\d"))
+        .then(spelled.str.replace_many(list(LOOKALIKE_CYRILLIC), list(LOOKALIKE_LATIN)))
+        .otherwise(spelled)
+    )
     value = pl.when(clean).then(text).otherwise(folded)
-    fix = (pl.when(~clean & (spelled != text)).then(pl.lit(ID_SPELLING, pl.UInt8))
-           .otherwise(pl.lit(0, pl.UInt8))
-           + pl.when(~clean & (folded != spelled)).then(pl.lit(ID_SCRIPT, pl.UInt8))
-           .otherwise(pl.lit(0, pl.UInt8)))
+    fix = pl.when(~clean & (spelled != text)).then(pl.lit(ID_SPELLING, pl.UInt8)).otherwise(
+        pl.lit(0, pl.UInt8)
+    ) + pl.when(~clean & (folded != spelled)).then(pl.lit(ID_SCRIPT, pl.UInt8)).otherwise(
+        pl.lit(0, pl.UInt8)
+    )
     if inn:
         short = value.str.contains(r"^(\d{9}|\d{11})$")
         value = pl.when(short).then(pl.lit("0") + value).otherwise(value)
-        fix = fix + pl.when(short).then(pl.lit(ID_PADDED, pl.UInt8)).otherwise(
-            pl.lit(0, pl.UInt8))
+        fix = fix + pl.when(short).then(pl.lit(ID_PADDED, pl.UInt8)).otherwise(pl.lit(0, pl.UInt8))
     return value, pl.when(text.is_not_null()).then(fix)
 
 
-_LEGAL_FORMS = ["ооо", "оао", "зао", "пао", "ао", "ип", "нко", "ано", "фгуп", "гуп", "муп",
-                "мку", "мбу", "тоо", "чп", "llc", "ltd", "inc", "gmbh", "corp", "plc", "co"]
+_LEGAL_FORMS = [
+    "ооо",
+    "оао",
+    "зао",
+    "пао",
+    "ао",
+    "ип",
+    "нко",
+    "ано",
+    "фгуп",
+    "гуп",
+    "муп",
+    "мку",
+    "мбу",
+    "тоо",
+    "чп",
+    "llc",
+    "ltd",
+    "inc",
+    "gmbh",
+    "corp",
+    "plc",
+    "co",
+]
 
 
 def name_key(name: pl.Expr) -> pl.Expr:
     """A company name folded for matching: case, ё, quotes and the legal form's place do
     not matter (``ООО "Ромашка"`` = ``Ромашка ООО`` = ``ооо «ромашка»``)."""
     words = (
-        name.str.to_lowercase().str.replace_all("ё", "е", literal=True)
+        name.str.to_lowercase()
+        .str.replace_all("ё", "е", literal=True)
         .str.replace_all(r"[«»\"'“”„`’.,()]", " ")
         .str.replace_all(r"(^|\s)(" + "|".join(_LEGAL_FORMS) + r")(\s|$)", " ")
         .str.replace_all(r"(^|\s)(" + "|".join(_LEGAL_FORMS) + r")(\s|$)", " ")
@@ -356,8 +432,7 @@ def name_key(name: pl.Expr) -> pl.Expr:
 
 
 _TOTALS_WORDS = r"(итого|всего|итог|total|grand\s+total|sub-?\s?total|totals)"
-TOTALS_ROW = (r"(?i)^\s*" + _TOTALS_WORDS
-              + r"(\s*[:.]|\s+(по|за|for|by|of)(\s.*)?)?\s*:?\s*$")
+TOTALS_ROW = r"(?i)^\s*" + _TOTALS_WORDS + r"(\s*[:.]|\s+(по|за|for|by|of)(\s.*)?)?\s*:?\s*$"
 
 
 def is_totals_marker(text: pl.Expr) -> pl.Expr:

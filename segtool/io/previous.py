@@ -321,18 +321,20 @@ def read_task_rows(path: Path, warnings: list[str] | None = None) -> pl.DataFram
     bodies = []
     for order, (name, sheet, index, columns) in enumerate(read):
         if "status" not in columns:
-            notes.append(
-                f"{path}: sheet «{name}» has no status column; every task counts as open"
+            notes.append(f"{path}: sheet «{name}» has no status column; every task counts as open")
+        body = (
+            sheet.with_row_index("_index")
+            .slice(index + 1)
+            .select(
+                *(
+                    unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
+                    if key in columns
+                    else pl.lit(None, dtype=pl.String).alias(key)
+                    for key in _TASK_HEADERS
+                ),
+                (pl.col("_index").cast(pl.Int64) + 1).alias("source_row"),
+                pl.lit(order).alias("_sheet"),
             )
-        body = sheet.with_row_index("_index").slice(index + 1).select(
-            *(
-                unescape(pl.col(columns[key]).cast(pl.String).str.strip_chars()).alias(key)
-                if key in columns
-                else pl.lit(None, dtype=pl.String).alias(key)
-                for key in _TASK_HEADERS
-            ),
-            (pl.col("_index").cast(pl.Int64) + 1).alias("source_row"),
-            pl.lit(order).alias("_sheet"),
         )
         bodies.append(body)
     rows = pl.concat(bodies).filter(pl.col("task_id").is_not_null() & (pl.col("task_id") != ""))

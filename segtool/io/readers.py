@@ -43,7 +43,7 @@ def _cp1251_fallback(exc: UnicodeError) -> tuple[str, int]:
     """Decode the bytes UTF-8 rejected as cp1251 (files glued from two exports)."""
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
-    return exc.object[exc.start:exc.end].decode("cp1251", errors="replace"), exc.end
+    return exc.object[exc.start : exc.end].decode("cp1251", errors="replace"), exc.end
 
 
 codecs.register_error("segtool-cp1251", _cp1251_fallback)
@@ -91,8 +91,15 @@ def unique_headers(cells: Sequence[str | None]) -> list[str]:
     return out
 
 
-def read_table(path: Path, kind: str, *, encoding: str = "auto", delimiter: str = "auto",
-               sheet: str | int | None = None, forgiving: bool = False) -> RawTable:
+def read_table(
+    path: Path,
+    kind: str,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    sheet: str | int | None = None,
+    forgiving: bool = False,
+) -> RawTable:
     """Open ``path`` (CSV, XLSX, XLS, ODS or HTML, by content) as a :class:`RawTable`."""
     path = Path(path)
     file_type = sniff.file_kind(path)
@@ -131,8 +138,17 @@ def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable
         .with_row_index(ROW, offset=first_data_row)
         .with_columns(pl.col(ROW).cast(pl.Int64))
     )
-    return RawTable(path, path.name, kind, frame, headers, dialect.encoding, dialect.delimiter,
-                    header_row=dialect.header_row + 1, temp_files=temp)
+    return RawTable(
+        path,
+        path.name,
+        kind,
+        frame,
+        headers,
+        dialect.encoding,
+        dialect.delimiter,
+        header_row=dialect.header_row + 1,
+        temp_files=temp,
+    )
 
 
 _OPEN_FDS = Path("/proc/self/fd")
@@ -190,22 +206,40 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
         for record in reader:
             records.append(record)
     except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: cannot parse CSV: {exc}",
-                         code="E-INPUT-FORMAT") from None
+        raise InputError(
+            f"{path}:{reader.line_num}: cannot parse CSV: {exc}", code="E-INPUT-FORMAT"
+        ) from None
     except MemoryError:
-        raise InputError(f"{path}: too large for the forgiving reader",
-                         code="E-INPUT-READ") from None
-    return _records_table(path, kind, records, dialect.header_row, encoding=dialect.encoding,
-                          delimiter=dialect.delimiter, name=path.name, file_type="CSV")
+        raise InputError(
+            f"{path}: too large for the forgiving reader", code="E-INPUT-READ"
+        ) from None
+    return _records_table(
+        path,
+        kind,
+        records,
+        dialect.header_row,
+        encoding=dialect.encoding,
+        delimiter=dialect.delimiter,
+        name=path.name,
+        file_type="CSV",
+    )
 
 
-def _records_table(path: Path, kind: str, records: list[list[str]], header_index: int, *,
-                   encoding: str | None, name: str, file_type: str,
-                   delimiter: str | None = None) -> RawTable:
+def _records_table(
+    path: Path,
+    kind: str,
+    records: list[list[str]],
+    header_index: int,
+    *,
+    encoding: str | None,
+    name: str,
+    file_type: str,
+    delimiter: str | None = None,
+) -> RawTable:
     """A table from parsed records: rows with more cells than the header are marked."""
     headers = unique_headers(records[header_index] if len(records) > header_index else [])
     width = len(headers)
-    body = records[header_index + 1:]
+    body = records[header_index + 1 :]
     columns: dict[str, list[str | None]] = {h: [] for h in headers}
     ragged: list[bool] = []
     extra: list[str | None] = []
@@ -220,20 +254,35 @@ def _records_table(path: Path, kind: str, records: list[list[str]], header_index
         ragged.append(over)
         extra.append(joiner.join(cells[width:]) if over else None)
     first_data_row = header_index + 2
-    frame = pl.DataFrame(
-        {**{h: pl.Series(h, v, dtype=pl.String) for h, v in columns.items()},
-         RAGGED: pl.Series(RAGGED, ragged, dtype=pl.Boolean),
-         EXTRA: pl.Series(EXTRA, extra, dtype=pl.String)}
-    ).with_row_index(ROW, offset=first_data_row).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(path, name, kind, frame.lazy(), headers, encoding, delimiter,
-                    header_row=header_index + 1, forgiving=True, file_type=file_type)
+    frame = (
+        pl.DataFrame(
+            {
+                **{h: pl.Series(h, v, dtype=pl.String) for h, v in columns.items()},
+                RAGGED: pl.Series(RAGGED, ragged, dtype=pl.Boolean),
+                EXTRA: pl.Series(EXTRA, extra, dtype=pl.String),
+            }
+        )
+        .with_row_index(ROW, offset=first_data_row)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
+    return RawTable(
+        path,
+        name,
+        kind,
+        frame.lazy(),
+        headers,
+        encoding,
+        delimiter,
+        header_row=header_index + 1,
+        forgiving=True,
+        file_type=file_type,
+    )
 
 
 WORKBOOK_NAMES = {"xlsx": "XLSX", "ods": "ODS", "ole": "XLS"}
 
 
-def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
-               file_type: str = "xlsx") -> RawTable:
+def _read_xlsx(path: Path, kind: str, sheet: str | int | None, file_type: str = "xlsx") -> RawTable:
     """A workbook (.xlsx, .ods or legacy .xls) through fastexcel/calamine.
 
     Without ``sheet`` the data sheet is the first whose header is recognised (a title page
@@ -249,10 +298,12 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
         if file_type == "ole":
             raise InputError(
                 f"{path}: a password-protected workbook or a damaged old .xls file; remove "
-                "the password or save it as .xlsx or CSV", code="E-INPUT-XLSX",
+                "the password or save it as .xlsx or CSV",
+                code="E-INPUT-XLSX",
             ) from None
-        raise InputError(f"{path}: cannot open the workbook: {_short(exc)}",
-                         code="E-INPUT-XLSX") from None
+        raise InputError(
+            f"{path}: cannot open the workbook: {_short(exc)}", code="E-INPUT-XLSX"
+        ) from None
     names = reader.sheet_names
     if not names:
         raise InputError(f"{path}: the workbook has no sheets", code="E-INPUT-EMPTY")
@@ -261,24 +312,31 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
     elif isinstance(sheet, int) or (sheet.isdigit() and sheet not in names):
         sheet_id = int(sheet)
         if not 0 <= sheet_id < len(names):
-            raise InputError(f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",
-                             code="E-INPUT-SHEET")
+            raise InputError(
+                f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",
+                code="E-INPUT-SHEET",
+            )
     else:
         if sheet not in names:
-            raise InputError(f"{path}: no sheet named {sheet!r}; sheets: {', '.join(names)}",
-                             code="E-INPUT-SHEET")
+            raise InputError(
+                f"{path}: no sheet named {sheet!r}; sheets: {', '.join(names)}",
+                code="E-INPUT-SHEET",
+            )
         sheet_id = sheet
     try:
         table = reader.load_sheet(sheet_id, header_row=None, dtypes="string").to_polars()
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}",
-                         code="E-INPUT-XLSX") from None
+        raise InputError(
+            f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}", code="E-INPUT-XLSX"
+        ) from None
     sheet_name = names[sheet_id] if isinstance(sheet_id, int) else sheet_id
     if table.height == 0:
         raise InputError(f"{path}: sheet {sheet_name!r} is empty", code="E-INPUT-EMPTY")
     offset = _first_row_offset(path, sheet_name) if file_type == "xlsx" else 0
-    head_rows = [[("" if v is None else str(v)) for v in row]
-                 for row in table.head(sniff.HEADER_SEARCH_ROWS).iter_rows()]
+    head_rows = [
+        [("" if v is None else str(v)) for v in row]
+        for row in table.head(sniff.HEADER_SEARCH_ROWS).iter_rows()
+    ]
     header_index = sniff.find_header_row(head_rows, kind)
     headers = unique_headers(head_rows[header_index])
     body = table.slice(header_index + 1)
@@ -288,9 +346,16 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None,
         .with_columns(pl.col(ROW).cast(pl.Int64))
         .with_columns(pl.col(h).str.strip_chars().replace("", None) for h in headers)
     )
-    return RawTable(path, f"{path.name}[{sheet_name}]", kind, frame.lazy(), headers,
-                    sheet=sheet_name, header_row=offset + header_index + 1,
-                    file_type=WORKBOOK_NAMES[file_type])
+    return RawTable(
+        path,
+        f"{path.name}[{sheet_name}]",
+        kind,
+        frame.lazy(),
+        headers,
+        sheet=sheet_name,
+        header_row=offset + header_index + 1,
+        file_type=WORKBOOK_NAMES[file_type],
+    )
 
 
 def _data_sheet(reader: Any, names: list[str], kind: str) -> int:
@@ -303,8 +368,9 @@ def _data_sheet(reader: Any, names: list[str], kind: str) -> int:
     best, best_hits = 0, 0
     for index in range(len(names)):
         try:
-            head = reader.load_sheet(index, header_row=None, dtypes="string",
-                                     n_rows=sniff.HEADER_SEARCH_ROWS).to_polars()
+            head = reader.load_sheet(
+                index, header_row=None, dtypes="string", n_rows=sniff.HEADER_SEARCH_ROWS
+            ).to_polars()
         except Exception:  # noqa: BLE001 - a sheet that cannot be read is not the data
             continue
         rows = [[("" if v is None else str(v)) for v in row] for row in head.iter_rows()]
@@ -408,7 +474,7 @@ def _html_text(path: Path, forced: str) -> tuple[str, str]:
         except LookupError:
             encoding = ""
         if not encoding:
-            encoding = sniff.detect_encoding(data[:sniff.SAMPLE_BYTES])[0]
+            encoding = sniff.detect_encoding(data[: sniff.SAMPLE_BYTES])[0]
     try:
         return data.decode(encoding, errors="replace"), encoding
     except LookupError:
@@ -426,14 +492,15 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         parser.feed(text)
         parser.close()
     except (ValueError, AssertionError) as exc:
-        raise InputError(f"{path}: cannot parse the HTML page: {_short(exc)}",
-                         code="E-INPUT-FORMAT") from None
+        raise InputError(
+            f"{path}: cannot parse the HTML page: {_short(exc)}", code="E-INPUT-FORMAT"
+        ) from None
     while parser._stack:  # tables the page never closed
         parser.handle_endtag("table")
     best: tuple[int, int, int] | None = None  # (has required, rows, index)
     header_at: dict[int, int] = {}
     for index, rows in enumerate(parser.tables):
-        head = rows[:sniff.HEADER_SEARCH_ROWS]
+        head = rows[: sniff.HEADER_SEARCH_ROWS]
         if not head:
             continue
         at = sniff.find_header_row(head, kind)
@@ -452,10 +519,10 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         )
     index = best[2]
     width = len(parser.tables[index][header_at[index]])
-    records = [row[:width] + _without_trailing_blanks(row[width:])
-               for row in parser.tables[index]]
-    return _records_table(path, kind, records, header_at[index], encoding=used,
-                          name=path.name, file_type="HTML")
+    records = [row[:width] + _without_trailing_blanks(row[width:]) for row in parser.tables[index]]
+    return _records_table(
+        path, kind, records, header_at[index], encoding=used, name=path.name, file_type="HTML"
+    )
 
 
 def _first_row_offset(path: Path, sheet_name: str) -> int:
@@ -476,8 +543,9 @@ def _first_row_offset(path: Path, sheet_name: str) -> int:
                     break
             if rid is None:
                 return 0
-            target = re.search(rf'Id="{re.escape(rid.group(1))}"[^>]*Target="([^"]*)"', rels) or \
-                re.search(rf'Target="([^"]*)"[^>]*Id="{re.escape(rid.group(1))}"', rels)
+            target = re.search(
+                rf'Id="{re.escape(rid.group(1))}"[^>]*Target="([^"]*)"', rels
+            ) or re.search(rf'Target="([^"]*)"[^>]*Id="{re.escape(rid.group(1))}"', rels)
             if target is None:
                 return 0
             member = target.group(1).lstrip("/")
@@ -494,8 +562,13 @@ def _first_row_offset(path: Path, sheet_name: str) -> int:
 
 
 def _xml_unescape(text: str) -> str:
-    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-            .replace("&apos;", "'").replace("&amp;", "&"))
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
 
 
 def _short(exc: Exception) -> str:

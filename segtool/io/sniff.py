@@ -48,15 +48,25 @@ def check_regular(path: Path) -> None:
     if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a folder, expected a CSV or XLSX file")
     if not stat.S_ISREG(mode):
-        what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
-                "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-        raise InputError(f"{path}: {what}, not a regular file; export the data to a file "
-                         "and name that file", code="E-INPUT-READ")
+        what = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise InputError(
+            f"{path}: {what}, not a regular file; export the data to a file and name that file",
+            code="E-INPUT-READ",
+        )
 
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|table|head|body|meta)\b",
-                         re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|table|head|body|meta)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def file_kind(path: Path) -> str:
@@ -103,7 +113,8 @@ def check_xlsx(path: Path) -> None:
     except zipfile.BadZipFile:
         raise InputError(
             f"{path}: the workbook is damaged or truncated (not a valid .xlsx zip); "
-            "save it again from Excel", code="E-INPUT-XLSX",
+            "save it again from Excel",
+            code="E-INPUT-XLSX",
         ) from None
     if "xl/workbook.xml" not in names:
         raise InputError(f"{path}: a zip file, but not an Excel workbook", code="E-INPUT-XLSX")
@@ -152,8 +163,10 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     if len(head) < 4:
         return None
     even, odd = head[0::2], head[1::2]
+
     def share(part: bytes) -> float:
         return (part.count(0) + part.count(4)) / len(part)
+
     if share(odd) > 0.6 and share(even) < 0.2:
         return "utf-16-le"
     if share(even) > 0.6 and share(odd) < 0.2:
@@ -262,8 +275,9 @@ def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "a
     try:
         text = decode_sample(sample, enc)
     except LookupError:
-        raise InputError(f"{path}: unknown encoding {enc!r} in inputs.formats.encoding",
-                         code="E-INPUT-ENCODING") from None
+        raise InputError(
+            f"{path}: unknown encoding {enc!r} in inputs.formats.encoding", code="E-INPUT-ENCODING"
+        ) from None
     if not text.strip("\ufeff \r\n\t\x00"):
         raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
     cr_only = "\r" in text and "\n" not in text
@@ -272,7 +286,8 @@ def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "a
     if len(sample) == SAMPLE_BYTES and "\n" not in text:
         raise InputError(
             f"{path}: no line break in the first {SAMPLE_BYTES // 1024} KiB; "
-            "this is not a CSV export", code="E-INPUT-FORMAT",
+            "this is not a CSV export",
+            code="E-INPUT-FORMAT",
         )
     delim = detect_delimiter(text, delimiter)
     rows = first_records(text, delim)

@@ -129,8 +129,15 @@ class Book:
         date = "dd.mm.yyyy" if self.language == "ru" else "yyyy-mm-dd"
         add = self.workbook.add_format
         self.formats = {
-            "header": add({"bold": True, "bg_color": "#DDEBF7", "border": 1,
-                           "text_wrap": True, "valign": "top"}),
+            "header": add(
+                {
+                    "bold": True,
+                    "bg_color": "#DDEBF7",
+                    "border": 1,
+                    "text_wrap": True,
+                    "valign": "top",
+                }
+            ),
             "title": add({"bold": True, "font_size": 14}),
             "bold": add({"bold": True}),
             "text": add({"quote_prefix": True, "valign": "top"}),
@@ -161,8 +168,14 @@ class Book:
         return self.workbook.add_worksheet(_sheet_name(name))
 
     def write_table(
-        self, name: str, frame: pl.DataFrame, columns: list[Column], *,
-        max_rows: int = 1_048_575, freeze_cols: int = 0, printing: PrintSetup | None = None,
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        columns: list[Column],
+        *,
+        max_rows: int = 1_048_575,
+        freeze_cols: int = 0,
+        printing: PrintSetup | None = None,
     ) -> list[str]:
         """Write ``frame`` (the given columns, in order) to one or more sheets."""
         data = _prepare(frame, columns)
@@ -172,18 +185,29 @@ class Book:
             self.warnings.append(
                 f"{self.path.name}: {data.height:,} rows do not fit one sheet (at most "
                 f"{max_rows:,}); split into {chunks} sheets '{name}', '{name} 2', ...".replace(
-                    ",", " ")
+                    ",", " "
+                )
             )
         names = []
         for index in range(chunks):
             part = data.slice(index * max_rows, max_rows)
             sheet_name = name if index == 0 else f"{name} {index + 1}"
-            names.append(self._write_part(sheet_name, part, columns, widths, freeze_cols,
-                                          printing or PrintSetup()))
+            names.append(
+                self._write_part(
+                    sheet_name, part, columns, widths, freeze_cols, printing or PrintSetup()
+                )
+            )
         return names
 
-    def _write_part(self, name: str, part: pl.DataFrame, columns: list[Column],
-                    widths: list[float], freeze_cols: int, printing: PrintSetup) -> str:
+    def _write_part(
+        self,
+        name: str,
+        part: pl.DataFrame,
+        columns: list[Column],
+        widths: list[float],
+        freeze_cols: int,
+        printing: PrintSetup,
+    ) -> str:
         ws = self.sheet(name)
         formats = self.formats
         for index, column in enumerate(columns):
@@ -191,8 +215,9 @@ class Book:
             ws.set_column(index, index, widths[index], formats[kind])
         header = formats["header"]
         # the header row tall enough for its wrapped labels (they overlapped row 2 before)
-        ws.set_row(0, 15 * max(header_lines(c.header, w) for c, w in zip(columns, widths,
-                                                                          strict=True)))
+        ws.set_row(
+            0, 15 * max(header_lines(c.header, w) for c, w in zip(columns, widths, strict=True))
+        )
         for index, column in enumerate(columns):
             ws.write_string(0, index, column.header, header)
         last_row = max(part.height, 1)
@@ -208,9 +233,17 @@ class Book:
         ws.autofilter(0, 0, last_row, len(columns) - 1)
         for index, column in enumerate(columns):
             if column.choices:
-                ws.data_validation(1, index, max(last_row, 1000), index, {
-                    "validate": "list", "source": column.choices, "ignore_blank": True,
-                })
+                ws.data_validation(
+                    1,
+                    index,
+                    max(last_row, 1000),
+                    index,
+                    {
+                        "validate": "list",
+                        "source": column.choices,
+                        "ignore_blank": True,
+                    },
+                )
         if part.height:
             self._rows.append(_Rows(ws.name, part, columns, widths))
         return str(ws.name)
@@ -249,8 +282,12 @@ def _prepare(frame: pl.DataFrame, columns: list[Column]) -> pl.DataFrame:
             continue
         col = pl.col(column.key)
         if column.kind == "date":
-            exprs.append((col.cast(pl.Date) - pl.lit(_EXCEL_EPOCH)).dt.total_days()
-                         .cast(pl.Float64).alias(column.key))
+            exprs.append(
+                (col.cast(pl.Date) - pl.lit(_EXCEL_EPOCH))
+                .dt.total_days()
+                .cast(pl.Float64)
+                .alias(column.key)
+            )
         elif column.kind == "bool":
             exprs.append(col.cast(pl.Boolean))
         elif column.kind == "text":
@@ -260,8 +297,11 @@ def _prepare(frame: pl.DataFrame, columns: list[Column]) -> pl.DataFrame:
     out = frame.select(exprs)
     out = out.with_columns(
         pl.when(pl.col(c).is_in([float("inf"), float("-inf"), float("nan")]))
-        .then(None).otherwise(pl.col(c)).alias(c)
-        for c, d in out.schema.items() if d == pl.Float64
+        .then(None)
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, d in out.schema.items()
+        if d == pl.Float64
     )
     return escape_frame(out)
 
@@ -296,9 +336,10 @@ def _splice_rows(path: Path, pending: list[_Rows]) -> None:
     """Rewrite the closed workbook with each table sheet's data rows inside its sheetData."""
     temp = path.with_name(f".{path.name}.rows")
     try:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(
-            temp, "w", zipfile.ZIP_DEFLATED
-        ) as target:
+        with (
+            zipfile.ZipFile(path) as source,
+            zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
             members = _sheet_members(source)
             by_member = {members[rows.sheet]: rows for rows in pending}
             for info in source.infolist():
@@ -317,27 +358,32 @@ def _sheet_members(source: zipfile.ZipFile) -> dict[str, str]:
     targets = {
         rel.get("Id"): rel.get("Target", "")
         for rel in ET.fromstring(source.read("xl/_rels/workbook.xml.rels")).iter(
-            f"{_PKG_REL_NS}Relationship")
+            f"{_PKG_REL_NS}Relationship"
+        )
     }
     out = {}
     for sheet in ET.fromstring(source.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet"):
         target = targets[sheet.get(f"{_REL_NS}id")]
-        out[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") else (
-            f"xl/{target}")
+        out[sheet.get("name", "")] = (
+            target.lstrip("/") if target.startswith("/") else (f"xl/{target}")
+        )
     return out
 
 
 def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows: _Rows) -> None:
     end = xml.index("</sheetData>")
     last = f"{xl_col_to_name(len(rows.columns) - 1)}{rows.data.height + 1}"
-    head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml[:end],
-                  count=1)
+    head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml[:end], count=1)
     styles = _column_styles(head, len(rows.columns))
     text = [c.key for c in rows.columns if c.kind == "text"]
-    sizes = rows.data.select(
-        *(pl.col(k).str.len_bytes().sum().alias(f"sum {k}") for k in text),
-        *(pl.col(k).str.len_bytes().max().alias(f"max {k}") for k in text),
-    ).row(0, named=True) if text else {}
+    sizes = (
+        rows.data.select(
+            *(pl.col(k).str.len_bytes().sum().alias(f"sum {k}") for k in text),
+            *(pl.col(k).str.len_bytes().max().alias(f"max {k}") for k in text),
+        ).row(0, named=True)
+        if text
+        else {}
+    )
     long = {k for k in text if (sizes[f"max {k}"] or 0) > _STR_MAX}
     # the XML of the rows is at most 7x the UTF-8 text ("\x01" -> "_x0001_") plus < 100
     # bytes a cell; zip64 headers only when the member may need them
@@ -354,10 +400,12 @@ def _write_sheet(target: zipfile.ZipFile, info: zipfile.ZipInfo, xml: str, rows:
         for start in range(0, rows.data.height, _CHUNK_ROWS):
             chunk = _truncated(rows.data.slice(start, _CHUNK_ROWS), long)
             buffer = io.BytesIO()
-            xml_rows = _row_xml(rows.columns, styles, _with_escapes(chunk, text), start + 2,
-                                rows.widths)
+            xml_rows = _row_xml(
+                rows.columns, styles, _with_escapes(chunk, text), start + 2, rows.widths
+            )
             chunk.select(xml_rows).write_csv(
-                buffer, include_header=False, quote_style="never", line_terminator="")
+                buffer, include_header=False, quote_style="never", line_terminator=""
+            )
             if pending is not None:
                 pending.result()
             pending = writer.submit(out.write, buffer.getvalue())
@@ -384,8 +432,13 @@ def _with_escapes(chunk: pl.DataFrame, text: list[str]) -> set[str]:
     return {k for k, hit in zip(text, found, strict=True) if hit}
 
 
-def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_row: int,
-             widths: list[float] | None = None) -> pl.Expr:
+def _row_xml(
+    columns: list[Column],
+    styles: list[int],
+    escapes: set[str],
+    first_row: int,
+    widths: list[float] | None = None,
+) -> pl.Expr:
     """One string per row: ``<row r="N">`` and its non-null cells, as xlsxwriter writes them.
 
     With wrapped columns, each row gets the height its longest wrapped text needs
@@ -395,9 +448,11 @@ def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_
     height = pl.lit("")
     if wrapped:
         lines = pl.max_horizontal(*(row_lines(pl.col(k), w) for k, w in wrapped))
-        height = pl.concat_str(pl.lit('" ht="'),
-                               (lines * _LINE_POINTS).clip(_LINE_POINTS, 409).cast(pl.String),
-                               pl.lit('" customHeight="1'))
+        height = pl.concat_str(
+            pl.lit('" ht="'),
+            (lines * _LINE_POINTS).clip(_LINE_POINTS, 409).cast(pl.String),
+            pl.lit('" customHeight="1'),
+        )
     cells = []
     for index, column in enumerate(columns):
         ref = pl.lit(f'<c r="{xl_col_to_name(index)}')
@@ -406,20 +461,45 @@ def _row_xml(columns: list[Column], styles: list[int], escapes: set[str], first_
         if column.kind == "text":
             text = _escaped(value, column.key in escapes)
             # xml:space="preserve" when the text starts or ends with white space
-            space = pl.when(text.str.strip_chars() != text).then(
-                pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
-            cells.append(pl.concat_str(
-                ref, row, pl.lit(f'" s="{style}" t="inlineStr"><is><t'), space, pl.lit(">"),
-                text, pl.lit("</t></is></c>")))
+            space = (
+                pl.when(text.str.strip_chars() != text)
+                .then(pl.lit(' xml:space="preserve"'))
+                .otherwise(pl.lit(""))
+            )
+            cells.append(
+                pl.concat_str(
+                    ref,
+                    row,
+                    pl.lit(f'" s="{style}" t="inlineStr"><is><t'),
+                    space,
+                    pl.lit(">"),
+                    text,
+                    pl.lit("</t></is></c>"),
+                )
+            )
         elif column.kind == "bool":
-            cells.append(pl.concat_str(
-                ref, row, pl.lit(f'" s="{style}" t="b"><v>'),
-                value.cast(pl.UInt8).cast(pl.String), pl.lit("</v></c>")))
+            cells.append(
+                pl.concat_str(
+                    ref,
+                    row,
+                    pl.lit(f'" s="{style}" t="b"><v>'),
+                    value.cast(pl.UInt8).cast(pl.String),
+                    pl.lit("</v></c>"),
+                )
+            )
         else:
-            cells.append(pl.concat_str(
-                ref, row, pl.lit(f'" s="{style}"><v>'), _number_text(value), pl.lit("</v></c>")))
+            cells.append(
+                pl.concat_str(
+                    ref, row, pl.lit(f'" s="{style}"><v>'), _number_text(value), pl.lit("</v></c>")
+                )
+            )
     return pl.concat_str(
-        pl.lit('<row r="'), row, height, pl.lit('">'), *cells, pl.lit("</row>"),
+        pl.lit('<row r="'),
+        row,
+        height,
+        pl.lit('">'),
+        *cells,
+        pl.lit("</row>"),
         ignore_nulls=True,
     ).alias("xml")
 
@@ -433,14 +513,15 @@ def row_lines(text: pl.Expr, width: float) -> pl.Expr:
     A line holds about ``width - 1`` characters; every line break starts a new line."""
     per_line = max(1.0, width - 1)
     text = text.fill_null("")
-    return ((text.str.len_chars() / per_line).ceil().cast(pl.Int64)
-            + text.str.count_matches("\n", literal=True)).clip(1)
+    return (
+        (text.str.len_chars() / per_line).ceil().cast(pl.Int64)
+        + text.str.count_matches("\n", literal=True)
+    ).clip(1)
 
 
 def _number_text(value: pl.Expr) -> pl.Expr:
     """Shortest round-trip text of a float; ``5`` not ``5.0`` and ``1E+20`` as xlsxwriter."""
-    return (value.cast(pl.String).str.strip_suffix(".0")
-            .str.replace("e", "E", literal=True))
+    return value.cast(pl.String).str.strip_suffix(".0").str.replace("e", "E", literal=True)
 
 
 def _escaped(value: pl.Expr, literal_escapes: bool) -> pl.Expr:
@@ -462,13 +543,22 @@ def _truncated(data: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
     if not keys:
         return data
     data = data.with_columns(
-        pl.when(pl.col(k).str.len_bytes() > _STR_MAX).then(pl.col(k).str.slice(0, _STR_MAX))
-        .otherwise(pl.col(k)) for k in keys)
+        pl.when(pl.col(k).str.len_bytes() > _STR_MAX)
+        .then(pl.col(k).str.slice(0, _STR_MAX))
+        .otherwise(pl.col(k))
+        for k in keys
+    )
     for _ in range(16):
-        excess = {k: pl.col(k).str.len_chars() + pl.col(k).str.count_matches(
-            r"[\x{10000}-\x{10FFFF}]") - _STR_MAX for k in keys}
+        excess = {
+            k: pl.col(k).str.len_chars()
+            + pl.col(k).str.count_matches(r"[\x{10000}-\x{10FFFF}]")
+            - _STR_MAX
+            for k in keys
+        }
         data = data.with_columns(
-            pl.when(excess[k] > 0).then(
-                pl.col(k).str.slice(0, pl.col(k).str.len_chars() - (excess[k] + 1) // 2))
-            .otherwise(pl.col(k)) for k in keys)
+            pl.when(excess[k] > 0)
+            .then(pl.col(k).str.slice(0, pl.col(k).str.len_chars() - (excess[k] + 1) // 2))
+            .otherwise(pl.col(k))
+            for k in keys
+        )
     return data

@@ -42,20 +42,50 @@ GRADES = ("A", "B", "C")
 RED_FLAG_CODES = ("revenue_drop", "overdue", "lost_category", "probably_left")
 
 EXTRA_COLUMNS = [
-    "p_alive", "expected_orders", "expected_revenue",  # segtool.steps.model
-    "segment_label_ru", "segment_label_en", "strategy", "strategy_label", "company_type",
-    "company_type_inferred", "size_class", "size_class_inferred", "size_source",
-    "period_category", "falling_asleep_after", "asleep_after", "months_since_last_order",
-    "activity_rule", "period_last_order_date", "last_durable_date", "durable_cycle_share",
-    "revenue_last_window", "revenue_prev_window", "revenue_12m",
-    "high_margin_share", "margin", "turnover", "headcount", "recency_score",
-    "frequency_score", "monetary_score", "red_flag_reasons", "lost_categories",
-    "segment_extra", "segment_extra_label",
+    "p_alive",
+    "expected_orders",
+    "expected_revenue",  # segtool.steps.model
+    "segment_label_ru",
+    "segment_label_en",
+    "strategy",
+    "strategy_label",
+    "company_type",
+    "company_type_inferred",
+    "size_class",
+    "size_class_inferred",
+    "size_source",
+    "period_category",
+    "falling_asleep_after",
+    "asleep_after",
+    "months_since_last_order",
+    "activity_rule",
+    "period_last_order_date",
+    "last_durable_date",
+    "durable_cycle_share",
+    "revenue_last_window",
+    "revenue_prev_window",
+    "revenue_12m",
+    "high_margin_share",
+    "margin",
+    "turnover",
+    "headcount",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "red_flag_reasons",
+    "lost_categories",
+    "segment_extra",
+    "segment_extra_label",
 ]
 
 _BUYER = (pl.col("orders") > 0) & ~pl.col("is_lead")
-MODEL_SCORE_COLUMNS = ("order_days", "repeat_order_value", "p_alive", "expected_orders",
-                       "expected_revenue")
+MODEL_SCORE_COLUMNS = (
+    "order_days",
+    "repeat_order_value",
+    "p_alive",
+    "expected_orders",
+    "expected_revenue",
+)
 
 
 # -- small expression helpers ---------------------------------------------------------------
@@ -85,8 +115,11 @@ def grouped_digits(expr: pl.Expr, separator: str = " ") -> pl.Expr:
     """A whole number with its thousands grouped: 1328415 -> "1 328 415" (rounded)."""
     text = expr.round(0).cast(pl.Int64).cast(pl.String)
     grouped = (
-        text.str.reverse().str.replace_all(r"(\d{3})", "${1}" + separator).str.reverse()
-        .str.strip_chars(separator).str.replace(r"^-" + separator, "-", literal=False)
+        text.str.reverse()
+        .str.replace_all(r"(\d{3})", "${1}" + separator)
+        .str.reverse()
+        .str.strip_chars(separator)
+        .str.replace(r"^-" + separator, "-", literal=False)
     )
     return grouped
 
@@ -103,10 +136,13 @@ def _orders_text(language: str) -> pl.Expr:
     n = pl.col("orders")
     if language == "ru":
         noun = (
-            pl.when((n % 10 == 1) & (n % 100 != 11)).then(pl.lit(one))
-            .when(n % 10 >= 2).then(
+            pl.when((n % 10 == 1) & (n % 100 != 11))
+            .then(pl.lit(one))
+            .when(n % 10 >= 2)
+            .then(
                 pl.when((n % 10 <= 4) & ((n % 100 < 12) | (n % 100 > 14)))
-                .then(pl.lit(few)).otherwise(pl.lit(many))
+                .then(pl.lit(few))
+                .otherwise(pl.lit(many))
             )
             .otherwise(pl.lit(many))
         )
@@ -119,8 +155,9 @@ def _percent_text(share: pl.Expr, language: str) -> pl.Expr:
     """A share as whole percent; below 0.5 % "less than 1" rather than a bare 0."""
     below = "менее 1" if language == "ru" else "less than 1"
     percent = (share * 100).round(0)
-    return (pl.when(percent < 1).then(pl.lit(below))
-            .otherwise(percent.cast(pl.Int64).cast(pl.String)))
+    return (
+        pl.when(percent < 1).then(pl.lit(below)).otherwise(percent.cast(pl.Int64).cast(pl.String))
+    )
 
 
 def months_since(last: pl.Expr, as_of: dt.date) -> pl.Expr:
@@ -162,10 +199,14 @@ def lost_categories(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.Laz
         .agg()
         .join(bought_orders, on=order, how="inner")
     )
-    per_category = bought_lines.group_by("customer_id", "category").agg(
-        _in_last=(pl.col("_date") > last_start).any(),
-        _in_prev=(pl.col("_date") <= last_start).any(),
-    ).with_columns(pl.col("category").cast(pl.String))
+    per_category = (
+        bought_lines.group_by("customer_id", "category")
+        .agg(
+            _in_last=(pl.col("_date") > last_start).any(),
+            _in_prev=(pl.col("_date") <= last_start).any(),
+        )
+        .with_columns(pl.col("category").cast(pl.String))
+    )
     lost = pl.col("_in_prev") & ~pl.col("_in_last") & pl.col("category").is_not_null()
     return (
         per_category.group_by("customer_id")
@@ -185,12 +226,22 @@ def _letters(bucket: pl.Expr) -> pl.Expr:
 
 def _fixed_grade(value: pl.Expr, a: float, b: float, lower_is_better: bool) -> pl.Expr:
     if lower_is_better:
-        return pl.when(value <= a).then(pl.lit("A")).when(value <= b).then(pl.lit("B")).when(
-            value.is_not_null()
-        ).then(pl.lit("C"))
-    return pl.when(value >= a).then(pl.lit("A")).when(value >= b).then(pl.lit("B")).when(
-        value.is_not_null()
-    ).then(pl.lit("C"))
+        return (
+            pl.when(value <= a)
+            .then(pl.lit("A"))
+            .when(value <= b)
+            .then(pl.lit("B"))
+            .when(value.is_not_null())
+            .then(pl.lit("C"))
+        )
+    return (
+        pl.when(value >= a)
+        .then(pl.lit("A"))
+        .when(value >= b)
+        .then(pl.lit("B"))
+        .when(value.is_not_null())
+        .then(pl.lit("C"))
+    )
 
 
 def _pareto_grade(frame: pl.DataFrame, column: str, a: float, b: float) -> pl.Series:
@@ -204,15 +255,21 @@ def _pareto_grade(frame: pl.DataFrame, column: str, a: float, b: float) -> pl.Se
         .with_row_index("_row")
         .with_columns(value.alias("_v"), positive.alias("_p"))
         .sort("_v", descending=True, nulls_last=True)
-        .with_columns((pl.col("_p").fill_null(0).cum_sum() - pl.col("_p").fill_null(0))
-                      .alias("_before"))
-        .with_columns(pl.col("_before").min().over("_v").alias("_before"),
-                      pl.col("_p").sum().alias("_total"))
         .with_columns(
-            pl.when(pl.col("_v").is_null()).then(None)
-            .when((pl.col("_v") <= 0) | (pl.col("_total") <= 0)).then(pl.lit("C"))
-            .when(pl.col("_before") < pl.col("_total") * a - 1e-9).then(pl.lit("A"))
-            .when(pl.col("_before") < pl.col("_total") * b - 1e-9).then(pl.lit("B"))
+            (pl.col("_p").fill_null(0).cum_sum() - pl.col("_p").fill_null(0)).alias("_before")
+        )
+        .with_columns(
+            pl.col("_before").min().over("_v").alias("_before"), pl.col("_p").sum().alias("_total")
+        )
+        .with_columns(
+            pl.when(pl.col("_v").is_null())
+            .then(None)
+            .when((pl.col("_v") <= 0) | (pl.col("_total") <= 0))
+            .then(pl.lit("C"))
+            .when(pl.col("_before") < pl.col("_total") * a - 1e-9)
+            .then(pl.lit("A"))
+            .when(pl.col("_before") < pl.col("_total") * b - 1e-9)
+            .then(pl.lit("B"))
             .otherwise(pl.lit("C"))
             .alias("_grade")
         )
@@ -233,12 +290,17 @@ def _grade_criteria(
     declared = pl.col("size_class").is_not_null() & ~pl.col("size_class_inferred").fill_null(True)
     size_map = grades_cfg.size_class_grades
     frame = frame.with_columns(
-        pl.when(declared.fill_null(False)).then(None).otherwise(pl.col("revenue_12m"))
+        pl.when(declared.fill_null(False))
+        .then(None)
+        .otherwise(pl.col("revenue_12m"))
         .alias("_size_revenue"),
-        pl.when(declared.fill_null(False)).then(
-            pl.col("size_class").replace_strict(list(size_map), list(size_map.values()),
-                                                default=None, return_dtype=pl.String)
-        ).alias("_size_class_grade"),
+        pl.when(declared.fill_null(False))
+        .then(
+            pl.col("size_class").replace_strict(
+                list(size_map), list(size_map.values()), default=None, return_dtype=pl.String
+            )
+        )
+        .alias("_size_class_grade"),
     )
     buyers = frame.filter(_BUYER)
     columns: dict[str, pl.Series | pl.Expr] = {}
@@ -274,10 +336,12 @@ def _grade_criteria(
         if values.len() == 0:
             why = (
                 "no margin column and no grades.high_margin.categories"
-                if criterion == "margin" else f"no {column} for any customer"
+                if criterion == "margin"
+                else f"no {column} for any customer"
             )
-            info.update(method=grades_cfg.method, no_data=True,
-                        note=f"{why}: not graded, '-' in abc")
+            info.update(
+                method=grades_cfg.method, no_data=True, note=f"{why}: not graded, '-' in abc"
+            )
             columns[name] = pl.lit(None, dtype=pl.String)
             continue
         if criterion not in with_data:
@@ -291,8 +355,7 @@ def _grade_criteria(
         if method == "fixed":
             threshold = grades_cfg.fixed[criterion]
             grade = frame.select(
-                pl.when(_BUYER).then(_fixed_grade(value, threshold.A, threshold.B,
-                                                  lower_is_better))
+                pl.when(_BUYER).then(_fixed_grade(value, threshold.A, threshold.B, lower_is_better))
             ).to_series()
             info.update(A=threshold.A, B=threshold.B)
         elif method == "pareto":
@@ -301,14 +364,16 @@ def _grade_criteria(
         else:
             shares = [grades_cfg.shares.A, grades_cfg.shares.B]
             grade = frame.select(
-                _letters(quantile_bucket(value, shares, descending=not lower_is_better,
-                                         within=_BUYER))
+                _letters(
+                    quantile_bucket(value, shares, descending=not lower_is_better, within=_BUYER)
+                )
             ).to_series()
             info.update(share_A=grades_cfg.shares.A, share_B=grades_cfg.shares.B)
         if criterion == "size":
             grade = frame.select(
-                pl.when(_BUYER).then(pl.coalesce(pl.col("_size_class_grade"),
-                                                 pl.lit(grade, dtype=pl.String)))
+                pl.when(_BUYER).then(
+                    pl.coalesce(pl.col("_size_class_grade"), pl.lit(grade, dtype=pl.String))
+                )
             ).to_series()
         graded = frame.select(value, grade.alias("_g")).filter(pl.col("_g").is_not_null())
         worst = pl.col(column).max() if lower_is_better else pl.col(column).min()
@@ -319,9 +384,9 @@ def _grade_criteria(
             for letter in ("A", "B"):
                 info[letter] = graded.filter(pl.col("_g") == letter).select(worst).item()
         columns[name] = grade
-    frame = frame.with_columns(
-        [column.alias(name) for name, column in columns.items()]
-    ).drop("_size_revenue", "_size_class_grade")
+    frame = frame.with_columns([column.alias(name) for name, column in columns.items()]).drop(
+        "_size_revenue", "_size_class_grade"
+    )
     return frame, summary, with_data
 
 
@@ -343,8 +408,9 @@ def _rfm_scores() -> list[pl.Expr]:
     fifths = [0.2, 0.2, 0.2, 0.2]
 
     def score(column: str, lower_is_better: bool) -> pl.Expr:
-        bucket = quantile_bucket(pl.col(column), fifths, descending=not lower_is_better,
-                                 within=_BUYER)
+        bucket = quantile_bucket(
+            pl.col(column), fifths, descending=not lower_is_better, within=_BUYER
+        )
         return (5 - bucket).cast(pl.Int8)
 
     return [
@@ -362,9 +428,11 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
     conditions: dict[str, pl.Expr] = {}
     reasons: dict[str, pl.Expr] = {}
     if flags.revenue_drop.enabled:
-        conditions["revenue_drop"] = _BUYER & (prev > 0) & (
-            pl.col("orders") >= flags.revenue_drop.min_orders) & (
-            (prev - last) >= prev * flags.revenue_drop.min_drop - 1e-9
+        conditions["revenue_drop"] = (
+            _BUYER
+            & (prev > 0)
+            & (pl.col("orders") >= flags.revenue_drop.min_orders)
+            & ((prev - last) >= prev * flags.revenue_drop.min_drop - 1e-9)
         )
         reasons["revenue_drop"] = _fill(
             texts["revenue_drop"],
@@ -394,8 +462,7 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
     if cfg.model.enabled:
         # the periods still call the customer active, the model says they have gone
         conditions["probably_left"] = (
-            _BUYER & (pl.col("activity") == "active")
-            & (pl.col("p_alive") < cfg.model.alert_below)
+            _BUYER & (pl.col("activity") == "active") & (pl.col("p_alive") < cfg.model.alert_below)
         )
         reasons["probably_left"] = _fill(
             texts["probably_left"],
@@ -417,8 +484,10 @@ def _red_flags(cfg: Config, language: str, has_lost: bool) -> list[pl.Expr]:
     sentences = pl.concat_list(
         [pl.when(c.fill_null(False)).then(reasons[code]) for code, c in shown.items()]
     ).list.drop_nulls()
-    return [codes.list.join(",").alias("red_flags"),
-            sentences.list.join("; ").alias("red_flag_reasons")]
+    return [
+        codes.list.join(",").alias("red_flags"),
+        sentences.list.join("; ").alias("red_flag_reasons"),
+    ]
 
 
 # -- custom rules ------------------------------------------------------------------------------
@@ -433,8 +502,12 @@ def _rule_condition(rule: ExtraRule, index: int, columns: list[str]) -> pl.Expr:
                 code="E-CONFIG-KEY",
             )
         column = pl.col(key)
-        is_range = isinstance(spec, list) and len(spec) == 2 and all(
-            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in spec
+        is_range = (
+            isinstance(spec, list)
+            and len(spec) == 2
+            and all(
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in spec
+            )
         )
         if is_range:
             low, high = cast("list[float | None]", spec)
@@ -456,8 +529,10 @@ def _rule_condition(rule: ExtraRule, index: int, columns: list[str]) -> pl.Expr:
 def _extra_segments(cfg: Config, columns: list[str]) -> list[pl.Expr]:
     rules = cfg.segments_extra
     if not rules:
-        return [pl.lit(None, dtype=pl.String).alias("segment_extra"),
-                pl.lit(None, dtype=pl.String).alias("segment_extra_label")]
+        return [
+            pl.lit(None, dtype=pl.String).alias("segment_extra"),
+            pl.lit(None, dtype=pl.String).alias("segment_extra_label"),
+        ]
     chain: Any = None
     for index, rule in enumerate(rules):
         condition = _rule_condition(rule, index, columns)
@@ -471,8 +546,9 @@ def _extra_segments(cfg: Config, columns: list[str]) -> list[pl.Expr]:
         labels.setdefault(rule.name, label or rule.name)
     return [
         name.alias("segment_extra"),
-        name.replace_strict(list(labels), list(labels.values()), default=None,
-                            return_dtype=pl.String).alias("segment_extra_label"),
+        name.replace_strict(
+            list(labels), list(labels.values()), default=None, return_dtype=pl.String
+        ).alias("segment_extra_label"),
     ]
 
 
@@ -483,49 +559,62 @@ def category_labels(cfg: Config) -> dict[str, str]:
 
 
 def _ago(months: pl.Expr, texts: dict[str, str]) -> pl.Expr:
-    return pl.when(months <= 0).then(pl.lit(texts["this_month"])).otherwise(
-        _fill(texts["ago"], months=months))
+    return (
+        pl.when(months <= 0)
+        .then(pl.lit(texts["this_month"]))
+        .otherwise(_fill(texts["ago"], months=months))
+    )
 
 
 def _reason(cfg: Config, as_of: dt.date) -> pl.Expr:
     texts = REASONS[cfg.language]
     labels = category_labels(cfg)
     label = pl.col("period_category").replace_strict(
-        list(labels), list(labels.values()), default=None, return_dtype=pl.String)
+        list(labels), list(labels.values()), default=None, return_dtype=pl.String
+    )
     category_months = months_since(pl.col("period_last_order_date"), as_of)
     category = (
-        pl.when(pl.col("period_category").is_null()).then(pl.lit(""))
+        pl.when(pl.col("period_category").is_null())
+        .then(pl.lit(""))
         .when(pl.col("period_last_order_date") == pl.col("last_order_date"))
         .then(_fill(texts["category_same"], name=label))
         .when(pl.col("period_category").is_not_null())
         .then(_fill(texts["category"], name=label, ago=_ago(category_months, texts)))
         .otherwise(pl.lit(""))
     )
-    common = {"orders": _orders_text(cfg.language),
-              "ago": _ago(pl.col("months_since_last_order"), texts), "category": category}
+    common = {
+        "orders": _orders_text(cfg.language),
+        "ago": _ago(pl.col("months_since_last_order"), texts),
+        "category": category,
+    }
     cadence = cfg.periods.cadence
     return (
-        pl.when(pl.col("segment") == "lead").then(pl.lit(texts["lead"]))
-        .when(pl.col("segment") == "no_purchase").then(pl.lit(texts["no_purchase"]))
-        .when(pl.col("activity_rule") == "cadence").then(
-            _fill(texts["cadence"], orders=common["orders"], ago=common["ago"],
-                  cadence=grouped_digits(pl.col("cadence_days").clip(lower_bound=1)),
-                  gaps=f"{cadence.gaps:g}")
+        pl.when(pl.col("segment") == "lead")
+        .then(pl.lit(texts["lead"]))
+        .when(pl.col("segment") == "no_purchase")
+        .then(pl.lit(texts["no_purchase"]))
+        .when(pl.col("activity_rule") == "cadence")
+        .then(
+            _fill(
+                texts["cadence"],
+                orders=common["orders"],
+                ago=common["ago"],
+                cadence=grouped_digits(pl.col("cadence_days").clip(lower_bound=1)),
+                gaps=f"{cadence.gaps:g}",
+            )
         )
-        .when(pl.col("activity") == "asleep").then(
-            _fill(texts["asleep"], period=pl.col("asleep_after"), **common)
-        )
-        .when(pl.col("activity") == "falling_asleep").then(
-            _fill(texts["falling_asleep"], period=pl.col("falling_asleep_after"),
-                  **common)
-        )
+        .when(pl.col("activity") == "asleep")
+        .then(_fill(texts["asleep"], period=pl.col("asleep_after"), **common))
+        .when(pl.col("activity") == "falling_asleep")
+        .then(_fill(texts["falling_asleep"], period=pl.col("falling_asleep_after"), **common))
         .otherwise(_fill(texts["active"], period=pl.col("falling_asleep_after"), **common))
     )
 
 
 # -- the step ----------------------------------------------------------------------------------
-def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
-             as_of: dt.date) -> tuple[pl.LazyFrame, dict[str, Any]]:
+def classify(
+    scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None, as_of: dt.date
+) -> tuple[pl.LazyFrame, dict[str, Any]]:
     """Segments (``schema.SEGMENT_COLUMNS`` then extras) and the summary for the manifest."""
     notes: list[str] = []
     # scores written before the model existed lack its columns: they read as empty
@@ -548,10 +637,14 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     decided_last = pl.col("period_last_order_date")  # last order in the deciding category
     labels = category_labels(cfg)
     rule_label = pl.col("period_category").replace_strict(
-        list(labels), [f"period: {v}" for v in labels.values()], default=None,
-        return_dtype=pl.String)
+        list(labels),
+        [f"period: {v}" for v in labels.values()],
+        default=None,
+        return_dtype=pl.String,
+    )
     base_activity = (
-        pl.when(decided_last <= _cutoff(pl.col("asleep_after"), as_of)).then(pl.lit("asleep"))
+        pl.when(decided_last <= _cutoff(pl.col("asleep_after"), as_of))
+        .then(pl.lit("asleep"))
         .when(decided_last <= _cutoff(pl.col("falling_asleep_after"), as_of))
         .then(pl.lit("falling_asleep"))
         .otherwise(pl.lit("active"))
@@ -561,47 +654,64 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
         & (pl.col("orders") >= cadence.min_orders)
         & (pl.col("recency_days") > pl.col("cadence_days") * cadence.gaps)
     ).fill_null(False)
-    frame = frame.with_columns(
-        pl.when(_BUYER).then(base_activity).alias("_base_activity"),
-        pl.when(_BUYER).then(months_since(last, as_of)).alias("months_since_last_order"),
-    ).with_columns(
-        pl.when((pl.col("_base_activity") == "active") & overdue_by_cadence)
-        .then(pl.lit("falling_asleep")).otherwise(pl.col("_base_activity")).alias("activity"),
-        pl.when(pl.col("_base_activity").is_null()).then(None)
-        .when((pl.col("_base_activity") == "active") & overdue_by_cadence).then(pl.lit("cadence"))
-        .otherwise(pl.coalesce(rule_label, pl.lit("period"))).alias("activity_rule"),
-        pl.when(~_BUYER).then(None)
-        .when(pl.col("orders") >= stages.regular.min_orders).then(pl.lit("regular"))
-        .when(pl.col("orders") >= stages.prospective.min_orders).then(pl.lit("prospective"))
-        .otherwise(pl.lit("new")).alias("stage"),
-    ).with_columns(
-        pl.when(pl.col("is_lead")).then(pl.lit("lead"))
-        .when(pl.col("orders") <= 0).then(pl.lit("no_purchase"))
-        .otherwise(pl.concat_str("stage", pl.lit("_"), "activity")).alias("segment"),
+    frame = (
+        frame.with_columns(
+            pl.when(_BUYER).then(base_activity).alias("_base_activity"),
+            pl.when(_BUYER).then(months_since(last, as_of)).alias("months_since_last_order"),
+        )
+        .with_columns(
+            pl.when((pl.col("_base_activity") == "active") & overdue_by_cadence)
+            .then(pl.lit("falling_asleep"))
+            .otherwise(pl.col("_base_activity"))
+            .alias("activity"),
+            pl.when(pl.col("_base_activity").is_null())
+            .then(None)
+            .when((pl.col("_base_activity") == "active") & overdue_by_cadence)
+            .then(pl.lit("cadence"))
+            .otherwise(pl.coalesce(rule_label, pl.lit("period")))
+            .alias("activity_rule"),
+            pl.when(~_BUYER)
+            .then(None)
+            .when(pl.col("orders") >= stages.regular.min_orders)
+            .then(pl.lit("regular"))
+            .when(pl.col("orders") >= stages.prospective.min_orders)
+            .then(pl.lit("prospective"))
+            .otherwise(pl.lit("new"))
+            .alias("stage"),
+        )
+        .with_columns(
+            pl.when(pl.col("is_lead"))
+            .then(pl.lit("lead"))
+            .when(pl.col("orders") <= 0)
+            .then(pl.lit("no_purchase"))
+            .otherwise(pl.concat_str("stage", pl.lit("_"), "activity"))
+            .alias("segment"),
+        )
     )
     segments = list(SEGMENT_LABELS)
     frame = frame.with_columns(
-        pl.col("segment").replace_strict(segments, [SEGMENT_LABELS[s]["ru"] for s in segments])
+        pl.col("segment")
+        .replace_strict(segments, [SEGMENT_LABELS[s]["ru"] for s in segments])
         .alias("segment_label_ru"),
-        pl.col("segment").replace_strict(segments, [SEGMENT_LABELS[s]["en"] for s in segments])
+        pl.col("segment")
+        .replace_strict(segments, [SEGMENT_LABELS[s]["en"] for s in segments])
         .alias("segment_label_en"),
-        pl.col("segment").replace_strict(segments, [SEGMENT_STRATEGY[s] for s in segments])
+        pl.col("segment")
+        .replace_strict(segments, [SEGMENT_STRATEGY[s] for s in segments])
         .alias("strategy"),
         *_rfm_scores(),
     ).with_columns(
-        pl.col("strategy").replace_strict(
-            list(STRATEGY_LABELS), [v[cfg.language] for v in STRATEGY_LABELS.values()]
-        ).alias("strategy_label"),
+        pl.col("strategy")
+        .replace_strict(list(STRATEGY_LABELS), [v[cfg.language] for v in STRATEGY_LABELS.values()])
+        .alias("strategy_label"),
     )
     collected = frame.collect()
     collected, thresholds, with_data = _grade_criteria(collected, cfg)
     for criterion, info in thresholds.items():
         if info.get("no_data"):
             notes.append(f"{criterion}: {info['note']}")
-    result = (
-        collected.lazy()
-        .with_columns(*_abc_and_priority(cfg, with_data),
-                      *_red_flags(cfg, cfg.language, has_lost))
+    result = collected.lazy().with_columns(
+        *_abc_and_priority(cfg, with_data), *_red_flags(cfg, cfg.language, has_lost)
     )
     result = result.with_columns(*_extra_segments(cfg, result.collect_schema().names()))
     final = (
@@ -613,17 +723,22 @@ def classify(scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None,
     return final.lazy(), _summary(final, cfg, thresholds, notes, as_of)
 
 
-def _summary(segments: pl.DataFrame, cfg: Config, thresholds: dict[str, Any], notes: list[str],
-             as_of: dt.date) -> dict[str, Any]:
+def _summary(
+    segments: pl.DataFrame,
+    cfg: Config,
+    thresholds: dict[str, Any],
+    notes: list[str],
+    as_of: dt.date,
+) -> dict[str, Any]:
     per_segment = segments.group_by("segment").agg(
         pl.len().alias("n"), pl.col("revenue").sum().alias("revenue")
     )
     counts = dict(zip(per_segment["segment"], per_segment["n"], strict=True))
     revenue = dict(zip(per_segment["segment"], per_segment["revenue"], strict=True))
     flags = {
-        code: int(segments.select(
-            pl.col("red_flags").str.split(",").list.contains(code).sum()
-        ).item())
+        code: int(
+            segments.select(pl.col("red_flags").str.split(",").list.contains(code).sum()).item()
+        )
         for code in RED_FLAG_CODES
     }
     summary: dict[str, Any] = {
@@ -638,8 +753,9 @@ def _summary(segments: pl.DataFrame, cfg: Config, thresholds: dict[str, Any], no
     if cfg.segments_extra:
         extra = segments.group_by("segment_extra").len().drop_nulls("segment_extra")
         summary["customers_per_segment_extra"] = {
-            rule.name: int(dict(zip(extra["segment_extra"], extra["len"], strict=True))
-                           .get(rule.name, 0))
+            rule.name: int(
+                dict(zip(extra["segment_extra"], extra["len"], strict=True)).get(rule.name, 0)
+            )
             for rule in cfg.segments_extra
         }
     return summary

@@ -27,7 +27,7 @@ from segtool import schema
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, write_csv
-from segtool.io.xlsx import Book, Column, PrintSetup
+from segtool.io.xlsx import Book, Column, Kind, PrintSetup
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import (
     DATA_QUALITY_COLUMNS,
@@ -56,48 +56,91 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     "activity": _by_language(ACTIVITY_LABELS, capitalize=True),
     "strategy": _by_language(STRATEGY_LABELS),
     "channel": {
-        "ru": {"call": "Звонок", "email": "Email", "mail": "Почта", "inmail": "InMail",
-               "chatbot": "Чат-бот", "survey": "Опрос"},
-        "en": {"call": "Call", "email": "Email", "mail": "Postal mail", "inmail": "InMail",
-               "chatbot": "Chatbot", "survey": "Survey"},
+        "ru": {
+            "call": "Звонок",
+            "email": "Email",
+            "mail": "Почта",
+            "inmail": "InMail",
+            "chatbot": "Чат-бот",
+            "survey": "Опрос",
+        },
+        "en": {
+            "call": "Call",
+            "email": "Email",
+            "mail": "Postal mail",
+            "inmail": "InMail",
+            "chatbot": "Chatbot",
+            "survey": "Survey",
+        },
     },
     "contact_role": {
-        "ru": {"purchaser": "Закупщик", "user": "Пользователь", "decision_maker": "ЛПР",
-               "unknown": "Не указана"},
-        "en": {"purchaser": "Purchaser", "user": "User", "decision_maker": "Decision maker",
-               "unknown": "Unknown"},
+        "ru": {
+            "purchaser": "Закупщик",
+            "user": "Пользователь",
+            "decision_maker": "ЛПР",
+            "unknown": "Не указана",
+        },
+        "en": {
+            "purchaser": "Purchaser",
+            "user": "User",
+            "decision_maker": "Decision maker",
+            "unknown": "Unknown",
+        },
     },
     "status": {
-        "ru": {"open": "открыта", "in_progress": "в работе", "done": "выполнена",
-               "refused": "отказ"},
-        "en": {"open": "open", "in_progress": "in progress", "done": "done",
-               "refused": "refused"},
+        "ru": {
+            "open": "открыта",
+            "in_progress": "в работе",
+            "done": "выполнена",
+            "refused": "отказ",
+        },
+        "en": {"open": "open", "in_progress": "in progress", "done": "done", "refused": "refused"},
     },
     "company_type": {
-        "ru": {"manufacturing": "Производство", "trading": "Торговля", "shop": "Магазин",
-               "government": "Госучреждение", "other": "Другое"},
-        "en": {"manufacturing": "Manufacturing", "trading": "Trading", "shop": "Shop",
-               "government": "Government", "other": "Other"},
+        "ru": {
+            "manufacturing": "Производство",
+            "trading": "Торговля",
+            "shop": "Магазин",
+            "government": "Госучреждение",
+            "other": "Другое",
+        },
+        "en": {
+            "manufacturing": "Manufacturing",
+            "trading": "Trading",
+            "shop": "Shop",
+            "government": "Government",
+            "other": "Other",
+        },
     },
     "size_class": {
         "ru": {"micro": "микро", "small": "малое", "medium": "среднее", "large": "крупное"},
         "en": {"micro": "micro", "small": "small", "medium": "medium", "large": "large"},
     },
     "size_source": {
-        "ru": {"turnover": "оборот", "headcount": "численность",
-               "revenue_12m": "выручка за 12 мес."},
-        "en": {"turnover": "turnover", "headcount": "headcount",
-               "revenue_12m": "12-month revenue"},
+        "ru": {
+            "turnover": "оборот",
+            "headcount": "численность",
+            "revenue_12m": "выручка за 12 мес.",
+        },
+        "en": {"turnover": "turnover", "headcount": "headcount", "revenue_12m": "12-month revenue"},
     },
     "activity_rule": {
         "ru": {"period": "по сроку без заказов", "cadence": "по обычному интервалу"},
         "en": {"period": "months without orders", "cadence": "own ordering cadence"},
     },
     "red_flags": {
-        "ru": {"revenue_drop": "падение выручки", "overdue": "пропущен заказ",
-               "lost_category": "ушла категория", "probably_left": "вероятно, ушёл"},
-        "en": {"revenue_drop": "revenue drop", "overdue": "overdue",
-               "lost_category": "lost category", "probably_left": "probably left"},
+        "ru": {
+            "revenue_drop": "падение выручки",
+            "overdue": "пропущен заказ",
+            "lost_category": "ушла категория",
+            "probably_left": "вероятно, ушёл",
+        },
+        "en": {
+            "revenue_drop": "revenue drop",
+            "overdue": "overdue",
+            "lost_category": "lost category",
+            "probably_left": "probably left",
+        },
     },
 }
 
@@ -170,29 +213,53 @@ HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)
     "expected_value": ("Ожидаемая выручка", "Expected value"),
     "status": ("Статус", "Status"),
     "overdue": ("Просрочена", "Overdue"),
-    "period_last_order_date": ("Последний заказ в решающей категории",
-                               "Last order in the deciding category"),
+    "period_last_order_date": (
+        "Последний заказ в решающей категории",
+        "Last order in the deciding category",
+    ),
     "last_durable_date": ("Последняя покупка долгого цикла", "Last durable purchase"),
     "durable_cycle_share": ("Пройдено от цикла замены", "Share of the replacement cycle"),
     "issued_on": ("Выдана", "Issued"),
     "rank": ("Очерёдность", "Rank"),
 }
 
-KINDS: dict[str, str] = {
-    "orders": "int", "revenue": "money", "first_order_date": "date", "last_order_date": "date",
-    "recency_days": "int", "tenure_days": "int", "avg_order_value": "money",
+KINDS: dict[str, Kind] = {
+    "orders": "int",
+    "revenue": "money",
+    "first_order_date": "date",
+    "last_order_date": "date",
+    "recency_days": "int",
+    "tenure_days": "int",
+    "avg_order_value": "money",
     # size: turnover, headcount or 12-month revenue, whichever graded it: a whole number
-    "margin_rate": "percent", "cadence_days": "int", "size": "int",
-    "months_since_last_order": "int", "revenue_12m": "money", "turnover": "money",
-    "headcount": "int", "recency_score": "int", "frequency_score": "int",
-    "monetary_score": "int", "p_alive": "percent", "expected_orders": "number",
+    "margin_rate": "percent",
+    "cadence_days": "int",
+    "size": "int",
+    "months_since_last_order": "int",
+    "revenue_12m": "money",
+    "turnover": "money",
+    "headcount": "int",
+    "recency_score": "int",
+    "frequency_score": "int",
+    "monetary_score": "int",
+    "p_alive": "percent",
+    "expected_orders": "number",
     "expected_revenue": "money",
     "priority": "text",  # shown as «да» / blank (see labelled)
-    "falling_asleep_after": "int", "asleep_after": "int", "revenue_last_window": "money",
-    "revenue_prev_window": "money", "high_margin_share": "percent", "margin": "money",
-    "step": "int", "due_date": "date", "expected_value": "money",
-    "overdue": "text", "issued_on": "date", "rank": "int",
-    "period_last_order_date": "date", "last_durable_date": "date",
+    "falling_asleep_after": "int",
+    "asleep_after": "int",
+    "revenue_last_window": "money",
+    "revenue_prev_window": "money",
+    "high_margin_share": "percent",
+    "margin": "money",
+    "step": "int",
+    "due_date": "date",
+    "expected_value": "money",
+    "overdue": "text",
+    "issued_on": "date",
+    "rank": "int",
+    "period_last_order_date": "date",
+    "last_durable_date": "date",
     "durable_cycle_share": "percent",
 }
 
@@ -204,47 +271,104 @@ DEFERRED_NAME = "deferred.csv"
 
 _TEXT: dict[str, dict[str, Any]] = {
     "ru": {
-        "summary": "Сводка", "customers": "Клиенты", "calls": "Звонки", "mail": "Письма",
-        "title": "Сегменты клиентов", "as_of": "Дата анализа", "total": "Всего клиентов",
-        "total_revenue": "Выручка всего", "priority_count": "Приоритетных (все оценки A)",
-        "per_segment": "Клиенты и выручка по сегментам", "count": "Клиентов",
-        "share": "Доля клиентов", "revenue_share": "Доля выручки", "matrix": "Матрица 3×3: клиенты",
-        "matrix_revenue": "Матрица 3×3: выручка", "abc": "Распределение ABC по критериям",
-        "criterion": "Критерий", "no_data": "нет данных", "thresholds": "Использованные пороги",
-        "key": "Параметр", "value": "Значение", "chart_count": "Клиенты по сегментам",
-        "chart_revenue": "Доля выручки по сегментам", "chart_abc": "Оценки по критериям",
-        "stage_activity": "Стадия \\ активность", "active_share": "Доля активных клиентов",
-        "at_risk": "Под риском (засыпают или с флажками)", "tasks": "Задач",
-        "tasks_by_channel": "Задачи по каналам", "all_tasks": "Всего задач",
-        "tasks_by_owner": "Задачи по ответственным", "no_owner": "(не указан)",
-        "other_owners": "прочие ({n})", "total_row": "Итого", "red_flags": "Красные флажки",
-        "flag": "Флажок", "flagged": "Клиентов с флажками", "periods": "Сроки по категориям",
-        "category": "Категория", "falling_after": "Засыпает, мес.", "asleep_after": "Уснул, мес.",
+        "summary": "Сводка",
+        "customers": "Клиенты",
+        "calls": "Звонки",
+        "mail": "Письма",
+        "title": "Сегменты клиентов",
+        "as_of": "Дата анализа",
+        "total": "Всего клиентов",
+        "total_revenue": "Выручка всего",
+        "priority_count": "Приоритетных (все оценки A)",
+        "per_segment": "Клиенты и выручка по сегментам",
+        "count": "Клиентов",
+        "share": "Доля клиентов",
+        "revenue_share": "Доля выручки",
+        "matrix": "Матрица 3×3: клиенты",
+        "matrix_revenue": "Матрица 3×3: выручка",
+        "abc": "Распределение ABC по критериям",
+        "criterion": "Критерий",
+        "no_data": "нет данных",
+        "thresholds": "Использованные пороги",
+        "key": "Параметр",
+        "value": "Значение",
+        "chart_count": "Клиенты по сегментам",
+        "chart_revenue": "Доля выручки по сегментам",
+        "chart_abc": "Оценки по критериям",
+        "stage_activity": "Стадия \\ активность",
+        "active_share": "Доля активных клиентов",
+        "at_risk": "Под риском (засыпают или с флажками)",
+        "tasks": "Задач",
+        "tasks_by_channel": "Задачи по каналам",
+        "all_tasks": "Всего задач",
+        "tasks_by_owner": "Задачи по ответственным",
+        "no_owner": "(не указан)",
+        "other_owners": "прочие ({n})",
+        "total_row": "Итого",
+        "red_flags": "Красные флажки",
+        "flag": "Флажок",
+        "flagged": "Клиентов с флажками",
+        "periods": "Сроки по категориям",
+        "category": "Категория",
+        "falling_after": "Засыпает, мес.",
+        "asleep_after": "Уснул, мес.",
         "default_period": "по умолчанию",
-        "criteria": {"recency": "давность", "frequency": "частота", "size": "размер",
-                     "margin": "маржа"},
+        "criteria": {
+            "recency": "давность",
+            "frequency": "частота",
+            "size": "размер",
+            "margin": "маржа",
+        },
     },
     "en": {
-        "summary": "Summary", "customers": "Customers", "calls": "Calls", "mail": "Mail",
-        "title": "Customer segments", "as_of": "As of", "total": "Customers",
-        "total_revenue": "Revenue", "priority_count": "Priority (all grades A)",
-        "per_segment": "Customers and revenue per segment", "count": "Customers",
-        "share": "Share of customers", "revenue_share": "Share of revenue",
-        "matrix": "3×3 matrix: customers", "matrix_revenue": "3×3 matrix: revenue",
-        "abc": "ABC distribution per criterion", "criterion": "Criterion",
-        "no_data": "no data", "thresholds": "Thresholds used", "key": "Setting",
-        "value": "Value", "chart_count": "Customers per segment",
-        "chart_revenue": "Share of revenue per segment", "chart_abc": "Grades per criterion",
-        "stage_activity": "Stage \\ activity", "active_share": "Active customers",
-        "at_risk": "At risk (falling asleep or flagged)", "tasks": "Tasks",
-        "tasks_by_channel": "Tasks per channel", "all_tasks": "All tasks",
-        "tasks_by_owner": "Tasks per owner", "no_owner": "(none)", "other_owners": "others ({n})",
-        "total_row": "Total", "red_flags": "Red flags", "flag": "Flag",
-        "flagged": "Customers with flags", "periods": "Periods per category",
-        "category": "Category", "falling_after": "Falling asleep, months",
-        "asleep_after": "Asleep, months", "default_period": "default",
-        "criteria": {"recency": "recency", "frequency": "frequency", "size": "size",
-                     "margin": "margin"},
+        "summary": "Summary",
+        "customers": "Customers",
+        "calls": "Calls",
+        "mail": "Mail",
+        "title": "Customer segments",
+        "as_of": "As of",
+        "total": "Customers",
+        "total_revenue": "Revenue",
+        "priority_count": "Priority (all grades A)",
+        "per_segment": "Customers and revenue per segment",
+        "count": "Customers",
+        "share": "Share of customers",
+        "revenue_share": "Share of revenue",
+        "matrix": "3×3 matrix: customers",
+        "matrix_revenue": "3×3 matrix: revenue",
+        "abc": "ABC distribution per criterion",
+        "criterion": "Criterion",
+        "no_data": "no data",
+        "thresholds": "Thresholds used",
+        "key": "Setting",
+        "value": "Value",
+        "chart_count": "Customers per segment",
+        "chart_revenue": "Share of revenue per segment",
+        "chart_abc": "Grades per criterion",
+        "stage_activity": "Stage \\ activity",
+        "active_share": "Active customers",
+        "at_risk": "At risk (falling asleep or flagged)",
+        "tasks": "Tasks",
+        "tasks_by_channel": "Tasks per channel",
+        "all_tasks": "All tasks",
+        "tasks_by_owner": "Tasks per owner",
+        "no_owner": "(none)",
+        "other_owners": "others ({n})",
+        "total_row": "Total",
+        "red_flags": "Red flags",
+        "flag": "Flag",
+        "flagged": "Customers with flags",
+        "periods": "Periods per category",
+        "category": "Category",
+        "falling_after": "Falling asleep, months",
+        "asleep_after": "Asleep, months",
+        "default_period": "default",
+        "criteria": {
+            "recency": "recency",
+            "frequency": "frequency",
+            "size": "size",
+            "margin": "margin",
+        },
     },
 }
 
@@ -270,7 +394,7 @@ def header(key: str, language: str, horizon_days: int = 90) -> str:
     return text.replace("{days}", _days_text(horizon_days, language))
 
 
-def _kind_of(key: str, dtype: pl.DataType) -> str:
+def _kind_of(key: str, dtype: pl.DataType) -> Kind:
     if key in KINDS:
         return KINDS[key]
     if dtype == pl.Boolean:
@@ -300,20 +424,30 @@ def labelled(frame: pl.DataFrame, language: str) -> pl.DataFrame:
             exprs.append(pl.col(key).cast(pl.String).replace(mapping).alias(key))
     yes, no = ("да", "нет") if language == "ru" else ("yes", "no")
     if "priority" in frame.columns:  # «да» reads and filters better than ИСТИНА/ЛОЖЬ
-        exprs.append(pl.when(pl.col("priority")).then(pl.lit(yes)).otherwise(pl.lit(""))
-                     .alias("priority"))
+        exprs.append(
+            pl.when(pl.col("priority")).then(pl.lit(yes)).otherwise(pl.lit("")).alias("priority")
+        )
     for key, dtype in frame.schema.items():  # other flags (…_inferred): да / нет
         if dtype == pl.Boolean and key != "priority":
-            exprs.append(pl.when(pl.col(key)).then(pl.lit(yes))
-                         .when(pl.col(key).not_()).then(pl.lit(no)).alias(key))
+            exprs.append(
+                pl.when(pl.col(key))
+                .then(pl.lit(yes))
+                .when(pl.col(key).not_())
+                .then(pl.lit(no))
+                .alias(key)
+            )
     if "segment_extra_label" in frame.columns and "segment_extra" in frame.columns:
         exprs.append(pl.coalesce("segment_extra_label", "segment_extra").alias("segment_extra"))
     return frame.with_columns(exprs) if exprs else frame
 
 
-def _columns(frame: pl.DataFrame, keys: list[str], language: str,
-             layout: dict[str, tuple[float, bool]] | None = None,
-             horizon_days: int = 90) -> list[Column]:
+def _columns(
+    frame: pl.DataFrame,
+    keys: list[str],
+    language: str,
+    layout: dict[str, tuple[float, bool]] | None = None,
+    horizon_days: int = 90,
+) -> list[Column]:
     """Sheet columns for ``keys``; ``layout`` gives some a fixed width and wrapping."""
     out = []
     for key in keys:
@@ -325,8 +459,16 @@ def _columns(frame: pl.DataFrame, keys: list[str], language: str,
         if key == "status":
             choices = [LABELS["status"][language][c] for c in STATUS_CODES]
         width, wrap = (layout or {}).get(key, (None, False))
-        out.append(Column(key, header(key, language, horizon_days), kind, width=width,  # type: ignore[arg-type]
-                          choices=choices, wrap=wrap))
+        out.append(
+            Column(
+                key,
+                header(key, language, horizon_days),
+                kind,
+                width=width,
+                choices=choices,
+                wrap=wrap,
+            )
+        )
     return out
 
 
@@ -337,8 +479,11 @@ _DUPLICATE_LABELS = ("segment_label", "strategy_label", "segment_extra_label")
 def segment_keys(segments: pl.DataFrame) -> list[str]:
     """Columns of the Customers sheet: the contract columns, then extras (no label columns)."""
     first = [c for c in schema.SEGMENT_COLUMNS if c in segments.columns]
-    rest = [c for c in segments.columns
-            if c not in first and not c.startswith(_DUPLICATE_LABELS) and not c.startswith("_")]
+    rest = [
+        c
+        for c in segments.columns
+        if c not in first and not c.startswith(_DUPLICATE_LABELS) and not c.startswith("_")
+    ]
     return first + rest
 
 
@@ -347,19 +492,47 @@ def segment_keys(segments: pl.DataFrame) -> list[str]:
 # these columns are the print area (one landscape page wide). The rest follow for filtering
 # and for the next run (task id, customer id), outside the print area.
 CALL_LAYOUT: dict[str, tuple[float, bool]] = {
-    "due_date": (11, False), "company_name": (22, True), "contact_name": (18, True),
-    "phone": (17, True), "script": (56, True), "offer": (22, True), "reason": (32, True),
+    "due_date": (11, False),
+    "company_name": (22, True),
+    "contact_name": (18, True),
+    "phone": (17, True),
+    "script": (56, True),
+    "offer": (22, True),
+    "reason": (32, True),
     "status": (11, False),
 }
 MAIL_LAYOUT: dict[str, tuple[float, bool]] = {
-    "due_date": (11, False), "company_name": (22, True), "contact_name": (18, True),
-    "channel": (10, True), "email": (22, True), "address": (22, True), "script": (48, True),
-    "reason": (28, True), "status": (11, False),
+    "due_date": (11, False),
+    "company_name": (22, True),
+    "contact_name": (18, True),
+    "channel": (10, True),
+    "email": (22, True),
+    "address": (22, True),
+    "script": (48, True),
+    "reason": (28, True),
+    "status": (11, False),
 }
 TASK_SHEET_REST = [
-    "overdue", "issued_on", "rank", "priority", "contact_role", "channel", "phone", "email",
-    "address", "inmail", "offer", "segment", "abc", "tactic", "step", "variant",
-    "expected_value", "owner", "customer_id", "task_id",
+    "overdue",
+    "issued_on",
+    "rank",
+    "priority",
+    "contact_role",
+    "channel",
+    "phone",
+    "email",
+    "address",
+    "inmail",
+    "offer",
+    "segment",
+    "abc",
+    "tactic",
+    "step",
+    "variant",
+    "expected_value",
+    "owner",
+    "customer_id",
+    "task_id",
 ]
 
 
@@ -400,8 +573,11 @@ def sheet_owners(tasks: pl.DataFrame, cfg: Config) -> list[str]:
     team = list(cfg.owners.team or {})
     if not team:
         return []
-    present = tasks.get_column("owner").drop_nulls().unique().sort().to_list() if (
-        "owner" in tasks.columns) else []
+    present = (
+        tasks.get_column("owner").drop_nulls().unique().sort().to_list()
+        if ("owner" in tasks.columns)
+        else []
+    )
     return team + [o for o in present if o not in team]
 
 
@@ -467,7 +643,8 @@ def _flag_counts(segments: pl.DataFrame) -> dict[str, int]:
         .explode("flag")
         .with_columns(pl.col("flag").str.strip_chars())
         .filter(pl.col("flag").is_not_null() & (pl.col("flag") != ""))
-        .group_by("flag").len()
+        .group_by("flag")
+        .len()
     )
     return {str(k): int(n) for k, n in counts.iter_rows()}
 
@@ -476,13 +653,21 @@ def _count_by(frame: pl.DataFrame, column: str) -> list[tuple[str, int]]:
     """(value, rows) most frequent first; empty when the column is missing."""
     if column not in frame.columns or frame.height == 0:
         return []
-    counts = frame.group_by(column).len().sort(["len", column], descending=[True, False],
-                                              nulls_last=True)
+    counts = (
+        frame.group_by(column)
+        .len()
+        .sort(["len", column], descending=[True, False], nulls_last=True)
+    )
     return [(str(k) if k is not None else "", int(n)) for k, n in counts.iter_rows()]
 
 
-def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], cfg: Config,
-                   tasks: pl.DataFrame | None = None) -> None:
+def _summary_sheet(
+    book: Book,
+    segments: pl.DataFrame,
+    summary: dict[str, Any],
+    cfg: Config,
+    tasks: pl.DataFrame | None = None,
+) -> None:
     lang = cfg.language
     text = _TEXT[lang]
     f = book.formats
@@ -504,16 +689,29 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
     grid.put(row, _LEFT, text["as_of"], f["bold"])
     as_of = _as_date(summary.get("as_of"))
     grid.put(row, _LEFT + 1, as_of if as_of else "", f["date"])
-    active = (int((segments["activity"] == "active").sum())
-              if "activity" in segments.columns and total else 0)
-    falling = pl.col("activity") == "falling_asleep" if "activity" in segments.columns else (
-        pl.lit(False))
-    flagged = (pl.col("red_flags").cast(pl.String).fill_null("") != ""
-               if "red_flags" in segments.columns else pl.lit(False))
-    at_risk = int(segments.select((falling.fill_null(False) | flagged).sum()).item() or 0) if (
-        total) else 0
-    priority = (int(segments["priority"].fill_null(False).sum())
-                if "priority" in segments.columns else 0)
+    active = (
+        int((segments["activity"] == "active").sum())
+        if "activity" in segments.columns and total
+        else 0
+    )
+    falling = (
+        pl.col("activity") == "falling_asleep"
+        if "activity" in segments.columns
+        else (pl.lit(False))
+    )
+    flagged = (
+        pl.col("red_flags").cast(pl.String).fill_null("") != ""
+        if "red_flags" in segments.columns
+        else pl.lit(False)
+    )
+    at_risk = (
+        int(segments.select((falling.fill_null(False) | flagged).sum()).item() or 0)
+        if (total)
+        else 0
+    )
+    priority = (
+        int(segments["priority"].fill_null(False).sum()) if "priority" in segments.columns else 0
+    )
     for label, value, fmt in (
         (text["total"], total, "int"),
         (text["total_revenue"], total_revenue, "int"),
@@ -549,22 +747,27 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
     if len(owners) > len(shown):
         row += 1
         grid.put(row, _LEFT, text["other_owners"].format(n=len(owners) - len(shown)))
-        grid.put(row, _LEFT + 1, sum(n for _, n in owners[len(shown):]), f["int"])
+        grid.put(row, _LEFT + 1, sum(n for _, n in owners[len(shown) :]), f["int"])
     left_end = row
 
     # -- customers and revenue per segment, in the canonical order (zeros included) ---------
     per = (
         segments.group_by("segment").agg(pl.len().alias("n"), revenue.sum().alias("revenue"))
-        if total else pl.DataFrame(schema={"segment": pl.String, "n": pl.UInt32,
-                                           "revenue": pl.Float64})
+        if total
+        else pl.DataFrame(schema={"segment": pl.String, "n": pl.UInt32, "revenue": pl.Float64})
     )
     counts = {r[0]: (int(r[1]), float(r[2] or 0)) for r in per.iter_rows()}
     order = list(schema.SEGMENTS) + sorted(k for k in counts if k not in schema.SEGMENTS)
     row = 2
     grid.put(row, _MID, text["per_segment"], f["bold"])
     row += 1
-    heads = [header("segment", lang), text["count"], text["share"], header("revenue", lang),
-             text["revenue_share"]]
+    heads = [
+        header("segment", lang),
+        text["count"],
+        text["share"],
+        header("revenue", lang),
+        text["revenue_share"],
+    ]
     for col, value in enumerate(heads):
         grid.put(row, _MID + col, value, f["header"])
     first_data = row + 1
@@ -596,8 +799,7 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
         grid.put(row, _MID, text["criteria"].get(criterion, criterion))
         for col, grade in enumerate(["A", "B", "C"], start=1):
             grid.put(row, _MID + col, int((column == grade).sum()), f["int"])
-        grid.put(row, _MID + 4, int(column.is_null().sum()) + int((column == "-").sum()),
-                 f["int"])
+        grid.put(row, _MID + 4, int(column.is_null().sum()) + int((column == "-").sum()), f["int"])
     mid_end = row
 
     # -- the 3×3 matrix as heat maps: customers, then revenue ------------------------------
@@ -613,10 +815,16 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
             row += 1
             grid.put(row, _RIGHT, LABELS["stage"][lang][stage])
             for col, activity in enumerate(schema.ACTIVITIES, start=1):
-                grid.put(row, _RIGHT + col, counts.get(f"{stage}_{activity}", (0, 0.0))[index],
-                         f[fmt])
-        ws.conditional_format(top, _RIGHT + 1, row, _RIGHT + 3, {
-            "type": "2_color_scale", "min_color": "#FFFFFF", "max_color": "#F4A460"})
+                grid.put(
+                    row, _RIGHT + col, counts.get(f"{stage}_{activity}", (0, 0.0))[index], f[fmt]
+                )
+        ws.conditional_format(
+            top,
+            _RIGHT + 1,
+            row,
+            _RIGHT + 3,
+            {"type": "2_color_scale", "min_color": "#FFFFFF", "max_color": "#F4A460"},
+        )
         row += 2
 
     # red flags: customers per flag
@@ -634,26 +842,31 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
         grid.put(row, _RIGHT + 1, flag_counts.get(code, 0), f["int"])
     row += 1
     grid.put(row, _RIGHT, text["flagged"], f["bold"])
-    grid.put(row, _RIGHT + 1, int(segments.select(flagged.sum()).item() or 0) if total else 0,
-             f["int"])
+    grid.put(
+        row, _RIGHT + 1, int(segments.select(flagged.sum()).item() or 0) if total else 0, f["int"]
+    )
 
     # the periods used per category (seed 004)
     row += 2
     grid.put(row, _RIGHT, text["periods"], f["bold"])
     row += 1
-    for col, value in enumerate([text["category"], text["falling_after"], text["asleep_after"],
-                                 text["count"]]):
+    for col, value in enumerate(
+        [text["category"], text["falling_after"], text["asleep_after"], text["count"]]
+    ):
         grid.put(row, _RIGHT + col, value, f["header"])
     judged: dict[str, int] | None = None
     if "period_category" in segments.columns and "activity" in segments.columns:
-        judged = dict(_count_by(segments.filter(pl.col("activity").is_not_null()),
-                                "period_category"))
+        judged = dict(
+            _count_by(segments.filter(pl.col("activity").is_not_null()), "period_category")
+        )
     periods: list[tuple[str, Any, int | None]] = [
-        (text["default_period"], cfg.periods.default,
-         None if judged is None else judged.get("", 0))]
+        (text["default_period"], cfg.periods.default, None if judged is None else judged.get("", 0))
+    ]
     # categories by the label the reasons use («Станки, Оборудование»), not the config key
-    periods += [(period.display_label(), period, None if judged is None else judged.get(name, 0))
-                for name, period in cfg.periods.categories.items()]
+    periods += [
+        (period.display_label(), period, None if judged is None else judged.get(name, 0))
+        for name, period in cfg.periods.categories.items()
+    ]
     for name, period, customers in periods:
         row += 1
         grid.put(row, _RIGHT, name)
@@ -671,12 +884,14 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
     sheet = ws.name
     chart_row = row + 2
     chart = book.workbook.add_chart({"type": "bar"})
-    chart.add_series({
-        "name": text["count"],
-        "categories": [sheet, first_data, _MID, last_data, _MID],
-        "values": [sheet, first_data, _MID + 1, last_data, _MID + 1],
-        "data_labels": {"value": True, "num_format": "#,##0"},
-    })
+    chart.add_series(
+        {
+            "name": text["count"],
+            "categories": [sheet, first_data, _MID, last_data, _MID],
+            "values": [sheet, first_data, _MID + 1, last_data, _MID + 1],
+            "data_labels": {"value": True, "num_format": "#,##0"},
+        }
+    )
     chart.set_title({"name": text["chart_count"], "name_font": {"size": 11}})
     chart.set_legend({"none": True})
     chart.set_y_axis({"reverse": True, "interval_unit": 1, "num_font": {"size": 8}})
@@ -685,13 +900,15 @@ def _summary_sheet(book: Book, segments: pl.DataFrame, summary: dict[str, Any], 
     ws.insert_chart(chart_row, _LEFT, chart)
 
     chart = book.workbook.add_chart({"type": "bar"})
-    chart.add_series({
-        "name": text["revenue_share"],
-        "categories": [sheet, first_data, _MID, last_data, _MID],
-        "values": [sheet, first_data, _MID + 4, last_data, _MID + 4],
-        "data_labels": {"value": True, "num_format": "0.0%"},
-        "fill": {"color": "#ED7D31"},
-    })
+    chart.add_series(
+        {
+            "name": text["revenue_share"],
+            "categories": [sheet, first_data, _MID, last_data, _MID],
+            "values": [sheet, first_data, _MID + 4, last_data, _MID + 4],
+            "data_labels": {"value": True, "num_format": "0.0%"},
+            "fill": {"color": "#ED7D31"},
+        }
+    )
     chart.set_title({"name": text["chart_revenue"], "name_font": {"size": 11}})
     chart.set_legend({"none": True})
     chart.set_y_axis({"reverse": True, "interval_unit": 1, "num_font": {"size": 8}})
@@ -709,9 +926,14 @@ _MAX_OWNERS = 6
 _FLAGS_ALWAYS_SHOWN = ("revenue_drop", "overdue", "lost_category")
 
 
-def _thresholds_block(grid: _Grid, row: int, summary: dict[str, Any], text: dict[str, Any],
-                      lang: str,
-                      f: dict[str, Any]) -> int:
+def _thresholds_block(
+    grid: _Grid,
+    row: int,
+    summary: dict[str, Any],
+    text: dict[str, Any],
+    lang: str,
+    f: dict[str, Any],
+) -> int:
     """One row per criterion: boundaries as numbers, then how it was graded in words (the
     words run on into the empty cells to the right, so nothing is cut off); then notes."""
     th = _THRESHOLD_TEXT[lang]
@@ -730,11 +952,18 @@ def _thresholds_block(grid: _Grid, row: int, summary: dict[str, Any], text: dict
         method = info.get("method", "")
         if info.get("no_data"):
             how = th["no_data"]
-            notes.append(f"{name}: " + (th["no_margin"] if criterion == "margin"
-                                        else th["no_values"].format(measure=measure)))
+            notes.append(
+                f"{name}: "
+                + (
+                    th["no_margin"]
+                    if criterion == "margin"
+                    else th["no_values"].format(measure=measure)
+                )
+            )
         elif method in ("quantile", "pareto"):
-            how = th[method].format(a=_pct(info.get("share_A", 0), lang),
-                                    b=_pct(info.get("share_B", 0), lang))
+            how = th[method].format(
+                a=_pct(info.get("share_A", 0), lang), b=_pct(info.get("share_B", 0), lang)
+            )
         else:
             how = th.get(method, str(method))
         if info.get("note") and not info.get("no_data"):
@@ -767,40 +996,55 @@ _THRESHOLD_TEXT: dict[str, dict[str, Any]] = {
         "columns": ["Критерий", "Граница A", "Граница B", "Как оценивается"],
         "quantile": "квантили: A — лучшие {a}, B — следующие {b}",
         "pareto": "Парето: A — первые {a} суммы, B — следующие {b}",
-        "fixed": "фиксированные пороги", "lower": "меньше — лучше", "higher": "больше — лучше",
+        "fixed": "фиксированные пороги",
+        "lower": "меньше — лучше",
+        "higher": "больше — лучше",
         "no_data": "не оценивается: нет данных",
         "no_margin": "нет колонки маржи и не заданы категории grades.high_margin.categories",
         "no_values": "ни у одного клиента нет значения «{measure}»",
         "pareto_fallback": "Парето здесь неприменимо, оценено по квантилям",
         "note": "Примечание",
-        "values": {"recency_days": "дней с последнего заказа", "orders": "число заказов",
-                   "size": "размер (класс компании, иначе выручка за 12 мес.)",
-                   "high_margin_share": "доля высокомаржинальной выручки"},
-        "sources": {"size_class": "по классу размера (оборот, иначе численность)",
-                    "revenue_12m": "по выручке за 12 мес. среди остальных"},
+        "values": {
+            "recency_days": "дней с последнего заказа",
+            "orders": "число заказов",
+            "size": "размер (класс компании, иначе выручка за 12 мес.)",
+            "high_margin_share": "доля высокомаржинальной выручки",
+        },
+        "sources": {
+            "size_class": "по классу размера (оборот, иначе численность)",
+            "revenue_12m": "по выручке за 12 мес. среди остальных",
+        },
     },
     "en": {
         "columns": ["Criterion", "A boundary", "B boundary", "How graded"],
         "quantile": "quantiles: A the best {a}, B the next {b}",
         "pareto": "Pareto: A the first {a} of the total, B the next {b}",
-        "fixed": "fixed thresholds", "lower": "lower is better", "higher": "higher is better",
+        "fixed": "fixed thresholds",
+        "lower": "lower is better",
+        "higher": "higher is better",
         "no_data": "not graded: no data",
         "no_margin": "no margin column and no grades.high_margin.categories",
         "no_values": "no customer has a value for “{measure}”",
         "pareto_fallback": "Pareto does not apply here; graded by quantiles",
         "note": "Note",
-        "values": {"recency_days": "days since last order", "orders": "number of orders",
-                   "size": "size (company class, else 12-month revenue)",
-                   "high_margin_share": "share of high-margin revenue"},
-        "sources": {"size_class": "by size class (turnover, else headcount)",
-                    "revenue_12m": "by 12-month revenue among the rest"},
+        "values": {
+            "recency_days": "days since last order",
+            "orders": "number of orders",
+            "size": "size (company class, else 12-month revenue)",
+            "high_margin_share": "share of high-margin revenue",
+        },
+        "sources": {
+            "size_class": "by size class (turnover, else headcount)",
+            "revenue_12m": "by 12-month revenue among the rest",
+        },
     },
 }
 
 
 # -- writing everything ---------------------------------------------------------------------
-def task_sheet_frame(tasks: pl.DataFrame, language: str,
-                     tactic_labels: dict[str, str] | None = None) -> pl.DataFrame:
+def task_sheet_frame(
+    tasks: pl.DataFrame, language: str, tactic_labels: dict[str, str] | None = None
+) -> pl.DataFrame:
     """Tasks as the sheet shows them: labels for codes, the playbook's tactic names."""
     frame = labelled(tasks, language)
     if tactic_labels and "tactic" in frame.columns:
@@ -840,27 +1084,34 @@ def write_outputs(
     csv_options = cfg.export.csv
     max_rows = cfg.export.xlsx.max_rows
     warnings: list[str] = []
-    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN]
-                 if c in tasks.columns]
+    tasks_csv = [
+        c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN] if c in tasks.columns
+    ]
     owners = sheet_owners(tasks, cfg)
 
     if "xlsx" in formats:
         with Book(out.path("segments.xlsx"), lang) as book:
             _summary_sheet(book, segments, summary, cfg, tasks)
             keys = segment_keys(segments)
-            book.write_table(text["customers"], labelled(segments, lang),
-                             _columns(segments, keys, lang, horizon_days=cfg.model.horizon_days),
-                             max_rows=max_rows, freeze_cols=2,
-                             # ~50 columns: printed across pages, not shrunk to one
-                             printing=PrintSetup(fit_width=False))
+            book.write_table(
+                text["customers"],
+                labelled(segments, lang),
+                _columns(segments, keys, lang, horizon_days=cfg.model.horizon_days),
+                max_rows=max_rows,
+                freeze_cols=2,
+                # ~50 columns: printed across pages, not shrunk to one
+                printing=PrintSetup(fit_width=False),
+            )
             warnings += book.warnings
     if "csv" in formats:
         write_csv(segments, out.path("segments.csv"), csv_options)
     tactic_labels = _tactic_labels(cfg) if "xlsx" in formats else {}
     # one task list at a time: its rows are copied out of the tasks for its files only
     is_call = is_call_task()
-    for name, title, rows, layout in (("call_tasks", text["calls"], is_call, CALL_LAYOUT),
-                                      ("mail_tasks", text["mail"], ~is_call, MAIL_LAYOUT)):
+    for name, title, rows, layout in (
+        ("call_tasks", text["calls"], is_call, CALL_LAYOUT),
+        ("mail_tasks", text["mail"], ~is_call, MAIL_LAYOUT),
+    ):
         frame = tasks.filter(rows)
         if "xlsx" in formats:
             keys = task_sheet_keys(frame, layout)
@@ -868,13 +1119,24 @@ def write_outputs(
             with Book(out.path(f"{name}.xlsx"), lang) as book:
                 sheet = task_sheet_frame(sort_for_sheet(frame), lang, tactic_labels)
                 columns = _columns(frame, keys, lang, layout)
-                taken = book.write_table(title, sheet, columns, max_rows=max_rows,
-                                         freeze_cols=0, printing=PrintSetup(columns=printed))
+                taken = book.write_table(
+                    title,
+                    sheet,
+                    columns,
+                    max_rows=max_rows,
+                    freeze_cols=0,
+                    printing=PrintSetup(columns=printed),
+                )
                 # one sheet per owner after the full list, sorted the same way
                 for owner, sheet_name in owner_sheet_names(owners, [title, *taken]).items():
-                    book.write_table(sheet_name, sheet.filter(pl.col("owner") == owner),
-                                     columns, max_rows=max_rows, freeze_cols=0,
-                                     printing=PrintSetup(columns=printed))
+                    book.write_table(
+                        sheet_name,
+                        sheet.filter(pl.col("owner") == owner),
+                        columns,
+                        max_rows=max_rows,
+                        freeze_cols=0,
+                        printing=PrintSetup(columns=printed),
+                    )
                 warnings += book.warnings
         if "csv" in formats:
             write_csv(frame.select(tasks_csv), out.path(f"{name}.csv"), csv_options)
@@ -883,25 +1145,30 @@ def write_outputs(
     write_csv(data_quality.select(dq_cols), out.path("data_quality.csv"), csv_options)
     write_csv(rejects, out.path("rejects.csv"), csv_options)
     if deferred is not None and cfg.owners.team:
-        write_csv(deferred.select(deferred_columns(deferred)), out.path(DEFERRED_NAME),
-                  csv_options)
+        write_csv(deferred.select(deferred_columns(deferred)), out.path(DEFERRED_NAME), csv_options)
     return warnings
 
 
 def deferred_columns(deferred: pl.DataFrame) -> list[str]:
     """deferred.csv: the task columns, ``rank``, then ``deferred_reason``."""
-    return [c for c in [*TASK_COLUMNS, TASK_RANK_COLUMN, "deferred_reason"]
-            if c in deferred.columns]
+    return [
+        c for c in [*TASK_COLUMNS, TASK_RANK_COLUMN, "deferred_reason"] if c in deferred.columns
+    ]
 
 
 def stdout_frame(
-    what: str, *, segments: pl.DataFrame, tasks: pl.DataFrame, data_quality: pl.DataFrame,
+    what: str,
+    *,
+    segments: pl.DataFrame,
+    tasks: pl.DataFrame,
+    data_quality: pl.DataFrame,
     rejects: pl.DataFrame,
 ) -> pl.DataFrame:
     """The frame ``export -o - --what WHAT`` prints as CSV."""
     calls, mail = split_tasks(tasks)
-    tasks_csv = [c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN]
-                 if c in tasks.columns]
+    tasks_csv = [
+        c for c in [*TASK_COLUMNS, *TASK_HISTORY_COLUMNS, TASK_RANK_COLUMN] if c in tasks.columns
+    ]
     frames = {
         "segments": segments,
         "call_tasks": calls.select(tasks_csv),

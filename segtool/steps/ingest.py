@@ -103,8 +103,10 @@ def column_mapping(raw: RawTable, kind: str, overrides: dict[str, str]) -> dict[
             )
     mapping = aliases.map_headers(raw.headers, kind, overrides)
     missing = [k for k in aliases.REQUIRED[kind] if k not in mapping]
-    if kind == "orders" and "amount" not in mapping and not (
-        "quantity" in mapping and "unit_price" in mapping
+    if (
+        kind == "orders"
+        and "amount" not in mapping
+        and not ("quantity" in mapping and "unit_price" in mapping)
     ):
         missing.append("amount")
     if missing:
@@ -134,8 +136,18 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
     dates = sample[date_col].drop_nulls().to_list() if date_col else []
     date_order = sniff.detect_date_order(dates, cfg.inputs.formats.date)
     unmapped = [h for h in raw.headers if h not in set(mapping.values())]
-    fmt = FileFormat(raw.name, mapping, decimal, date_order, raw.encoding, raw.delimiter,
-                     raw.sheet, raw.header_row, unmapped, file_type=raw.file_type)
+    fmt = FileFormat(
+        raw.name,
+        mapping,
+        decimal,
+        date_order,
+        raw.encoding,
+        raw.delimiter,
+        raw.sheet,
+        raw.header_row,
+        unmapped,
+        file_type=raw.file_type,
+    )
     rates = cfg.inputs.formats.currency
     fmt.rates = {str(k): float(v) for k, v in rates.items()} if rates else None
     id_header = aliases.normalize_header(mapping.get("customer_id"))
@@ -148,8 +160,13 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
     money = mapping.get("amount") or mapping.get("unit_price")
     fmt.currency = _header_currency(money)
     if fmt.currency is None and money:
-        marks = sample.select(parse.currency_of(pl.col(money).str.to_lowercase())
-                              .drop_nulls().mode().first()) if money in sample.columns else None
+        marks = (
+            sample.select(
+                parse.currency_of(pl.col(money).str.to_lowercase()).drop_nulls().mode().first()
+            )
+            if money in sample.columns
+            else None
+        )
         fmt.currency = marks.item() if marks is not None and marks.height else None
     if raw.kind == "orders" and date_col:
         fmt.grouped = _looks_grouped(raw, mapping)
@@ -168,10 +185,15 @@ def _looks_grouped(raw: RawTable, m: dict[str, str]) -> bool:
     """A grouped report (1C's «Продажи по контрагентам»): lines with the customer and no
     date, then order lines with a date and no customer."""
     money = m.get("amount") or m.get("quantity")
-    head = raw.frame.select(
-        _text(m, "customer_id").alias("c"), _text(m, "order_date").alias("d"),
-        (_text(m, "amount") if money == m.get("amount") else _text(m, "quantity")).alias("a"),
-    ).head(SAMPLE_ROWS).collect()
+    head = (
+        raw.frame.select(
+            _text(m, "customer_id").alias("c"),
+            _text(m, "order_date").alias("d"),
+            (_text(m, "amount") if money == m.get("amount") else _text(m, "quantity")).alias("a"),
+        )
+        .head(SAMPLE_ROWS)
+        .collect()
+    )
     if head.height == 0:
         return False
     lines = head.select(
@@ -180,15 +202,21 @@ def _looks_grouped(raw: RawTable, m: dict[str, str]) -> bool:
         orphan=pl.col("c").is_null() & pl.col("d").is_not_null() & pl.col("a").is_not_null(),
     ).with_columns(
         # for each line, whether the last line above it that is not an orphan is a header
-        under_header=pl.when(~pl.col("orphan")).then(pl.col("header")).forward_fill()
-        .shift(1).fill_null(False),
+        under_header=pl.when(~pl.col("orphan"))
+        .then(pl.col("header"))
+        .forward_fill()
+        .shift(1)
+        .fill_null(False),
     )
     orphans = lines.filter(pl.col("orphan"))
     # every order line without a customer sits under a customer line, none under an
     # ordinary order line, and such lines are most of the file (an export with a few ids
     # and dates missing is not a grouped report)
-    return (orphans.height > 0 and bool(orphans.get_column("under_header").all())
-            and orphans.height >= lines.get_column("ordinary").sum())
+    return (
+        orphans.height > 0
+        and bool(orphans.get_column("under_header").all())
+        and orphans.height >= lines.get_column("ordinary").sum()
+    )
 
 
 # -- the per-file plan ---------------------------------------------------------------------
@@ -201,8 +229,9 @@ def _text(mapping: dict[str, str], key: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
-def _with_numbers(frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str],
-                  decimal: str) -> pl.LazyFrame:
+def _with_numbers(
+    frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str], decimal: str
+) -> pl.LazyFrame:
     """Add ``__<key>`` Float64 columns parsed from the mapped text columns (null if absent)."""
     for key in keys:
         if key in mapping:
@@ -241,12 +270,15 @@ def _totals_checks(fmt: FileFormat) -> list[Check]:
     or order column: rejected whatever else it holds."""
     m = fmt.mapping
     columns = [m.get(k) for k in ("customer_id", "company_name", "order_id")]
-    return [(parse.is_totals_marker(pl.col(h)), E.REJECT_TOTALS, h)
-            for h in dict.fromkeys(h for h in columns if h)]
+    return [
+        (parse.is_totals_marker(pl.col(h)), E.REJECT_TOTALS, h)
+        for h in dict.fromkeys(h for h in columns if h)
+    ]
 
 
-def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.LazyFrame,
-                                                                            list[Check]]:
+def _customer_id(
+    frame: pl.LazyFrame, fmt: FileFormat, kind: str
+) -> tuple[pl.LazyFrame, list[Check]]:
     """``__cid`` (the id as meant, see :func:`parse.normalize_id`), ``__idfix`` and, for a
     file keyed by names, ``__key``; plus the checks on the id: totals markers, scientific
     notation, and (grouped report) the customer's header line."""
@@ -259,8 +291,9 @@ def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.La
         is_header = pl.col("__cid").is_not_null() & _text(m, "order_date").is_null()
         frame = frame.with_columns(
             __group_line=is_header,
-            __cid=pl.coalesce(pl.col("__cid"),
-                              pl.when(is_header).then(pl.col("__cid")).forward_fill()),
+            __cid=pl.coalesce(
+                pl.col("__cid"), pl.when(is_header).then(pl.col("__cid")).forward_fill()
+            ),
         )
         checks.append((pl.col("__group_line"), E.REJECT_GROUP_HEADER, m["customer_id"]))
     checks += [
@@ -272,9 +305,7 @@ def _customer_id(frame: pl.LazyFrame, fmt: FileFormat, kind: str) -> tuple[pl.La
     return frame, checks
 
 
-def _orders_plan(
-    raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
-) -> Plan:
+def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False) -> Plan:
     m = fmt.mapping
     frame, sources = raw.frame, dict(m)
     if lean and "amount" in m:
@@ -284,19 +315,25 @@ def _orders_plan(
             if key in m:
                 sources[key] = f"__{key}_text"
                 frame = frame.with_columns(
-                    pl.when(empty_amount).then(pl.col(m[key])).alias(sources[key]))
+                    pl.when(empty_amount).then(pl.col(m[key])).alias(sources[key])
+                )
     money = "amount" if "amount" in m else "unit_price"
     for key in ("amount", "quantity", "unit_price", "margin", "cost"):
         if key in sources:
             frame = parse.parse_number(
-                frame, sources[key], f"__{key}", fmt.decimal or "comma",
+                frame,
+                sources[key],
+                f"__{key}",
+                fmt.decimal or "comma",
                 ambiguous="__amount_amb" if key == money else None,
-                currency="__amount_cur" if key == money else None)
+                currency="__amount_cur" if key == money else None,
+            )
         else:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"__{key}"))
     if money not in sources:
-        frame = frame.with_columns(__amount_amb=pl.lit(False),
-                                   __amount_cur=pl.lit(None, dtype=pl.String))
+        frame = frame.with_columns(
+            __amount_amb=pl.lit(False), __amount_cur=pl.lit(None, dtype=pl.String)
+        )
     order = fmt.date_order or "dmy"
     evidence = "__date_ev" if "%" not in order else None
     frame = parse.parse_date(frame, m["order_date"], "__date", order, evidence=evidence)
@@ -305,8 +342,11 @@ def _orders_plan(
     qp = pl.col("__quantity") * pl.col("__unit_price")
     has_amount_col = "amount" in m
     # quantity × price fills an empty amount cell; an unreadable amount (н/д) is a reject
-    amount = (pl.when(pl.col("__amount_raw").is_null()).then(qp).otherwise(pl.col("__amount"))
-              if has_amount_col else qp)
+    amount = (
+        pl.when(pl.col("__amount_raw").is_null()).then(qp).otherwise(pl.col("__amount"))
+        if has_amount_col
+        else qp
+    )
     cur = pl.col("__amount_cur")
     if fmt.rates:  # a conversion table: marked amounts are converted, unknown ones rejected
         amount = amount * cur.replace_strict(fmt.rates, default=1.0, return_dtype=pl.Float64)
@@ -315,11 +355,13 @@ def _orders_plan(
         foreign = cur.is_not_null() & (cur != fmt.currency)
     else:
         foreign = pl.lit(False)
-    margin_expr = (pl.coalesce(pl.col("__margin"), pl.col("__amount") - pl.col("__cost"))
-                   if "cost" in m else pl.col("__margin"))
+    margin_expr = (
+        pl.coalesce(pl.col("__margin"), pl.col("__amount") - pl.col("__cost"))
+        if "cost" in m
+        else pl.col("__margin")
+    )
     lo, hi = cfg.ingest.min_year, cfg.ingest.max_year
-    frame = frame.with_columns(__date_raw=_text(m, "order_date"),
-                               __amount_raw=_text(m, "amount"))
+    frame = frame.with_columns(__date_raw=_text(m, "order_date"), __amount_raw=_text(m, "amount"))
     frame, id_checks = _customer_id(frame, fmt, "orders")
     frame = frame.with_columns(__amount=amount)
     amount_header = m.get("amount") or m.get("quantity")
@@ -332,13 +374,19 @@ def _orders_plan(
         (pl.col("__date_raw").is_null(), E.REJECT_MISSING_DATE, m["order_date"]),
         (_ambiguous_date(fmt), E.REJECT_AMBIGUOUS_DATE, m["order_date"]),
         (pl.col("__date").is_null(), E.REJECT_BAD_DATE, m["order_date"]),
-        (~pl.col("__date").dt.year().is_between(lo, hi), E.REJECT_DATE_OUT_OF_RANGE,
-         m["order_date"]),
+        (
+            ~pl.col("__date").dt.year().is_between(lo, hi),
+            E.REJECT_DATE_OUT_OF_RANGE,
+            m["order_date"],
+        ),
     ]
     if has_amount_col:
         checks += [
-            (pl.col("__amount_raw").is_null() & pl.col("__amount").is_null(),
-             E.REJECT_MISSING_AMOUNT, m["amount"]),
+            (
+                pl.col("__amount_raw").is_null() & pl.col("__amount").is_null(),
+                E.REJECT_MISSING_AMOUNT,
+                m["amount"],
+            ),
         ]
     checks += [
         (pl.col("__amount_amb"), E.REJECT_AMBIGUOUS_AMOUNT, money_header),
@@ -351,10 +399,14 @@ def _orders_plan(
     output = [
         pl.col("__cid").alias("customer_id"),
         _text(m, "company_name").alias("company_name"),
-        (order_key(_text(m, "order_id"), pl.col("__date")) if lean else pl.coalesce(
-            _text(m, "order_id"),
-            pl.concat_str([pl.col("__cid"), pl.lit("|"), pl.col("__date").cast(pl.String)]),
-        )).alias("order_id"),
+        (
+            order_key(_text(m, "order_id"), pl.col("__date"))
+            if lean
+            else pl.coalesce(
+                _text(m, "order_id"),
+                pl.concat_str([pl.col("__cid"), pl.lit("|"), pl.col("__date").cast(pl.String)]),
+            )
+        ).alias("order_id"),
         pl.col("__date").alias("order_date"),
         pl.col("__amount").alias("amount"),
         pl.col("__quantity").alias("quantity"),
@@ -386,8 +438,9 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     inf = cfg.inference
     frame = _with_numbers(raw.frame, m, ["turnover", "headcount"], fmt.decimal or "comma")
     frame, id_checks = _customer_id(frame, fmt, "contacts")
-    frame = frame.with_columns(__date_ev=pl.lit(None, dtype=pl.UInt8),
-                               __amount_cur=pl.lit(None, dtype=pl.String))
+    frame = frame.with_columns(
+        __date_ev=pl.lit(None, dtype=pl.UInt8), __amount_cur=pl.lit(None, dtype=pl.String)
+    )
     checks: list[Check] = _totals_checks(fmt)
     if RAGGED in raw.frame.collect_schema():
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
@@ -398,8 +451,11 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     role_given = parse.first_match(role_text, parse.ROLE_VALUES)
     role_from_title = parse.first_match(
         title,
-        [("purchaser", inf.roles.purchaser), ("decision_maker", inf.roles.decision_maker),
-         ("user", inf.roles.user)],
+        [
+            ("purchaser", inf.roles.purchaser),
+            ("decision_maker", inf.roles.decision_maker),
+            ("user", inf.roles.user),
+        ],
     )
     company = _text(m, "company_name")
     type_text = _text(m, "company_type")
@@ -426,9 +482,11 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
         flag("do_not_email").alias("do_not_email"),
         flag("do_not_mail").alias("do_not_mail"),
         channel.alias("preferred_channel"),
-        pl.coalesce(type_given, type_from_name,
-                    pl.when(company.is_not_null() | type_text.is_not_null())
-                    .then(pl.lit("other"))).alias("company_type"),
+        pl.coalesce(
+            type_given,
+            type_from_name,
+            pl.when(company.is_not_null() | type_text.is_not_null()).then(pl.lit("other")),
+        ).alias("company_type"),
         (type_given.is_null() & type_from_name.is_not_null()).alias("company_type_inferred"),
         pl.col("__turnover").alias("turnover"),
         pl.col("__headcount").alias("headcount"),
@@ -446,12 +504,21 @@ def _row_hashes(raw: RawTable) -> list[pl.Expr]:
     its first three cells: two different rows of even a 100M-line export practically
     never share both (the second costs a third of the first)."""
     columns = raw.headers + ([EXTRA] if EXTRA in raw.frame.collect_schema() else [])
-    return [pl.struct(columns).hash(SEEDS[0]).alias("__h1"),
-            pl.struct(columns[:3]).hash(SEEDS[1]).alias("__h2")]
+    return [
+        pl.struct(columns).hash(SEEDS[0]).alias("__h1"),
+        pl.struct(columns[:3]).hash(SEEDS[1]).alias("__h2"),
+    ]
 
 
-def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: bool = False,
-              rerun: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+def _run_plan(
+    raw: RawTable,
+    fmt: FileFormat,
+    cfg: Config,
+    kind: str,
+    *,
+    lean: bool = False,
+    rerun: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Accepted rows, reject records and counts for one file.
 
     One streaming pass over the file keeps, per row, only what is needed afterwards: its
@@ -469,14 +536,21 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     blank = pl.all_horizontal([pl.col(h).is_null() for h in raw.headers])
     if RAGGED in present:
         blank = blank & ~pl.col(RAGGED)
-    keep = list(dict.fromkeys([ROW, *fmt.mapping.values(),
-                               *[c for c in (RAGGED, EXTRA) if c in present]]))
-    raw = replace(raw, frame=raw.frame.select(
-        *keep, *(_row_hashes(raw) if dedup else []), blank.alias("__blank")))
+    keep = list(
+        dict.fromkeys([ROW, *fmt.mapping.values(), *[c for c in (RAGGED, EXTRA) if c in present]])
+    )
+    raw = replace(
+        raw,
+        frame=raw.frame.select(*keep, *(_row_hashes(raw) if dedup else []), blank.alias("__blank")),
+    )
     if kind == "orders":
         frame, checks, output, margin_expr = _orders_plan(raw, fmt, cfg, lean)
-        output = [*output, (margin_expr if margin_expr is not None
-                            else pl.lit(None, dtype=pl.Float64)).alias("margin")]
+        output = [
+            *output,
+            (margin_expr if margin_expr is not None else pl.lit(None, dtype=pl.Float64)).alias(
+                "margin"
+            ),
+        ]
     else:
         frame, checks, output, _ = _contacts_plan(raw, fmt, cfg)
     if kind == "orders":
@@ -486,8 +560,11 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     failed, value = _first_failed(checks)
     wanted = [*output, pl.lit(raw.name).alias("source_file"), pl.col(ROW).alias("source_row")]
     # dictionary-encoded while streaming, so the full text never piles up in memory
-    wanted = [e.cast(pl.Categorical) if schema[e.meta.output_name()] == pl.Categorical else e
-              for e in wanted if e.meta.output_name() in schema]
+    wanted = [
+        e.cast(pl.Categorical) if schema[e.meta.output_name()] == pl.Categorical else e
+        for e in wanted
+        if e.meta.output_name() in schema
+    ]
     rows = (
         frame.filter(~pl.col("__blank"))
         .select(
@@ -496,7 +573,9 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
             failed.alias("__failed"),
             pl.when(failed.is_not_null()).then(_clipped(value)).alias("__value"),
             *wanted,
-            pl.col("__date_ev"), pl.col("__amount_cur").cast(pl.Categorical), pl.col("__idfix"),
+            pl.col("__date_ev"),
+            pl.col("__amount_cur").cast(pl.Categorical),
+            pl.col("__idfix"),
             *([pl.col("__key")] if fmt.names_as_ids else []),
         )
         .collect(engine="streaming")
@@ -510,19 +589,27 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     duplicate_at = _duplicates(rows) if dedup else pl.Series([], dtype=pl.UInt32)
     dropped = pl.concat([failed_at.cast(pl.UInt32), duplicate_at]).unique().sort()
     rejected = (
-        rows.lazy().select("__source_row", "__failed", "__value")
+        rows.lazy()
+        .select("__source_row", "__failed", "__value")
         .filter(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(dropped.implode()))
         .collect(engine="streaming")
         .with_columns(__dup=dropped.is_in(duplicate_at.implode()))
     )
     # Series by Series: DataFrame.select would first copy every column into one chunk
-    accepted = _without(pl.DataFrame([
-        rows.get_column(c) if rows.schema[c] == t else rows.get_column(c).cast(t)
-        for c, t in schema.items()]), dropped)
+    accepted = _without(
+        pl.DataFrame(
+            [
+                rows.get_column(c) if rows.schema[c] == t else rows.get_column(c).cast(t)
+                for c, t in schema.items()
+            ]
+        ),
+        dropped,
+    )
     fmt.id_fixes = _id_fixes(_without(rows.select("customer_id", "__idfix"), dropped))
     if fmt.names_as_ids:
         accepted = _one_spelling_per_name(
-            accepted, _without(rows.select("__key"), dropped).get_column("__key"), fmt)
+            accepted, _without(rows.select("__key"), dropped).get_column("__key"), fmt
+        )
     if kind == "orders":
         fmt.several_names = _several_names(accepted, fmt)
     n_read = rows.height
@@ -532,10 +619,12 @@ def _run_plan(raw: RawTable, fmt: FileFormat, cfg: Config, kind: str, *, lean: b
     rejects = rejected.select(
         pl.lit(raw.name).alias("file"),
         pl.col("__source_row").alias("row"),
-        pl.when(~pl.col("__dup")).then(pl.col("__failed").replace_strict(
-            range(len(checks)), headers, default=None)).alias("column"),
+        pl.when(~pl.col("__dup"))
+        .then(pl.col("__failed").replace_strict(range(len(checks)), headers, default=None))
+        .alias("column"),
         pl.when(~pl.col("__dup")).then(pl.col("__value")).alias("value"),
-        pl.when(pl.col("__dup")).then(pl.lit(E.REJECT_DUPLICATE))
+        pl.when(pl.col("__dup"))
+        .then(pl.lit(E.REJECT_DUPLICATE))
         .otherwise(pl.col("__failed").replace_strict(range(len(checks)), codes, default=None))
         .alias("reason"),
     ).select([pl.col(c).cast(t) for c, t in REJECTS.items()])
@@ -555,24 +644,35 @@ def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> bool:
     """
     ev = rows.get_column("__date_ev").drop_nulls().value_counts()
     n = {int(code): int(count) for code, count in ev.iter_rows()}
-    fmt.date_evidence = {f"{sep}:{kind}": n[sep_code * 4 + k]
-                         for sep, sep_code in parse.DATE_SEPARATORS.items()
-                         for kind, k in (("dmy", parse.DMY_ONLY), ("mdy", parse.MDY_ONLY),
-                                         ("either", parse.EITHER))
-                         if n.get(sep_code * 4 + k)}
+    fmt.date_evidence = {
+        f"{sep}:{kind}": n[sep_code * 4 + k]
+        for sep, sep_code in parse.DATE_SEPARATORS.items()
+        for kind, k in (("dmy", parse.DMY_ONLY), ("mdy", parse.MDY_ONLY), ("either", parse.EITHER))
+        if n.get(sep_code * 4 + k)
+    }
     order, doubted = fmt.date_order, list(fmt.doubted_dates)
     if (fmt.date_order or "dmy") in ("dmy", "mdy") and n:
+
         def total(kind: int) -> int:
             return sum(n.get(code * 4 + kind, 0) for code in parse.DATE_SEPARATORS.values())
+
         dmy = total(parse.DMY_ONLY) + n.get(parse.EITHER, 0)  # dotted ≤ 12 dates: day first
         forced = cfg.inputs.formats.date
-        order = forced if forced in ("dmy", "mdy") else (
-            "mdy" if total(parse.MDY_ONLY) > dmy else "dmy")
-        other, agree = ((parse.MDY_ONLY, parse.DMY_ONLY) if order == "dmy"
-                        else (parse.DMY_ONLY, parse.MDY_ONLY))
-        doubted = [sep for sep, code in parse.DATE_SEPARATORS.items()
-                   if n.get(code * 4 + other, 0) and n.get(code * 4 + other, 0)
-                   >= n.get(code * 4 + agree, 0) and n.get(code * 4 + parse.EITHER, 0)]
+        order = (
+            forced
+            if forced in ("dmy", "mdy")
+            else ("mdy" if total(parse.MDY_ONLY) > dmy else "dmy")
+        )
+        other, agree = (
+            (parse.MDY_ONLY, parse.DMY_ONLY) if order == "dmy" else (parse.DMY_ONLY, parse.MDY_ONLY)
+        )
+        doubted = [
+            sep
+            for sep, code in parse.DATE_SEPARATORS.items()
+            if n.get(code * 4 + other, 0)
+            and n.get(code * 4 + other, 0) >= n.get(code * 4 + agree, 0)
+            and n.get(code * 4 + parse.EITHER, 0)
+        ]
     currency = fmt.currency
     marked = rows.get_column("__amount_cur").drop_nulls()
     if not fmt.rates and marked.len():
@@ -587,8 +687,11 @@ def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> bool:
     return True
 
 
-ID_FIX_NAMES = {parse.ID_SPELLING: "spelling", parse.ID_SCRIPT: "cyrillic_latin",
-                parse.ID_PADDED: "inn_zero_padded"}
+ID_FIX_NAMES = {
+    parse.ID_SPELLING: "spelling",
+    parse.ID_SCRIPT: "cyrillic_latin",
+    parse.ID_PADDED: "inn_zero_padded",
+}
 
 
 def _id_fixes(ids: pl.DataFrame) -> dict[str, int]:
@@ -596,14 +699,16 @@ def _id_fixes(ids: pl.DataFrame) -> dict[str, int]:
     fixed = ids.filter(pl.col("__idfix") > 0)
     if fixed.height == 0:
         return {}
-    return {name: int(fixed.filter((pl.col("__idfix") & bit) > 0)
-                      .get_column("customer_id").n_unique())
-            for bit, name in ID_FIX_NAMES.items()
-            if fixed.filter((pl.col("__idfix") & bit) > 0).height}
+    return {
+        name: int(fixed.filter((pl.col("__idfix") & bit) > 0).get_column("customer_id").n_unique())
+        for bit, name in ID_FIX_NAMES.items()
+        if fixed.filter((pl.col("__idfix") & bit) > 0).height
+    }
 
 
-def _one_spelling_per_name(accepted: pl.DataFrame, keys: pl.Series,
-                           fmt: FileFormat) -> pl.DataFrame:
+def _one_spelling_per_name(
+    accepted: pl.DataFrame, keys: pl.Series, fmt: FileFormat
+) -> pl.DataFrame:
     """A file keyed by company names: spellings of one name (``ООО "Ромашка"``,
     ``Ромашка ООО``) become one customer, under the spelling written most often."""
     ids = accepted.get_column("customer_id")
@@ -611,8 +716,12 @@ def _one_spelling_per_name(accepted: pl.DataFrame, keys: pl.Series,
     counts = pairs.group_by("id", "key").len()
     if counts.get_column("key").n_unique() == counts.height:
         return accepted  # every name written one way: nothing to fold
-    best = (counts.sort(["len", "id"], descending=[True, False])
-            .group_by("key", maintain_order=True).first().select("key", best="id"))
+    best = (
+        counts.sort(["len", "id"], descending=[True, False])
+        .group_by("key", maintain_order=True)
+        .first()
+        .select("key", best="id")
+    )
     spelled = pairs.join(best, on="key", how="left", maintain_order="left").get_column("best")
     fmt.id_fixes = {**fmt.id_fixes, "name_spelling": int(counts.height - best.height)}
     return accepted.with_columns(spelled.cast(ids.dtype).alias("customer_id"))
@@ -628,23 +737,26 @@ def _several_names(accepted: pl.DataFrame, fmt: FileFormat) -> list[str]:
     if "company_name" not in m or m["company_name"] == m.get("customer_id"):
         return []
     named = accepted.select("customer_id", "company_name", "order_date").filter(
-        pl.col("company_name").is_not_null())
+        pl.col("company_name").is_not_null()
+    )
     per_id = named.group_by("customer_id").agg(pl.col("company_name").n_unique().alias("n"))
     many = per_id.filter(pl.col("n") > 1)
     if many.height == 0:
         return []
     detail = (
         named.join(many.select("customer_id"), on="customer_id", how="semi")
-        .with_columns(pl.col("customer_id").cast(pl.String),
-                      pl.col("company_name").cast(pl.String))
-        .group_by("customer_id", "company_name").agg(pl.col("order_date").max())
+        .with_columns(pl.col("customer_id").cast(pl.String), pl.col("company_name").cast(pl.String))
+        .group_by("customer_id", "company_name")
+        .agg(pl.col("order_date").max())
         .sort(["customer_id", "order_date", "company_name"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True).agg(pl.col("company_name"))
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("company_name"))
         .head(MAX_NAME_NOTES)
     )
-    return [f"{cid}: «{names[0]}» (most recent, used); also "
-            + ", ".join(f"«{n}»" for n in names[1:])
-            for cid, names in detail.iter_rows()]
+    return [
+        f"{cid}: «{names[0]}» (most recent, used); also " + ", ".join(f"«{n}»" for n in names[1:])
+        for cid, names in detail.iter_rows()
+    ]
 
 
 MAX_SLICED_GAPS = 10_000
@@ -675,8 +787,7 @@ def order_key(order_id: pl.Expr, order_date: pl.Expr) -> pl.Expr:
     the order date's day number (one order per customer per day). Keys are only compared
     within a customer, where two ids sharing a hash is practically impossible."""
     day = order_date.cast(pl.Date).cast(pl.Int64) + (1 << 40)
-    return pl.when(order_id.is_null()).then(day.cast(pl.UInt64)).otherwise(
-        order_id.hash(SEEDS[0]))
+    return pl.when(order_id.is_null()).then(day.cast(pl.UInt64)).otherwise(order_id.hash(SEEDS[0]))
 
 
 def _duplicates(rows: pl.DataFrame) -> pl.Series:
@@ -708,20 +819,26 @@ def _fingerprint(path: Path) -> tuple[int, int]:
     try:
         st = path.stat()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
-                         code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+        ) from None
     return st.st_size, st.st_mtime_ns
 
 
 def _read_file(
-    path: Path, kind: str, cfg: Config, sheet: str | int | None,
-    overrides: dict[str, str] | None, lean: bool,
+    path: Path,
+    kind: str,
+    cfg: Config,
+    sheet: str | int | None,
+    overrides: dict[str, str] | None,
+    lean: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], FileFormat, RawTable]:
     """Parse one file (the forgiving reader when polars' own cannot), with its errors
     turned into one-line input errors."""
     formats = cfg.inputs.formats
-    raw = read_table(path, kind, encoding=formats.encoding, delimiter=formats.delimiter,
-                     sheet=sheet)
+    raw = read_table(
+        path, kind, encoding=formats.encoding, delimiter=formats.delimiter, sheet=sheet
+    )
     try:
         try:
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
@@ -732,47 +849,62 @@ def _read_file(
             if raw.forgiving or raw.sheet is not None:
                 raise
             raw.cleanup()
-            raw = read_table(path, kind, encoding=formats.encoding,
-                             delimiter=formats.delimiter, forgiving=True)
+            raw = read_table(
+                path, kind, encoding=formats.encoding, delimiter=formats.delimiter, forgiving=True
+            )
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
             accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind, lean=lean)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{raw.name}: cannot be read: {first}", code="E-INPUT-READ") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
-                         code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+        ) from None
     finally:
         raw.cleanup()
     return accepted, rejects, counts, fmt, raw
 
 
-def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = None,
-                overrides: dict[str, str] | None = None, *, lean: bool = False,
-                ) -> tuple[pl.DataFrame, pl.DataFrame, InputStats, FileFormat]:
+def ingest_file(
+    path: Path,
+    kind: str,
+    cfg: Config,
+    sheet: str | int | None = None,
+    overrides: dict[str, str] | None = None,
+    *,
+    lean: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame, InputStats, FileFormat]:
     """Read one file; returns (accepted, rejects, stats, format)."""
     before = _fingerprint(path)
     # the checksum for the manifest is computed while the file is parsed (hashlib lets go
     # of the GIL); the fingerprint check below still proves both saw the same bytes
     with ThreadPoolExecutor(max_workers=1) as hasher:
         checksum = hasher.submit(sha256_file, path)
-        accepted, rejects, counts, fmt, raw = _read_file(path, kind, cfg, sheet, overrides,
-                                                         lean)
+        accepted, rejects, counts, fmt, raw = _read_file(path, kind, cfg, sheet, overrides, lean)
         try:
             digest = checksum.result()
         except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}",
-                             code="E-INPUT-READ") from None
+            raise InputError(
+                f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+            ) from None
     if _fingerprint(path) != before:
         raise InputError(
             f"{path}: the file changed while it was being read; run again when the export "
-            "is complete", code="E-INPUT-CHANGED",
+            "is complete",
+            code="E-INPUT-CHANGED",
         )
     stats = InputStats(
-        path=str(path), kind=kind, sha256=digest,
-        rows_read=counts["read"], rows_accepted=accepted.height,
-        rows_rejected=counts["rejected"], rows_duplicate=counts["duplicates"],
-        encoding=raw.encoding, delimiter=raw.delimiter, sheet=raw.sheet,
+        path=str(path),
+        kind=kind,
+        sha256=digest,
+        rows_read=counts["read"],
+        rows_accepted=accepted.height,
+        rows_rejected=counts["rejected"],
+        rows_duplicate=counts["duplicates"],
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        sheet=raw.sheet,
     )
     stats.check()
     return accepted, rejects, stats, fmt
@@ -781,11 +913,23 @@ def ingest_file(path: Path, kind: str, cfg: Config, sheet: str | int | None = No
 def _attach_companies(contacts: pl.DataFrame, companies: pl.DataFrame) -> pl.DataFrame:
     """Company columns from a separate companies file fill the contacts' gaps; companies
     with nobody listed get one row with no person (routing sends them to data quality)."""
-    company_cols = [c for c in ("company_name", "company_type", "company_type_inferred",
-                                "turnover", "headcount", "region", "owner")
-                    if c in contacts.columns]
-    per_company = companies.group_by("customer_id", maintain_order=True).first().select(
-        "customer_id", *company_cols
+    company_cols = [
+        c
+        for c in (
+            "company_name",
+            "company_type",
+            "company_type_inferred",
+            "turnover",
+            "headcount",
+            "region",
+            "owner",
+        )
+        if c in contacts.columns
+    ]
+    per_company = (
+        companies.group_by("customer_id", maintain_order=True)
+        .first()
+        .select("customer_id", *company_cols)
     )
     joined = contacts.join(per_company, on="customer_id", how="left", suffix="__co")
     joined = joined.with_columns(
@@ -826,18 +970,26 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
     # while the orders CSV is parsed. Results keep the configured order either way.
     workbooks = any(sniff.file_kind(path) in ("xlsx", "ods", "ole") for _, path, _, _, _ in jobs)
     with ThreadPoolExecutor(max_workers=2 if workbooks and len(jobs) > 1 else 1) as pool:
-        futures = [pool.submit(ingest_file, path, kind, cfg, sheet, overrides, lean=lean)
-                   for kind, path, sheet, overrides, _ in jobs]
+        futures = [
+            pool.submit(ingest_file, path, kind, cfg, sheet, overrides, lean=lean)
+            for kind, path, sheet, overrides, _ in jobs
+        ]
         for (_, _, _, _, sink), future in zip(jobs, futures, strict=True):
             accepted, rejects, st, fmt = future.result()
             sink.append(accepted)
             reject_parts.append(rejects)
             stats.append(st)
             formats.append(fmt)
-    orders = (pl.concat(order_parts) if order_parts
-              else pl.DataFrame(schema=LEAN_ORDERS if lean else ORDERS))
-    contacts = (pl.concat(contact_parts) if contact_parts
-                else pl.DataFrame(schema=LEAN_CONTACTS if lean else CONTACTS))
+    orders = (
+        pl.concat(order_parts)
+        if order_parts
+        else pl.DataFrame(schema=LEAN_ORDERS if lean else ORDERS)
+    )
+    contacts = (
+        pl.concat(contact_parts)
+        if contact_parts
+        else pl.DataFrame(schema=LEAN_CONTACTS if lean else CONTACTS)
+    )
     if company_parts:
         contacts = _attach_companies(contacts, pl.concat(company_parts))
     rejects = pl.concat(reject_parts) if reject_parts else pl.DataFrame(schema=REJECTS)
@@ -848,36 +1000,50 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
     for fmt in formats:
         if fmt.unmapped:
             unused.setdefault(tuple(fmt.unmapped), []).append(fmt.name)
-    notices = [f"{_names(names)}: columns not used: {_list(list(columns), 8)}"
-               for columns, names in unused.items()]
+    notices = [
+        f"{_names(names)}: columns not used: {_list(list(columns), 8)}"
+        for columns, names in unused.items()
+    ]
     notes, quality = _quality(formats, orders, contacts, has_contacts_input(cfg))
     for fmt in formats:
         if fmt.names_as_ids:
-            warnings.append(f"{fmt.name}: no customer id column; the company names in "
-                            f"«{fmt.mapping['customer_id']}» are used as ids (case, quotes "
-                            "and the legal form's place folded)")
+            warnings.append(
+                f"{fmt.name}: no customer id column; the company names in "
+                f"«{fmt.mapping['customer_id']}» are used as ids (case, quotes "
+                "and the legal form's place folded)"
+            )
         if fmt.grouped:
-            warnings.append(f"{fmt.name}: a grouped report: the customer of each header line "
-                            "is carried to the order lines under it")
-        bad_ids = rejects.filter((pl.col("file") == fmt.name)
-                                 & (pl.col("reason") == E.REJECT_BAD_ID)).height
+            warnings.append(
+                f"{fmt.name}: a grouped report: the customer of each header line "
+                "is carried to the order lines under it"
+            )
+        bad_ids = rejects.filter(
+            (pl.col("file") == fmt.name) & (pl.col("reason") == E.REJECT_BAD_ID)
+        ).height
         if bad_ids:
-            warnings.append(f"{fmt.name}: {bad_ids} customer id(s) in scientific notation "
-                            "(7,70E+09) lost their digits in Excel and were rejected as bad_id; "
-                            "format the id column as text and export again")
+            warnings.append(
+                f"{fmt.name}: {bad_ids} customer id(s) in scientific notation "
+                "(7,70E+09) lost their digits in Excel and were rejected as bad_id; "
+                "format the id column as text and export again"
+            )
         if fmt.doubted_dates:
-            warnings.append(f"{fmt.name}: dates written with "
-                            f"{' and '.join(repr(d) for d in fmt.doubted_dates)} contradict the "
-                            f"file's day/month order ({fmt.date_order}); those that could be "
-                            "read either way are rejected as ambiguous_date")
+            warnings.append(
+                f"{fmt.name}: dates written with "
+                f"{' and '.join(repr(d) for d in fmt.doubted_dates)} contradict the "
+                f"file's day/month order ({fmt.date_order}); those that could be "
+                "read either way are rejected as ambiguous_date"
+            )
     for st, fmt in zip(stats, formats, strict=True):
         if st.rows_read == 0:
             warnings.append(f"{fmt.name}: no data rows below the header (row {fmt.header_row})")
         elif st.rows_accepted == 0:
-            warnings.append(f"{fmt.name}: every one of its {st.rows_read} rows was left out; "
-                            "the reasons are in rejects.csv")
-    return IngestResult(orders, contacts, rejects, stats, formats, warnings, notices, notes,
-                        quality)
+            warnings.append(
+                f"{fmt.name}: every one of its {st.rows_read} rows was left out; "
+                "the reasons are in rejects.csv"
+            )
+    return IngestResult(
+        orders, contacts, rejects, stats, formats, warnings, notices, notes, quality
+    )
 
 
 def _names(names: list[str], limit: int = 3) -> str:
@@ -885,8 +1051,9 @@ def _names(names: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataFrame,
-             with_contacts: bool) -> tuple[list[str], dict[str, Any]]:
+def _quality(
+    formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataFrame, with_contacts: bool
+) -> tuple[list[str], dict[str, Any]]:
     """Console lines and the manifest's ``data_quality``: ids folded, ids with several
     names, and how orders and contacts meet."""
     notes: list[str] = []
@@ -899,8 +1066,10 @@ def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataF
                 folded[key] = folded.get(key, 0) + value
     several = [note for fmt in formats for note in fmt.several_names]
     if several:
-        notes.append(f"{len(several)} customer id(s) appear with more than one company name; "
-                     "the most recent name is used (listed in manifest.json data_quality)")
+        notes.append(
+            f"{len(several)} customer id(s) appear with more than one company name; "
+            "the most recent name is used (listed in manifest.json data_quality)"
+        )
     quality: dict[str, Any] = {"ids_folded": folded, "ids_with_several_names": several}
     if with_contacts:
         ordered = orders.select(pl.col("customer_id").cast(pl.String)).unique()
@@ -909,9 +1078,11 @@ def _quality(formats: list[FileFormat], orders: pl.DataFrame, contacts: pl.DataF
         no_orders = listed.join(ordered, on="customer_id", how="anti").height
         quality["customers_without_contact"] = no_contact
         quality["contact_companies_without_orders"] = no_orders
-        notes.append(f"contacts: {no_contact:,} of {ordered.height:,} customers with orders "
-                     f"have no contact; {no_orders:,} of {listed.height:,} companies in the "
-                     "contacts match no customer with orders")
+        notes.append(
+            f"contacts: {no_contact:,} of {ordered.height:,} customers with orders "
+            f"have no contact; {no_orders:,} of {listed.height:,} companies in the "
+            "contacts match no customer with orders"
+        )
     quality["notes"] = notes
     return notes, quality
 
@@ -922,8 +1093,9 @@ def check_orders_accepted(result: IngestResult) -> None:
     order_stats = [s for s in result.stats if s.kind == "orders"]
     if result.orders.height or not any(s.rows_read for s in order_stats):
         return
-    names = [f.name for f, s in zip(result.formats, result.stats, strict=True)
-             if s.kind == "orders"]
+    names = [
+        f.name for f, s in zip(result.formats, result.stats, strict=True) if s.kind == "orders"
+    ]
     reasons = result.rejects.filter(pl.col("file").is_in(names)).get_column("reason")
     counts = reasons.value_counts(sort=True).iter_rows()
     detail = ", ".join(f"{reason} {count}" for reason, count in counts)

@@ -44,15 +44,33 @@ from segtool.labels import RED_FLAG_LABELS, SEGMENT_LABELS
 from segtool.schema import SEGMENTS
 
 MOVER_COLUMNS = [
-    "customer_id", "company_name", "previous_segment", "segment", "raised_flags", "cleared_flags",
+    "customer_id",
+    "company_name",
+    "previous_segment",
+    "segment",
+    "raised_flags",
+    "cleared_flags",
 ]
 FLAG_COLUMNS = [
-    "customer_id", "company_name", "segment", "previous_red_flags", "red_flags",
-    "raised_flags", "cleared_flags",
+    "customer_id",
+    "company_name",
+    "segment",
+    "previous_red_flags",
+    "red_flags",
+    "raised_flags",
+    "cleared_flags",
 ]
 OPEN_TASK_COLUMNS = [
-    "task_id", "customer_id", "company_name", "channel", "tactic", "due_date", "status",
-    "segment", "reissued", "source",
+    "task_id",
+    "customer_id",
+    "company_name",
+    "channel",
+    "tactic",
+    "due_date",
+    "status",
+    "segment",
+    "reissued",
+    "source",
 ]
 
 NEW_KEY = "(new)"
@@ -60,48 +78,92 @@ GONE_KEY = "(gone)"
 
 _LABELS = {
     "ru": {
-        "customer_id": "ИНН / ID клиента", "company_name": "Компания",
-        "previous_segment": "Сегмент раньше", "segment": "Сегмент сейчас",
-        "raised_flags": "Новые красные флаги", "cleared_flags": "Снятые красные флаги",
-        "previous_red_flags": "Флаги раньше", "red_flags": "Флаги сейчас",
-        "task_id": "ID задачи", "channel": "Канал", "tactic": "Тактика", "due_date": "Срок",
-        "status": "Статус", "reissued": "Выдана снова", "source": "Файл",
-        NEW_KEY: "(новые)", GONE_KEY: "(выбыли)", "total": "Итого",
-        "title": "Миграция между сегментами", "matrix": "Было (строки) → стало (столбцы)",
-        "as_of": "Дата анализа", "previous_as_of": "Дата прошлого анализа",
-        "customers": "Клиентов сейчас", "previous_customers": "Клиентов раньше",
-        "moved": "Сменили сегмент (включая новых и выбывших)", "new": "Новые клиенты",
-        "gone": "Выбывшие клиенты", "flags_raised": "Клиентов с новыми флагами",
+        "customer_id": "ИНН / ID клиента",
+        "company_name": "Компания",
+        "previous_segment": "Сегмент раньше",
+        "segment": "Сегмент сейчас",
+        "raised_flags": "Новые красные флаги",
+        "cleared_flags": "Снятые красные флаги",
+        "previous_red_flags": "Флаги раньше",
+        "red_flags": "Флаги сейчас",
+        "task_id": "ID задачи",
+        "channel": "Канал",
+        "tactic": "Тактика",
+        "due_date": "Срок",
+        "status": "Статус",
+        "reissued": "Выдана снова",
+        "source": "Файл",
+        NEW_KEY: "(новые)",
+        GONE_KEY: "(выбыли)",
+        "total": "Итого",
+        "title": "Миграция между сегментами",
+        "matrix": "Было (строки) → стало (столбцы)",
+        "as_of": "Дата анализа",
+        "previous_as_of": "Дата прошлого анализа",
+        "customers": "Клиентов сейчас",
+        "previous_customers": "Клиентов раньше",
+        "moved": "Сменили сегмент (включая новых и выбывших)",
+        "new": "Новые клиенты",
+        "gone": "Выбывшие клиенты",
+        "flags_raised": "Клиентов с новыми флагами",
         "flags_cleared": "Клиентов со снятыми флагами",
         "open_tasks": "Открытых задач с прошлого раза",
         "closed_tasks": "Задач отмечено «выполнена» или «отказ»",
         "withheld_tasks": "Задач этого раза не выдано (уже выполнены или отказ)",
-        "sheet_summary": "Сводка", "sheet_movers": "Переходы", "sheet_flags": "Флаги",
+        "sheet_summary": "Сводка",
+        "sheet_movers": "Переходы",
+        "sheet_flags": "Флаги",
         "sheet_tasks": "Открытые задачи",
-        "status_open": "открыта", "status_in_progress": "в работе",
-        "status_done": "выполнена", "status_refused": "отказ", "yes": "да", "no": "нет",
+        "status_open": "открыта",
+        "status_in_progress": "в работе",
+        "status_done": "выполнена",
+        "status_refused": "отказ",
+        "yes": "да",
+        "no": "нет",
     },
     "en": {
-        "customer_id": "Customer ID", "company_name": "Company",
-        "previous_segment": "Previous segment", "segment": "Segment now",
-        "raised_flags": "Raised red flags", "cleared_flags": "Cleared red flags",
-        "previous_red_flags": "Flags before", "red_flags": "Flags now",
-        "task_id": "Task ID", "channel": "Channel", "tactic": "Tactic", "due_date": "Due",
-        "status": "Status", "reissued": "Issued again", "source": "File",
-        NEW_KEY: "(new)", GONE_KEY: "(gone)", "total": "Total",
-        "title": "Segment migration", "matrix": "Before (rows) → now (columns)",
-        "as_of": "As of", "previous_as_of": "Previous as of",
-        "customers": "Customers now", "previous_customers": "Customers before",
-        "moved": "Changed segment (new and gone included)", "new": "New customers",
-        "gone": "Gone customers", "flags_raised": "Customers with raised flags",
+        "customer_id": "Customer ID",
+        "company_name": "Company",
+        "previous_segment": "Previous segment",
+        "segment": "Segment now",
+        "raised_flags": "Raised red flags",
+        "cleared_flags": "Cleared red flags",
+        "previous_red_flags": "Flags before",
+        "red_flags": "Flags now",
+        "task_id": "Task ID",
+        "channel": "Channel",
+        "tactic": "Tactic",
+        "due_date": "Due",
+        "status": "Status",
+        "reissued": "Issued again",
+        "source": "File",
+        NEW_KEY: "(new)",
+        GONE_KEY: "(gone)",
+        "total": "Total",
+        "title": "Segment migration",
+        "matrix": "Before (rows) → now (columns)",
+        "as_of": "As of",
+        "previous_as_of": "Previous as of",
+        "customers": "Customers now",
+        "previous_customers": "Customers before",
+        "moved": "Changed segment (new and gone included)",
+        "new": "New customers",
+        "gone": "Gone customers",
+        "flags_raised": "Customers with raised flags",
         "flags_cleared": "Customers with cleared flags",
         "open_tasks": "Tasks still open from last time",
         "closed_tasks": "Tasks marked done or refused",
         "withheld_tasks": "Tasks of this run not issued (already done or refused)",
-        "sheet_summary": "Summary", "sheet_movers": "Movers", "sheet_flags": "Flags",
+        "sheet_summary": "Summary",
+        "sheet_movers": "Movers",
+        "sheet_flags": "Flags",
         "sheet_tasks": "Open tasks",
-        "status_open": "open", "status_in_progress": "in progress",
-        "status_done": "done", "status_refused": "refused", "yes": "yes", "no": "no",
+        "status_open": "open",
+        "status_in_progress": "in progress",
+        "status_done": "done",
+        "status_refused": "refused",
+        "yes": "yes",
+        "no": "no",
     },
 }
 
@@ -127,7 +189,9 @@ class Migration:
 
 def _flag_list(name: str) -> pl.Expr:
     return (
-        pl.col(name).fill_null("").str.split(",")
+        pl.col(name)
+        .fill_null("")
+        .str.split(",")
         .list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
     )
 
@@ -166,11 +230,13 @@ def compare(
     cur_cols = cur.collect_schema().names()
     cur = cur.select(
         "customer_id",
-        pl.col("company_name") if "company_name" in cur_cols else pl.lit(None, pl.String).alias(
-            "company_name"),
+        pl.col("company_name")
+        if "company_name" in cur_cols
+        else pl.lit(None, pl.String).alias("company_name"),
         "segment",
-        pl.col("red_flags").fill_null("") if "red_flags" in cur_cols else pl.lit("").alias(
-            "red_flags"),
+        pl.col("red_flags").fill_null("")
+        if "red_flags" in cur_cols
+        else pl.lit("").alias("red_flags"),
         (pl.col(label_col) if label_col in cur_cols else pl.col("segment")).alias("_label"),
     )
     prev = previous.segments.lazy().select(
@@ -187,17 +253,23 @@ def compare(
             pl.col("previous_segment").is_not_null().alias("_was_previous"),
         )
         .with_columns(
-            _joined(_flag_list("red_flags").list.set_difference(_flag_list("previous_red_flags")))
-            .alias("raised_flags"),
-            _joined(_flag_list("previous_red_flags").list.set_difference(_flag_list("red_flags")))
-            .alias("cleared_flags"),
+            _joined(
+                _flag_list("red_flags").list.set_difference(_flag_list("previous_red_flags"))
+            ).alias("raised_flags"),
+            _joined(
+                _flag_list("previous_red_flags").list.set_difference(_flag_list("red_flags"))
+            ).alias("cleared_flags"),
         )
         .with_columns(
             pl.when(pl.col("_is_current")).then("raised_flags").otherwise(pl.lit("")),
             pl.when(pl.col("_is_current")).then("cleared_flags").otherwise(pl.lit("")),
         )
-        .sort(_segment_rank("previous_segment"), _segment_rank("segment"), "customer_id",
-              nulls_last=True)
+        .sort(
+            _segment_rank("previous_segment"),
+            _segment_rank("segment"),
+            "customer_id",
+            nulls_last=True,
+        )
         .collect()
     )
     movers = both.filter(pl.col("previous_segment").ne_missing(pl.col("segment"))).select(
@@ -214,20 +286,25 @@ def compare(
     matrix = _matrix(transitions)
     labels = {code: text[language] for code, text in SEGMENT_LABELS.items() if language in text}
     labels.update(
-        both.filter(pl.col("_label").is_not_null()).select("segment", "_label").unique("segment")
+        both.filter(pl.col("_label").is_not_null())
+        .select("segment", "_label")
+        .unique("segment")
         .iter_rows()
     )
 
     closed_ids: list[str] = []
     withheld: list[str] = []
     open_tasks = pl.DataFrame(
-        schema={**{c: pl.String for c in OPEN_TASK_COLUMNS}, "due_date": pl.Date,
-                "reissued": pl.Boolean}
+        schema={
+            **{c: pl.String for c in OPEN_TASK_COLUMNS},
+            "due_date": pl.Date,
+            "reissued": pl.Boolean,
+        }
     )
     if previous.tasks.height:
-        closed_ids = (
-            previous.tasks.filter(pl.col("status").is_in(CLOSED_STATUSES))["task_id"].to_list()
-        )
+        closed_ids = previous.tasks.filter(pl.col("status").is_in(CLOSED_STATUSES))[
+            "task_id"
+        ].to_list()
         keyed = _keyed_tasks(tasks, previous.as_of, task_period)
         closed = pl.Series(closed_ids, dtype=pl.String).implode()
         withheld = keyed.filter(
@@ -236,8 +313,11 @@ def compare(
         issued = pl.concat([keyed["task_id"], keyed["_previous_id"]]).drop_nulls().implode()
         open_tasks = (
             previous.tasks.filter(~pl.col("status").is_in(CLOSED_STATUSES))
-            .join(both.select("customer_id", pl.col("segment").alias("_now")),
-                  on="customer_id", how="left")
+            .join(
+                both.select("customer_id", pl.col("segment").alias("_now")),
+                on="customer_id",
+                how="left",
+            )
             .with_columns(
                 pl.col("task_id").is_in(issued).alias("reissued"),
                 pl.col("_now").alias("segment"),
@@ -258,10 +338,17 @@ def compare(
         "withheld_tasks": len(withheld),
     }
     return Migration(
-        movers=movers, transitions=transitions, matrix=matrix, flags=flags,
-        open_tasks=open_tasks, closed_task_ids=closed_ids, withheld_task_ids=withheld,
-        counts=counts, as_of=as_of,
-        previous_as_of=previous.as_of, labels=labels,
+        movers=movers,
+        transitions=transitions,
+        matrix=matrix,
+        flags=flags,
+        open_tasks=open_tasks,
+        closed_task_ids=closed_ids,
+        withheld_task_ids=withheld,
+        counts=counts,
+        as_of=as_of,
+        previous_as_of=previous.as_of,
+        labels=labels,
     )
 
 
@@ -281,8 +368,9 @@ def _matrix(transitions: pl.DataFrame) -> pl.DataFrame:
     return order.join(wide, on="previous_segment", how="left").sort("_row").drop("_row")
 
 
-def _keyed_tasks(tasks: pl.DataFrame | None, previous_as_of: str | None,
-                 period: str | None) -> pl.DataFrame:
+def _keyed_tasks(
+    tasks: pl.DataFrame | None, previous_as_of: str | None, period: str | None
+) -> pl.DataFrame:
     """This run's task ids, with the id each task had in the previous run's period.
 
     Task ids are stable within a period (``tasks.period``: same customer, tactic, step and
@@ -304,8 +392,9 @@ def _keyed_tasks(tasks: pl.DataFrame | None, previous_as_of: str | None,
         return tasks.select("task_id", pl.lit(None, dtype=pl.String).alias("_previous_id"))
     return tasks.select(
         "task_id",
-        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), label)
-        .alias("_previous_id"),
+        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), label).alias(
+            "_previous_id"
+        ),
     )
 
 
@@ -340,11 +429,15 @@ def write_migration(
     movers = migration.movers.with_columns(
         seg(pl.col("previous_segment"), NEW_KEY), seg(pl.col("segment"), GONE_KEY)
     )
+
     def flag_labels(name: str) -> pl.Expr:
         names = {code: text_[lang] for code, text_ in RED_FLAG_LABELS.items()}
         return (
-            _flag_list(name).list.eval(pl.element().replace_strict(names, default=pl.element()))
-            .list.join(", ").replace("", None).alias(name)
+            _flag_list(name)
+            .list.eval(pl.element().replace_strict(names, default=pl.element()))
+            .list.join(", ")
+            .replace("", None)
+            .alias(name)
         )
 
     flag_columns = ["previous_red_flags", "red_flags", "raised_flags", "cleared_flags"]
@@ -354,17 +447,22 @@ def write_migration(
     )
     tasks = migration.open_tasks.with_columns(
         pl.col("status").replace_strict(status_labels, default=pl.col("status")),
-        pl.when(pl.col("reissued")).then(pl.lit(text["yes"])).otherwise(pl.lit(text["no"]))
+        pl.when(pl.col("reissued"))
+        .then(pl.lit(text["yes"]))
+        .otherwise(pl.lit(text["no"]))
         .alias("reissued"),
         seg(pl.col("segment"), GONE_KEY),
     )
     with Book(out.path("migration.xlsx"), lang) as book:
         _write_summary(book, migration, text)
-        for sheet, frame, keys in ((text["sheet_movers"], movers, MOVER_COLUMNS),
-                                   (text["sheet_flags"], flags, FLAG_COLUMNS),
-                                   (text["sheet_tasks"], tasks, OPEN_TASK_COLUMNS)):
-            book.write_table(sheet, frame, _columns(frame, keys, text),
-                             max_rows=cfg.export.xlsx.max_rows)
+        for sheet, frame, keys in (
+            (text["sheet_movers"], movers, MOVER_COLUMNS),
+            (text["sheet_flags"], flags, FLAG_COLUMNS),
+            (text["sheet_tasks"], tasks, OPEN_TASK_COLUMNS),
+        ):
+            book.write_table(
+                sheet, frame, _columns(frame, keys, text), max_rows=cfg.export.xlsx.max_rows
+            )
     written.append("migration.xlsx")
     return written
 
@@ -396,9 +494,18 @@ def _write_summary(book: Book, migration: Migration, text: dict[str, str]) -> No
         ("as_of", _date_or_text(migration.as_of)),
         ("previous_as_of", _date_or_text(migration.previous_as_of)),
     ] + [
-        (key, migration.counts.get(key)) for key in (
-            "customers", "previous_customers", "moved", "new", "gone", "flags_raised",
-            "flags_cleared", "open_tasks", "closed_tasks", "withheld_tasks",
+        (key, migration.counts.get(key))
+        for key in (
+            "customers",
+            "previous_customers",
+            "moved",
+            "new",
+            "gone",
+            "flags_raised",
+            "flags_cleared",
+            "open_tasks",
+            "closed_tasks",
+            "withheld_tasks",
         )
     ]
     for i, (key, value) in enumerate(facts):

@@ -32,15 +32,43 @@ SIZE_WINDOW_MONTHS = 12  # size = revenue over the last 12 months when contacts 
 
 # scores.parquet columns, in order
 SCORE_COLUMNS = [
-    "customer_id", "company_name", "is_lead", "orders", "revenue", "first_order_date",
-    "last_order_date", "recency_days", "tenure_days", "avg_order_value", "margin",
-    "margin_rate", "high_margin_share", "cadence_days", "revenue_last_window",
-    "revenue_prev_window", "revenue_12m", "size", "size_source", "size_class",
-    "size_class_inferred", "company_type", "company_type_inferred", "turnover", "headcount",
-    "period_category", "falling_asleep_after", "asleep_after",
-    "period_last_order_date", "last_durable_date", "durable_cycle_share",
+    "customer_id",
+    "company_name",
+    "is_lead",
+    "orders",
+    "revenue",
+    "first_order_date",
+    "last_order_date",
+    "recency_days",
+    "tenure_days",
+    "avg_order_value",
+    "margin",
+    "margin_rate",
+    "high_margin_share",
+    "cadence_days",
+    "revenue_last_window",
+    "revenue_prev_window",
+    "revenue_12m",
+    "size",
+    "size_source",
+    "size_class",
+    "size_class_inferred",
+    "company_type",
+    "company_type_inferred",
+    "turnover",
+    "headcount",
+    "period_category",
+    "falling_asleep_after",
+    "asleep_after",
+    "period_last_order_date",
+    "last_durable_date",
+    "durable_cycle_share",
     # model inputs (order days, mean repeat-day net) and outputs (segtool.steps.model)
-    "order_days", "repeat_order_value", "p_alive", "expected_orders", "expected_revenue",
+    "order_days",
+    "repeat_order_value",
+    "p_alive",
+    "expected_orders",
+    "expected_revenue",
 ]
 
 _DAYS_PER_MONTH = 30.4375  # mean Gregorian month, for the durable cycle share
@@ -119,8 +147,15 @@ def ensure_columns(frame: pl.LazyFrame, schema: dict[str, DType]) -> pl.LazyFram
     )
 
 
-_LINE_COLUMNS = ("customer_id", "company_name", "order_id", "order_date", "amount",
-                 "category", "margin")
+_LINE_COLUMNS = (
+    "customer_id",
+    "company_name",
+    "order_id",
+    "order_date",
+    "amount",
+    "category",
+    "margin",
+)
 
 
 def order_lines(orders: pl.LazyFrame) -> pl.LazyFrame:
@@ -136,8 +171,9 @@ def order_lines(orders: pl.LazyFrame) -> pl.LazyFrame:
             if dtype == pl.UInt64:  # lean lines: already the key
                 columns.append(pl.col(name))
             else:
-                text = (pl.col(name).cast(pl.String) if dtype is not None
-                        else pl.lit(None, pl.String))
+                text = (
+                    pl.col(name).cast(pl.String) if dtype is not None else pl.lit(None, pl.String)
+                )
                 columns.append(order_key(text, pl.col("order_date")).alias(name))
         elif dtype is None:
             columns.append(pl.lit(None, dtype=ORDERS[name]).alias(name))
@@ -158,21 +194,36 @@ def count_after(orders: pl.LazyFrame, as_of: dt.date) -> int:
     """
     order = ["customer_id", "order_id"]
     lines = order_lines(orders)
-    late = (lines.filter(pl.col("order_date") > as_of).select(order).unique()
-            .collect(engine="streaming"))
+    late = (
+        lines.filter(pl.col("order_date") > as_of)
+        .select(order)
+        .unique()
+        .collect(engine="streaming")
+    )
     if late.height == 0:
         return 0
     started_before = (
-        lines.filter(pl.col("order_date") <= as_of).select(order)
-        .join(late.lazy(), on=order, how="semi").unique()
+        lines.filter(pl.col("order_date") <= as_of)
+        .select(order)
+        .join(late.lazy(), on=order, how="semi")
+        .unique()
     )
-    result = (late.lazy().join(started_before, on=order, how="anti").select(pl.len())
-              .collect(engine="streaming"))
+    result = (
+        late.lazy()
+        .join(started_before, on=order, how="anti")
+        .select(pl.len())
+        .collect(engine="streaming")
+    )
     return int(result.item())
 
 
-def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
-                  source: str = "the orders file", today: dt.date | None = None) -> dt.date:
+def resolve_as_of(
+    orders: pl.LazyFrame,
+    as_of: dt.date | None,
+    *,
+    source: str = "the orders file",
+    today: dt.date | None = None,
+) -> dt.date:
     """The analysis date: the given one, else the latest order date in the input that is
     not after today (a mistyped 2099 must not become the analysis date; such orders are
     ignored and counted like any order after as_of)."""
@@ -180,9 +231,11 @@ def resolve_as_of(orders: pl.LazyFrame, as_of: dt.date | None, *,
         return as_of
     today = today or dt.date.today()
     date = pl.col("order_date")
-    found = order_lines(orders).select(
-        date.max().alias("latest"), date.filter(date <= today).max().alias("latest_past")
-    ).collect(engine="streaming")
+    found = (
+        order_lines(orders)
+        .select(date.max().alias("latest"), date.filter(date <= today).max().alias("latest_past"))
+        .collect(engine="streaming")
+    )
     latest, latest_past = found["latest"][0], found["latest_past"][0]
     if latest is None:
         raise InputError(
@@ -196,8 +249,9 @@ AS_OF_LATE_SHARE = 0.05  # warn when more than this share of the orders is after
 AS_OF_AFTER_MONTHS = 3  # warn when as_of is more than this many months after the last order
 
 
-def check_as_of(orders: pl.LazyFrame, as_of: dt.date, *, given: bool,
-                ignored: int | None = None) -> list[str]:
+def check_as_of(
+    orders: pl.LazyFrame, as_of: dt.date, *, given: bool, ignored: int | None = None
+) -> list[str]:
     """Catch a mistyped ``--as-of``: refuse (exit 2) one before every order, naming the
     export's date range; warn when more than 5 % of the orders are after it, or when it is
     more than 3 months after the last order. Returns the warnings (for stderr and the
@@ -207,7 +261,8 @@ def check_as_of(orders: pl.LazyFrame, as_of: dt.date, *, given: bool,
     order = ["customer_id", "order_id"]
     lines = order_lines(orders)
     found = lines.select(
-        pl.col("order_date").min().alias("first"), pl.col("order_date").max().alias("last"),
+        pl.col("order_date").min().alias("first"),
+        pl.col("order_date").max().alias("last"),
     ).collect(engine="streaming")
     first, last = found["first"][0], found["last"][0]
     if first is None:
@@ -221,8 +276,9 @@ def check_as_of(orders: pl.LazyFrame, as_of: dt.date, *, given: bool,
     warnings: list[str] = []
     after = count_after(orders, as_of) if ignored is None else ignored
     if after:
-        total = int(lines.select(order).unique().select(pl.len()).collect(engine="streaming")
-                    .item())
+        total = int(
+            lines.select(order).unique().select(pl.len()).collect(engine="streaming").item()
+        )
         if total and after / total > AS_OF_LATE_SHARE:
             warnings.append(
                 f"--as-of {as_of.isoformat()}: {after:,} of {total:,} orders "
@@ -254,26 +310,37 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
     categories = found.to_series().cast(pl.String).drop_nulls()
     table = pl.DataFrame({"category": categories})
     matches = [
-        pl.when(pl.col("category").str.contains(globs_regex(cfg.periods.categories[name].match)))
-        .then(pl.lit(rank, dtype=pl.Int32))
+        pl.when(
+            pl.col("category").str.contains(globs_regex(cfg.periods.categories[name].match))
+        ).then(pl.lit(rank, dtype=pl.Int32))
         for rank, (name, _, _) in enumerate(candidates)
         if name is not None
     ]
     high = cfg.grades.high_margin
     table = table.with_columns(
         (pl.max_horizontal(matches) if matches else pl.lit(None, dtype=pl.Int32))
-        .fill_null(default_rank).cast(pl.Int32).alias("rank"),
-        (pl.col("category").str.contains(globs_regex(high.categories)) if high.categories
-         else pl.lit(False)).alias("high"),
+        .fill_null(default_rank)
+        .cast(pl.Int32)
+        .alias("rank"),
+        (
+            pl.col("category").str.contains(globs_regex(high.categories))
+            if high.categories
+            else pl.lit(False)
+        ).alias("high"),
     )
-    category = pl.col("category").cast(pl.String) if found.height and isinstance(
-        found.dtypes[0], pl.Categorical) else pl.col("category")
+    category = (
+        pl.col("category").cast(pl.String)
+        if found.height and isinstance(found.dtypes[0], pl.Categorical)
+        else pl.col("category")
+    )
     if table.height:
         # polars maps a Categorical column through its text, so compare as text
-        rank = category.replace_strict(table["category"], table["rank"], default=default_rank,
-                                       return_dtype=pl.Int32)
-        category_high = category.replace_strict(table["category"], table["high"],
-                                                default=False, return_dtype=pl.Boolean)
+        rank = category.replace_strict(
+            table["category"], table["rank"], default=default_rank, return_dtype=pl.Int32
+        )
+        category_high = category.replace_strict(
+            table["category"], table["high"], default=False, return_dtype=pl.Boolean
+        )
     else:
         rank = pl.lit(default_rank, dtype=pl.Int32)
         category_high = pl.lit(False)
@@ -281,22 +348,24 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
         category_high = pl.lit(None, dtype=pl.Boolean)
     rate_high: pl.Expr
     if high.min_margin_rate is not None:
-        rate_high = (
-            pl.when(pl.col("margin").is_not_null() & (pl.col("amount") != 0))
-            .then((pl.col("margin") / pl.col("amount")) > high.min_margin_rate)
+        rate_high = pl.when(pl.col("margin").is_not_null() & (pl.col("amount") != 0)).then(
+            (pl.col("margin") / pl.col("amount")) > high.min_margin_rate
         )
     else:
         rate_high = pl.lit(None, dtype=pl.Boolean).alias("_rate_high")
     is_high = (
-        pl.when(category_high).then(True)
-        .when(rate_high.is_not_null()).then(rate_high)
+        pl.when(category_high)
+        .then(True)
+        .when(rate_high.is_not_null())
+        .then(rate_high)
         .otherwise(pl.when(pl.lit(bool(high.categories))).then(False))
     )
     return [rank.alias("_period_rank"), is_high.alias("_high_margin")]
 
 
-def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
-                     as_of: dt.date) -> pl.LazyFrame:
+def _period_decision(
+    lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config, as_of: dt.date
+) -> pl.LazyFrame:
     """Per customer: which period category decides its activity, and the durable purchase.
 
     For every period candidate (each category of ``periods.categories`` and the default
@@ -315,12 +384,17 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     ranks = list(range(len(candidates)))
     falling_cut = [months_before(as_of, c[1]) for c in candidates]
     asleep_cut = [months_before(as_of, c[2]) for c in candidates]
-    durable_ranks = [i for i, c in enumerate(candidates)
-                     if c[0] is not None and cfg.periods.categories[c[0]].is_durable()]
+    durable_ranks = [
+        i
+        for i, c in enumerate(candidates)
+        if c[0] is not None and cfg.periods.categories[c[0]].is_durable()
+    ]
     order = ["customer_id", "order_id"]
     accepted_orders = per_order.filter(pl.col("net") > 0).select(*order, "order_date")
     per_rank = (
-        lines.filter(pl.col("amount") > 0).select(*order, "_period_rank").unique()
+        lines.filter(pl.col("amount") > 0)
+        .select(*order, "_period_rank")
+        .unique()
         .join(accepted_orders, on=order, how="inner")
         .group_by("customer_id", "_period_rank")
         .agg(_last=pl.col("order_date").max())
@@ -332,23 +406,30 @@ def _period_decision(lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config,
     level = pl.when(last <= sleep).then(2).when(last <= fall).then(1).otherwise(0)
     per_rank = per_rank.with_columns(level.alias("_level"))
     decided = (
-        per_rank.sort(["customer_id", "_level", "_last", "_period_rank"],
-                      descending=[False, False, True, True])
+        per_rank.sort(
+            ["customer_id", "_level", "_last", "_period_rank"],
+            descending=[False, False, True, True],
+        )
         .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("_period_rank").first(), pl.col("_last").first()
-             .alias("period_last_order_date"))
+        .agg(
+            pl.col("_period_rank").first(), pl.col("_last").first().alias("period_last_order_date")
+        )
     )
-    asleep_after = rank.replace_strict(ranks, [c[2] for c in candidates],
-                                       return_dtype=pl.Int64)
+    asleep_after = rank.replace_strict(ranks, [c[2] for c in candidates], return_dtype=pl.Int64)
     durable = (
         per_rank.filter(rank.is_in(durable_ranks))
         .sort(["customer_id", "_period_rank"], descending=[False, True])
         .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("_last").first().alias("last_durable_date"),
-             asleep_after.first().alias("_durable_asleep_after"))
+        .agg(
+            pl.col("_last").first().alias("last_durable_date"),
+            asleep_after.first().alias("_durable_asleep_after"),
+        )
         .with_columns(
-            ((pl.lit(as_of) - pl.col("last_durable_date")).dt.total_days()
-             / _DAYS_PER_MONTH / pl.col("_durable_asleep_after")).alias("durable_cycle_share")
+            (
+                (pl.lit(as_of) - pl.col("last_durable_date")).dt.total_days()
+                / _DAYS_PER_MONTH
+                / pl.col("_durable_asleep_after")
+            ).alias("durable_cycle_share")
         )
         .drop("_durable_asleep_after")
     )
@@ -374,8 +455,10 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         # when/then rather than filter inside the aggregation: polars' streaming group-by
         # has a fast path for plain sums and maxima (1.9 s → 0.9 s at 10M lines)
         high_revenue=pl.when(pl.col("_high_margin")).then(pl.col("amount")).sum().round(CENTS),
-        known_revenue=pl.when(pl.col("_high_margin").is_not_null()).then(pl.col("amount"))
-        .sum().round(CENTS),
+        known_revenue=pl.when(pl.col("_high_margin").is_not_null())
+        .then(pl.col("amount"))
+        .sum()
+        .round(CENTS),
         known_lines=pl.col("_high_margin").count(),
     )
     accepted = pl.col("net") > 0
@@ -393,7 +476,9 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         _known_lines=pl.col("known_lines").sum(),
         revenue_last_window=pl.when(date > last_start).then(pl.col("net")).sum().round(CENTS),
         revenue_prev_window=pl.when((date > prev_start) & (date <= last_start))
-        .then(pl.col("net")).sum().round(CENTS),
+        .then(pl.col("net"))
+        .sum()
+        .round(CENTS),
         revenue_12m=pl.when(date > size_start).then(pl.col("net")).sum().round(CENTS),
     )
     # cadence: the median gap between a customer's distinct order dates, as one sorted
@@ -403,21 +488,28 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
     customer = pl.col("customer_id")
     same = customer == customer.shift(1)
     gaps = (
-        per_order.filter(accepted).group_by("customer_id", "order_date")
+        per_order.filter(accepted)
+        .group_by("customer_id", "order_date")
         .agg(pl.col("net").sum())
         .sort("customer_id", "order_date")
-        .select(customer, pl.when(same).then((date - date.shift(1)).dt.total_days()).alias("gap"),
-                pl.when(same).then(pl.col("net")).alias("repeat_net"))
-        .group_by("customer_id").agg(
+        .select(
+            customer,
+            pl.when(same).then((date - date.shift(1)).dt.total_days()).alias("gap"),
+            pl.when(same).then(pl.col("net")).alias("repeat_net"),
+        )
+        .group_by("customer_id")
+        .agg(
             cadence_days=pl.col("gap").median(),
             order_days=pl.len().cast(pl.Int64),
-            repeat_order_value=pl.when(pl.col("repeat_net").count() > 0)
-            .then(pl.col("repeat_net").sum() / pl.col("repeat_net").count()),
+            repeat_order_value=pl.when(pl.col("repeat_net").count() > 0).then(
+                pl.col("repeat_net").sum() / pl.col("repeat_net").count()
+            ),
         )
     )
     customers = customers.join(gaps, on="customer_id", how="left")
-    customers = customers.join(_period_decision(lines, per_order, cfg, as_of),
-                               on="customer_id", how="left")
+    customers = customers.join(
+        _period_decision(lines, per_order, cfg, as_of), on="customer_id", how="left"
+    )
     return customers.with_columns(
         customer.cast(pl.String),  # lean lines keep it dictionary-encoded
         pl.col("company_name").cast(pl.String),
@@ -451,8 +543,9 @@ def _company_type_from_name(cfg: Config) -> pl.Expr:
     return pl.coalesce(parse.company_type_from_name(pl.col("company_name"), table), pl.lit("other"))
 
 
-def quantile_bucket(value: pl.Expr, shares: list[float], *, descending: bool,
-                    within: pl.Expr | None = None) -> pl.Expr:
+def quantile_bucket(
+    value: pl.Expr, shares: list[float], *, descending: bool, within: pl.Expr | None = None
+) -> pl.Expr:
     """Bucket 0, 1, ... by position among the non-null values (``within`` rows only).
 
     Positions are ranks counted best-first; equal values share the average of their
@@ -483,30 +576,36 @@ def _size_class(cfg: Config) -> list[pl.Expr]:
         value = pl.col(column)
         start = pl.when(value <= micro).then(pl.lit("micro")) if micro is not None else pl
         return (
-            start.when(value <= small).then(pl.lit("small"))
-            .when(value <= medium).then(pl.lit("medium"))
-            .when(value.is_not_null()).then(pl.lit("large"))
+            start.when(value <= small)
+            .then(pl.lit("small"))
+            .when(value <= medium)
+            .then(pl.lit("medium"))
+            .when(value.is_not_null())
+            .then(pl.lit("large"))
         )
 
     terciles = quantile_bucket(
         pl.col("revenue_12m"), [1 / 3, 1 / 3], descending=False, within=pl.col("orders") > 0
     ).replace_strict([0, 1, 2], ["small", "medium", "large"], default=None, return_dtype=pl.String)
     declared = pl.coalesce(
-        by_limits("turnover", limits.turnover.small, limits.turnover.medium,
-                  limits.turnover.micro),
-        by_limits("headcount", limits.headcount.small, limits.headcount.medium,
-                  limits.headcount.micro),
+        by_limits("turnover", limits.turnover.small, limits.turnover.medium, limits.turnover.micro),
+        by_limits(
+            "headcount", limits.headcount.small, limits.headcount.medium, limits.headcount.micro
+        ),
     )
     return [
         pl.coalesce(declared, terciles).alias("size_class"),
-        pl.when(declared.is_not_null()).then(False)
-        .when(terciles.is_not_null()).then(True)
+        pl.when(declared.is_not_null())
+        .then(False)
+        .when(terciles.is_not_null())
+        .then(True)
         .alias("size_class_inferred"),
     ]
 
 
-def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
-          as_of: dt.date) -> pl.LazyFrame:
+def score(
+    orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config, as_of: dt.date
+) -> pl.LazyFrame:
     """One row per customer (buyers, customers with returns only, and leads)."""
     customers = _customers_from_orders(orders, cfg, as_of)
     if contacts is not None:
@@ -531,35 +630,44 @@ def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
     as_of_lit = pl.lit(as_of)
     customers = customers.with_columns(
         pl.col("orders").fill_null(0),
-        *[pl.col(c).fill_null(0.0) for c in
-          ("revenue", "revenue_last_window", "revenue_prev_window", "revenue_12m")],
+        *[
+            pl.col(c).fill_null(0.0)
+            for c in ("revenue", "revenue_last_window", "revenue_prev_window", "revenue_12m")
+        ],
     ).with_columns(
         (as_of_lit - pl.col("last_order_date")).dt.total_days().alias("recency_days"),
         (as_of_lit - pl.col("first_order_date")).dt.total_days().alias("tenure_days"),
         pl.when(buyer).then(pl.col("revenue") / pl.col("orders")).alias("avg_order_value"),
-        pl.when(pl.col("revenue") > 0).then(pl.col("margin") / pl.col("revenue"))
+        pl.when(pl.col("revenue") > 0)
+        .then(pl.col("margin") / pl.col("revenue"))
         .alias("margin_rate"),
-        pl.when(pl.col("turnover").is_not_null()).then(pl.lit("turnover"))
-        .when(pl.col("headcount").is_not_null()).then(pl.lit("headcount"))
-        .when(~lead).then(pl.lit("revenue_12m"))
+        pl.when(pl.col("turnover").is_not_null())
+        .then(pl.lit("turnover"))
+        .when(pl.col("headcount").is_not_null())
+        .then(pl.lit("headcount"))
+        .when(~lead)
+        .then(pl.lit("revenue_12m"))
         .alias("size_source"),
-        pl.coalesce(
-            "turnover", "headcount", pl.when(~lead).then(pl.col("revenue_12m"))
-        ).alias("size"),
-        pl.col("_period_rank").replace_strict(
-            ranks, [c[0] for c in candidates], default=None, return_dtype=pl.String
-        ).alias("period_category"),
-        pl.col("_period_rank").replace_strict(
-            ranks, [c[1] for c in candidates], default=None, return_dtype=pl.Int64
-        ).alias("falling_asleep_after"),
-        pl.col("_period_rank").replace_strict(
-            ranks, [c[2] for c in candidates], default=None, return_dtype=pl.Int64
-        ).alias("asleep_after"),
-        pl.when(pl.col("company_type").is_not_null()).then(pl.col("company_type"))
-        .otherwise(_company_type_from_name(cfg)).alias("company_type"),
+        pl.coalesce("turnover", "headcount", pl.when(~lead).then(pl.col("revenue_12m"))).alias(
+            "size"
+        ),
+        pl.col("_period_rank")
+        .replace_strict(ranks, [c[0] for c in candidates], default=None, return_dtype=pl.String)
+        .alias("period_category"),
+        pl.col("_period_rank")
+        .replace_strict(ranks, [c[1] for c in candidates], default=None, return_dtype=pl.Int64)
+        .alias("falling_asleep_after"),
+        pl.col("_period_rank")
+        .replace_strict(ranks, [c[2] for c in candidates], default=None, return_dtype=pl.Int64)
+        .alias("asleep_after"),
+        pl.when(pl.col("company_type").is_not_null())
+        .then(pl.col("company_type"))
+        .otherwise(_company_type_from_name(cfg))
+        .alias("company_type"),
         pl.when(pl.col("company_type").is_not_null())
         .then(pl.col("company_type_inferred").fill_null(False))
-        .otherwise(True).alias("company_type_inferred"),
+        .otherwise(True)
+        .alias("company_type_inferred"),
         *_size_class(cfg),
     )
     return customers.select(
@@ -568,7 +676,8 @@ def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
         pl.col("is_lead").cast(pl.Boolean),
         pl.col("orders").cast(pl.Int64),
         pl.col("revenue").cast(pl.Float64),
-        "first_order_date", "last_order_date",
+        "first_order_date",
+        "last_order_date",
         pl.col("recency_days").cast(pl.Int64),
         pl.col("tenure_days").cast(pl.Int64),
         pl.col("avg_order_value").cast(pl.Float64),
@@ -580,17 +689,24 @@ def score(orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config,
         pl.col("revenue_prev_window").cast(pl.Float64),
         pl.col("revenue_12m").cast(pl.Float64),
         pl.col("size").cast(pl.Float64),
-        "size_source", "size_class", "size_class_inferred", "company_type",
+        "size_source",
+        "size_class",
+        "size_class_inferred",
+        "company_type",
         "company_type_inferred",
         pl.col("turnover").cast(pl.Float64),
         pl.col("headcount").cast(pl.Float64),
         "period_category",
-        "falling_asleep_after", "asleep_after",
-        "period_last_order_date", "last_durable_date",
+        "falling_asleep_after",
+        "asleep_after",
+        "period_last_order_date",
+        "last_durable_date",
         pl.col("durable_cycle_share").cast(pl.Float64),
         pl.col("order_days").fill_null(0).cast(pl.Int64),
         pl.col("repeat_order_value").cast(pl.Float64),
         # filled by segtool.steps.model.apply_model after scoring
-        *[pl.lit(None, dtype=pl.Float64).alias(c)
-          for c in ("p_alive", "expected_orders", "expected_revenue")],
+        *[
+            pl.lit(None, dtype=pl.Float64).alias(c)
+            for c in ("p_alive", "expected_orders", "expected_revenue")
+        ],
     ).sort("customer_id")

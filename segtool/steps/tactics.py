@@ -47,9 +47,29 @@ from segtool.schema import DType
 from segtool.steps.classify import grouped_digits
 
 TASK_COLUMNS = [
-    "task_id", "customer_id", "company_name", "contact_name", "contact_role", "phone",
-    "email", "address", "inmail", "channel", "segment", "abc", "priority", "reason", "tactic",
-    "step", "variant", "script", "offer", "due_date", "owner", "expected_value", "status",
+    "task_id",
+    "customer_id",
+    "company_name",
+    "contact_name",
+    "contact_role",
+    "phone",
+    "email",
+    "address",
+    "inmail",
+    "channel",
+    "segment",
+    "abc",
+    "priority",
+    "reason",
+    "tactic",
+    "step",
+    "variant",
+    "script",
+    "offer",
+    "due_date",
+    "owner",
+    "expected_value",
+    "status",
 ]
 TASK_SCHEMA: dict[str, DType] = {
     **{c: pl.String for c in TASK_COLUMNS},
@@ -71,19 +91,41 @@ _DAYS_PER_MONTH = 30.4375  # months_since = recency_days / 30.4375 (mean Gregori
 
 # optional segment columns (added as nulls when a segments frame lacks them)
 _OPTIONAL: dict[str, DType] = {
-    "company_name": pl.String, "stage": pl.String, "activity": pl.String, "orders": pl.Int64,
-    "avg_order_value": pl.Float64, "recency_days": pl.Int64, "last_order_date": pl.Date,
-    "abc": pl.String, "priority": pl.Boolean, "red_flags": pl.String, "reason": pl.String,
-    "red_flag_reasons": pl.String, "company_type": pl.String, "size_class": pl.String,
-    "period_category": pl.String, "asleep_after": pl.Int64,
-    "tenure_days": pl.Int64, "last_durable_date": pl.Date, "durable_cycle_share": pl.Float64,
-    "p_alive": pl.Float64, "expected_revenue": pl.Float64,
+    "company_name": pl.String,
+    "stage": pl.String,
+    "activity": pl.String,
+    "orders": pl.Int64,
+    "avg_order_value": pl.Float64,
+    "recency_days": pl.Int64,
+    "last_order_date": pl.Date,
+    "abc": pl.String,
+    "priority": pl.Boolean,
+    "red_flags": pl.String,
+    "reason": pl.String,
+    "red_flag_reasons": pl.String,
+    "company_type": pl.String,
+    "size_class": pl.String,
+    "period_category": pl.String,
+    "asleep_after": pl.Int64,
+    "tenure_days": pl.Int64,
+    "last_durable_date": pl.Date,
+    "durable_cycle_share": pl.Float64,
+    "p_alive": pl.Float64,
+    "expected_revenue": pl.Float64,
 }
 _CONTACT_COLUMNS: dict[str, DType] = {
-    "customer_id": pl.String, "contact_name": pl.String, "role": pl.String,
-    "phone": pl.String, "email": pl.String, "address": pl.String, "inmail": pl.String,
-    "do_not_call": pl.Boolean, "do_not_email": pl.Boolean, "do_not_mail": pl.Boolean,
-    "preferred_channel": pl.String, "owner": pl.String,
+    "customer_id": pl.String,
+    "contact_name": pl.String,
+    "role": pl.String,
+    "phone": pl.String,
+    "email": pl.String,
+    "address": pl.String,
+    "inmail": pl.String,
+    "do_not_call": pl.Boolean,
+    "do_not_email": pl.Boolean,
+    "do_not_mail": pl.Boolean,
+    "preferred_channel": pl.String,
+    "owner": pl.String,
 }
 
 # what a channel needs: (contact field, consent flag that forbids it)
@@ -100,10 +142,17 @@ _TEXTS: dict[str, dict[str, Any]] = {
     "ru": {
         "no_contacts": "в выгрузке контактов нет ни одного контакта этого клиента",
         "step": "шаг {step}",
-        "missing": {"phone": "нет телефона", "email": "нет email", "address": "нет адреса",
-                    "inmail": "нет профиля InMail"},
-        "refused": {"do_not_call": "запрет на звонки", "do_not_email": "запрет на письма",
-                    "do_not_mail": "запрет на почтовые рассылки"},
+        "missing": {
+            "phone": "нет телефона",
+            "email": "нет email",
+            "address": "нет адреса",
+            "inmail": "нет профиля InMail",
+        },
+        "refused": {
+            "do_not_call": "запрет на звонки",
+            "do_not_email": "запрет на письма",
+            "do_not_mail": "запрет на почтовые рассылки",
+        },
         "contact_fallback": "Коллеги",
         "company_fallback": "ваша компания",
         "no_date": "—",
@@ -111,16 +160,25 @@ _TEXTS: dict[str, dict[str, Any]] = {
         "hello": "Добрый день!",
         "this_month": "меньше месяца",
         "months": ("месяц", "месяца", "месяцев"),
-        "also": {"call": "Также в этом разговоре: {labels}.",
-                 "email": "Также в этом письме: {labels}."},
+        "also": {
+            "call": "Также в этом разговоре: {labels}.",
+            "email": "Также в этом письме: {labels}.",
+        },
     },
     "en": {
         "no_contacts": "no contact person for this customer in the contacts export",
         "step": "step {step}",
-        "missing": {"phone": "no phone", "email": "no email", "address": "no postal address",
-                    "inmail": "no InMail handle"},
-        "refused": {"do_not_call": "do-not-call", "do_not_email": "do-not-email",
-                    "do_not_mail": "do-not-mail"},
+        "missing": {
+            "phone": "no phone",
+            "email": "no email",
+            "address": "no postal address",
+            "inmail": "no InMail handle",
+        },
+        "refused": {
+            "do_not_call": "do-not-call",
+            "do_not_email": "do-not-email",
+            "do_not_mail": "do-not-mail",
+        },
         "contact_fallback": "colleagues",
         "company_fallback": "your company",
         "no_date": "—",
@@ -128,8 +186,10 @@ _TEXTS: dict[str, dict[str, Any]] = {
         "hello": "Hello!",
         "this_month": "less than a month",
         "months": ("month", "months", "months"),
-        "also": {"call": "Also in this call: {labels}.",
-                 "email": "Also in this message: {labels}."},
+        "also": {
+            "call": "Also in this call: {labels}.",
+            "email": "Also in this message: {labels}.",
+        },
     },
 }
 
@@ -177,13 +237,18 @@ class TacticsResult:
     stats: TacticsStats
     # one row per (customer, tactic) kept after stop and cap: the arm the customer is in
     # (variant code, `holdout`, or null for a tactic without variants); see ASSIGNMENT_SCHEMA
-    assignments: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
-        schema=ASSIGNMENT_SCHEMA))
+    assignments: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=ASSIGNMENT_SCHEMA)
+    )
 
 
 ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.String(), "tactic": pl.String(), "variant": pl.String(),
-    "segment": pl.String(), "owner": pl.String(), "channel": pl.String(),
+    "customer_id": pl.String(),
+    "tactic": pl.String(),
+    "variant": pl.String(),
+    "segment": pl.String(),
+    "owner": pl.String(),
+    "channel": pl.String(),
 }
 HOLDOUT = "holdout"  # the variant code of the control group
 
@@ -210,25 +275,45 @@ def _arm_table(playbook: Playbook, default_holdout: float) -> pl.DataFrame:
         for number, variant in enumerate(variants):
             last = number == len(variants) - 1
             share = variant.weight / total if variant is not None else 1.0
-            rows.append({"_t": index, "_v": number, "_holdout": holdout,
-                         "_variant": variant.id if variant is not None else None,
-                         "_lo": low, "_hi": 2.0 if last else low + share})
+            rows.append(
+                {
+                    "_t": index,
+                    "_v": number,
+                    "_holdout": holdout,
+                    "_variant": variant.id if variant is not None else None,
+                    "_lo": low,
+                    "_hi": 2.0 if last else low + share,
+                }
+            )
             low += share
-    return pl.DataFrame(rows, schema={
-        "_t": pl.Int32, "_v": pl.Int32, "_holdout": pl.Float64, "_variant": pl.String,
-        "_lo": pl.Float64, "_hi": pl.Float64,
-    })
+    return pl.DataFrame(
+        rows,
+        schema={
+            "_t": pl.Int32,
+            "_v": pl.Int32,
+            "_holdout": pl.Float64,
+            "_variant": pl.String,
+            "_lo": pl.Float64,
+            "_hi": pl.Float64,
+        },
+    )
 
 
-def assign_arms(kept: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
-                experiment: str, default_holdout: float) -> pl.DataFrame:
+def assign_arms(
+    kept: pl.DataFrame,
+    tactics: pl.DataFrame,
+    playbook: Playbook,
+    experiment: str,
+    default_holdout: float,
+) -> pl.DataFrame:
     """``kept`` (customer_id, _t) with the arm each pair is in: ``_v`` (the variant's index,
     -1 for the control group) and ``_variant`` (its code, ``holdout``, or null)."""
     arms = _arm_table(playbook, default_holdout)
     if arms.filter((pl.col("_holdout") > 0) | pl.col("_variant").is_not_null()).height == 0:
         # no test anywhere: every pair is treated, no hashing needed
-        return kept.with_columns(pl.lit(0, pl.Int32).alias("_v"),
-                                 pl.lit(None, pl.String).alias("_variant"))
+        return kept.with_columns(
+            pl.lit(0, pl.Int32).alias("_v"), pl.lit(None, pl.String).alias("_variant")
+        )
     drawn = kept.join(tactics.select("_t", "tactic"), on="_t", how="left").with_columns(
         arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "holdout").alias("_uh"),
         arm_draw(experiment, pl.col("customer_id"), pl.col("tactic"), "variant").alias("_uv"),
@@ -242,8 +327,12 @@ def assign_arms(kept: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
             pl.when(held).then(pl.lit(HOLDOUT)).otherwise(pl.col("_variant")).alias("_variant"),
         )
     )
-    return kept.join(chosen.select("customer_id", "_t", "_v", "_variant"),
-                     on=["customer_id", "_t"], how="left", maintain_order="left")
+    return kept.join(
+        chosen.select("customer_id", "_t", "_v", "_variant"),
+        on=["customer_id", "_t"],
+        how="left",
+        maintain_order="left",
+    )
 
 
 def task_period(as_of: dt.date, period: str) -> str:
@@ -258,9 +347,7 @@ def task_period(as_of: dt.date, period: str) -> str:
 
 def task_id_expr(customer_id: pl.Expr, tactic: pl.Expr, step: pl.Expr, period: str) -> pl.Expr:
     """First 16 hex digits of SHA-256("customer_id|tactic|step|period"), a stable hash."""
-    key = pl.concat_str(
-        [customer_id, tactic, step.cast(pl.String), pl.lit(period)], separator="|"
-    )
+    key = pl.concat_str([customer_id, tactic, step.cast(pl.String), pl.lit(period)], separator="|")
     digest: pl.Expr = key.chash.sha2_256()  # type: ignore[attr-defined]  # polars-hash namespace
     return digest.str.slice(0, 16)
 
@@ -325,26 +412,26 @@ def condition_expr(when: Condition, weight: float) -> pl.Expr:
 def _prepare_segments(segments: pl.LazyFrame) -> pl.LazyFrame:
     names = set(segments.collect_schema().names())
     missing = [pl.lit(None, dtype).alias(c) for c, dtype in _OPTIONAL.items() if c not in names]
-    median_value = (
-        pl.col("avg_order_value").filter(pl.col("orders").fill_null(0) > 0).median()
-    )
+    median_value = pl.col("avg_order_value").filter(pl.col("orders").fill_null(0) > 0).median()
     # with the model on, a customer's value is the revenue it expects from them over
     # model.horizon_days (customers without orders: the median over those with orders)
     buyer = pl.col("orders").fill_null(0) > 0
     expected = pl.when(buyer).then(pl.col("expected_revenue"))
     model_value = pl.coalesce(expected, expected.median(), pl.lit(0.0))
     order_value = pl.coalesce(
-        pl.when(buyer).then(pl.col("avg_order_value")), median_value, pl.lit(0.0),
+        pl.when(buyer).then(pl.col("avg_order_value")),
+        median_value,
+        pl.lit(0.0),
     )
-    return (
-        segments.with_columns(missing)
-        .with_columns(
-            pl.col("customer_id").cast(pl.String),
-            pl.col("red_flags").fill_null(""),
-            (pl.col("recency_days") / _DAYS_PER_MONTH).alias("_months_since"),
-            pl.when(expected.is_not_null().any()).then(model_value).otherwise(order_value)
-            .cast(pl.Float64).alias("_value"),
-        )
+    return segments.with_columns(missing).with_columns(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("red_flags").fill_null(""),
+        (pl.col("recency_days") / _DAYS_PER_MONTH).alias("_months_since"),
+        pl.when(expected.is_not_null().any())
+        .then(model_value)
+        .otherwise(order_value)
+        .cast(pl.Float64)
+        .alias("_value"),
     )
 
 
@@ -352,16 +439,30 @@ def _tactic_table(playbook: Playbook) -> pl.DataFrame:
     rows = []
     for index, tactic in enumerate(playbook.tactics):
         steps = tactic.resolved_steps()
-        rows.append({
-            "_t": index, "tactic": tactic.id, "_n_steps": len(steps), "_stop": tactic.stop,
-            "_tactic_priority": tactic.priority, "_weight": tactic.weight,
-            # a tactic on flags or on the model's p_alive shows the flags' reasons
-            "_flag_tactic": bool(tactic.when.red_flags) or tactic.when.max_p_alive is not None,
-        })
-    return pl.DataFrame(rows, schema={
-        "_t": pl.Int32, "tactic": pl.String, "_n_steps": pl.Int32, "_stop": pl.Boolean,
-        "_tactic_priority": pl.Int32, "_weight": pl.Float64, "_flag_tactic": pl.Boolean,
-    })
+        rows.append(
+            {
+                "_t": index,
+                "tactic": tactic.id,
+                "_n_steps": len(steps),
+                "_stop": tactic.stop,
+                "_tactic_priority": tactic.priority,
+                "_weight": tactic.weight,
+                # a tactic on flags or on the model's p_alive shows the flags' reasons
+                "_flag_tactic": bool(tactic.when.red_flags) or tactic.when.max_p_alive is not None,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "_t": pl.Int32,
+            "tactic": pl.String,
+            "_n_steps": pl.Int32,
+            "_stop": pl.Boolean,
+            "_tactic_priority": pl.Int32,
+            "_weight": pl.Float64,
+            "_flag_tactic": pl.Boolean,
+        },
+    )
 
 
 def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[str | None]]:
@@ -373,17 +474,31 @@ def _step_table(playbook: Playbook, language: str) -> tuple[pl.DataFrame, list[s
         arms: list[Variant | None] = [*tactic.variants] if tactic.variants else [None]
         for number, variant in enumerate(arms):
             for step in tactic.with_variant(variant).resolved_steps():
-                rows.append({
-                    "_t": index, "_v": number, "step": step.number, "_day": step.day,
-                    "_channels": step.channels, "_role": step.role,
-                    "_script": templates.setdefault(step.script.get(language), len(templates)),
-                    "_offer": templates.setdefault(step.offer.get(language), len(templates)),
-                })
-    table = pl.DataFrame(rows, schema={
-        "_t": pl.Int32, "_v": pl.Int32, "step": pl.Int32, "_day": pl.Int32,
-        "_channels": pl.List(pl.String),
-        "_role": pl.String, "_script": pl.Int32, "_offer": pl.Int32,
-    })
+                rows.append(
+                    {
+                        "_t": index,
+                        "_v": number,
+                        "step": step.number,
+                        "_day": step.day,
+                        "_channels": step.channels,
+                        "_role": step.role,
+                        "_script": templates.setdefault(step.script.get(language), len(templates)),
+                        "_offer": templates.setdefault(step.offer.get(language), len(templates)),
+                    }
+                )
+    table = pl.DataFrame(
+        rows,
+        schema={
+            "_t": pl.Int32,
+            "_v": pl.Int32,
+            "step": pl.Int32,
+            "_day": pl.Int32,
+            "_channels": pl.List(pl.String),
+            "_role": pl.String,
+            "_script": pl.Int32,
+            "_offer": pl.Int32,
+        },
+    )
     return table, list(templates)
 
 
@@ -403,9 +518,10 @@ def _match(
     # per tactic, made polars' planner quadratic in the number of tactics: 8 GB at 4,000.)
     parts = []
     for start in range(0, len(playbook.tactics), _MATCH_BLOCK):
-        block = playbook.tactics[start:start + _MATCH_BLOCK]
-        flags = [condition_expr(t.when, t.weight).alias(str(start + i))
-                 for i, t in enumerate(block)]
+        block = playbook.tactics[start : start + _MATCH_BLOCK]
+        flags = [
+            condition_expr(t.when, t.weight).alias(str(start + i)) for i, t in enumerate(block)
+        ]
         hits = seg.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_c"), *flags)
         parts.append(
             hits.unpivot(index="_c", variable_name="_t", value_name="_hit")
@@ -413,7 +529,8 @@ def _match(
             .select("_c", pl.col("_t").cast(pl.Int32))
         )
     matched = (
-        pl.concat(parts).lazy()
+        pl.concat(parts)
+        .lazy()
         .join(tactics.lazy().select("_t", "_stop", "_n_steps"), on="_t")
         .sort("_c", "_t")
         .with_columns(
@@ -468,9 +585,9 @@ def _reachable(channel: pl.Expr) -> pl.Expr:
     """Whether the contact has what the channel needs (``_has_<field>``) and no refusal."""
     expr = pl.lit(False)
     for name, (need, refusal) in CHANNEL_NEEDS.items():
-        expr = pl.when(channel == name).then(
-            pl.col(f"_has_{need}") & ~pl.col(refusal)
-        ).otherwise(expr)
+        expr = (
+            pl.when(channel == name).then(pl.col(f"_has_{need}") & ~pl.col(refusal)).otherwise(expr)
+        )
     return expr
 
 
@@ -478,9 +595,11 @@ def _role_rank(cfg: Config) -> pl.Expr:
     expr = pl.lit(None, pl.Int32)
     for task_role, order in cfg.routing.role_order.items():
         ranks = {role: i for i, role in enumerate(order)}
-        expr = pl.when(pl.col("_role") == task_role).then(
-            pl.col("role").replace_strict(ranks, default=None, return_dtype=pl.Int32)
-        ).otherwise(expr)
+        expr = (
+            pl.when(pl.col("_role") == task_role)
+            .then(pl.col("role").replace_strict(ranks, default=None, return_dtype=pl.Int32))
+            .otherwise(expr)
+        )
     return expr
 
 
@@ -510,7 +629,11 @@ def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFr
     needs = sorted({need for need, _ in CHANNEL_NEEDS.values()})
     refusals = sorted({refusal for _, refusal in CHANNEL_NEEDS.values()})
     narrow = contacts.lazy().select(
-        "customer_id", "_contact", "role", "preferred_channel", *refusals,
+        "customer_id",
+        "_contact",
+        "role",
+        "preferred_channel",
+        *refusals,
         *(pl.col(need).is_not_null().alias(f"_has_{need}") for need in needs),
     )
     return (
@@ -534,8 +657,14 @@ def _route(plan: pl.DataFrame, contacts: pl.DataFrame, cfg: Config) -> pl.DataFr
 
 def _contact_details(contacts: pl.DataFrame) -> pl.LazyFrame:
     return contacts.lazy().select(
-        "_contact", "contact_name", pl.col("role").alias("contact_role"), "phone", "email",
-        "address", "inmail", pl.col("owner").alias("_contact_owner"),
+        "_contact",
+        "contact_name",
+        pl.col("role").alias("contact_role"),
+        "phone",
+        "email",
+        "address",
+        "inmail",
+        pl.col("owner").alias("_contact_owner"),
     )
 
 
@@ -552,9 +681,11 @@ def _unreachable_detail(
     def channel_reason(channel: pl.Expr) -> pl.Expr:
         expr = pl.lit(None, pl.String)
         for name, (need, refusal) in CHANNEL_NEEDS.items():
-            why = pl.when(pl.col(f"_has_{need}")).then(
-                pl.lit(texts["refused"][refusal])
-            ).otherwise(pl.lit(texts["missing"][need]))
+            why = (
+                pl.when(pl.col(f"_has_{need}"))
+                .then(pl.lit(texts["refused"][refusal]))
+                .otherwise(pl.lit(texts["missing"][need]))
+            )
             expr = pl.when(channel == name).then(pl.lit(f"{name}: ") + why).otherwise(expr)
         return expr
 
@@ -572,8 +703,12 @@ def _unreachable_detail(
         .with_columns(
             pl.lit(PROBLEM_UNREACHABLE).alias("problem"),
             pl.concat_str(
-                [pl.lit(texts["step"].split("{")[0]), pl.col("step").cast(pl.String),
-                 pl.lit(": "), pl.col("_why")]
+                [
+                    pl.lit(texts["step"].split("{")[0]),
+                    pl.col("step").cast(pl.String),
+                    pl.lit(": "),
+                    pl.col("_why"),
+                ]
             ).alias("detail"),
         )
     )
@@ -584,8 +719,10 @@ def _unreachable_detail(
 # -- words ----------------------------------------------------------------------------------
 # имя + отчество in a ФИО in any order ("Новиков Сергей Сергеевич", "Сергей Сергеевич
 # Новиков"): a capitalised word followed by a patronymic (-ович/-евич/-ич, -овна/-евна/-ична)
-_NAME_PATRONYMIC = (r"(?:^|\s)(\p{Lu}\p{Ll}+)\s+(\p{Lu}\p{Ll}+(?:вич|ич|вна|чна|оглы|кызы))"
-                    r"(?:\s|$)")
+_NAME_PATRONYMIC = (
+    r"(?:^|\s)(\p{Lu}\p{Ll}+)\s+(\p{Lu}\p{Ll}+(?:вич|ич|вна|чна|оглы|кызы))"
+    r"(?:\s|$)"
+)
 # a Latin first name: the first of two or more words, not an initial ("John Smith")
 _LATIN_FIRST = r"^\s*(\p{Lu}[a-z'\-]+)\s+\p{L}"
 
@@ -603,9 +740,11 @@ def greeting_expr(name: pl.Expr, language: str) -> pl.Expr:
     else:
         addressee = pl.coalesce(found.struct.field("1"), latin)
     before, after = texts["hello_name"].split("{name}")
-    return (pl.when(addressee.is_not_null())
-            .then(pl.concat_str(pl.lit(before), addressee, pl.lit(after)))
-            .otherwise(pl.lit(texts["hello"])))
+    return (
+        pl.when(addressee.is_not_null())
+        .then(pl.concat_str(pl.lit(before), addressee, pl.lit(after)))
+        .otherwise(pl.lit(texts["hello"]))
+    )
 
 
 def months_words(months: pl.Expr, language: str) -> pl.Expr:
@@ -614,24 +753,32 @@ def months_words(months: pl.Expr, language: str) -> pl.Expr:
     one, few, many = texts["months"]
     n = months
     if language == "ru":
-        noun = (pl.when((n % 10 == 1) & (n % 100 != 11)).then(pl.lit(one))
-                .when((n % 10 >= 2) & (n % 10 <= 4) & ((n % 100 < 12) | (n % 100 > 14)))
-                .then(pl.lit(few)).otherwise(pl.lit(many)))
+        noun = (
+            pl.when((n % 10 == 1) & (n % 100 != 11))
+            .then(pl.lit(one))
+            .when((n % 10 >= 2) & (n % 10 <= 4) & ((n % 100 < 12) | (n % 100 > 14)))
+            .then(pl.lit(few))
+            .otherwise(pl.lit(many))
+        )
     else:
         noun = pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
-    return (pl.when(n < 1).then(pl.lit(texts["this_month"]))
-            .otherwise(pl.concat_str(n.cast(pl.String), pl.lit(" "), noun)))
+    return (
+        pl.when(n < 1)
+        .then(pl.lit(texts["this_month"]))
+        .otherwise(pl.concat_str(n.cast(pl.String), pl.lit(" "), noun))
+    )
 
 
 def _lower_first(label: str) -> str:
-    """"Падение выручки" -> "падение выручки"; an abbreviation ("ABC-анализ") stays."""
+    """ "Падение выручки" -> "падение выручки"; an abbreviation ("ABC-анализ") stays."""
     if len(label) > 1 and label[1].isupper():
         return label
     return label[:1].lower() + label[1:]
 
 
-def cap_channels(routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook,
-                 cfg: Config) -> tuple[pl.DataFrame, int, int]:
+def cap_channels(
+    routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook, cfg: Config
+) -> tuple[pl.DataFrame, int, int]:
     """At most ``tasks.max_calls_per_customer`` calls (call, survey) and
     ``tasks.max_emails_per_customer`` e-mails (email, InMail, messenger) per customer.
 
@@ -643,29 +790,41 @@ def cap_channels(routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook
     language = cfg.language
     caps = {"call": cfg.tasks.max_calls_per_customer, "email": cfg.tasks.max_emails_per_customer}
     labels = pl.DataFrame(
-        {"_t": list(range(len(playbook.tactics))),
-         "_label": [_lower_first(t.label.get(language) or t.id.replace("_", " "))
-                    for t in playbook.tactics]},
+        {
+            "_t": list(range(len(playbook.tactics))),
+            "_label": [
+                _lower_first(t.label.get(language) or t.id.replace("_", " "))
+                for t in playbook.tactics
+            ],
+        },
         schema={"_t": pl.Int32, "_label": pl.String},
     )
-    kind = (pl.when(pl.col("channel").is_in(CALL_CHANNELS)).then(pl.lit("call"))
-            .when(pl.col("channel").is_in(EMAIL_CHANNELS)).then(pl.lit("email")))
+    kind = (
+        pl.when(pl.col("channel").is_in(CALL_CHANNELS))
+        .then(pl.lit("call"))
+        .when(pl.col("channel").is_in(EMAIL_CHANNELS))
+        .then(pl.lit("email"))
+    )
     ranked = (
         routed.join(tactics.select("_t", "_tactic_priority"), on="_t", how="left")
         .join(labels, on="_t", how="left")
         .with_columns(kind.alias("_kind"))
         .sort("customer_id", "_kind", "_tactic_priority", "_t", "step")
-        .with_columns(pl.int_range(pl.len()).over("customer_id", "_kind").alias("_rank"),
-                      pl.col("_kind").replace_strict(caps, default=None,
-                                                     return_dtype=pl.Int64).alias("_cap"))
+        .with_columns(
+            pl.int_range(pl.len()).over("customer_id", "_kind").alias("_rank"),
+            pl.col("_kind").replace_strict(caps, default=None, return_dtype=pl.Int64).alias("_cap"),
+        )
     )
     over = pl.col("_kind").is_not_null() & (pl.col("_rank") >= pl.col("_cap"))
     kept = ranked.filter(~over)
     folded = ranked.filter(over)
     keeper = kept.filter(pl.col("_kind").is_not_null() & (pl.col("_rank") == 0))
     also = (
-        folded.join(keeper.select("customer_id", "_kind", pl.col("_label").alias("_own")),
-                    on=["customer_id", "_kind"], how="inner")
+        folded.join(
+            keeper.select("customer_id", "_kind", pl.col("_label").alias("_own")),
+            on=["customer_id", "_kind"],
+            how="inner",
+        )
         .filter(pl.col("_label") != pl.col("_own"))
         .group_by("customer_id", "_kind", maintain_order=True)
         .agg(pl.col("_label").unique(maintain_order=True).str.join(", ").alias("_labels"))
@@ -677,7 +836,9 @@ def cap_channels(routed: pl.DataFrame, tactics: pl.DataFrame, playbook: Playbook
         return pl.concat_str(pl.lit(before), pl.col("_labels"), pl.lit(after))
 
     also = also.with_columns(
-        pl.when(pl.col("_kind") == "call").then(sentence("call")).otherwise(sentence("email"))
+        pl.when(pl.col("_kind") == "call")
+        .then(sentence("call"))
+        .otherwise(sentence("email"))
         .alias("_also"),
         pl.lit(0, dtype=pl.Int64).alias("_rank"),
     ).drop("_labels")
@@ -708,8 +869,9 @@ def _template_expr(template: str | None, values: dict[str, pl.Expr]) -> pl.Expr:
     return pl.concat_str(exprs) if exprs else pl.lit(template)
 
 
-def _fill(frame: pl.DataFrame, template: str, templates: list[str | None],
-          values: dict[str, pl.Expr]) -> pl.Series:
+def _fill(
+    frame: pl.DataFrame, template: str, templates: list[str | None], values: dict[str, pl.Expr]
+) -> pl.Series:
     """Each row's template (column ``template``: an index into ``templates``) with its
     placeholders filled, in the frame's row order.
 
@@ -717,9 +879,11 @@ def _fill(frame: pl.DataFrame, template: str, templates: list[str | None],
     of its pieces: a literal replace per placeholder over every row was six passes over
     ~0.4 KB of text per task (1.3 s for 0.6M tasks, against 0.1 s).
     """
-    narrow = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-                          pl.col(template).alias("_template"),
-                          *(value.alias(f"_v_{name}") for name, value in values.items()))
+    narrow = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        pl.col(template).alias("_template"),
+        *(value.alias(f"_v_{name}") for name, value in values.items()),
+    )
     columns = {name: pl.col(f"_v_{name}") for name in values}
     parts = [
         part.select("_row", _template_expr(templates[key], columns).alias("_out"))
@@ -733,7 +897,9 @@ def _fill(frame: pl.DataFrame, template: str, templates: list[str | None],
 def _route_without_contacts(plan: pl.DataFrame) -> pl.DataFrame:
     """Every task to the account on the step's first channel, with no named person."""
     return plan.select(
-        "customer_id", "_t", "step",
+        "customer_id",
+        "_t",
+        "step",
         pl.col("_channels").list.first().alias("channel"),
         pl.lit(None, pl.UInt32).alias("_contact"),
     )
@@ -756,16 +922,17 @@ def assign_tactics_with_stats(
         seg, playbook, tactics, cfg.tasks.max_per_customer
     )
     # the control groups and variants: a customer held out gets no task from that tactic
-    arms = assign_arms(kept, tactics, playbook, cfg.experiments.experiment,
-                       cfg.experiments.holdout)
-    plan = (arms.filter(pl.col("_v") >= 0)
-            .join(steps, on=["_t", "_v"], how="inner").sort("customer_id", "_t", "step"))
+    arms = assign_arms(kept, tactics, playbook, cfg.experiments.experiment, cfg.experiments.holdout)
+    plan = (
+        arms.filter(pl.col("_v") >= 0)
+        .join(steps, on=["_t", "_v"], how="inner")
+        .sort("customer_id", "_t", "step")
+    )
     contact_frame = _prepare_contacts(contacts)
     # No contacts export at all: every task goes to the account through the tactic's own
     # channel with no named person; the owner finds the contact in the CRM. (With an
     # export, a customer missing from it is a data-quality finding.)
-    routed = (_route_without_contacts(plan) if contacts is None
-              else _route(plan, contact_frame, cfg))
+    routed = _route_without_contacts(plan) if contacts is None else _route(plan, contact_frame, cfg)
     key = ["customer_id", "_t", "step"]
     capped, merged_calls, merged_emails = cap_channels(routed, tactics, playbook, cfg)
 
@@ -776,36 +943,53 @@ def assign_tactics_with_stats(
         .agg(pl.col("owner").first().alias("_customer_owner"))
     )
     period = task_period(as_of, cfg.tasks.period)
-    date_text = (
-        pl.col("last_order_date").dt.strftime("%d.%m.%Y" if language == "ru" else "%Y-%m-%d")
+    date_text = pl.col("last_order_date").dt.strftime(
+        "%d.%m.%Y" if language == "ru" else "%Y-%m-%d"
     )
     date_format = "%d.%m.%Y" if language == "ru" else "%Y-%m-%d"
     placeholders = {
         "company_name": pl.col("company_name").fill_null(texts["company_fallback"]),
         "contact_name": pl.col("contact_name").fill_null(texts["contact_fallback"]),
         "last_order_date": date_text.fill_null(texts["no_date"]),
-        "months_since": pl.col("_months_since").floor().cast(pl.Int64).cast(pl.String)
+        "months_since": pl.col("_months_since")
+        .floor()
+        .cast(pl.Int64)
+        .cast(pl.String)
         .fill_null("0"),
-        "orders": grouped_digits(pl.col("orders").fill_null(0),
-                                 " " if language == "ru" else ","),
+        "orders": grouped_digits(pl.col("orders").fill_null(0), " " if language == "ru" else ","),
         "owner": pl.col("owner"),
         "greeting": greeting_expr(pl.col("contact_name"), language),
-        "last_durable_date": pl.col("last_durable_date").dt.strftime(date_format)
-        .fill_null(date_text).fill_null(texts["no_date"]),
+        "last_durable_date": pl.col("last_durable_date")
+        .dt.strftime(date_format)
+        .fill_null(date_text)
+        .fill_null(texts["no_date"]),
         "time_since_last_order": months_words(
-            pl.col("_months_since").floor().cast(pl.Int64), language).fill_null(texts["no_date"]),
+            pl.col("_months_since").floor().cast(pl.Int64), language
+        ).fill_null(texts["no_date"]),
     }
     seg_cols = seg.select(
-        "customer_id", "company_name", "segment", "abc", "priority", "reason",
-        "red_flag_reasons", "last_order_date", "_months_since", "orders", "_value",
+        "customer_id",
+        "company_name",
+        "segment",
+        "abc",
+        "priority",
+        "reason",
+        "red_flag_reasons",
+        "last_order_date",
+        "_months_since",
+        "orders",
+        "_value",
         "last_durable_date",
     )
-    reason = pl.when(
-        pl.col("_flag_tactic") & (pl.col("red_flag_reasons").fill_null("") != "")
-    ).then(
-        pl.concat_str([pl.col("red_flag_reasons"), pl.col("reason")], separator="; ",
-                      ignore_nulls=True)
-    ).otherwise(pl.col("reason"))
+    reason = (
+        pl.when(pl.col("_flag_tactic") & (pl.col("red_flag_reasons").fill_null("") != ""))
+        .then(
+            pl.concat_str(
+                [pl.col("red_flag_reasons"), pl.col("reason")], separator="; ", ignore_nulls=True
+            )
+        )
+        .otherwise(pl.col("reason"))
+    )
 
     # The rows are put in their final order on the narrow columns first; the wide text
     # columns (contact handles, customer texts, scripts) are then joined and filled once,
@@ -814,12 +998,17 @@ def assign_tactics_with_stats(
         plan.lazy()
         .select(*key, "_role", "_day", "_script", "_offer", pl.col("_variant").alias("variant"))
         .join(capped.lazy(), on=key, how="inner")
-        .join(tactics.lazy().select("_t", "tactic", "_n_steps", "_tactic_priority", "_weight",
-                                    "_flag_tactic"), on="_t", how="left")
-        .join(seg.lazy().select("customer_id", "priority", "_value"), on="customer_id",
-              how="left")
+        .join(
+            tactics.lazy().select(
+                "_t", "tactic", "_n_steps", "_tactic_priority", "_weight", "_flag_tactic"
+            ),
+            on="_t",
+            how="left",
+        )
+        .join(seg.lazy().select("customer_id", "priority", "_value"), on="customer_id", how="left")
         .with_columns(
-            (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps")).round(2)
+            (pl.col("_weight") * pl.col("_value") / pl.col("_n_steps"))
+            .round(2)
             .alias("expected_value"),
         )
         .sort(
@@ -830,33 +1019,50 @@ def assign_tactics_with_stats(
         .drop("_weight", "_value", "_n_steps", "_tactic_priority")
     )
     tasks = (
-        ordered
-        .join(_contact_details(contact_frame), on="_contact", how="left",
-              maintain_order="left")
-        .join(seg_cols.drop("priority", "_value").lazy(), on="customer_id", how="left",
-              maintain_order="left")
+        ordered.join(
+            _contact_details(contact_frame), on="_contact", how="left", maintain_order="left"
+        )
+        .join(
+            seg_cols.drop("priority", "_value").lazy(),
+            on="customer_id",
+            how="left",
+            maintain_order="left",
+        )
         .join(first_owner.lazy(), on="customer_id", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("contact_role", "_role").alias("contact_role"),
-            pl.coalesce("_contact_owner", "_customer_owner", pl.lit(cfg.owners.default))
-            .alias("owner"),
+            pl.coalesce("_contact_owner", "_customer_owner", pl.lit(cfg.owners.default)).alias(
+                "owner"
+            ),
         )
         .with_columns(
-            task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), period)
-            .alias("task_id"),
+            task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), period).alias(
+                "task_id"
+            ),
             (pl.lit(as_of) + pl.duration(days=pl.col("_day"))).cast(pl.Date).alias("due_date"),
             reason.alias("reason"),
             pl.lit(STATUS_OPEN).alias("status"),
         )
-        .select(*(c for c in TASK_COLUMNS if c not in ("script", "offer")),
-                "_script", "_offer", "last_order_date", "_months_since", "orders",
-                "last_durable_date", "_also")
+        .select(
+            *(c for c in TASK_COLUMNS if c not in ("script", "offer")),
+            "_script",
+            "_offer",
+            "last_order_date",
+            "_months_since",
+            "orders",
+            "last_durable_date",
+            "_also",
+        )
         .collect()
     )
     # scripts and offers are filled in the final order, from the placeholders' columns
     tasks = tasks.with_columns(
-        pl.concat_str(_fill(tasks, "_script", templates, placeholders), pl.col("_also"),
-                      separator=" ", ignore_nulls=True).alias("script"),
+        pl.concat_str(
+            _fill(tasks, "_script", templates, placeholders),
+            pl.col("_also"),
+            separator=" ",
+            ignore_nulls=True,
+        ).alias("script"),
         _fill(tasks, "_offer", templates, placeholders).alias("offer"),
     ).select([pl.col(c).cast(TASK_SCHEMA[c]) for c in TASK_COLUMNS])
 
@@ -870,13 +1076,18 @@ def assign_tactics_with_stats(
     )
 
     task_customers = tasks.select("customer_id").unique()
-    dq_only = data_quality.select("customer_id").unique().join(
-        task_customers, on="customer_id", how="anti"
+    dq_only = (
+        data_quality.select("customer_id")
+        .unique()
+        .join(task_customers, on="customer_id", how="anti")
     )
     held_out = arms.filter(pl.col("_v") < 0)
-    held_only = (held_out.select("customer_id").unique()
-                 .join(task_customers, on="customer_id", how="anti")
-                 .join(dq_only, on="customer_id", how="anti"))
+    held_only = (
+        held_out.select("customer_id")
+        .unique()
+        .join(task_customers, on="customer_id", how="anti")
+        .join(dq_only, on="customer_id", how="anti")
+    )
     first_tasks = tasks.group_by("customer_id", "tactic").agg(
         pl.col("channel").sort_by("step").first(),
         pl.col("owner").sort_by("step").first().alias("_task_owner"),
@@ -887,9 +1098,13 @@ def assign_tactics_with_stats(
         .join(first_owner, on="customer_id", how="left")
         .join(first_tasks, on=["customer_id", "tactic"], how="left")
         .select(
-            "customer_id", "tactic", pl.col("_variant").alias("variant"), "segment",
-            pl.coalesce("_task_owner", "_customer_owner", pl.lit(cfg.owners.default))
-            .alias("owner"),
+            "customer_id",
+            "tactic",
+            pl.col("_variant").alias("variant"),
+            "segment",
+            pl.coalesce("_task_owner", "_customer_owner", pl.lit(cfg.owners.default)).alias(
+                "owner"
+            ),
             "channel",
         )
         .sort("tactic", "customer_id")
@@ -945,6 +1160,13 @@ def split_tasks(tasks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 __all__ = [
-    "TASK_COLUMNS", "DATA_QUALITY_COLUMNS", "TacticsResult", "TacticsStats",
-    "assign_tactics", "assign_tactics_with_stats", "is_call_task", "split_tasks", "task_period",
+    "TASK_COLUMNS",
+    "DATA_QUALITY_COLUMNS",
+    "TacticsResult",
+    "TacticsStats",
+    "assign_tactics",
+    "assign_tactics_with_stats",
+    "is_call_task",
+    "split_tasks",
+    "task_period",
 ]

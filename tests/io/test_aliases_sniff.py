@@ -28,29 +28,71 @@ def test_normalize_header(header, normalized):
     ("headers", "expected"),
     [
         # 1C-style Russian export
-        (["Номер заказа", "Дата", "ИНН", "Контрагент", "Сумма, руб."],
-         {"order_id": "Номер заказа", "order_date": "Дата", "customer_id": "ИНН",
-          "company_name": "Контрагент", "amount": "Сумма, руб."}),
+        (
+            ["Номер заказа", "Дата", "ИНН", "Контрагент", "Сумма, руб."],
+            {
+                "order_id": "Номер заказа",
+                "order_date": "Дата",
+                "customer_id": "ИНН",
+                "company_name": "Контрагент",
+                "amount": "Сумма, руб.",
+            },
+        ),
         # Bitrix24-ish deal export
-        (["ID клиента", "Компания", "Дата сделки", "Сумма"],
-         {"customer_id": "ID клиента", "company_name": "Компания", "order_date": "Дата сделки",
-          "amount": "Сумма"}),
+        (
+            ["ID клиента", "Компания", "Дата сделки", "Сумма"],
+            {
+                "customer_id": "ID клиента",
+                "company_name": "Компания",
+                "order_date": "Дата сделки",
+                "amount": "Сумма",
+            },
+        ),
         # English ERP export with no amount: quantity × unit price
-        (["InvoiceNo", "InvoiceDate", "CustomerID", "Quantity", "UnitPrice"],
-         {"order_id": "InvoiceNo", "order_date": "InvoiceDate", "customer_id": "CustomerID",
-          "quantity": "Quantity", "unit_price": "UnitPrice"}),
+        (
+            ["InvoiceNo", "InvoiceDate", "CustomerID", "Quantity", "UnitPrice"],
+            {
+                "order_id": "InvoiceNo",
+                "order_date": "InvoiceDate",
+                "customer_id": "CustomerID",
+                "quantity": "Quantity",
+                "unit_price": "UnitPrice",
+            },
+        ),
         # Salesforce-like
-        (["Account ID", "Account Name", "Order Number", "Order Date", "Revenue"],
-         {"customer_id": "Account ID", "company_name": "Account Name", "order_id": "Order Number",
-          "order_date": "Order Date", "amount": "Revenue"}),
+        (
+            ["Account ID", "Account Name", "Order Number", "Order Date", "Revenue"],
+            {
+                "customer_id": "Account ID",
+                "company_name": "Account Name",
+                "order_id": "Order Number",
+                "order_date": "Order Date",
+                "amount": "Revenue",
+            },
+        ),
         # «Клиент» with no other id column is the id (UCI export)
-        (["Номер заказа", "Дата", "Клиент", "Сумма"],
-         {"order_id": "Номер заказа", "order_date": "Дата", "customer_id": "Клиент",
-          "company_name": "Клиент", "amount": "Сумма"}),
+        (
+            ["Номер заказа", "Дата", "Клиент", "Сумма"],
+            {
+                "order_id": "Номер заказа",
+                "order_date": "Дата",
+                "customer_id": "Клиент",
+                "company_name": "Клиент",
+                "amount": "Сумма",
+            },
+        ),
         # «Контрагент» as id (Iowa export), amount with a currency unit
-        (["Номер накладной", "Дата", "Контрагент", "Категория", "Сумма, руб."],
-         {"order_id": "Номер накладной", "order_date": "Дата", "customer_id": "Контрагент",
-          "company_name": "Контрагент", "category": "Категория", "amount": "Сумма, руб."}),
+        (
+            ["Номер накладной", "Дата", "Контрагент", "Категория", "Сумма, руб."],
+            {
+                "order_id": "Номер накладной",
+                "order_date": "Дата",
+                "customer_id": "Контрагент",
+                "company_name": "Контрагент",
+                "category": "Категория",
+                "amount": "Сумма, руб.",
+            },
+        ),
     ],
 )
 def test_order_aliases(headers, expected):
@@ -58,8 +100,9 @@ def test_order_aliases(headers, expected):
 
 
 def test_overrides_win():
-    mapping = map_headers(["ИНН покупателя", "Код", "Дата", "Итого"], "orders",
-                          {"customer_id": "Код"})
+    mapping = map_headers(
+        ["ИНН покупателя", "Код", "Дата", "Итого"], "orders", {"customer_id": "Код"}
+    )
     assert mapping["customer_id"] == "Код"
     assert mapping["amount"] == "Итого"
 
@@ -70,9 +113,14 @@ def test_contact_aliases():
         "contacts",
     )
     assert mapping == {
-        "customer_id": "ИНН", "company_name": "Компания", "contact_name": "ФИО",
-        "job_title": "Должность", "phone": "Телефон", "email": "E-mail",
-        "do_not_call": "Не звонить", "owner": "Менеджер",
+        "customer_id": "ИНН",
+        "company_name": "Компания",
+        "contact_name": "ФИО",
+        "job_title": "Должность",
+        "phone": "Телефон",
+        "email": "E-mail",
+        "do_not_call": "Не звонить",
+        "owner": "Менеджер",
     }
 
 
@@ -87,7 +135,7 @@ def test_encoding_detection():
 
 @pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"])
 def test_delimiter_detection(delimiter):
-    rows = [["Дата", "Клиент", "Сумма"], ["01.01.2024", "ООО \"Ромашка\"", "1"]] * 5
+    rows = [["Дата", "Клиент", "Сумма"], ["01.01.2024", 'ООО "Ромашка"', "1"]] * 5
     text = "\n".join(delimiter.join(r) for r in rows)
     assert detect_delimiter(text) == delimiter
 

@@ -88,7 +88,9 @@ def test_statuses_typed_on_the_owner_sheets_after_the_full_list_are_read(tmp_pat
     tasks = read_task_statuses(path, notes)
     # typed on the owner's sheet wins over untouched in the full list, and the other way
     assert sorted(tasks.select("task_id", "status").rows()) == [
-        ("t1", "done"), ("t2", "in_progress"), ("t3", "refused"),
+        ("t1", "done"),
+        ("t2", "in_progress"),
+        ("t3", "refused"),
     ]
     assert notes == [
         f"{path}: statuses read from sheet «Звонки»; sheet(s) «Архив» also hold "

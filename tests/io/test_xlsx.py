@@ -14,17 +14,21 @@ from segtool.io.xlsx import Book, Column
 
 
 def table() -> pl.DataFrame:
-    return pl.DataFrame({
-        "name": ["=1+2", "ООО Альфа", None],
-        "amount": [1234.5, None, 7.0],
-        "due": [dt.date(2026, 11, 5), dt.date(2026, 1, 1), None],
-        "flag": [True, False, None],
-        "status": ["открыта", "в работе", "открыта"],
-    })
+    return pl.DataFrame(
+        {
+            "name": ["=1+2", "ООО Альфа", None],
+            "amount": [1234.5, None, 7.0],
+            "due": [dt.date(2026, 11, 5), dt.date(2026, 1, 1), None],
+            "flag": [True, False, None],
+            "status": ["открыта", "в работе", "открыта"],
+        }
+    )
 
 
 COLUMNS = [
-    Column("name", "Клиент"), Column("amount", "Сумма", "money"), Column("due", "Срок", "date"),
+    Column("name", "Клиент"),
+    Column("amount", "Сумма", "money"),
+    Column("due", "Срок", "date"),
     Column("flag", "Приоритет", "bool"),
     Column("status", "Статус", choices=["открыта", "в работе", "выполнена", "отказ"]),
 ]
@@ -65,10 +69,14 @@ def test_long_tables_are_split_with_a_warning(tmp_path):
 @pytest.mark.bench
 def test_speed_close_to_bare_xlsxwriter(tmp_path):
     n = 200_000
-    frame = pl.DataFrame({
-        "a": [f"name {i}" for i in range(n)], "b": [float(i) for i in range(n)],
-        "c": [dt.date(2026, 1, 1)] * n, "d": [f"x{i}" for i in range(n)],
-    })
+    frame = pl.DataFrame(
+        {
+            "a": [f"name {i}" for i in range(n)],
+            "b": [float(i) for i in range(n)],
+            "c": [dt.date(2026, 1, 1)] * n,
+            "d": [f"x{i}" for i in range(n)],
+        }
+    )
     start = time.perf_counter()
     wb = xlsxwriter.Workbook(str(tmp_path / "bare.xlsx"), {"constant_memory": True})
     ws = wb.add_worksheet()
@@ -78,8 +86,16 @@ def test_speed_close_to_bare_xlsxwriter(tmp_path):
     bare = time.perf_counter() - start
     start = time.perf_counter()
     with Book(tmp_path / "ours.xlsx") as book:
-        book.write_table("S", frame, [Column("a", "A"), Column("b", "B", "money"),
-                                      Column("c", "C", "date"), Column("d", "D")])
+        book.write_table(
+            "S",
+            frame,
+            [
+                Column("a", "A"),
+                Column("b", "B", "money"),
+                Column("c", "C", "date"),
+                Column("d", "D"),
+            ],
+        )
     ours = time.perf_counter() - start
     assert ours <= 1.3 * bare, (ours, bare)
 
@@ -90,10 +106,14 @@ def test_wrapped_column_rows_are_tall_enough_and_print_setup(tmp_path):
     from segtool.io.xlsx import PrintSetup, header_lines
 
     path = tmp_path / "w.xlsx"
-    frame = pl.DataFrame({"who": ["a", "b", "c"], "say": ["x" * 50, "hi\nthere", None],
-                          "id": ["1", "2", "3"]})
-    columns = [Column("who", "Клиент"), Column("say", "Скрипт", width=20, wrap=True),
-               Column("id", "Код задачи")]
+    frame = pl.DataFrame(
+        {"who": ["a", "b", "c"], "say": ["x" * 50, "hi\nthere", None], "id": ["1", "2", "3"]}
+    )
+    columns = [
+        Column("who", "Клиент"),
+        Column("say", "Скрипт", width=20, wrap=True),
+        Column("id", "Код задачи"),
+    ]
     with Book(path, "ru") as book:
         book.write_table("Звонки", frame, columns, printing=PrintSetup(columns=2))
     ws = openpyxl.load_workbook(path)["Звонки"]

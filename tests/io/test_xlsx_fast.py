@@ -18,47 +18,84 @@ from openpyxl.utils.escape import unescape
 from segtool.io.xlsx import Book, Column, _prepare
 
 TEXTS = [
-    "a & b < c > d ' \"q\"", "  leading spaces", "trailing ", "line\nbreak", "ctl\x01\x1f\x0b",
-    "_x0041_ literal", "emoji 😀 and 𝄞", "ООО «Ромашка»", "=1+1", None, "",
+    'a & b < c > d \' "q"',
+    "  leading spaces",
+    "trailing ",
+    "line\nbreak",
+    "ctl\x01\x1f\x0b",
+    "_x0041_ literal",
+    "emoji 😀 and 𝄞",
+    "ООО «Ромашка»",
+    "=1+1",
+    None,
+    "",
 ]
 INTS = [0, 7, -12, 1_000_000, None, 3, 4, 5, 6, 8, 9]
 FLOATS = [0.1, 1e-7, 123456789.123, -0.5, None, 1e20, -1e-300, 2.5, 1 / 3, 0.0, 19821.45]
-DATES = [dt.date(2026, 11, 5), dt.date(1900, 3, 1), None, dt.date(2099, 12, 31),
-         *[dt.date(2026, 1, d) for d in range(1, 8)]]
+DATES = [
+    dt.date(2026, 11, 5),
+    dt.date(1900, 3, 1),
+    None,
+    dt.date(2099, 12, 31),
+    *[dt.date(2026, 1, d) for d in range(1, 8)],
+]
 BOOLS = [True, False, None, True, False, True, False, True, False, True, None]
 
 
 def every_kind() -> pl.DataFrame:
-    return pl.DataFrame({
-        "text": TEXTS, "int": INTS, "number": FLOATS, "money": FLOATS, "percent": FLOATS,
-        "date": DATES, "bool": BOOLS, "status": ["открыта", None, *["в работе"] * 9],
-    }, schema_overrides={"int": pl.Int64})
+    return pl.DataFrame(
+        {
+            "text": TEXTS,
+            "int": INTS,
+            "number": FLOATS,
+            "money": FLOATS,
+            "percent": FLOATS,
+            "date": DATES,
+            "bool": BOOLS,
+            "status": ["открыта", None, *["в работе"] * 9],
+        },
+        schema_overrides={"int": pl.Int64},
+    )
 
 
 COLUMNS = [
-    Column("text", "Текст"), Column("int", "Целое", "int"), Column("number", "Число", "number"),
-    Column("money", "Сумма", "money"), Column("percent", "Доля", "percent"),
-    Column("date", "Дата", "date"), Column("bool", "Флаг", "bool"),
+    Column("text", "Текст"),
+    Column("int", "Целое", "int"),
+    Column("number", "Число", "number"),
+    Column("money", "Сумма", "money"),
+    Column("percent", "Доля", "percent"),
+    Column("date", "Дата", "date"),
+    Column("bool", "Флаг", "bool"),
     Column("status", "Статус", choices=["открыта", "в работе", "выполнена"]),
 ]
 
 # what the reader gets back for TEXTS: formulas quoted, control characters kept
 EXPECTED_TEXT = [
-    "a & b < c > d ' \"q\"", "  leading spaces", "trailing ", "line\nbreak", "ctl\x01\x1f\x0b",
-    "_x0041_ literal", "emoji 😀 and 𝄞", "ООО «Ромашка»", "'=1+1", None, "",
+    'a & b < c > d \' "q"',
+    "  leading spaces",
+    "trailing ",
+    "line\nbreak",
+    "ctl\x01\x1f\x0b",
+    "_x0041_ literal",
+    "emoji 😀 and 𝄞",
+    "ООО «Ромашка»",
+    "'=1+1",
+    None,
+    "",
 ]
 
 
 def write(path, frame=None, columns=COLUMNS, **options):
     with Book(path, "ru") as book:
-        names = book.write_table("Данные", every_kind() if frame is None else frame, columns,
-                                 **options)
+        names = book.write_table(
+            "Данные", every_kind() if frame is None else frame, columns, **options
+        )
     return names
 
 
 def sheet_data(path, member="xl/worksheets/sheet1.xml") -> str:
     xml = zipfile.ZipFile(path).read(member).decode()
-    return xml[xml.index("<sheetData>"):xml.index("</sheetData>")]
+    return xml[xml.index("<sheetData>") : xml.index("</sheetData>")]
 
 
 def reference(path, frame, columns) -> None:
@@ -103,8 +140,16 @@ def test_column_styles_and_sheet_features(tmp_path):
     write(path, freeze_cols=1)
     ws = openpyxl.load_workbook(path)["Данные"]
     formats = [ws.cell(2, c).number_format for c in range(1, 9)]
-    assert formats == ["General", "#,##0", "#,##0.00", "#,##0.00", "0.0%", "dd.mm.yyyy",
-                       "General", "General"]
+    assert formats == [
+        "General",
+        "#,##0",
+        "#,##0.00",
+        "#,##0.00",
+        "0.0%",
+        "dd.mm.yyyy",
+        "General",
+        "General",
+    ]
     assert ws["A2"].quotePrefix and ws["G2"].alignment.horizontal == "center"
     assert ws["A1"].font.b and ws["A1"].value == "Текст"
     assert ws.freeze_panes == "B2"
@@ -119,7 +164,8 @@ def test_column_styles_and_sheet_features(tmp_path):
 def test_cells_are_the_ones_xlsxwriter_writes(tmp_path):
     # numbers whose shortest repr equals xlsxwriter's "%.16G" text
     frame = every_kind().with_columns(
-        pl.Series("number", [0.5, 12.0, None, -3.25, 1e20, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]))
+        pl.Series("number", [0.5, 12.0, None, -3.25, 1e20, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0])
+    )
     columns = [c for c in COLUMNS if c.kind in ("text", "number", "date", "bool")]
     write(tmp_path / "fast.xlsx", frame, columns)
     reference(tmp_path / "slow.xlsx", frame, columns)
@@ -146,7 +192,10 @@ def test_split_sheets_hold_their_own_rows(tmp_path):
     assert names == ["Данные", "Данные 2", "Данные 3"]
     wb = openpyxl.load_workbook(path)
     assert [[r for r in wb[n].iter_rows(min_row=2, values_only=True)] for n in names] == [
-        [("c0", 0), ("c1", 1), ("c2", 2)], [("c3", 3), ("c4", 4), ("c5", 5)], [("c6", 6)]]
+        [("c0", 0), ("c1", 1), ("c2", 2)],
+        [("c3", 3), ("c4", 4), ("c5", 5)],
+        [("c6", 6)],
+    ]
     assert [wb[n].dimensions for n in names] == ["A1:B4", "A1:B4", "A1:B2"]
     assert [wb[n]["B2"].number_format for n in names] == ["#,##0"] * 3
 
@@ -158,8 +207,9 @@ def test_summary_sheet_before_a_table_keeps_its_cells(tmp_path):
         ws.write_string(0, 0, "title", book.formats["title"])
         ws.write_number(1, 1, 42)
         book.write_table("Rows", pl.DataFrame({"a": ["x", "y"]}), [Column("a", "A")])
-        book.write_table("Empty", pl.DataFrame({"a": []}, schema={"a": pl.String}),
-                         [Column("a", "A")])
+        book.write_table(
+            "Empty", pl.DataFrame({"a": []}, schema={"a": pl.String}), [Column("a", "A")]
+        )
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Summary", "Rows", "Empty"]
     assert wb["Summary"]["A1"].value == "title" and wb["Summary"]["B2"].value == 42
@@ -181,8 +231,9 @@ def test_text_longer_than_excel_allows_is_cut_like_xlsxwriter(tmp_path):
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(_TEXT, min_size=1, max_size=30))
 def test_any_text_round_trips(tmp_path, texts):
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
@@ -200,15 +251,32 @@ def test_any_text_round_trips(tmp_path, texts):
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_libreoffice_reads_the_rows(tmp_path):
     path = tmp_path / "t.xlsx"
-    frame = pl.DataFrame({"name": ["a & b", "ООО «Ромашка»", "=1+1"], "n": [1.5, None, -2.0],
-                          "day": [dt.date(2026, 11, 5), None, dt.date(2026, 1, 1)]})
-    write(path, frame, [Column("name", "Имя"), Column("n", "N", "number"),
-                        Column("day", "Дата", "date")])
+    frame = pl.DataFrame(
+        {
+            "name": ["a & b", "ООО «Ромашка»", "=1+1"],
+            "n": [1.5, None, -2.0],
+            "day": [dt.date(2026, 11, 5), None, dt.date(2026, 1, 1)],
+        }
+    )
+    write(
+        path,
+        frame,
+        [Column("name", "Имя"), Column("n", "N", "number"), Column("day", "Дата", "date")],
+    )
     subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
-         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(tmp_path),
-         str(path)],
-        check=True, capture_output=True, timeout=120,
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--outdir",
+            str(tmp_path),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     lines = (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "Имя,N,Дата"

@@ -53,8 +53,7 @@ EXPECTED = {
     "LATE": ("new_active", "new", "active", "CCCC", ""),
     "RET": ("no_purchase", None, None, None, ""),
     "ASLEEP": ("regular_asleep", "regular", "asleep", "CACC", "overdue"),
-    "DROP": ("prospective_active", "prospective", "active", "BBBC",
-             "revenue_drop,lost_category"),
+    "DROP": ("prospective_active", "prospective", "active", "BBBC", "revenue_drop,lost_category"),
     "CONS": ("new_falling_asleep", "new", "falling_asleep", "CCCC", ""),
     "SRV": ("new_active", "new", "active", "ACBA", ""),
     "OLD1": ("new_asleep", "new", "asleep", "CCCC", ""),
@@ -107,8 +106,7 @@ def test_reasons_in_russian():
 def test_reasons_in_english():
     rows, _, _ = run(fixture_config(language="en"))
     assert rows["CONS"]["reason"] == (
-        "1 order; last order 8 months ago (category “Расходники”): 6 months or more, "
-        "falling asleep"
+        "1 order; last order 8 months ago (category “Расходники”): 6 months or more, falling asleep"
     )
     assert rows["OLD1"]["reason"] == "1 order; last order 29 months ago: 24 months or more, asleep"
     assert rows["0012"]["reason"] == "5 orders; last order this month: under 12 months, active"
@@ -150,30 +148,77 @@ def test_thresholds_in_summary():
     assert summary["customers_per_segment"]["new_active"] == 3
     assert summary["customers_per_segment"]["lead"] == 1
     assert summary["revenue_per_segment"]["new_active"] == 900.0
-    assert summary["red_flags"] == {"revenue_drop": 1, "overdue": 1, "lost_category": 1,
-                                    "probably_left": 0}
+    assert summary["red_flags"] == {
+        "revenue_drop": 1,
+        "overdue": 1,
+        "lost_category": 1,
+        "probably_left": 0,
+    }
 
 
 def test_rfm_scores():
     rows, _, _ = run()
     recency = {c: rows[c]["recency_score"] for c in rows}
-    assert recency == {"SRV": 5, "0012": 4, "17": 4, "DROP": 4, "0017": 3, "LATE": 3,
-                       "CONS": 2, "OLD1": 2, "DUR": 1, "ASLEEP": 1, "RET": None, "LEAD": None}
+    assert recency == {
+        "SRV": 5,
+        "0012": 4,
+        "17": 4,
+        "DROP": 4,
+        "0017": 3,
+        "LATE": 3,
+        "CONS": 2,
+        "OLD1": 2,
+        "DUR": 1,
+        "ASLEEP": 1,
+        "RET": None,
+        "LEAD": None,
+    }
     frequency = {c: rows[c]["frequency_score"] for c in rows if rows[c]["orders"]}
-    assert frequency == {"0012": 5, "ASLEEP": 5, "DROP": 4, "0017": 3, "DUR": 3, "17": 2,
-                         "LATE": 2, "CONS": 2, "SRV": 2, "OLD1": 2}
+    assert frequency == {
+        "0012": 5,
+        "ASLEEP": 5,
+        "DROP": 4,
+        "0017": 3,
+        "DUR": 3,
+        "17": 2,
+        "LATE": 2,
+        "CONS": 2,
+        "SRV": 2,
+        "OLD1": 2,
+    }
     monetary = {c: rows[c]["monetary_score"] for c in rows if rows[c]["orders"]}
-    assert monetary == {"DUR": 5, "ASLEEP": 5, "DROP": 4, "0012": 3, "0017": 3, "SRV": 3,
-                        "17": 2, "LATE": 1, "CONS": 1, "OLD1": 1}
+    assert monetary == {
+        "DUR": 5,
+        "ASLEEP": 5,
+        "DROP": 4,
+        "0012": 3,
+        "0017": 3,
+        "SRV": 3,
+        "17": 2,
+        "LATE": 1,
+        "CONS": 1,
+        "OLD1": 1,
+    }
 
 
 def test_columns_contract():
     _, _, frame = run()
     assert frame.columns[: len(SEGMENT_COLUMNS)] == SEGMENT_COLUMNS
-    for extra in ("segment_label_ru", "segment_label_en", "strategy", "company_type",
-                  "size_class", "period_category", "falling_asleep_after", "asleep_after",
-                  "revenue_last_window", "revenue_prev_window", "high_margin_share",
-                  "margin", "segment_extra"):
+    for extra in (
+        "segment_label_ru",
+        "segment_label_en",
+        "strategy",
+        "company_type",
+        "size_class",
+        "period_category",
+        "falling_asleep_after",
+        "asleep_after",
+        "revenue_last_window",
+        "revenue_prev_window",
+        "high_margin_share",
+        "margin",
+        "segment_extra",
+    ):
         assert extra in frame.columns
     assert frame.schema["priority"] == pl.Boolean
     assert frame.schema["customer_id"] == pl.String
@@ -189,8 +234,12 @@ def test_no_margin_data_gives_dashes_not_a_crash():
 
 
 def test_priority_is_all_a_over_criteria_with_data():
-    cfg = fixture_config(grades={"high_margin": {"categories": [], "min_margin_rate": 0.3},
-                                 "shares": {"A": 0.5, "B": 0.3}})
+    cfg = fixture_config(
+        grades={
+            "high_margin": {"categories": [], "min_margin_rate": 0.3},
+            "shares": {"A": 0.5, "B": 0.3},
+        }
+    )
     rows, summary, _ = run(cfg)
     # A: position ≤ 5. recency: SRV 1, 0012/17 2.5, DROP 4, 0017 5; orders: 0012/ASLEEP 1.5,
     # DROP 3, 0017/DUR 4.5; size: 0012 1, 0017 2, DROP/SRV 3.5, 17 5.
@@ -199,11 +248,13 @@ def test_priority_is_all_a_over_criteria_with_data():
 
 
 def test_fixed_method():
-    cfg = fixture_config(grades={
-        "method": "fixed",
-        "criteria": ["recency", "frequency"],
-        "fixed": {"recency": {"A": 30, "B": 120}, "frequency": {"A": 5, "B": 2}},
-    })
+    cfg = fixture_config(
+        grades={
+            "method": "fixed",
+            "criteria": ["recency", "frequency"],
+            "fixed": {"recency": {"A": 30, "B": 120}, "frequency": {"A": 5, "B": 2}},
+        }
+    )
     rows, summary, _ = run(cfg)
     assert rows["0012"]["abc"] == "AA"
     assert rows["LATE"]["abc"] == "CC"  # 121 days > 120
@@ -222,8 +273,17 @@ def test_pareto_method():
     # OLD1 have 0 -> C.
     assert rows["0012"]["grade_size"] == "A"
     size = {c: rows[c]["grade_size"] for c in rows if rows[c]["orders"] and c != "0012"}
-    assert size == {"0017": "A", "DROP": "A", "SRV": "A", "17": "A", "LATE": "B", "CONS": "B",
-                    "DUR": "C", "ASLEEP": "C", "OLD1": "C"}
+    assert size == {
+        "0017": "A",
+        "DROP": "A",
+        "SRV": "A",
+        "17": "A",
+        "LATE": "B",
+        "CONS": "B",
+        "DUR": "C",
+        "ASLEEP": "C",
+        "OLD1": "C",
+    }
     assert summary["thresholds"]["size"]["sources"] == {"size_class": 1, "revenue_12m": 9}
     # orders: total 22; 5, 5 (before = 0 for both: tie) A; 3 (before 10) A; 2, 2 (before 13,
     # 59 %) A; 1s (before 17 = 77 %) A. Everything A: nobody is past 80 % before them.
@@ -249,17 +309,25 @@ def test_cadence_rule_makes_an_overdue_buyer_falling_asleep():
 
 def test_month_boundaries_are_calendar_months():
     # as_of 2024-03-31: minus 12 months = 2023-03-31, minus 24 = 2022-03-31
-    lines = orders_frame().filter(pl.col("customer_id") == "17").with_columns(
-        pl.lit(D(2023, 3, 31)).alias("order_date")
+    lines = (
+        orders_frame()
+        .filter(pl.col("customer_id") == "17")
+        .with_columns(pl.lit(D(2023, 3, 31)).alias("order_date"))
     )
     rows, _, _ = run(orders=lines, contacts=None, as_of=D(2024, 3, 31))
     assert rows["17"]["activity"] == "falling_asleep"  # exactly 12 months: ≤ cutoff
-    rows, _, _ = run(orders=lines.with_columns(pl.lit(D(2023, 4, 1)).alias("order_date")),
-                     contacts=None, as_of=D(2024, 3, 31))
+    rows, _, _ = run(
+        orders=lines.with_columns(pl.lit(D(2023, 4, 1)).alias("order_date")),
+        contacts=None,
+        as_of=D(2024, 3, 31),
+    )
     assert rows["17"]["activity"] == "active"
     # as_of 2024-02-29: minus 12 months = 2023-02-28 (clamped)
-    rows, _, _ = run(orders=lines.with_columns(pl.lit(D(2023, 2, 28)).alias("order_date")),
-                     contacts=None, as_of=D(2024, 2, 29))
+    rows, _, _ = run(
+        orders=lines.with_columns(pl.lit(D(2023, 2, 28)).alias("order_date")),
+        contacts=None,
+        as_of=D(2024, 2, 29),
+    )
     assert rows["17"]["activity"] == "falling_asleep"
     assert rows["17"]["months_since_last_order"] == 12
 
@@ -275,11 +343,17 @@ def test_months_since_matches_cutoffs():
 
 
 def test_segments_extra_first_match():
-    cfg = fixture_config(segments_extra=[
-        {"name": "vip", "label_ru": "VIP", "when": {"orders": [5, None], "recency_days": [0, 60]}},
-        {"name": "sleeping", "when": {"segment": ["regular_asleep", "new_asleep", "x"]}},
-        {"name": "other"},
-    ])
+    cfg = fixture_config(
+        segments_extra=[
+            {
+                "name": "vip",
+                "label_ru": "VIP",
+                "when": {"orders": [5, None], "recency_days": [0, 60]},
+            },
+            {"name": "sleeping", "when": {"segment": ["regular_asleep", "new_asleep", "x"]}},
+            {"name": "other"},
+        ]
+    )
     rows, summary, _ = run(cfg)
     assert rows["0012"]["segment_extra"] == "vip"
     assert rows["0012"]["segment_extra_label"] == "VIP"
@@ -338,8 +412,12 @@ def test_revenue_drop_needs_a_repeat_buyer():
 
     day = AS_OF.replace(year=AS_OF.year - 1) - dt.timedelta(days=40)  # in the previous window
     once = orders_frame([("ONE", "o1", day, 5000.0, TOOL, None)])
-    twice = orders_frame([("TWO", "t1", day, 2500.0, TOOL, None),
-                          ("TWO", "t2", day + dt.timedelta(days=7), 2500.0, TOOL, None)])
+    twice = orders_frame(
+        [
+            ("TWO", "t1", day, 2500.0, TOOL, None),
+            ("TWO", "t2", day + dt.timedelta(days=7), 2500.0, TOOL, None),
+        ]
+    )
     rows, _, _ = run(orders=pl.concat([once, twice]), contacts=None)
     assert rows["ONE"]["red_flags"] == ""
     assert rows["TWO"]["red_flags"].split(",")[0] == "revenue_drop"

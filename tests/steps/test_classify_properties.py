@@ -25,8 +25,7 @@ line = st.tuples(
     st.sampled_from(CATEGORIES),
 )
 
-settings_ = settings(max_examples=60, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+settings_ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def make_orders(lines) -> pl.DataFrame:
@@ -38,8 +37,9 @@ def make_orders(lines) -> pl.DataFrame:
             "amount": [float(a) for *_, a, _ in lines],
             "category": [cat for *_, cat in lines],
         },
-        schema={k: ORDERS[k] for k in ("customer_id", "order_id", "order_date", "amount",
-                                        "category")},
+        schema={
+            k: ORDERS[k] for k in ("customer_id", "order_id", "order_date", "amount", "category")
+        },
     )
     return frame.with_columns(
         [pl.lit(None, dtype=t).alias(k) for k, t in ORDERS.items() if k not in frame.columns]
@@ -81,15 +81,21 @@ def test_every_customer_with_an_order_line_appears_once(lines, as_of_day):
 
 
 @settings_
-@given(lines=st.lists(line, min_size=1, max_size=40),
-       method=st.sampled_from(["quantile", "pareto"]))
+@given(
+    lines=st.lists(line, min_size=1, max_size=40), method=st.sampled_from(["quantile", "pareto"])
+)
 def test_grades_never_split_equal_values(lines, method):
     orders = make_orders(lines)
     frame = segments_for(orders, config(method), START + dt.timedelta(days=2000))
-    pairs = [("recency_days", "grade_recency"), ("orders", "grade_frequency"),
-             ("size", "grade_size"), ("high_margin_share", "grade_margin"),
-             ("recency_days", "recency_score"), ("orders", "frequency_score"),
-             ("revenue", "monetary_score")]
+    pairs = [
+        ("recency_days", "grade_recency"),
+        ("orders", "grade_frequency"),
+        ("size", "grade_size"),
+        ("high_margin_share", "grade_margin"),
+        ("recency_days", "recency_score"),
+        ("orders", "frequency_score"),
+        ("revenue", "monetary_score"),
+    ]
     graded = frame.filter(pl.col("orders") > 0)
     for value, grade in pairs:
         split = (
@@ -105,8 +111,12 @@ def test_grades_never_split_equal_values(lines, method):
 
 
 @settings_
-@given(lines=st.lists(line, min_size=1, max_size=40), first=st.integers(0, 2200),
-       step=st.integers(1, 2000), cadence=st.booleans())
+@given(
+    lines=st.lists(line, min_size=1, max_size=40),
+    first=st.integers(0, 2200),
+    step=st.integers(1, 2000),
+    cadence=st.booleans(),
+)
 def test_moving_as_of_forward_never_makes_a_customer_more_active(lines, first, step, cadence):
     as_of = START + dt.timedelta(days=first)
     later = as_of + dt.timedelta(days=step)
@@ -158,8 +168,13 @@ def _oracle_activity(lines, as_of: dt.date) -> dict[str, str]:
         levels = []
         for cat, day in per_cat.items():
             falling, asleep = periods[cat]
-            levels.append(2 if day <= months_before(as_of, asleep)
-                          else 1 if day <= months_before(as_of, falling) else 0)
+            levels.append(
+                2
+                if day <= months_before(as_of, asleep)
+                else 1
+                if day <= months_before(as_of, falling)
+                else 0
+            )
         result[c] = names[min(levels)]
     return result
 
@@ -169,6 +184,7 @@ def _oracle_activity(lines, as_of: dt.date) -> dict[str, str]:
 def test_activity_is_the_most_active_category_by_hand(lines, as_of_day):
     as_of = START + dt.timedelta(days=as_of_day)
     frame = segments_for(make_orders(lines), config(), as_of)
-    got = dict(frame.filter(pl.col("activity").is_not_null())
-               .select("customer_id", "activity").iter_rows())
+    got = dict(
+        frame.filter(pl.col("activity").is_not_null()).select("customer_id", "activity").iter_rows()
+    )
     assert got == _oracle_activity(lines, as_of)

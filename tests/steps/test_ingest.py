@@ -32,8 +32,9 @@ def orders_of(path: Path, **extra):
     return result
 
 
-def write_csv(path: Path, rows: list[list[str]], delimiter=";", encoding="utf-8",
-              bom=False, newline="\n") -> Path:
+def write_csv(
+    path: Path, rows: list[list[str]], delimiter=";", encoding="utf-8", bom=False, newline="\n"
+) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
     writer.writerows(rows)
@@ -79,13 +80,18 @@ def test_encodings_and_delimiters(tmp_path, encoding, bom, delimiter, newline):
     assert result.orders["company_name"].to_list() == ["ООО «Ромашка»"] * 2 + ["АО «Лютик»"]
     (stats,) = result.stats
     assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected, stats.rows_duplicate) == (
-        3, 3, 0, 0
+        3,
+        3,
+        0,
+        0,
     )
 
 
 def test_customer_id_is_text_and_kept_as_written(tmp_path):
-    path = write_csv(tmp_path / "o.csv", [HEADER, ["1", "05.01.2024", " 0012 ", "A", "1"],
-                                          ["2", "05.01.2024", "12", "B", "1"]])
+    path = write_csv(
+        tmp_path / "o.csv",
+        [HEADER, ["1", "05.01.2024", " 0012 ", "A", "1"], ["2", "05.01.2024", "12", "B", "1"]],
+    )
     ids = orders_of(path).orders["customer_id"].to_list()
     assert ids == ["0012", "12"]  # trimmed, leading zeros kept, 0012 != 12
 
@@ -107,14 +113,18 @@ def test_date_styles(tmp_path, date_text, expected):
 def test_month_first_dates_are_detected(tmp_path):
     rows = [HEADER, ["1", "01/13/2024", "1", "A", "1"], ["2", "02/01/2024", "1", "A", "1"]]
     path = write_csv(tmp_path / "o.csv", rows)
-    assert orders_of(path).orders["order_date"].to_list() == [dt.date(2024, 1, 13),
-                                                              dt.date(2024, 2, 1)]
+    assert orders_of(path).orders["order_date"].to_list() == [
+        dt.date(2024, 1, 13),
+        dt.date(2024, 2, 1),
+    ]
 
 
 def test_english_export_with_quantity_times_price(tmp_path):
-    rows = [["InvoiceNo", "InvoiceDate", "CustomerID", "Quantity", "UnitPrice"],
-            ["536365", "2010-12-01 08:26", "17850", "6", "2.55"],
-            ["C536379", "2010-12-01 09:41", "14527", "-1", "27.50"]]
+    rows = [
+        ["InvoiceNo", "InvoiceDate", "CustomerID", "Quantity", "UnitPrice"],
+        ["536365", "2010-12-01 08:26", "17850", "6", "2.55"],
+        ["C536379", "2010-12-01 09:41", "14527", "-1", "27.50"],
+    ]
     path = write_csv(tmp_path / "o.csv", rows, delimiter=",")
     result = orders_of(path)
     assert result.orders["amount"].to_list() == pytest.approx([15.3, -27.5])
@@ -122,17 +132,22 @@ def test_english_export_with_quantity_times_price(tmp_path):
 
 
 def test_no_order_id_column_means_one_order_per_customer_per_day(tmp_path):
-    rows = [["Дата", "ИНН", "Сумма"], ["05.01.2024", "1", "10"], ["05.01.2024", "1", "5"],
-            ["06.01.2024", "1", "7"]]
+    rows = [
+        ["Дата", "ИНН", "Сумма"],
+        ["05.01.2024", "1", "10"],
+        ["05.01.2024", "1", "5"],
+        ["06.01.2024", "1", "7"],
+    ]
     path = write_csv(tmp_path / "o.csv", rows)
     assert orders_of(path).orders["order_id"].to_list() == [
-        "1|2024-01-05", "1|2024-01-05", "1|2024-01-06"
+        "1|2024-01-05",
+        "1|2024-01-05",
+        "1|2024-01-06",
     ]
 
 
 def test_title_rows_above_the_header(tmp_path):
-    text = ("Отчёт по продажам за 2024 год;;\n;;\nДата;ИНН;Сумма\n05.01.2024;1;10\n"
-            "07.01.2024;2;20\n")
+    text = "Отчёт по продажам за 2024 год;;\n;;\nДата;ИНН;Сумма\n05.01.2024;1;10\n07.01.2024;2;20\n"
     path = tmp_path / "o.csv"
     path.write_text(text, encoding="utf-8")
     result = orders_of(path)
@@ -141,8 +156,11 @@ def test_title_rows_above_the_header(tmp_path):
 
 
 def test_margin_from_cost(tmp_path):
-    rows = [["Дата", "ИНН", "Сумма", "Себестоимость"], ["05.01.2024", "1", "100", "70"],
-            ["05.01.2024", "2", "50", ""]]
+    rows = [
+        ["Дата", "ИНН", "Сумма", "Себестоимость"],
+        ["05.01.2024", "1", "100", "70"],
+        ["05.01.2024", "2", "50", ""],
+    ]
     path = write_csv(tmp_path / "o.csv", rows)
     assert orders_of(path).orders["margin"].to_list() == [30.0, None]
 
@@ -173,7 +191,10 @@ def test_rejects_name_file_row_column_value_reason(tmp_path):
     ]
     (stats,) = result.stats
     assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected, stats.rows_duplicate) == (
-        9, 2, 6, 1
+        9,
+        2,
+        6,
+        1,
     )
     assert result.orders["source_row"].to_list() == [2, 10]
 
@@ -186,8 +207,11 @@ def test_duplicates_kept_when_disabled(tmp_path):
 
 
 def test_rows_that_differ_only_in_an_unmapped_column_are_not_duplicates(tmp_path):
-    rows = [HEADER + ["Комментарий"], ["1", "05.01.2024", "7701", "A", "10", "x"],
-            ["1", "05.01.2024", "7701", "A", "10", "y"]]
+    rows = [
+        HEADER + ["Комментарий"],
+        ["1", "05.01.2024", "7701", "A", "10", "x"],
+        ["1", "05.01.2024", "7701", "A", "10", "y"],
+    ]
     path = write_csv(tmp_path / "o.csv", rows)
     assert orders_of(path).stats[0].rows_duplicate == 0
 
@@ -205,8 +229,10 @@ def test_ragged_rows_are_rejected_not_lost(tmp_path):
 
 
 def test_quoted_newlines_and_delimiters(tmp_path):
-    text = 'Дата;ИНН;Контрагент;Сумма\n05.01.2024;1;"ООО ""Ромашка""; филиал\n№2";10\n' \
-           "06.01.2024;2;Лютик;5\n"
+    text = (
+        'Дата;ИНН;Контрагент;Сумма\n05.01.2024;1;"ООО ""Ромашка""; филиал\n№2";10\n'
+        "06.01.2024;2;Лютик;5\n"
+    )
     path = tmp_path / "o.csv"
     path.write_text(text, encoding="utf-8")
     result = orders_of(path)
@@ -267,8 +293,9 @@ def test_missing_columns_error_lists_headers_and_expected_names(tmp_path):
 def test_column_override_must_exist(tmp_path):
     path = write_csv(tmp_path / "o.csv", ROWS)
     with pytest.raises(ConfigError, match=r"inputs.columns.orders.amount: header 'Итог'"):
-        orders_of(path, inputs={"orders": {"path": str(path)},
-                                "columns": {"orders": {"amount": "Итог"}}})
+        orders_of(
+            path, inputs={"orders": {"path": str(path)}, "columns": {"orders": {"amount": "Итог"}}}
+        )
 
 
 def test_glob_reads_several_files(tmp_path):
@@ -282,21 +309,56 @@ def test_glob_reads_several_files(tmp_path):
 
 def test_contacts_roles_types_and_consent(tmp_path):
     orders = write_csv(tmp_path / "orders.csv", ROWS)
-    contacts = write_csv(tmp_path / "contacts.csv", [
-        ["ИНН", "Компания", "ФИО", "Должность", "Телефон", "Не звонить", "Тип компании",
-         "Оборот, руб."],
-        ["0012", "ООО «Завод Прогресс»", "Иванов И.И.", "Генеральный директор", "+7 900", "",
-         "", "900 000 000"],
-        ["0012", "ООО «Завод Прогресс»", "Петрова А.А.", "Директор по закупкам", "", "да",
-         "Торговля", ""],
-        ["12", "ГБУ «Больница №1»", "Сидоров", "Главный инженер", "", "", "", ""],
-        ["13", "ИП Кузнецов", "Кузнецов", "Бухгалтер", "", "", "", ""],
-    ])
-    cfg = Config.model_validate({"inputs": {"orders": {"path": str(orders)},
-                                            "contacts": {"path": str(contacts)}}})
+    contacts = write_csv(
+        tmp_path / "contacts.csv",
+        [
+            [
+                "ИНН",
+                "Компания",
+                "ФИО",
+                "Должность",
+                "Телефон",
+                "Не звонить",
+                "Тип компании",
+                "Оборот, руб.",
+            ],
+            [
+                "0012",
+                "ООО «Завод Прогресс»",
+                "Иванов И.И.",
+                "Генеральный директор",
+                "+7 900",
+                "",
+                "",
+                "900 000 000",
+            ],
+            [
+                "0012",
+                "ООО «Завод Прогресс»",
+                "Петрова А.А.",
+                "Директор по закупкам",
+                "",
+                "да",
+                "Торговля",
+                "",
+            ],
+            ["12", "ГБУ «Больница №1»", "Сидоров", "Главный инженер", "", "", "", ""],
+            ["13", "ИП Кузнецов", "Кузнецов", "Бухгалтер", "", "", "", ""],
+        ],
+    )
+    cfg = Config.model_validate(
+        {"inputs": {"orders": {"path": str(orders)}, "contacts": {"path": str(contacts)}}}
+    )
     frame = ingest(cfg).contacts
-    assert frame.select("contact_name", "role", "role_inferred", "do_not_call",
-                        "company_type", "company_type_inferred", "turnover").rows() == [
+    assert frame.select(
+        "contact_name",
+        "role",
+        "role_inferred",
+        "do_not_call",
+        "company_type",
+        "company_type_inferred",
+        "turnover",
+    ).rows() == [
         ("Иванов И.И.", "decision_maker", True, False, "manufacturing", True, 9e8),
         ("Петрова А.А.", "purchaser", True, True, "trading", False, None),
         ("Сидоров", "user", True, False, "government", True, None),
@@ -304,14 +366,14 @@ def test_contacts_roles_types_and_consent(tmp_path):
     ]
 
 
-TOKENS = st.sampled_from(list("ab1;,\"\n 5.-\t") + ["ИНН", "05.01.2024", "10,5", "\r\n", "0012"])
+TOKENS = st.sampled_from(list('ab1;,"\n 5.-\t') + ["ИНН", "05.01.2024", "10,5", "\r\n", "0012"])
 LINES = st.lists(TOKENS, max_size=12).map("".join)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.lists(LINES, max_size=25),
-       delimiter=st.sampled_from([";", ",", "\t"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.lists(LINES, max_size=25), delimiter=st.sampled_from([";", ",", "\t"]))
 def test_accounting_identity_for_any_csv(tmp_path, body, delimiter):
     """Whatever the bytes, rows read = accepted + rejected + duplicates, and every row
     not accepted has a reject record with its row number."""
@@ -319,8 +381,11 @@ def test_accounting_identity_for_any_csv(tmp_path, body, delimiter):
     path = tmp_path / "fuzz.csv"
     path.write_text(header + "\n" + "\n".join(body) + "\n", encoding="utf-8")
     try:
-        result = ingest(config_for(path, inputs={"orders": {"path": str(path)},
-                                                 "formats": {"delimiter": delimiter}}))
+        result = ingest(
+            config_for(
+                path, inputs={"orders": {"path": str(path)}, "formats": {"delimiter": delimiter}}
+            )
+        )
     except InputError:
         return  # e.g. a header the fuzzer broke: a clear error, not a crash
     (stats,) = result.stats
@@ -332,17 +397,20 @@ def test_accounting_identity_for_any_csv(tmp_path, body, delimiter):
 
 
 def test_quantity_times_price_fills_an_empty_amount_but_not_an_unreadable_one(tmp_path):
-    rows = [["Дата", "ИНН", "Количество", "Цена", "Сумма"],
-            ["05.01.2024", "1", "2", "10,5", ""],  # row 2: empty amount → 2 × 10,5
-            ["05.01.2024", "2", "2", "10,5", "н/д"],  # row 3: unreadable → rejected
-            ["05.01.2024", "3", "2", "10,5", "30"]]  # row 4: the amount as written wins
+    rows = [
+        ["Дата", "ИНН", "Количество", "Цена", "Сумма"],
+        ["05.01.2024", "1", "2", "10,5", ""],  # row 2: empty amount → 2 × 10,5
+        ["05.01.2024", "2", "2", "10,5", "н/д"],  # row 3: unreadable → rejected
+        ["05.01.2024", "3", "2", "10,5", "30"],
+    ]  # row 4: the amount as written wins
     result = orders_of(write_csv(tmp_path / "o.csv", rows))
     assert result.orders.select("customer_id", "amount").rows() == [("1", 21.0), ("3", 30.0)]
     assert result.rejects.select("row", "value", "reason").rows() == [(3, "н/д", "bad_amount")]
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(n=st.integers(0, 60), data=st.data(), slices=st.booleans())
 def test_rows_left_out_by_index_are_exactly_those(monkeypatch, n, data, slices):
     """Dropping rows by index (zero-copy slices for a few, a filter for many) keeps every
@@ -350,9 +418,14 @@ def test_rows_left_out_by_index_are_exactly_those(monkeypatch, n, data, slices):
     import segtool.steps.ingest as ingest_module
 
     dropped = sorted(data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=n)) if n else [])
-    frame = pl.concat([pl.DataFrame({"i": list(range(k, min(k + 7, n)))},
-                                    schema={"i": pl.Int64}) for k in range(0, n, 7)]
-                      or [pl.DataFrame(schema={"i": pl.Int64})], rechunk=False)
+    frame = pl.concat(
+        [
+            pl.DataFrame({"i": list(range(k, min(k + 7, n)))}, schema={"i": pl.Int64})
+            for k in range(0, n, 7)
+        ]
+        or [pl.DataFrame(schema={"i": pl.Int64})],
+        rechunk=False,
+    )
     monkeypatch.setattr(ingest_module, "MAX_SLICED_GAPS", 10_000 if slices else 0)
     kept = ingest_module._without(frame, pl.Series(dropped, dtype=pl.UInt32))
     assert kept["i"].to_list() == [i for i in range(n) if i not in set(dropped)]
@@ -376,24 +449,39 @@ def test_lean_contacts_keep_what_score_and_routing_read_with_a_companies_file(tm
     from segtool.schema import LEAN_CONTACTS
 
     orders = write_csv(tmp_path / "orders.csv", ROWS)
-    write_csv(tmp_path / "contacts.csv", [
-        ["ИНН", "ФИО", "Должность", "Телефон", "Регион"],
-        ["0012", "Иванов Иван", "Менеджер по закупкам", "+7 900 000-00-01", "Москва"],
-    ])
-    write_csv(tmp_path / "companies.csv", [
-        ["ИНН", "Компания", "Тип компании", "Ответственный"],
-        ["0012", "ООО «Ромашка»", "Торговля", "Петрова А.С."],
-        ["12", "АО «Лютик»", "Производство", "Орлов Д.А."],
-    ])
-    cfg = config_for(orders, inputs={"orders": {"path": "orders.csv"},
-                                     "contacts": {"path": "contacts.csv"},
-                                     "companies": {"path": "companies.csv"}})
+    write_csv(
+        tmp_path / "contacts.csv",
+        [
+            ["ИНН", "ФИО", "Должность", "Телефон", "Регион"],
+            ["0012", "Иванов Иван", "Менеджер по закупкам", "+7 900 000-00-01", "Москва"],
+        ],
+    )
+    write_csv(
+        tmp_path / "companies.csv",
+        [
+            ["ИНН", "Компания", "Тип компании", "Ответственный"],
+            ["0012", "ООО «Ромашка»", "Торговля", "Петрова А.С."],
+            ["12", "АО «Лютик»", "Производство", "Орлов Д.А."],
+        ],
+    )
+    cfg = config_for(
+        orders,
+        inputs={
+            "orders": {"path": "orders.csv"},
+            "contacts": {"path": "contacts.csv"},
+            "companies": {"path": "companies.csv"},
+        },
+    )
     full = ingest(cfg).contacts
     lean = ingest(cfg, lean=True).contacts
     assert lean.columns == list(LEAN_CONTACTS)
     assert "region" in full.columns and "job_title" in full.columns
     assert lean.select(sorted(lean.columns)).sort("customer_id").rows() == (
-        full.select(sorted(lean.columns)).sort("customer_id").rows())
+        full.select(sorted(lean.columns)).sort("customer_id").rows()
+    )
     assert lean.select("customer_id", "contact_name", "role", "company_type", "owner").sort(
-        "customer_id").rows() == [("0012", "Иванов Иван", "purchaser", "trading", "Петрова А.С."),
-                                  ("12", None, "unknown", "manufacturing", "Орлов Д.А.")]
+        "customer_id"
+    ).rows() == [
+        ("0012", "Иванов Иван", "purchaser", "trading", "Петрова А.С."),
+        ("12", None, "unknown", "manufacturing", "Орлов Д.А."),
+    ]

@@ -37,11 +37,21 @@ CURRENT = pl.DataFrame(
     {
         "customer_id": ["0012", "12", "300", "400", "600"],
         "company_name": ["ООО Альфа", "ООО Бета", "Завод Гамма", "ИП Дельта", "ООО Новый"],
-        "segment": ["new_active", "prospective_active", "regular_asleep", "regular_active",
-                    "new_active"],
+        "segment": [
+            "new_active",
+            "prospective_active",
+            "regular_asleep",
+            "regular_active",
+            "new_active",
+        ],
         "red_flags": ["", "", "revenue_drop,overdue", "", "lost_category"],
-        "segment_label_ru": ["Новые активные", "Перспективные активные", "Постоянные спящие",
-                             "Постоянные активные", "Новые активные"],
+        "segment_label_ru": [
+            "Новые активные",
+            "Перспективные активные",
+            "Постоянные спящие",
+            "Постоянные активные",
+            "Новые активные",
+        ],
     }
 )
 
@@ -89,8 +99,10 @@ def previous(tmp_path):
 def test_movers_new_and_gone(cfg, previous):
     prev = read_previous(previous, cfg)
     mig = compare(CURRENT, prev, language="ru", as_of="2026-11-30")
-    movers = {r["customer_id"]: (r["previous_segment"], r["segment"]) for r in
-              mig.movers.iter_rows(named=True)}
+    movers = {
+        r["customer_id"]: (r["previous_segment"], r["segment"])
+        for r in mig.movers.iter_rows(named=True)
+    }
     assert movers == {
         "12": ("new_active", "prospective_active"),  # "12" is not "0012"
         "300": ("regular_falling_asleep", "regular_asleep"),
@@ -105,8 +117,10 @@ def test_movers_new_and_gone(cfg, previous):
 
 def test_flags_raised_and_cleared(cfg, previous):
     mig = compare(CURRENT, read_previous(previous, cfg))
-    flags = {r["customer_id"]: (r["raised_flags"], r["cleared_flags"]) for r in
-             mig.flags.iter_rows(named=True)}
+    flags = {
+        r["customer_id"]: (r["raised_flags"], r["cleared_flags"])
+        for r in mig.flags.iter_rows(named=True)
+    }
     assert flags == {
         "300": ("revenue_drop", ""),
         "400": ("", "overdue"),
@@ -120,11 +134,20 @@ def test_transition_matrix(cfg, previous):
     mig = compare(CURRENT, read_previous(previous, cfg))
     m = {r["previous_segment"]: r for r in mig.matrix.iter_rows(named=True)}
     assert list(mig.matrix["previous_segment"]) == [
-        "new_active", "prospective_asleep", "regular_active", "regular_falling_asleep", NEW_KEY,
+        "new_active",
+        "prospective_asleep",
+        "regular_active",
+        "regular_falling_asleep",
+        NEW_KEY,
     ]
     assert mig.matrix.columns == [
-        "previous_segment", "new_active", "prospective_active", "regular_active",
-        "regular_asleep", GONE_KEY, "total",
+        "previous_segment",
+        "new_active",
+        "prospective_active",
+        "regular_active",
+        "regular_asleep",
+        GONE_KEY,
+        "total",
     ]
     assert m["new_active"]["new_active"] == 1
     assert m["new_active"]["prospective_active"] == 1
@@ -137,10 +160,17 @@ def test_transition_matrix(cfg, previous):
 def test_task_statuses_and_closed_tasks(cfg, previous):
     prev = read_previous(previous, cfg)
     status = dict(prev.tasks.select("task_id", "status").iter_rows())
-    assert status == {"t1": "done", "t2": "refused", "t3": "in_progress", "t4": "open",
-                      "t5": "open", "t7": "done"}
-    this_month = pl.DataFrame({"task_id": ["t1", "t3", "t6", "t7"], "customer_id":
-                               ["0012", "300", "600", "12"]})
+    assert status == {
+        "t1": "done",
+        "t2": "refused",
+        "t3": "in_progress",
+        "t4": "open",
+        "t5": "open",
+        "t7": "done",
+    }
+    this_month = pl.DataFrame(
+        {"task_id": ["t1", "t3", "t6", "t7"], "customer_id": ["0012", "300", "600", "12"]}
+    )
     mig = compare(CURRENT, prev, tasks=this_month)
     assert sorted(mig.closed_task_ids) == ["t1", "t2", "t7"]
     kept = drop_closed_tasks(this_month, mig)
@@ -160,18 +190,28 @@ def test_done_last_month_holds_back_the_same_task_this_month(cfg, tmp_path):
     folder.mkdir()
     (folder / "segments.csv").write_text(PREVIOUS_CSV, encoding="utf-8")
     (folder / "manifest.json").write_text('{"as_of": "2026-10-31"}', encoding="utf-8")
-    plan = pl.DataFrame({"customer_id": ["300", "400", "12"],
-                         "tactic": ["reactivation_call", "thank_you", "upsell"],
-                         "step": [1, 1, 2]})
-    october = plan.select(task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"),
-                                       "2026-10").alias("id"))["id"].to_list()
-    _tasks_workbook(folder / "call_tasks.xlsx",
-                    [(october[0], "Завод Гамма", "call", "выполнена"),
-                     (october[1], "ИП Дельта", "call", "отказ"),
-                     (october[2], "ООО Бета", "call", "открыта")])
+    plan = pl.DataFrame(
+        {
+            "customer_id": ["300", "400", "12"],
+            "tactic": ["reactivation_call", "thank_you", "upsell"],
+            "step": [1, 1, 2],
+        }
+    )
+    october = plan.select(
+        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), "2026-10").alias("id")
+    )["id"].to_list()
+    _tasks_workbook(
+        folder / "call_tasks.xlsx",
+        [
+            (october[0], "Завод Гамма", "call", "выполнена"),
+            (october[1], "ИП Дельта", "call", "отказ"),
+            (october[2], "ООО Бета", "call", "открыта"),
+        ],
+    )
     november = plan.with_columns(
-        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), "2026-11")
-        .alias("task_id")
+        task_id_expr(pl.col("customer_id"), pl.col("tactic"), pl.col("step"), "2026-11").alias(
+            "task_id"
+        )
     )
     mig = compare(CURRENT, read_previous(folder, cfg), tasks=november, task_period="month")
     assert drop_closed_tasks(november, mig)["customer_id"].to_list() == ["12"]
@@ -184,8 +224,9 @@ def test_done_last_month_holds_back_the_same_task_this_month(cfg, tmp_path):
 
 
 def test_no_previous_tasks_and_cp1251(tmp_path):
-    c = Config.model_validate({"inputs": {"orders": {"path": "x.csv"}},
-                               "export": {"csv": {"encoding": "cp1251"}}})
+    c = Config.model_validate(
+        {"inputs": {"orders": {"path": "x.csv"}}, "export": {"csv": {"encoding": "cp1251"}}}
+    )
     folder = tmp_path / "prev"
     folder.mkdir()
     (folder / "segments.csv").write_bytes(
@@ -223,7 +264,8 @@ def test_task_workbook_header_below_a_title(tmp_path):
     book.close()
     frame = read_task_statuses(path)
     assert frame.select("task_id", "status", "due_date").rows() == [
-        ("a", "in_progress", dt.date(2026, 11, 2)), ("b", "refused", dt.date(2026, 11, 5)),
+        ("a", "in_progress", dt.date(2026, 11, 2)),
+        ("b", "refused", dt.date(2026, 11, 5)),
     ]
 
 
@@ -234,8 +276,12 @@ def test_csv_escapes_formulas_and_uses_options():
 
 
 def test_write_migration_files(cfg, previous, tmp_path):
-    mig = compare(CURRENT, read_previous(previous, cfg), as_of="2026-11-30",
-                  tasks=pl.DataFrame({"task_id": ["t3"]}))
+    mig = compare(
+        CURRENT,
+        read_previous(previous, cfg),
+        as_of="2026-11-30",
+        tasks=pl.DataFrame({"task_id": ["t3"]}),
+    )
     out_dir = tmp_path / "out"
     with OutputSet(out_dir) as out:
         names = write_migration(out, mig, cfg, {"xlsx", "csv"})
@@ -255,12 +301,23 @@ def test_write_migration_files(cfg, previous, tmp_path):
     assert movers.auto_filter.ref == "A1:F5"
     rows = list(movers.iter_rows(values_only=True))
     assert rows[1] == ("12", "ООО Бета", "Новые активные", "Перспективные активные", None, None)
-    assert rows[4] == ("600", "ООО Новый", "(новые)", "Новые активные",
-                       "перестал покупать категорию", None)
+    assert rows[4] == (
+        "600",
+        "ООО Новый",
+        "(новые)",
+        "Новые активные",
+        "перестал покупать категорию",
+        None,
+    )
     flags = {r[0]: r for r in book["Флаги"].iter_rows(min_row=2, values_only=True)}
     assert flags["300"] == (
-        "300", "Завод Гамма", "Постоянные спящие", "пропущен обычный интервал заказа",
-        "падение выручки, пропущен обычный интервал заказа", "падение выручки", None,
+        "300",
+        "Завод Гамма",
+        "Постоянные спящие",
+        "пропущен обычный интервал заказа",
+        "падение выручки, пропущен обычный интервал заказа",
+        "падение выручки",
+        None,
     )
     summary = list(book["Сводка"].iter_rows(values_only=True))
     assert summary[2][:2] == ("Дата анализа", dt.datetime(2026, 11, 30))

@@ -31,10 +31,12 @@ CONFIG = {
     "periods": {
         "default": {"falling_asleep_after": 12, "asleep_after": 24},
         "categories": {
-            "Станки": {"match": ["Станки*", "Оборудование*"], "falling_asleep_after": 36,
-                       "asleep_after": 120},
-            "Расходники": {"match": ["Расходники*"], "falling_asleep_after": 6,
-                           "asleep_after": 12},
+            "Станки": {
+                "match": ["Станки*", "Оборудование*"],
+                "falling_asleep_after": 36,
+                "asleep_after": 120,
+            },
+            "Расходники": {"match": ["Расходники*"], "falling_asleep_after": 6, "asleep_after": 12},
         },
     },
     "grades": {"high_margin": {"categories": ["Услуги*"], "min_margin_rate": None}},
@@ -85,8 +87,14 @@ LINES = [
 
 def orders_frame(lines=LINES) -> pl.DataFrame:
     rows = [
-        {"customer_id": c, "order_id": o, "order_date": d, "amount": a, "category": cat,
-         "company_name": name}
+        {
+            "customer_id": c,
+            "order_id": o,
+            "order_date": d,
+            "amount": a,
+            "category": cat,
+            "company_name": name,
+        }
         for c, o, d, a, cat, name in lines
     ]
     frame = pl.DataFrame(rows, schema={k: ORDERS[k] for k in rows[0]})
@@ -97,10 +105,22 @@ def orders_frame(lines=LINES) -> pl.DataFrame:
 
 def contacts_frame() -> pl.DataFrame:
     rows = [
-        {"customer_id": "0012", "company_name": "ООО Альфа", "contact_name": "Иванов",
-         "company_type": "manufacturing", "company_type_inferred": False, "turnover": 3e9},
-        {"customer_id": "LEAD", "company_name": "ГБУ Школа 5", "contact_name": "Петрова",
-         "company_type": "government", "company_type_inferred": True, "turnover": None},
+        {
+            "customer_id": "0012",
+            "company_name": "ООО Альфа",
+            "contact_name": "Иванов",
+            "company_type": "manufacturing",
+            "company_type_inferred": False,
+            "turnover": 3e9,
+        },
+        {
+            "customer_id": "LEAD",
+            "company_name": "ГБУ Школа 5",
+            "contact_name": "Петрова",
+            "company_type": "government",
+            "company_type_inferred": True,
+            "turnover": None,
+        },
     ]
     frame = pl.DataFrame(rows, schema={k: CONTACTS[k] for k in rows[0]})
     return frame.with_columns(
@@ -122,34 +142,200 @@ def scored() -> dict[str, dict]:
 # customer: orders, revenue, first, last, recency, tenure, avg, cadence,
 #           last window, previous window, size, size_source, size_class, period category
 EXPECTED = {
-    "0012": (5, 500.0, D(2023, 8, 1), D(2024, 6, 1), 29, 334, 100.0, 61.5,
-             500.0, 0.0, 3e9, "turnover", "large", None),
-    "17": (1, 300.0, D(2024, 6, 1), D(2024, 6, 1), 29, 29, 300.0, None,
-           300.0, 0.0, 300.0, "revenue_12m", "medium", None),
-    "0017": (2, 500.0, D(2024, 1, 10), D(2024, 3, 10), 112, 172, 250.0, 60.0,
-             500.0, 0.0, 500.0, "revenue_12m", "large", None),
-    "DUR": (2, 5100.0, D(2020, 1, 15), D(2021, 3, 1), 1217, 1628, 2550.0, 411.0,
-            0.0, 0.0, 0.0, "revenue_12m", "small", "Станки"),
-    "LATE": (1, 200.0, D(2024, 3, 1), D(2024, 3, 1), 121, 121, 200.0, None,
-             200.0, 0.0, 200.0, "revenue_12m", "medium", None),
-    "RET": (0, -30.0, None, None, None, None, None, None,
-            -30.0, 0.0, -30.0, "revenue_12m", None, None),
-    "ASLEEP": (5, 5000.0, D(2020, 1, 10), D(2020, 5, 10), 1512, 1633, 1000.0, 30.5,
-               0.0, 0.0, 0.0, "revenue_12m", "small", None),
-    "DROP": (3, 2400.0, D(2022, 9, 1), D(2024, 4, 1), 90, 668, 800.0, 289.0,
-             400.0, 2000.0, 400.0, "revenue_12m", "large", None),
-    "CONS": (1, 200.0, D(2023, 10, 15), D(2023, 10, 15), 259, 259, 200.0, None,
-             200.0, 0.0, 200.0, "revenue_12m", "medium", "Расходники"),
-    "SRV": (1, 400.0, D(2024, 6, 30), D(2024, 6, 30), 0, 0, 400.0, None,
-            400.0, 0.0, 400.0, "revenue_12m", "large", None),
-    "OLD1": (1, 100.0, D(2022, 1, 10), D(2022, 1, 10), 902, 902, 100.0, None,
-             0.0, 0.0, 0.0, "revenue_12m", "small", None),
-    "LEAD": (0, 0.0, None, None, None, None, None, None,
-             0.0, 0.0, None, None, None, None),
+    "0012": (
+        5,
+        500.0,
+        D(2023, 8, 1),
+        D(2024, 6, 1),
+        29,
+        334,
+        100.0,
+        61.5,
+        500.0,
+        0.0,
+        3e9,
+        "turnover",
+        "large",
+        None,
+    ),
+    "17": (
+        1,
+        300.0,
+        D(2024, 6, 1),
+        D(2024, 6, 1),
+        29,
+        29,
+        300.0,
+        None,
+        300.0,
+        0.0,
+        300.0,
+        "revenue_12m",
+        "medium",
+        None,
+    ),
+    "0017": (
+        2,
+        500.0,
+        D(2024, 1, 10),
+        D(2024, 3, 10),
+        112,
+        172,
+        250.0,
+        60.0,
+        500.0,
+        0.0,
+        500.0,
+        "revenue_12m",
+        "large",
+        None,
+    ),
+    "DUR": (
+        2,
+        5100.0,
+        D(2020, 1, 15),
+        D(2021, 3, 1),
+        1217,
+        1628,
+        2550.0,
+        411.0,
+        0.0,
+        0.0,
+        0.0,
+        "revenue_12m",
+        "small",
+        "Станки",
+    ),
+    "LATE": (
+        1,
+        200.0,
+        D(2024, 3, 1),
+        D(2024, 3, 1),
+        121,
+        121,
+        200.0,
+        None,
+        200.0,
+        0.0,
+        200.0,
+        "revenue_12m",
+        "medium",
+        None,
+    ),
+    "RET": (
+        0,
+        -30.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        -30.0,
+        0.0,
+        -30.0,
+        "revenue_12m",
+        None,
+        None,
+    ),
+    "ASLEEP": (
+        5,
+        5000.0,
+        D(2020, 1, 10),
+        D(2020, 5, 10),
+        1512,
+        1633,
+        1000.0,
+        30.5,
+        0.0,
+        0.0,
+        0.0,
+        "revenue_12m",
+        "small",
+        None,
+    ),
+    "DROP": (
+        3,
+        2400.0,
+        D(2022, 9, 1),
+        D(2024, 4, 1),
+        90,
+        668,
+        800.0,
+        289.0,
+        400.0,
+        2000.0,
+        400.0,
+        "revenue_12m",
+        "large",
+        None,
+    ),
+    "CONS": (
+        1,
+        200.0,
+        D(2023, 10, 15),
+        D(2023, 10, 15),
+        259,
+        259,
+        200.0,
+        None,
+        200.0,
+        0.0,
+        200.0,
+        "revenue_12m",
+        "medium",
+        "Расходники",
+    ),
+    "SRV": (
+        1,
+        400.0,
+        D(2024, 6, 30),
+        D(2024, 6, 30),
+        0,
+        0,
+        400.0,
+        None,
+        400.0,
+        0.0,
+        400.0,
+        "revenue_12m",
+        "large",
+        None,
+    ),
+    "OLD1": (
+        1,
+        100.0,
+        D(2022, 1, 10),
+        D(2022, 1, 10),
+        902,
+        902,
+        100.0,
+        None,
+        0.0,
+        0.0,
+        0.0,
+        "revenue_12m",
+        "small",
+        None,
+    ),
+    "LEAD": (0, 0.0, None, None, None, None, None, None, 0.0, 0.0, None, None, None, None),
 }
-FIELDS = ("orders", "revenue", "first_order_date", "last_order_date", "recency_days",
-          "tenure_days", "avg_order_value", "cadence_days", "revenue_last_window",
-          "revenue_prev_window", "size", "size_source", "size_class", "period_category")
+FIELDS = (
+    "orders",
+    "revenue",
+    "first_order_date",
+    "last_order_date",
+    "recency_days",
+    "tenure_days",
+    "avg_order_value",
+    "cadence_days",
+    "revenue_last_window",
+    "revenue_prev_window",
+    "size",
+    "size_source",
+    "size_class",
+    "period_category",
+)
 
 
 def test_every_metric_of_every_customer():
@@ -175,9 +361,13 @@ def test_leads_names_and_types():
     assert not any(rows[c]["is_lead"] for c in rows if c != "LEAD")
     assert rows["LEAD"]["company_name"] == "ГБУ Школа 5"
     assert (rows["LEAD"]["company_type"], rows["LEAD"]["company_type_inferred"]) == (
-        "government", True)
+        "government",
+        True,
+    )
     assert (rows["0012"]["company_type"], rows["0012"]["company_type_inferred"]) == (
-        "manufacturing", False)
+        "manufacturing",
+        False,
+    )
     assert (rows["17"]["company_type"], rows["17"]["company_type_inferred"]) == ("shop", True)
     assert rows["DUR"]["company_type"] == "manufacturing"  # "Завод" in the name
     assert rows["0017"]["company_type"] == "other"
@@ -198,8 +388,10 @@ def test_margin_from_the_margin_column():
         pl.when(pl.col("customer_id") == "17").then(120.0).otherwise(None).alias("margin")
     )
     cfg = fixture_config(grades={"high_margin": {"min_margin_rate": 0.3}})
-    rows = {r["customer_id"]: r for r in
-            score(lines.lazy(), None, cfg, AS_OF).collect().iter_rows(named=True)}
+    rows = {
+        r["customer_id"]: r
+        for r in score(lines.lazy(), None, cfg, AS_OF).collect().iter_rows(named=True)
+    }
     assert rows["17"]["margin"] == 120.0
     assert rows["17"]["margin_rate"] == 0.4
     assert rows["17"]["high_margin_share"] == 1.0  # its only line has rate 0.4 > 0.3
@@ -301,9 +493,17 @@ def _sql_metrics(lines: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
 
 def _compare_with_sql(lines: pl.DataFrame, cfg, as_of: dt.date) -> int:
     ours = (
-        score(lines.lazy(), None, cfg, as_of).collect()
-        .select("customer_id", "orders", "revenue", "last_order_date", "recency_days",
-                "tenure_days", "cadence_days")
+        score(lines.lazy(), None, cfg, as_of)
+        .collect()
+        .select(
+            "customer_id",
+            "orders",
+            "revenue",
+            "last_order_date",
+            "recency_days",
+            "tenure_days",
+            "cadence_days",
+        )
         .sort("customer_id")
     )
     theirs = _sql_metrics(lines, as_of).with_columns(
@@ -327,15 +527,18 @@ def generated_lines(n_lines: int, n_customers: int, seed: int = 7) -> pl.DataFra
         order = rng.randrange(40)
         day = D(2021, 1, 1) + dt.timedelta(days=rng.randrange(1400))
         amount = float(rng.choice([rng.randrange(-500, 0), rng.randrange(0, 5000)]))
-        rows.append((customer, None if order == 0 else f"{customer}-{order}", day, amount,
-                     TOOL, None))
+        rows.append(
+            (customer, None if order == 0 else f"{customer}-{order}", day, amount, TOOL, None)
+        )
     return orders_frame(rows)
 
 
 def test_cross_check_with_duckdb_on_generated_lines():
     lines = generated_lines(5000, 300)
-    assert _compare_with_sql(lines, fixture_config(), D(2024, 6, 30)) == lines.filter(
-        pl.col("order_date") <= D(2024, 6, 30))["customer_id"].n_unique()
+    assert (
+        _compare_with_sql(lines, fixture_config(), D(2024, 6, 30))
+        == lines.filter(pl.col("order_date") <= D(2024, 6, 30))["customer_id"].n_unique()
+    )
 
 
 def test_cross_check_with_duckdb_on_sample_data():
@@ -359,11 +562,14 @@ def test_default_as_of_ignores_a_mistyped_future_date():
     order date not after today, and the 2099 line is counted as after as_of."""
     from segtool.steps.score import count_after, resolve_as_of
 
-    lines = pl.DataFrame({
-        "customer_id": ["1", "1", "2"], "order_id": ["a", "b", "c"],
-        "order_date": [D(2026, 10, 1), D(2026, 10, 20), D(2099, 10, 20)],
-        "amount": [1.0, 2.0, 3.0],
-    }).lazy()
+    lines = pl.DataFrame(
+        {
+            "customer_id": ["1", "1", "2"],
+            "order_id": ["a", "b", "c"],
+            "order_date": [D(2026, 10, 1), D(2026, 10, 20), D(2099, 10, 20)],
+            "amount": [1.0, 2.0, 3.0],
+        }
+    ).lazy()
     today = D(2026, 11, 23)
     assert resolve_as_of(lines, None, today=today) == D(2026, 10, 20)
     assert count_after(lines, D(2026, 10, 20)) == 1
@@ -387,13 +593,21 @@ def test_an_order_is_after_as_of_only_when_its_first_line_is():
     it has; the same order number at another customer is another order."""
     from segtool.steps.score import count_after
 
-    lines = pl.DataFrame({
-        "customer_id": ["1", "1", "1", "1", "2", "3"],
-        "order_id": ["a", "a", "b", "b", "b", "c"],
-        "order_date": [D(2026, 10, 20), D(2026, 10, 25), D(2026, 10, 21), D(2026, 10, 22),
-                       D(2026, 10, 21), D(2026, 10, 1)],
-        "amount": [1.0] * 6,
-    }).lazy()
+    lines = pl.DataFrame(
+        {
+            "customer_id": ["1", "1", "1", "1", "2", "3"],
+            "order_id": ["a", "a", "b", "b", "b", "c"],
+            "order_date": [
+                D(2026, 10, 20),
+                D(2026, 10, 25),
+                D(2026, 10, 21),
+                D(2026, 10, 22),
+                D(2026, 10, 21),
+                D(2026, 10, 1),
+            ],
+            "amount": [1.0] * 6,
+        }
+    ).lazy()
     assert count_after(lines, D(2026, 10, 20)) == 2  # 1/b and 2/b
     assert count_after(lines, D(2026, 10, 19)) == 3  # 1/a too
     assert count_after(lines, D(2026, 10, 31)) == 0
