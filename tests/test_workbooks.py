@@ -71,6 +71,8 @@ def test_task_sheets_print_landscape_one_page_wide_with_the_header_on_every_page
     assert ws.page_setup.fitToWidth in (None, 1)  # 1 is the default, left out of the file
     assert ws.page_setup.fitToHeight == 0  # as many pages tall as it takes
     assert ws.print_title_rows == "$1:$1"
+    # each printed page says whose list it is (the sheet's name) and which page it is
+    assert ws.oddHeader.left.text == "&A" and ws.oddFooter.right.text == "&P / &N"
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
     head = header_row(ws)
     script = head.index("Скрипт") + 1

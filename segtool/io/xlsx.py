@@ -225,6 +225,9 @@ class Book:
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.set_margins(left=MARGIN_INCH, right=MARGIN_INCH, top=0.6, bottom=0.6)
+        # on paper: the sheet's name (whose list it is, on a per-owner sheet) and page n of m
+        ws.set_header("&L&A")
+        ws.set_footer("&R&P / &N")
         if printing.fit_width:
             ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as it takes
         ws.repeat_rows(0)  # the header on every printed page
