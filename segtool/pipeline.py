@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from segtool.config import Config
-from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError, SegtoolError
+from segtool.errors import (
+    E_CONFIG_OUT,
+    E_USAGE_PREVIOUS,
+    EXIT_DATA,
+    EXIT_OK,
+    ConfigError,
+    SegtoolError,
+)
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
 from segtool.io.csv_out import describe as describe_csv
 from segtool.report import Timings, dump_manifest, new_manifest
@@ -102,7 +109,7 @@ def check_out_outside_inputs(cfg: Config, out: Path) -> None:
                 f"inputs.{key}.path {item.path!r} would also read the outputs segtool writes in "
                 f"--out {out} ({', '.join(hits[:3])}); choose an --out folder outside the "
                 "inputs or a narrower pattern",
-                code="E-CONFIG-OUT",
+                code=E_CONFIG_OUT,
             )
 
 
@@ -113,7 +120,7 @@ def check_previous_is_earlier(folder: Path, previous_as_of: str | None, as_of: d
         raise SegtoolError(
             f"--previous {folder} is as of {previous_as_of[:10]}, after this run's as_of "
             f"{as_of.isoformat()}; pass the folder of an earlier run",
-            code="E-USAGE-PREVIOUS",
+            code=E_USAGE_PREVIOUS,
         )
 
 

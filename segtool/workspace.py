@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from segtool.errors import SegtoolError
+from segtool.errors import E_WORKSPACE, SegtoolError
 from segtool.io.atomic import FolderLock, OutputSet, atomic_file
 from segtool.report import dump_manifest, read_manifest
 
@@ -49,7 +49,8 @@ class Workspace:
             raise SegtoolError(
                 f"{path}: not found; run `segtool {step} --config ...` first "
                 f"(or use `segtool run`)",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
+                file=path,
             )
         return pl.scan_parquet(path)
 
@@ -57,7 +58,9 @@ class Workspace:
         path = self.path / MANIFEST
         if not path.exists():
             raise SegtoolError(
-                f"{path}: not found; run `segtool ingest --config ...` first", code="E-WORKSPACE"
+                f"{path}: not found; run `segtool ingest --config ...` first",
+                code=E_WORKSPACE,
+                file=path,
             )
         return read_manifest(path)
 

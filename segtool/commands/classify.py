@@ -9,7 +9,7 @@ from typing import Any
 
 from segtool import console
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_WORKSPACE, EXIT_OK, SegtoolError
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS
 from segtool.schema import ACTIVITIES, STAGES
 
@@ -24,7 +24,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         if not manifest.get("as_of") or not workspace.has("scores"):
             raise SegtoolError(
                 f"{workspace.file('scores')}: not found; run `segtool score --config ...` first",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
         orders = workspace.scan("orders") if workspace.has("orders") else None

@@ -11,7 +11,7 @@ import polars as pl
 
 from segtool import console, schema
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_USAGE, EXIT_OK, SegtoolError
 
 
 def _count_by_channel(tasks: pl.DataFrame) -> dict[str, int]:
@@ -46,11 +46,11 @@ def execute(
     if output is not None and output != "-":
         raise SegtoolError(
             f"-o {output!r}: only '-' (stdout) is supported; use --out DIR for files",
-            code="E-USAGE",
+            code=E_USAGE,
         )
     if what not in WHAT_CHOICES:
         raise SegtoolError(
-            f"--what {what!r}: expected one of {', '.join(WHAT_CHOICES)}", code="E-USAGE"
+            f"--what {what!r}: expected one of {', '.join(WHAT_CHOICES)}", code=E_USAGE
         )
     cfg = load(config_path)
     formats = parse_formats(fmt, cfg.export.formats)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from segtool import console
 from segtool.commands import load, parse_as_of
-from segtool.errors import EXIT_DATA, SegtoolError
+from segtool.errors import E_USAGE_FORMAT, EXIT_DATA, SegtoolError
 from segtool.report import InputStats
 
 FORMATS = ("xlsx", "csv")
@@ -23,7 +23,7 @@ def parse_formats(value: str | None, default: Sequence[str]) -> set[str]:
     unknown = sorted(chosen - set(FORMATS))
     if unknown or not chosen:
         raise SegtoolError(
-            f"--format {value!r}: expected xlsx, csv or xlsx,csv", code="E-USAGE-FORMAT"
+            f"--format {value!r}: expected xlsx, csv or xlsx,csv", code=E_USAGE_FORMAT
         )
     return chosen
 

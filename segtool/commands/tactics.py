@@ -8,7 +8,7 @@ from pathlib import Path
 
 from segtool import console
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_WORKSPACE, EXIT_OK, SegtoolError
 from segtool.steps.ingest import has_contacts_input
 
 
@@ -25,7 +25,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         if not manifest.get("as_of"):
             raise SegtoolError(
                 f"{workspace.path / 'manifest.json'}: no as_of; run `segtool score` first",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
         # None = no contacts export: tasks go to the account, not to data quality

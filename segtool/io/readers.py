@@ -30,7 +30,15 @@ from typing import Any
 
 import polars as pl
 
-from segtool.errors import InputError
+from segtool.errors import (
+    E_INPUT_COLUMNS,
+    E_INPUT_EMPTY,
+    E_INPUT_FORMAT,
+    E_INPUT_READ,
+    E_INPUT_SHEET,
+    E_INPUT_XLSX,
+    InputError,
+)
 from segtool.io import sniff
 
 ROW = "__row"  # spreadsheet row number (header = its own row, data below it)
@@ -181,7 +189,9 @@ def _transcode(path: Path, encoding: str, cr_only: bool = False) -> Path:
         os.close(fd)
         if not anonymous:
             os.unlink(tmp)
-        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", code=E_INPUT_READ, file=path
+        ) from None
     if anonymous:
         return _OPEN_FDS / str(fd)
     os.close(fd)
@@ -207,11 +217,11 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
             records.append(record)
     except csv.Error as exc:
         raise InputError(
-            f"{path}:{reader.line_num}: cannot parse CSV: {exc}", code="E-INPUT-FORMAT"
+            f"{path}:{reader.line_num}: cannot parse CSV: {exc}", code=E_INPUT_FORMAT, file=path
         ) from None
     except MemoryError:
         raise InputError(
-            f"{path}: too large for the forgiving reader", code="E-INPUT-READ"
+            f"{path}: too large for the forgiving reader", code=E_INPUT_READ, file=path
         ) from None
     return _records_table(
         path,
@@ -299,14 +309,15 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None, file_type: str = 
             raise InputError(
                 f"{path}: a password-protected workbook or a damaged old .xls file; remove "
                 "the password or save it as .xlsx or CSV",
-                code="E-INPUT-XLSX",
+                code=E_INPUT_XLSX,
+                file=path,
             ) from None
         raise InputError(
-            f"{path}: cannot open the workbook: {_short(exc)}", code="E-INPUT-XLSX"
+            f"{path}: cannot open the workbook: {_short(exc)}", code=E_INPUT_XLSX, file=path
         ) from None
     names = reader.sheet_names
     if not names:
-        raise InputError(f"{path}: the workbook has no sheets", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: the workbook has no sheets", code=E_INPUT_EMPTY, file=path)
     if sheet is None:
         sheet_id: str | int = _data_sheet(reader, names, kind)
     elif isinstance(sheet, int) or (sheet.isdigit() and sheet not in names):
@@ -314,24 +325,26 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None, file_type: str = 
         if not 0 <= sheet_id < len(names):
             raise InputError(
                 f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",
-                code="E-INPUT-SHEET",
+                code=E_INPUT_SHEET,
+                file=path,
             )
     else:
         if sheet not in names:
             raise InputError(
                 f"{path}: no sheet named {sheet!r}; sheets: {', '.join(names)}",
-                code="E-INPUT-SHEET",
+                code=E_INPUT_SHEET,
+                file=path,
             )
         sheet_id = sheet
     try:
         table = reader.load_sheet(sheet_id, header_row=None, dtypes="string").to_polars()
     except Exception as exc:  # noqa: BLE001
         raise InputError(
-            f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}", code="E-INPUT-XLSX"
+            f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}", code=E_INPUT_XLSX, file=path
         ) from None
     sheet_name = names[sheet_id] if isinstance(sheet_id, int) else sheet_id
     if table.height == 0:
-        raise InputError(f"{path}: sheet {sheet_name!r} is empty", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: sheet {sheet_name!r} is empty", code=E_INPUT_EMPTY, file=path)
     offset = _first_row_offset(path, sheet_name) if file_type == "xlsx" else 0
     head_rows = [
         [("" if v is None else str(v)) for v in row]
@@ -493,7 +506,7 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         parser.close()
     except (ValueError, AssertionError) as exc:
         raise InputError(
-            f"{path}: cannot parse the HTML page: {_short(exc)}", code="E-INPUT-FORMAT"
+            f"{path}: cannot parse the HTML page: {_short(exc)}", code=E_INPUT_FORMAT, file=path
         ) from None
     while parser._stack:  # tables the page never closed
         parser.handle_endtag("table")
@@ -515,7 +528,8 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         raise InputError(
             f"{path}: an HTML page with {found} table{'s' if found != 1 else ''}, none with a "
             "recognisable header row; export the list as CSV or XLSX",
-            code="E-INPUT-COLUMNS",
+            code=E_INPUT_COLUMNS,
+            file=path,
         )
     index = best[2]
     width = len(parser.tables[index][header_at[index]])

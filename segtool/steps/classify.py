@@ -16,7 +16,7 @@ from typing import Any, cast
 import polars as pl
 
 from segtool.config import Config, ExtraRule
-from segtool.errors import ConfigError
+from segtool.errors import E_CONFIG_KEY, ConfigError
 from segtool.labels import (
     CURRENCY,
     REASONS,
@@ -499,7 +499,7 @@ def _rule_condition(rule: ExtraRule, index: int, columns: list[str]) -> pl.Expr:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
                 f"segments_extra[{index}] ({rule.name}): unknown metric '{key}'{hint}",
-                code="E-CONFIG-KEY",
+                code=E_CONFIG_KEY,
             )
         column = pl.col(key)
         is_range = (
