@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from segtool import manifest as manifest_for
 from segtool.config import Config
 from segtool.errors import (
     E_CONFIG_OUT,
@@ -38,8 +39,15 @@ from segtool.errors import (
     SegtoolError,
 )
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
-from segtool.io.csv_out import describe as describe_csv
-from segtool.report import Timings, dump_manifest, new_manifest
+from segtool.report import (
+    Timings,
+    classify_lines,
+    dump_manifest,
+    ingest_lines,
+    new_manifest,
+    score_lines,
+    tactics_lines,
+)
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
 
@@ -59,13 +67,7 @@ class RunResult:
     reject_rate: float = 0.0
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # information only (hidden by --quiet)
-
-
-def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    if column not in frame.columns or frame.height == 0:
-        return {}
-    counts = frame.group_by(column).len().sort(column, nulls_last=True)
-    return {str(k): int(n) for k, n in counts.iter_rows()}
+    infos: list[str] = field(default_factory=list)  # the steps' lines, as the commands print
 
 
 def _slow_export_hook() -> None:
@@ -134,6 +136,7 @@ def run_pipeline(
     workspace: Path | None = None,
     history: Path | None = None,
     use_history: bool = True,
+    as_of_source: str | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
     from segtool.history.session import NoHistory, open_history
@@ -148,7 +151,6 @@ def run_pipeline(
         check_orders_accepted,
         has_contacts_input,
         ingest,
-        reject_rate,
         rejects_csv_bytes,
     )
     from segtool.steps.migration import compare, drop_closed_tasks, write_migration
@@ -176,9 +178,9 @@ def run_pipeline(
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
         check_orders_accepted(ingested)
-        manifest["inputs"] = [s.as_dict() for s in ingested.stats]
-        manifest["data_quality"] = ingested.quality
-        warnings = list(ingested.warnings) + (prev.warnings if prev is not None else [])
+        rate = manifest_for.add_ingest(manifest, ingested, cfg)
+        lines = ingest_lines(ingested, cfg.limits.max_reject_rate, out / "rejects.csv")
+        warnings = lines.warnings + (prev.warnings if prev is not None else [])
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet
         # rejects as the step commands see them: rejects.csv written and read back
@@ -195,28 +197,29 @@ def run_pipeline(
             # a mistyped --as-of: refused before scoring, or warned about
             as_of_warnings = check_as_of(orders, used_as_of, given=as_of is not None)
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
-        manifest["as_of"] = used_as_of.isoformat()
-        manifest["task_period"] = cfg.tasks.period  # read back by the next --previous
         if prev is not None:
             check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
-        manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
-        manifest["orders_after_as_of"] = count_after(orders, used_as_of)
-        manifest["warnings"] = as_of_warnings
-        warnings += as_of_warnings
+        if as_of_source is None:
+            as_of_source = manifest_for.AS_OF_LATEST if as_of is None else "--as-of"
+        manifest_for.add_score(
+            manifest,
+            as_of=used_as_of,
+            source=as_of_source,
+            orders_after=count_after(orders, used_as_of),
+            warnings=as_of_warnings,
+            cfg=cfg,
+        )
 
         with timings.measure("model"):
-            scores, manifest["model"] = apply_model(scores, cfg)
-        if "warning" in manifest["model"]:
-            warnings.append(manifest["model"]["warning"])
+            scores, model = apply_model(scores, cfg)
+        manifest_for.add_model(manifest, model)
+        warnings += score_lines(as_of_warnings, model).warnings
 
         with timings.measure("classify"):
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
             segments = segments_lazy.collect()
-        manifest["classify"] = {
-            "customers_per_segment": _count_by(segments, "segment"),
-            **classify_summary,
-        }
-        manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
+        manifest_for.add_classify(manifest, classify_summary)
+        lines.extend(classify_lines(classify_summary))
         # did the tactics of earlier runs work? responses measured on these orders before
         # they are released; the report is made once this run's statuses are read back
         arms = hist.earlier_arms(used_as_of)
@@ -252,10 +255,8 @@ def run_pipeline(
                     used_as_of,
                     cfg.effectiveness.window_days,
                 )
-        manifest["tactics"] = {
-            "playbook": playbook.source,
-            **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
-        }
+        manifest_for.add_tactics(manifest, tactics.stats, playbook.source)
+        lines.extend(tactics_lines(tactics.stats, cfg.tasks.max_per_customer))
 
         migration = None
         prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
@@ -285,9 +286,7 @@ def run_pipeline(
             )
             tasks = plan.issued
             hist.record_plan(plan.issued, plan.deferred)
-        manifest["capacity"] = plan.summary()
-        manifest["owners"] = plan.owners
-        manifest["tasks_per_channel"] = _count_by(tasks, "channel")
+        manifest_for.add_plan(manifest, plan)
 
         if workspace is not None:
             with timings.measure("workspace"):
@@ -295,9 +294,6 @@ def run_pipeline(
                     Workspace(workspace), ingested, scores, segments, issued, data_quality, manifest
                 )
 
-        rate = reject_rate(ingested)
-        manifest["reject_rate"] = round(rate, 6)
-        manifest["max_reject_rate"] = cfg.limits.max_reject_rate
         code = EXIT_DATA if rate > cfg.limits.max_reject_rate else EXIT_OK
 
         with OutputSet(out) as outset:
@@ -329,8 +325,7 @@ def run_pipeline(
                 }
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest["timings"] = dict(timings.seconds)
-            manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
-            manifest["outputs"] = sorted([*outset.names, MANIFEST])
+            manifest_for.add_outputs(manifest, cfg, [*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
             _slow_export_hook()
         hist.commit()
@@ -342,8 +337,9 @@ def run_pipeline(
         exit_code=code,
         outputs=manifest["outputs"],
         reject_rate=rate,
-        warnings=warnings,
+        warnings=warnings + [w for w in lines.warnings if w not in warnings],
         notices=list(ingested.notices),
+        infos=lines.infos,
     )
 
 

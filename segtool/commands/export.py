@@ -12,11 +12,7 @@ import polars as pl
 from segtool import console, schema
 from segtool.commands import load, workspace_for
 from segtool.errors import E_USAGE, EXIT_OK, SegtoolError
-
-
-def _count_by_channel(tasks: pl.DataFrame) -> dict[str, int]:
-    counts = tasks.group_by("channel").len().sort("channel", nulls_last=True)
-    return {str(k): int(n) for k, n in counts.iter_rows()}
+from segtool.manifest import add_outputs, add_plan
 
 
 def _read_rejects(path: Path) -> pl.DataFrame:
@@ -38,7 +34,6 @@ def execute(
     from segtool.commands.run import parse_formats
     from segtool.io.atomic import FolderLock, OutputSet
     from segtool.io.csv_out import csv_bytes
-    from segtool.io.csv_out import describe as describe_csv
     from segtool.report import dump_manifest
     from segtool.steps.export import WHAT_CHOICES, stdout_frame, write_outputs
     from segtool.workspace import MANIFEST
@@ -104,9 +99,7 @@ def execute(
             )
             frames["tasks"], deferred = plan.issued, plan.deferred
             hist.record_plan(plan.issued, plan.deferred)
-            manifest["capacity"] = plan.summary()
-            manifest["owners"] = plan.owners
-            manifest["tasks_per_channel"] = _count_by_channel(frames["tasks"])
+            add_plan(manifest, plan)
         else:
             deferred = None
         with OutputSet(out) as outset:
@@ -115,8 +108,7 @@ def execute(
             )
             hist.stage(manifest)  # the run, pending until the outputs are in place
             manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
-            manifest["csv"] = describe_csv(cfg.export.csv)
-            manifest["outputs"] = sorted([*outset.names, MANIFEST])
+            add_outputs(manifest, cfg, [*outset.names, MANIFEST])
             outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
         hist.commit()
         warnings += hist.warnings
