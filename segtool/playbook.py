@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from segtool import schema
+from segtool import vocabulary as V
 from segtool.config import (
     MAX_AMOUNT,
     MAX_COUNT,
@@ -35,8 +36,8 @@ DEFAULT_PLAYBOOK = Path(__file__).parent / "defaults" / "playbook.yaml"
 Channel = Literal["call", "email", "mail", "inmail", "chatbot", "survey"]
 Role = Literal["purchaser", "user", "decision_maker"]
 
-CHANNELS: tuple[str, ...] = ("call", "email", "mail", "inmail", "chatbot", "survey")
-RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category", "probably_left")
+CHANNELS: tuple[str, ...] = V.codes("channel")  # the same as Channel (a test checks)
+RED_FLAGS: tuple[str, ...] = V.codes("red_flag")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
     "company_name",

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from segtool import vocabulary as V
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import write_csv
@@ -516,8 +517,8 @@ def _value_label(by: str | None, value: str, language: str) -> str:
         return _arm_label(value, language)
     if by == "segment" and value in SEGMENT_LABELS:
         return segment_label(value, language)
-    if by == "channel" and value in _CHANNEL_WORD[language]:
-        return _CHANNEL_WORD[language][value]
+    if by == "channel" and value in V.CHANNEL:
+        return V.CHANNEL[value].label(language)
     if by == "done":
         return str(_TEXT[language]["by_names"]["done"])
     return value
