@@ -58,6 +58,7 @@ class FileFormat:
     id_fixes: dict[str, int] = field(default_factory=dict)  # ids folded, by kind of fix
     several_names: list[str] = field(default_factory=list)  # ids written with two names
     date_evidence: dict[str, int] = field(default_factory=dict)
+    unclosed_quote_line: int | None = None  # a quote that never closes: read line by line
 
 
 # one row check: the failing condition, its reject reason and the column it names
@@ -161,6 +162,7 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
         raw.header_row,
         unmapped,
         file_type=raw.file_type,
+        unclosed_quote_line=raw.unclosed_quote_line,
     )
     rates = cfg.inputs.formats.currency
     fmt.rates = {str(k): float(v) for k, v in rates.items()} if rates else None
@@ -1026,6 +1028,12 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
                 f"{fmt.name}: no customer id column; the company names in "
                 f"«{fmt.mapping['customer_id']}» are used as ids (case, quotes "
                 "and the legal form's place folded)"
+            )
+        if fmt.unclosed_quote_line is not None:
+            warnings.append(
+                f"{fmt.name}: a quote opened on line {fmt.unclosed_quote_line} never closes; "
+                "the file was read one line per row so no customer's line is joined to "
+                "another (that line is read with its quote); fix the export's quoting"
             )
         if fmt.grouped:
             warnings.append(
