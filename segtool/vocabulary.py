@@ -111,6 +111,7 @@ RED_FLAG = _table(
     Term("probably_left", "вероятно, ушёл", "probably left"),
 )
 
+# "noun": how a sentence names a task of the channel (effectiveness.xlsx titles);
 # "sheet": the task sheet the channel's tasks go to; "group": the per-customer cap it counts
 # under (one call, one electronic message); "match": the order in which "preferred
 # channel" cells are matched (first match wins: messengers before "тел", e-mail before mail)
@@ -120,6 +121,7 @@ CHANNEL = _table(
         "Звонок",
         "Call",
         {
+            "noun": {"ru": "Звонок", "en": "Call"},
             "sheet": "call_tasks",
             "group": "call",
             "consent": "do_not_call",
@@ -133,6 +135,7 @@ CHANNEL = _table(
         "Email",
         "Email",
         {
+            "noun": {"ru": "Письмо", "en": "Email"},
             "sheet": "mail_tasks",
             "group": "email",
             "consent": "do_not_email",
@@ -154,6 +157,7 @@ CHANNEL = _table(
         "Почта",
         "Postal mail",
         {
+            "noun": {"ru": "Почтовая рассылка", "en": "Postal mail"},
             "sheet": "mail_tasks",
             "group": "mail",
             "consent": "do_not_mail",
@@ -167,6 +171,7 @@ CHANNEL = _table(
         "InMail",
         "InMail",
         {
+            "noun": {"ru": "Сообщение InMail", "en": "InMail message"},
             "sheet": "mail_tasks",
             "group": "email",
             "consent": "do_not_email",
@@ -180,6 +185,7 @@ CHANNEL = _table(
         "Чат-бот",
         "Chatbot",
         {
+            "noun": {"ru": "Чат-бот", "en": "Chatbot"},
             "sheet": "mail_tasks",
             "group": "email",
             "consent": "do_not_email",
@@ -192,7 +198,13 @@ CHANNEL = _table(
         "survey",
         "Опрос",
         "Survey",
-        {"sheet": "call_tasks", "group": "call", "consent": "do_not_call", "needs": "phone"},
+        {
+            "noun": {"ru": "Опрос", "en": "Survey"},
+            "sheet": "call_tasks",
+            "group": "call",
+            "consent": "do_not_call",
+            "needs": "phone",
+        },
     ),
 )
 

@@ -60,6 +60,8 @@ def test_channel_metadata_drives_routing_and_sheets():
     assert set(tactics.EMAIL_CHANNELS) == {"email", "inmail", "chatbot"}
     assert set(tactics.CHANNEL_NEEDS) == set(V.codes("channel"))
     assert tactics.CHANNEL_NEEDS["chatbot"] == ("phone", "do_not_email")
+    for term in V.CHANNEL.values():  # how sentences name a task of the channel
+        assert term.meta["noun"]["ru"] and term.meta["noun"]["en"], term.code
     words = dict(parse.CHANNEL_WORDS)
     assert set(words) <= set(V.codes("channel"))
     # messengers are matched before "тел" (телефон): «Телеграм» is inmail, not a call

@@ -29,24 +29,6 @@ from segtool.steps.tactics import HOLDOUT
 
 HOLDOUT_COLUMNS = ["customer_id", "tactic", "as_of"]
 
-_CHANNEL_WORD: dict[str, dict[str, str]] = {
-    "ru": {
-        "call": "Звонок",
-        "survey": "Опрос",
-        "email": "Письмо",
-        "mail": "Почтовая рассылка",
-        "inmail": "Сообщение InMail",
-        "chatbot": "Чат-бот",
-    },
-    "en": {
-        "call": "Call",
-        "survey": "Survey",
-        "email": "Email",
-        "mail": "Postal mail",
-        "inmail": "InMail message",
-        "chatbot": "Chatbot",
-    },
-}
 _TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "title": "Работают ли тактики: заказы клиентов с задачей и контрольной группы",
@@ -203,7 +185,8 @@ def tactic_title(tactic_id: str, playbook: Playbook, language: str) -> str:
     for tactic in playbook.tactics:
         if tactic.id == tactic_id:
             label = tactic.label.get(language) or tactic_id.replace("_", " ")
-            word = _CHANNEL_WORD[language].get(tactic.action, "")
+            term = V.CHANNEL.get(tactic.action)
+            word = term.meta["noun"][language] if term is not None else ""
             quoted = f"«{label}»" if language == "ru" else f'"{label}"'
             return f"{word} {quoted}" if word else quoted
     return tactic_id.replace("_", " ")
