@@ -52,7 +52,13 @@ from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from segtool.history.session import HistorySession, NoHistory
+    from segtool.io.previous import PreviousRun
+    from segtool.playbook import Playbook
     from segtool.steps.ingest import IngestResult
+    from segtool.steps.tactics import TacticsResult
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
 
@@ -139,21 +145,17 @@ def run_pipeline(
     as_of_source: str | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.history.session import NoHistory, open_history
-    from segtool.io.previous import lost_zeros_warning, read_previous
+    from segtool.history.session import open_history
+    from segtool.io.previous import read_previous
     from segtool.playbook import load_playbook
-    from segtool.steps.capacity import plan_work
     from segtool.steps.classify import classify
-    from segtool.steps.effectiveness import arm_responses, effectiveness
-    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
-    from segtool.steps.export import write_outputs
+    from segtool.steps.effectiveness import arm_responses
     from segtool.steps.ingest import (
         check_orders_accepted,
         has_contacts_input,
         ingest,
         rejects_csv_bytes,
     )
-    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
@@ -240,98 +242,38 @@ def run_pipeline(
                 cfg,
                 used_as_of,
             )
-            tasks, data_quality = tactics.tasks, tactics.data_quality
-            issued = tasks  # as `assign-tactics` leaves them in a workspace
-            tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
-            hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
-        effect = None
-        if arms is not None and responses is not None:
-            with timings.measure("effectiveness"):
-                effect = effectiveness(
-                    arms,
-                    hist.done_customers(used_as_of),
-                    responses,
-                    segments,
-                    used_as_of,
-                    cfg.effectiveness.window_days,
-                )
         manifest_for.add_tactics(manifest, tactics.stats, playbook.source)
         lines.extend(tactics_lines(tactics.stats, cfg.tasks.max_per_customer))
-
-        migration = None
-        prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
-        if prev is not None:
-            with timings.measure("migration"):
-                migration = compare(
-                    segments,
-                    prev,
-                    tasks=tasks,
-                    language=cfg.language,
-                    as_of=used_as_of.isoformat(),
-                    task_period=cfg.tasks.period,
-                )
-                tasks = drop_closed_tasks(tasks, migration)
-                zeros = lost_zeros_warning(migration.movers, prev.folder)
-                if zeros:
-                    warnings.append(zeros)
-            manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
-        with timings.measure("plan-work"):
-            plan = plan_work(
-                tasks,
-                cfg,
-                used_as_of,
-                tactic_priority={t.id: t.priority for t in playbook.tactics},
-                previous_owners=hist.customer_owners(used_as_of),
-                reconsider=hist.deferred_before(used_as_of),
-            )
-            tasks = plan.issued
-            hist.record_plan(plan.issued, plan.deferred)
-        manifest_for.add_plan(manifest, plan)
-
-        if workspace is not None:
-            with timings.measure("workspace"):
-                _save_workspace(
-                    Workspace(workspace), ingested, scores, segments, issued, data_quality, manifest
-                )
-
         code = EXIT_DATA if rate > cfg.limits.max_reject_rate else EXIT_OK
 
-        with OutputSet(out) as outset:
-            with timings.measure("export"):
-                warnings += write_outputs(
-                    outset,
-                    segments=segments,
-                    tasks=tasks,
-                    data_quality=data_quality,
-                    rejects=rejects,
-                    summary=manifest,
-                    cfg=cfg,
-                    formats=formats,
-                    deferred=plan.deferred,
+        def save_workspace() -> None:
+            if workspace is not None:
+                _save_workspace(
+                    Workspace(workspace),
+                    ingested,
+                    scores,
+                    segments,
+                    tactics,
+                    manifest,
                 )
-                if migration is not None:
-                    write_migration(outset, migration, cfg, formats)
-                if _has_holdout(playbook, cfg):
-                    write_holdout(outset, tactics.assignments, used_as_of, cfg)
-                if effect is not None:
-                    write_effectiveness(outset, effect, playbook, cfg, formats)
-            if effect is not None:
-                manifest["effectiveness"] = effect.manifest()
-            elif not isinstance(hist, NoHistory):
-                manifest["effectiveness"] = {
-                    "window_days": cfg.effectiveness.window_days,
-                    "runs_measured": [],
-                    "note": "the history holds no earlier run with recorded arms yet",
-                }
-            hist.stage(manifest)  # the run, pending until the outputs are in place
-            manifest["timings"] = dict(timings.seconds)
-            manifest_for.add_outputs(manifest, cfg, [*outset.names, MANIFEST])
-            outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
-            _slow_export_hook()
-        hist.commit()
-        warnings += hist.warnings
-        if outset.removed:
-            warnings.append(removed_notice(out, outset.removed))
+
+        warnings += finish_run(
+            cfg,
+            out=out,
+            formats=formats,
+            hist=hist,
+            prev=prev,
+            playbook=playbook,
+            as_of=used_as_of,
+            segments=segments,
+            tactics=tactics,
+            rejects=rejects,
+            arms=arms,
+            responses=responses,
+            manifest=manifest,
+            timings=timings,
+            save_workspace=save_workspace if workspace is not None else None,
+        )
     return RunResult(
         manifest=manifest,
         exit_code=code,
@@ -341,6 +283,125 @@ def run_pipeline(
         notices=list(ingested.notices),
         infos=lines.infos,
     )
+
+
+def finish_run(
+    cfg: Config,
+    *,
+    out: Path,
+    formats: set[str],
+    hist: HistorySession | NoHistory,
+    prev: PreviousRun | None,
+    playbook: Playbook,
+    as_of: dt.date,
+    segments: pl.DataFrame,
+    tactics: TacticsResult,
+    rejects: pl.DataFrame,
+    arms: pl.DataFrame | None,
+    responses: pl.DataFrame | None,
+    manifest: dict[str, Any],
+    timings: Timings,
+    save_workspace: Callable[[], None] | None = None,
+) -> list[str]:
+    """Everything after assign-tactics, the same for ``run`` and ``export``: the history
+    rules, the effectiveness of earlier tactics, the migration report, the capacity plan,
+    the outputs (committed in one step) and the manifest. Returns the warnings."""
+    from segtool.history.session import NoHistory
+    from segtool.io.previous import lost_zeros_warning
+    from segtool.steps.capacity import plan_work
+    from segtool.steps.effectiveness import effectiveness
+    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
+    from segtool.steps.export import write_outputs
+    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
+
+    warnings: list[str] = []
+    data_quality = tactics.data_quality
+    with timings.measure("assign-tactics"):
+        tasks = hist.apply(tactics.tasks, segments, playbook, as_of)  # carried, cooled down
+        hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
+    effect = None
+    if arms is not None and responses is not None:
+        with timings.measure("effectiveness"):
+            effect = effectiveness(
+                arms,
+                hist.done_customers(as_of),
+                responses,
+                segments,
+                as_of,
+                cfg.effectiveness.window_days,
+            )
+
+    migration = None
+    prev = prev or hist.last_run(as_of)  # with history, --previous is optional
+    if prev is not None:
+        with timings.measure("migration"):
+            migration = compare(
+                segments,
+                prev,
+                tasks=tasks,
+                language=cfg.language,
+                as_of=as_of.isoformat(),
+                task_period=cfg.tasks.period,
+            )
+            tasks = drop_closed_tasks(tasks, migration)
+            zeros = lost_zeros_warning(migration.movers, prev.folder)
+            if zeros:
+                warnings.append(zeros)
+        manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+    with timings.measure("plan-work"):
+        plan = plan_work(
+            tasks,
+            cfg,
+            as_of,
+            tactic_priority={t.id: t.priority for t in playbook.tactics},
+            previous_owners=hist.customer_owners(as_of),
+            reconsider=hist.deferred_before(as_of),
+        )
+        tasks = plan.issued
+        hist.record_plan(plan.issued, plan.deferred)
+    manifest_for.add_plan(manifest, plan)
+
+    if save_workspace is not None:
+        with timings.measure("workspace"):
+            save_workspace()
+
+    with OutputSet(out) as outset:
+        with timings.measure("export"):
+            warnings += write_outputs(
+                outset,
+                segments=segments,
+                tasks=tasks,
+                data_quality=data_quality,
+                rejects=rejects,
+                summary=manifest,
+                cfg=cfg,
+                formats=formats,
+                deferred=plan.deferred,
+            )
+            if migration is not None:
+                write_migration(outset, migration, cfg, formats)
+            if _has_holdout(playbook, cfg):
+                write_holdout(outset, tactics.assignments, as_of, cfg)
+            if effect is not None:
+                write_effectiveness(outset, effect, playbook, cfg, formats)
+        if effect is not None:
+            manifest["effectiveness"] = effect.manifest()
+        elif not isinstance(hist, NoHistory):
+            manifest["effectiveness"] = {
+                "window_days": cfg.effectiveness.window_days,
+                "runs_measured": [],
+                "note": "the history holds no earlier run with recorded arms yet",
+            }
+        hist.stage(manifest)  # the run, pending until the outputs are in place
+        manifest["timings"] = dict(timings.seconds)
+        manifest_for.add_outputs(manifest, cfg, [*outset.names, MANIFEST])
+        outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+        _slow_export_hook()
+    hist.commit()
+    warnings += hist.warnings
+    if outset.removed:
+        warnings.append(removed_notice(out, outset.removed))
+    return warnings
 
 
 def _has_holdout(playbook: Any, cfg: Config) -> bool:
@@ -363,8 +424,7 @@ def _save_workspace(
     ingested: IngestResult,
     scores: pl.DataFrame,
     segments: pl.DataFrame,
-    tasks: pl.DataFrame,
-    data_quality: pl.DataFrame,
+    tactics: TacticsResult,
     manifest: dict[str, Any],
 ) -> None:
     """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
@@ -377,8 +437,9 @@ def _save_workspace(
                 "contacts": ingested.contacts,
                 "scores": scores,
                 "segments": segments,
-                "tasks": tasks,
-                "data_quality": data_quality,
+                "tasks": tactics.tasks,
+                "data_quality": tactics.data_quality,
+                "assignments": tactics.assignments,
             },
             manifest,
             extra_files={"rejects.csv": rejects_csv_bytes(ingested.rejects)},

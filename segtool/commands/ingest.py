@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from segtool.config import Config
     from segtool.steps.ingest import IngestResult
 
-DOWNSTREAM = ("scores", "segments", "tasks", "data_quality")
+DOWNSTREAM = ("scores", "segments", "tasks", "data_quality", "assignments")
 
 
 def report_ingest(result: IngestResult, cfg: Config, rejects_path: Path) -> int:

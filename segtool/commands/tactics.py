@@ -42,7 +42,14 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         stats = result.stats
         add_tactics(manifest, stats, playbook.source)
         manifest.setdefault("timings", {})["assign-tactics"] = round(time.perf_counter() - start, 3)
-        workspace.save({"tasks": result.tasks, "data_quality": result.data_quality}, manifest)
+        workspace.save(
+            {
+                "tasks": result.tasks,
+                "data_quality": result.data_quality,
+                "assignments": result.assignments,  # the arms, for the history and holdout
+            },
+            manifest,
+        )
 
     lines = tactics_lines(stats, cfg.tasks.max_per_customer)
     console.info(lines.infos[0])
