@@ -806,7 +806,10 @@ def read_yaml(path: Path) -> Any:
         if "could not determine a constructor" in problem:
             hint = " (tags such as !!python/... are not allowed: segtool never runs code from YAML)"
         raise ConfigError(
-            f"{path}{where}: {problem}{hint}", code=E_CONFIG_YAML, file=path
+            f"{path}{where}: {problem}{hint}",
+            code=E_CONFIG_YAML,
+            file=path,
+            row=mark.line + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", code=E_CONFIG_YAML, file=path) from None

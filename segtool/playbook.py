@@ -28,6 +28,7 @@ from segtool.config import (
     Config,
     format_validation_error,
     read_yaml,
+    validation_error_key,
 )
 from segtool.errors import E_PLAYBOOK, ConfigError
 
@@ -256,14 +257,21 @@ def _validate(data: dict, source: Path, cfg: Config) -> Playbook:
             name = item.get("id") if isinstance(item, dict) else None
             if name:
                 message = message.replace(f"tactics[{loc[1]}]", f"tactics[{loc[1]}] ({name})", 1)
-        raise ConfigError(message, code=E_PLAYBOOK) from None
+        raise ConfigError(
+            message, code=E_PLAYBOOK, file=source, key=validation_error_key(exc)
+        ) from None
     playbook.source = str(source)
     _check(playbook, source, cfg)
     return playbook
 
 
 def _bad(source: Path, tactic: Tactic, what: str) -> ConfigError:
-    return ConfigError(f"{source}: tactic '{tactic.id}': {what}", code=E_PLAYBOOK)
+    return ConfigError(
+        f"{source}: tactic '{tactic.id}': {what}",
+        code=E_PLAYBOOK,
+        file=source,
+        key=f"tactics.{tactic.id}",
+    )
 
 
 def _check_codes(source, tactic, key, values, valid) -> None:

@@ -145,3 +145,26 @@ def test_docs_list_every_code():
     text = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
     for code, entry in CATALOGUE.items():
         assert f"| `{code}` | {entry.exit_code} |" in text, code
+
+
+def test_json_yaml_error_names_the_row(capsys, project):
+    config = project / "c.yaml"
+    config.write_text("inputs:\n  orders: {path: orders.csv}\nlimits: [unclosed\n")
+    result = cli(capsys, "ingest", "--config", config, "--json")
+    assert_one_error(result, 2, str(config))
+    error = _json_error(result)
+    assert error["code"] == "E-CONFIG-YAML" and error["file"] == str(config)
+    assert error["row"] == 4  # the list never closes: the parser stops at the end, line 4
+
+
+def test_json_playbook_error_names_the_tactic(capsys, project):
+    (project / "pb.yaml").write_text(
+        "tactics:\n  - {id: bad, when: {segment: [regular_sleepy]}, action: call}\n"
+    )
+    config = project / "c.yaml"
+    config.write_text("inputs: {orders: {path: orders.csv}}\nplaybook: pb.yaml\n")
+    result = cli(capsys, "run", "--config", config, "--out", project / "out", "--json")
+    assert_one_error(result, 2, "unknown segment 'regular_sleepy'")
+    error = _json_error(result)
+    assert error["code"] == "E-PLAYBOOK"
+    assert error["key"] == "tactics.bad" and error["file"] == str(project / "pb.yaml")
