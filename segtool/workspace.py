@@ -1,8 +1,8 @@
 """The workspace folder that connects steps run one by one (default ``.segtool/``).
 
 Files: orders.parquet, contacts.parquet, rejects.csv (ingest); scores.parquet (score);
-segments.parquet (classify); tasks.parquet, data_quality.parquet (assign-tactics);
-manifest.json (every step updates it).
+segments.parquet (classify); tasks.parquet, data_quality.parquet, assignments.parquet
+(assign-tactics); manifest.json (every step updates it). See :data:`segtool.step_list.STEPS`.
 """
 
 from __future__ import annotations
@@ -15,18 +15,9 @@ import polars as pl
 from segtool.errors import E_WORKSPACE, SegtoolError
 from segtool.io.atomic import FolderLock, OutputSet, atomic_file
 from segtool.report import dump_manifest, read_manifest
+from segtool.step_list import PRODUCED_BY
 
 MANIFEST = "manifest.json"
-
-# which step writes each file, for the "run X first" hint
-PRODUCED_BY = {
-    "orders": "ingest",
-    "contacts": "ingest",
-    "scores": "score",
-    "segments": "classify",
-    "tasks": "assign-tactics",
-    "data_quality": "assign-tactics",
-}
 
 
 class Workspace:

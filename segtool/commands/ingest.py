@@ -11,12 +11,13 @@ from segtool.commands import load, workspace_for
 from segtool.errors import EXIT_DATA, EXIT_OK
 from segtool.manifest import add_ingest
 from segtool.report import Timings, ingest_lines, new_manifest
+from segtool.step_list import written_after
 
 if TYPE_CHECKING:
     from segtool.config import Config
     from segtool.steps.ingest import IngestResult
 
-DOWNSTREAM = ("scores", "segments", "tasks", "data_quality", "assignments")
+DOWNSTREAM = written_after("ingest")
 
 
 def report_ingest(result: IngestResult, cfg: Config, rejects_path: Path) -> int:
