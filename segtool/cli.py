@@ -16,7 +16,14 @@ from typing import Annotated
 import typer
 
 from segtool import __version__, console
-from segtool.errors import EXIT_INPUT, SegtoolError
+from segtool.errors import (
+    E_INTERNAL,
+    E_MEMORY,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    SegtoolError,
+    error_json,
+)
 from segtool.io.atomic import Interrupted
 from segtool.options import (
     AsOfOpt,
@@ -320,17 +327,30 @@ def main() -> None:
     except SegtoolError as exc:
         if console.is_debug():
             raise
-        console.error(exc.message)
-        sys.exit(exc.exit_code)
+        _fail(exc.message, exc.as_json(), exc.exit_code)
     except MemoryError:
         if console.is_debug():
             raise
-        console.error(OUT_OF_MEMORY)
-        sys.exit(EXIT_INPUT)
+        _fail(OUT_OF_MEMORY, error_json(E_MEMORY, OUT_OF_MEMORY), EXIT_INPUT)
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
         if console.is_debug():
             raise
-        console.error(
-            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
-        )
-        sys.exit(70)
+        message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+        _fail(message, error_json(E_INTERNAL, message), EXIT_INTERNAL)
+
+
+def _json_requested(argv: list[str]) -> bool:
+    """``--json`` among the options (before a ``--`` that ends them)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
+def _fail(message: str, payload: dict[str, object], exit_code: int) -> None:
+    """The one line on stderr; with ``--json`` also the error as JSON on stdout."""
+    console.error(message)
+    if _json_requested(sys.argv[1:]):
+        import json
+
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    sys.exit(exit_code)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from segtool.errors import ConfigError
+from segtool.errors import E_CONFIG_KEY, E_CONFIG_MISSING, E_CONFIG_YAML, ConfigError
 
 DEFAULT_CONFIG_NAME = "segtool.yaml"
 
@@ -771,7 +771,8 @@ def _load_bounded(text: str, path: Path) -> Any:
             raise ConfigError(
                 f"{path}:{node.start_mark.line + 1}: the YAML holds {what}; write the "
                 "values out instead of using * aliases",
-                code="E-CONFIG-YAML",
+                code=E_CONFIG_YAML,
+                file=path,
             )
         return loader.construct_document(node)
     finally:
@@ -784,14 +785,16 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: file not found (create one with: segtool init)", code="E-CONFIG-MISSING"
+            f"{path}: file not found (create one with: segtool init)",
+            code=E_CONFIG_MISSING,
+            file=path,
         ) from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a YAML file") from None
+        raise ConfigError(f"{path}: is a folder, expected a YAML file", file=path) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8", file=path) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=path) from None
     try:
         return _load_bounded(text, path)  # a SafeLoader subclass: never runs code
     except yaml.MarkedYAMLError as exc:
@@ -802,12 +805,17 @@ def read_yaml(path: Path) -> Any:
         hint = " (YAML does not allow tabs for indentation; use spaces)" if tab else ""
         if "could not determine a constructor" in problem:
             hint = " (tags such as !!python/... are not allowed: segtool never runs code from YAML)"
-        raise ConfigError(f"{path}{where}: {problem}{hint}", code="E-CONFIG-YAML") from None
+        raise ConfigError(
+            f"{path}{where}: {problem}{hint}",
+            code=E_CONFIG_YAML,
+            file=path,
+            row=mark.line + 1 if mark else None,
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}", code="E-CONFIG-YAML") from None
+        raise ConfigError(f"{path}: invalid YAML: {exc}", code=E_CONFIG_YAML, file=path) from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ConfigError(
-            f"{path}: a value cannot be read: {str(exc)[:100]}", code="E-CONFIG-YAML"
+            f"{path}: a value cannot be read: {str(exc)[:100]}", code=E_CONFIG_YAML, file=path
         ) from None
 
 
@@ -907,8 +915,20 @@ def validate_model(model: type[BaseModel], data: Any, source: Path) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
-            format_validation_error(exc, model, source, data), code="E-CONFIG-KEY"
+            format_validation_error(exc, model, source, data),
+            code=E_CONFIG_KEY,
+            file=source,
+            key=validation_error_key(exc),
         ) from None
+
+
+def validation_error_key(exc: ValidationError) -> str | None:
+    """The dotted key path of the problem :func:`format_validation_error` reports."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    loc = tuple(
+        p for p in errors[0]["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+    )
+    return _dotted(loc) or None
 
 
 def load_config(path: str | Path, warnings: list[str] | None = None) -> Config:
@@ -916,10 +936,12 @@ def load_config(path: str | Path, warnings: list[str] | None = None) -> Config:
     path = Path(path)
     data = read_yaml(path)
     if data is None:
-        raise ConfigError(f"{path}: the file is empty; it needs at least inputs.orders.path")
+        raise ConfigError(
+            f"{path}: the file is empty; it needs at least inputs.orders.path", file=path
+        )
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path}: expected a mapping of keys at the top, got {type(data).__name__}"
+            f"{path}: expected a mapping of keys at the top, got {type(data).__name__}", file=path
         )
     _apply_renames(data, warnings if warnings is not None else [])
     cfg = validate_model(Config, data, path)

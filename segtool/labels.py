@@ -1,4 +1,4 @@
-"""Human labels for codes: segments, strategies, activities, red flags; reason templates.
+"""Human labels for codes (read from :mod:`segtool.vocabulary`); reason templates.
 
 Codes (``regular_asleep``, ``reactivation``...) are what files and scripts carry; labels
 are what people read in workbooks and reasons, in the config's ``language`` (ru | en).
@@ -8,69 +8,23 @@ retention, regular asleep -> reactivation) and seed 002 (leads -> acquisition).
 
 from __future__ import annotations
 
-from segtool.schema import ACTIVITIES, STAGES
+from segtool import vocabulary as V
 
-STAGE_LABELS: dict[str, dict[str, str]] = {
-    "new": {"ru": "Новый", "en": "New"},
-    "prospective": {"ru": "Перспективный", "en": "Prospective"},
-    "regular": {"ru": "Постоянный", "en": "Regular"},
-}
-
-ACTIVITY_LABELS: dict[str, dict[str, str]] = {
-    "active": {"ru": "активный", "en": "active"},
-    "falling_asleep": {"ru": "засыпающий", "en": "falling asleep"},
-    "asleep": {"ru": "уснувший", "en": "asleep"},
-}
-
-SEGMENT_LABELS: dict[str, dict[str, str]] = {
-    f"{stage}_{activity}": {
-        lang: f"{STAGE_LABELS[stage][lang]} {ACTIVITY_LABELS[activity][lang]}"
-        for lang in ("ru", "en")
-    }
-    for stage in STAGES
-    for activity in ACTIVITIES
-}
-SEGMENT_LABELS["lead"] = {"ru": "Лид (без заказов)", "en": "Lead (no orders)"}
-SEGMENT_LABELS["no_purchase"] = {
-    "ru": "Без покупок (только возвраты)",
-    "en": "No purchase (returns only)",
-}
+STAGE_LABELS: dict[str, dict[str, str]] = V.labels("stage")
+ACTIVITY_LABELS: dict[str, dict[str, str]] = V.labels("activity")
+SEGMENT_LABELS: dict[str, dict[str, str]] = V.labels("segment")
 
 # segment -> strategy code (seed 003; seed 002 for leads)
 SEGMENT_STRATEGY: dict[str, str] = {
-    "new_active": "onboarding",
-    "new_falling_asleep": "retention",
-    "new_asleep": "reacquisition",
-    "prospective_active": "upsell",
-    "prospective_falling_asleep": "retention",
-    "prospective_asleep": "reactivation",
-    "regular_active": "loyalty",
-    "regular_falling_asleep": "retention",
-    "regular_asleep": "reactivation",
-    "lead": "acquisition",
-    "no_purchase": "survey",
+    segment: strategy.code
+    for segment in V.SEGMENT
+    for strategy in V.STRATEGY.values()
+    if segment in strategy.meta["segments"]
 }
 
-STRATEGY_LABELS: dict[str, dict[str, str]] = {
-    "onboarding": {"ru": "вовлечение", "en": "onboarding"},
-    "retention": {"ru": "удержание", "en": "retention"},
-    "reacquisition": {"ru": "повторное привлечение", "en": "re-acquisition"},
-    "upsell": {"ru": "допродажа и кросс-продажа", "en": "upsell and cross-sell"},
-    "reactivation": {"ru": "реактивация", "en": "reactivation"},
-    "loyalty": {
-        "ru": "лояльность: благодарность и допродажа",
-        "en": "loyalty: thank-you and upsell",
-    },
-    "acquisition": {"ru": "привлечение", "en": "acquisition"},
-    "survey": {"ru": "опрос: почему вернули", "en": "survey: why returned"},
-}
+STRATEGY_LABELS: dict[str, dict[str, str]] = V.labels("strategy")
 
-RED_FLAG_LABELS: dict[str, dict[str, str]] = {
-    "revenue_drop": {"ru": "падение выручки", "en": "revenue drop"},
-    "overdue": {"ru": "пропущен обычный интервал заказа", "en": "overdue vs own cadence"},
-    "lost_category": {"ru": "перестал покупать категорию", "en": "stopped buying a category"},
-    "probably_left": {"ru": "вероятно, ушёл", "en": "probably left"},
-}
+RED_FLAG_LABELS: dict[str, dict[str, str]] = V.labels("red_flag")
 
 # -- reason sentences --------------------------------------------------------------------
 # Placeholders are filled by polars expressions in segtool.steps.classify:

@@ -28,16 +28,37 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from segtool import manifest as manifest_for
 from segtool.config import Config
-from segtool.errors import EXIT_DATA, EXIT_OK, ConfigError, SegtoolError
+from segtool.errors import (
+    E_CONFIG_OUT,
+    E_USAGE_PREVIOUS,
+    EXIT_DATA,
+    EXIT_OK,
+    ConfigError,
+    SegtoolError,
+)
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
-from segtool.io.csv_out import describe as describe_csv
-from segtool.report import Timings, dump_manifest, new_manifest
+from segtool.report import (
+    Timings,
+    classify_lines,
+    dump_manifest,
+    ingest_lines,
+    new_manifest,
+    score_lines,
+    tactics_lines,
+)
 from segtool.schema import REJECTS
 from segtool.workspace import MANIFEST, Workspace
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from segtool.history.session import HistorySession, NoHistory
+    from segtool.io.previous import PreviousRun
+    from segtool.playbook import Playbook
     from segtool.steps.ingest import IngestResult
+    from segtool.steps.tactics import TacticsResult
 
 SLOW_EXPORT_ENV = "SEGTOOL_TEST_SLOW_EXPORT"
 
@@ -52,13 +73,7 @@ class RunResult:
     reject_rate: float = 0.0
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # information only (hidden by --quiet)
-
-
-def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    if column not in frame.columns or frame.height == 0:
-        return {}
-    counts = frame.group_by(column).len().sort(column, nulls_last=True)
-    return {str(k): int(n) for k, n in counts.iter_rows()}
+    infos: list[str] = field(default_factory=list)  # the steps' lines, as the commands print
 
 
 def _slow_export_hook() -> None:
@@ -102,7 +117,7 @@ def check_out_outside_inputs(cfg: Config, out: Path) -> None:
                 f"inputs.{key}.path {item.path!r} would also read the outputs segtool writes in "
                 f"--out {out} ({', '.join(hits[:3])}); choose an --out folder outside the "
                 "inputs or a narrower pattern",
-                code="E-CONFIG-OUT",
+                code=E_CONFIG_OUT,
             )
 
 
@@ -113,7 +128,7 @@ def check_previous_is_earlier(folder: Path, previous_as_of: str | None, as_of: d
         raise SegtoolError(
             f"--previous {folder} is as of {previous_as_of[:10]}, after this run's as_of "
             f"{as_of.isoformat()}; pass the folder of an earlier run",
-            code="E-USAGE-PREVIOUS",
+            code=E_USAGE_PREVIOUS,
         )
 
 
@@ -127,24 +142,20 @@ def run_pipeline(
     workspace: Path | None = None,
     history: Path | None = None,
     use_history: bool = True,
+    as_of_source: str | None = None,
 ) -> RunResult:
     """Run every step and write the outputs (and the migration report) into ``out``."""
-    from segtool.history.session import NoHistory, open_history
-    from segtool.io.previous import lost_zeros_warning, read_previous
+    from segtool.history.session import open_history
+    from segtool.io.previous import read_previous
     from segtool.playbook import load_playbook
-    from segtool.steps.capacity import plan_work
     from segtool.steps.classify import classify
-    from segtool.steps.effectiveness import arm_responses, effectiveness
-    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
-    from segtool.steps.export import write_outputs
+    from segtool.steps.effectiveness import arm_responses
     from segtool.steps.ingest import (
         check_orders_accepted,
         has_contacts_input,
         ingest,
-        reject_rate,
         rejects_csv_bytes,
     )
-    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
     from segtool.steps.model import apply_model
     from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
     from segtool.steps.tactics import assign_tactics_with_stats
@@ -169,9 +180,9 @@ def run_pipeline(
         with timings.measure("ingest"):
             ingested = ingest(cfg, lean=workspace is None)
         check_orders_accepted(ingested)
-        manifest["inputs"] = [s.as_dict() for s in ingested.stats]
-        manifest["data_quality"] = ingested.quality
-        warnings = list(ingested.warnings) + (prev.warnings if prev is not None else [])
+        rate = manifest_for.add_ingest(manifest, ingested, cfg)
+        lines = ingest_lines(ingested, cfg.limits.max_reject_rate, out / "rejects.csv")
+        warnings = lines.warnings + (prev.warnings if prev is not None else [])
         orders = ingested.orders.lazy()
         contacts = ingested.contacts.lazy()  # as the step commands pass contacts.parquet
         # rejects as the step commands see them: rejects.csv written and read back
@@ -188,28 +199,29 @@ def run_pipeline(
             # a mistyped --as-of: refused before scoring, or warned about
             as_of_warnings = check_as_of(orders, used_as_of, given=as_of is not None)
             scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
-        manifest["as_of"] = used_as_of.isoformat()
-        manifest["task_period"] = cfg.tasks.period  # read back by the next --previous
         if prev is not None:
             check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
-        manifest["as_of_source"] = "latest order date" if as_of is None else "--as-of"
-        manifest["orders_after_as_of"] = count_after(orders, used_as_of)
-        manifest["warnings"] = as_of_warnings
-        warnings += as_of_warnings
+        if as_of_source is None:
+            as_of_source = manifest_for.AS_OF_LATEST if as_of is None else "--as-of"
+        manifest_for.add_score(
+            manifest,
+            as_of=used_as_of,
+            source=as_of_source,
+            orders_after=count_after(orders, used_as_of),
+            warnings=as_of_warnings,
+            cfg=cfg,
+        )
 
         with timings.measure("model"):
-            scores, manifest["model"] = apply_model(scores, cfg)
-        if "warning" in manifest["model"]:
-            warnings.append(manifest["model"]["warning"])
+            scores, model = apply_model(scores, cfg)
+        manifest_for.add_model(manifest, model)
+        warnings += score_lines(as_of_warnings, model).warnings
 
         with timings.measure("classify"):
             segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
             segments = segments_lazy.collect()
-        manifest["classify"] = {
-            "customers_per_segment": _count_by(segments, "segment"),
-            **classify_summary,
-        }
-        manifest["customers_per_segment"] = manifest["classify"]["customers_per_segment"]
+        manifest_for.add_classify(manifest, classify_summary)
+        lines.extend(classify_lines(classify_summary))
         # did the tactics of earlier runs work? responses measured on these orders before
         # they are released; the report is made once this run's statuses are read back
         arms = hist.earlier_arms(used_as_of)
@@ -230,114 +242,166 @@ def run_pipeline(
                 cfg,
                 used_as_of,
             )
-            tasks, data_quality = tactics.tasks, tactics.data_quality
-            issued = tasks  # as `assign-tactics` leaves them in a workspace
-            tasks = hist.apply(tasks, segments, playbook, used_as_of)  # carried, cooled down
-            hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
-        effect = None
-        if arms is not None and responses is not None:
-            with timings.measure("effectiveness"):
-                effect = effectiveness(
-                    arms,
-                    hist.done_customers(used_as_of),
-                    responses,
-                    segments,
-                    used_as_of,
-                    cfg.effectiveness.window_days,
-                )
-        manifest["tactics"] = {
-            "playbook": playbook.source,
-            **{k: v for k, v in tactics.stats.as_dict().items() if k != "tasks_per_channel"},
-        }
-
-        migration = None
-        prev = prev or hist.last_run(used_as_of)  # with history, --previous is optional
-        if prev is not None:
-            with timings.measure("migration"):
-                migration = compare(
-                    segments,
-                    prev,
-                    tasks=tasks,
-                    language=cfg.language,
-                    as_of=used_as_of.isoformat(),
-                    task_period=cfg.tasks.period,
-                )
-                tasks = drop_closed_tasks(tasks, migration)
-                zeros = lost_zeros_warning(migration.movers, prev.folder)
-                if zeros:
-                    warnings.append(zeros)
-            manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
-        with timings.measure("plan-work"):
-            plan = plan_work(
-                tasks,
-                cfg,
-                used_as_of,
-                tactic_priority={t.id: t.priority for t in playbook.tactics},
-                previous_owners=hist.customer_owners(used_as_of),
-                reconsider=hist.deferred_before(used_as_of),
-            )
-            tasks = plan.issued
-            hist.record_plan(plan.issued, plan.deferred)
-        manifest["capacity"] = plan.summary()
-        manifest["owners"] = plan.owners
-        manifest["tasks_per_channel"] = _count_by(tasks, "channel")
-
-        if workspace is not None:
-            with timings.measure("workspace"):
-                _save_workspace(
-                    Workspace(workspace), ingested, scores, segments, issued, data_quality, manifest
-                )
-
-        rate = reject_rate(ingested)
-        manifest["reject_rate"] = round(rate, 6)
-        manifest["max_reject_rate"] = cfg.limits.max_reject_rate
+        manifest_for.add_tactics(manifest, tactics.stats, playbook.source)
+        lines.extend(tactics_lines(tactics.stats, cfg.tasks.max_per_customer))
         code = EXIT_DATA if rate > cfg.limits.max_reject_rate else EXIT_OK
 
-        with OutputSet(out) as outset:
-            with timings.measure("export"):
-                warnings += write_outputs(
-                    outset,
-                    segments=segments,
-                    tasks=tasks,
-                    data_quality=data_quality,
-                    rejects=rejects,
-                    summary=manifest,
-                    cfg=cfg,
-                    formats=formats,
-                    deferred=plan.deferred,
+        def save_workspace() -> None:
+            if workspace is not None:
+                _save_workspace(
+                    Workspace(workspace),
+                    ingested,
+                    scores,
+                    segments,
+                    tactics,
+                    manifest,
                 )
-                if migration is not None:
-                    write_migration(outset, migration, cfg, formats)
-                if _has_holdout(playbook, cfg):
-                    write_holdout(outset, tactics.assignments, used_as_of, cfg)
-                if effect is not None:
-                    write_effectiveness(outset, effect, playbook, cfg, formats)
-            if effect is not None:
-                manifest["effectiveness"] = effect.manifest()
-            elif not isinstance(hist, NoHistory):
-                manifest["effectiveness"] = {
-                    "window_days": cfg.effectiveness.window_days,
-                    "runs_measured": [],
-                    "note": "the history holds no earlier run with recorded arms yet",
-                }
-            hist.stage(manifest)  # the run, pending until the outputs are in place
-            manifest["timings"] = dict(timings.seconds)
-            manifest["csv"] = describe_csv(cfg.export.csv)  # how the CSV files read back
-            manifest["outputs"] = sorted([*outset.names, MANIFEST])
-            outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
-            _slow_export_hook()
-        hist.commit()
-        warnings += hist.warnings
-        if outset.removed:
-            warnings.append(removed_notice(out, outset.removed))
+
+        warnings += finish_run(
+            cfg,
+            out=out,
+            formats=formats,
+            hist=hist,
+            prev=prev,
+            playbook=playbook,
+            as_of=used_as_of,
+            segments=segments,
+            tactics=tactics,
+            rejects=rejects,
+            arms=arms,
+            responses=responses,
+            manifest=manifest,
+            timings=timings,
+            save_workspace=save_workspace if workspace is not None else None,
+        )
     return RunResult(
         manifest=manifest,
         exit_code=code,
         outputs=manifest["outputs"],
         reject_rate=rate,
-        warnings=warnings,
+        warnings=warnings + [w for w in lines.warnings if w not in warnings],
         notices=list(ingested.notices),
+        infos=lines.infos,
     )
+
+
+def finish_run(
+    cfg: Config,
+    *,
+    out: Path,
+    formats: set[str],
+    hist: HistorySession | NoHistory,
+    prev: PreviousRun | None,
+    playbook: Playbook,
+    as_of: dt.date,
+    segments: pl.DataFrame,
+    tactics: TacticsResult,
+    rejects: pl.DataFrame,
+    arms: pl.DataFrame | None,
+    responses: pl.DataFrame | None,
+    manifest: dict[str, Any],
+    timings: Timings,
+    save_workspace: Callable[[], None] | None = None,
+) -> list[str]:
+    """Everything after assign-tactics, the same for ``run`` and ``export``: the history
+    rules, the effectiveness of earlier tactics, the migration report, the capacity plan,
+    the outputs (committed in one step) and the manifest. Returns the warnings."""
+    from segtool.history.session import NoHistory
+    from segtool.io.previous import lost_zeros_warning
+    from segtool.steps.capacity import plan_work
+    from segtool.steps.effectiveness import effectiveness
+    from segtool.steps.effectiveness_report import write_effectiveness, write_holdout
+    from segtool.steps.export import write_outputs
+    from segtool.steps.migration import compare, drop_closed_tasks, write_migration
+
+    warnings: list[str] = []
+    data_quality = tactics.data_quality
+    with timings.measure("assign-tactics"):
+        tasks = hist.apply(tactics.tasks, segments, playbook, as_of)  # carried, cooled down
+        hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
+    effect = None
+    if arms is not None and responses is not None:
+        with timings.measure("effectiveness"):
+            effect = effectiveness(
+                arms,
+                hist.done_customers(as_of),
+                responses,
+                segments,
+                as_of,
+                cfg.effectiveness.window_days,
+            )
+
+    migration = None
+    prev = prev or hist.last_run(as_of)  # with history, --previous is optional
+    if prev is not None:
+        with timings.measure("migration"):
+            migration = compare(
+                segments,
+                prev,
+                tasks=tasks,
+                language=cfg.language,
+                as_of=as_of.isoformat(),
+                task_period=cfg.tasks.period,
+            )
+            tasks = drop_closed_tasks(tasks, migration)
+            zeros = lost_zeros_warning(migration.movers, prev.folder)
+            if zeros:
+                warnings.append(zeros)
+        manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+    with timings.measure("plan-work"):
+        plan = plan_work(
+            tasks,
+            cfg,
+            as_of,
+            tactic_priority={t.id: t.priority for t in playbook.tactics},
+            previous_owners=hist.customer_owners(as_of),
+            reconsider=hist.deferred_before(as_of),
+        )
+        tasks = plan.issued
+        hist.record_plan(plan.issued, plan.deferred)
+    manifest_for.add_plan(manifest, plan)
+
+    if save_workspace is not None:
+        with timings.measure("workspace"):
+            save_workspace()
+
+    with OutputSet(out) as outset:
+        with timings.measure("export"):
+            warnings += write_outputs(
+                outset,
+                segments=segments,
+                tasks=tasks,
+                data_quality=data_quality,
+                rejects=rejects,
+                summary=manifest,
+                cfg=cfg,
+                formats=formats,
+                deferred=plan.deferred,
+            )
+            if migration is not None:
+                write_migration(outset, migration, cfg, formats)
+            if _has_holdout(playbook, cfg):
+                write_holdout(outset, tactics.assignments, as_of, cfg)
+            if effect is not None:
+                write_effectiveness(outset, effect, playbook, cfg, formats)
+        if effect is not None:
+            manifest["effectiveness"] = effect.manifest()
+        elif not isinstance(hist, NoHistory):
+            manifest["effectiveness"] = {
+                "window_days": cfg.effectiveness.window_days,
+                "runs_measured": [],
+                "note": "the history holds no earlier run with recorded arms yet",
+            }
+        hist.stage(manifest)  # the run, pending until the outputs are in place
+        manifest["timings"] = dict(timings.seconds)
+        manifest_for.add_outputs(manifest, cfg, [*outset.names, MANIFEST])
+        outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+        _slow_export_hook()
+    hist.commit()
+    warnings += hist.warnings
+    if outset.removed:
+        warnings.append(removed_notice(out, outset.removed))
+    return warnings
 
 
 def _has_holdout(playbook: Any, cfg: Config) -> bool:
@@ -360,8 +424,7 @@ def _save_workspace(
     ingested: IngestResult,
     scores: pl.DataFrame,
     segments: pl.DataFrame,
-    tasks: pl.DataFrame,
-    data_quality: pl.DataFrame,
+    tactics: TacticsResult,
     manifest: dict[str, Any],
 ) -> None:
     """The files ``ingest``, ``score``, ``classify`` and ``assign-tactics`` would leave."""
@@ -374,8 +437,9 @@ def _save_workspace(
                 "contacts": ingested.contacts,
                 "scores": scores,
                 "segments": segments,
-                "tasks": tasks,
-                "data_quality": data_quality,
+                "tasks": tactics.tasks,
+                "data_quality": tactics.data_quality,
+                "assignments": tactics.assignments,
             },
             manifest,
             extra_files={"rejects.csv": rejects_csv_bytes(ingested.rejects)},

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from segtool import schema
+from segtool import vocabulary as V
 from segtool.config import (
     MAX_AMOUNT,
     MAX_COUNT,
@@ -27,16 +28,17 @@ from segtool.config import (
     Config,
     format_validation_error,
     read_yaml,
+    validation_error_key,
 )
-from segtool.errors import ConfigError
+from segtool.errors import E_PLAYBOOK, ConfigError
 
 DEFAULT_PLAYBOOK = Path(__file__).parent / "defaults" / "playbook.yaml"
 
 Channel = Literal["call", "email", "mail", "inmail", "chatbot", "survey"]
 Role = Literal["purchaser", "user", "decision_maker"]
 
-CHANNELS: tuple[str, ...] = ("call", "email", "mail", "inmail", "chatbot", "survey")
-RED_FLAGS: tuple[str, ...] = ("revenue_drop", "overdue", "lost_category", "probably_left")
+CHANNELS: tuple[str, ...] = V.codes("channel")  # the same as Channel (a test checks)
+RED_FLAGS: tuple[str, ...] = V.codes("red_flag")
 # placeholders a script or offer may use (filled per task; see docs/playbook.md)
 PLACEHOLDERS: tuple[str, ...] = (
     "company_name",
@@ -231,11 +233,15 @@ def load_playbook(cfg: Config) -> Playbook:
 def read_playbook(path: Path, cfg: Config) -> Playbook:
     data = read_yaml(path)
     if data is None:
-        raise ConfigError(f"{path}: the playbook is empty; it needs a list under 'tactics'")
+        raise ConfigError(
+            f"{path}: the playbook is empty; it needs a list under 'tactics'", file=path
+        )
     if isinstance(data, list):
-        raise ConfigError(f"{path}: put the list of tactics under a 'tactics:' key")
+        raise ConfigError(f"{path}: put the list of tactics under a 'tactics:' key", file=path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with 'tactics', got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping with 'tactics', got {type(data).__name__}", file=path
+        )
     return _validate(data, path, cfg)
 
 
@@ -251,14 +257,21 @@ def _validate(data: dict, source: Path, cfg: Config) -> Playbook:
             name = item.get("id") if isinstance(item, dict) else None
             if name:
                 message = message.replace(f"tactics[{loc[1]}]", f"tactics[{loc[1]}] ({name})", 1)
-        raise ConfigError(message, code="E-PLAYBOOK") from None
+        raise ConfigError(
+            message, code=E_PLAYBOOK, file=source, key=validation_error_key(exc)
+        ) from None
     playbook.source = str(source)
     _check(playbook, source, cfg)
     return playbook
 
 
 def _bad(source: Path, tactic: Tactic, what: str) -> ConfigError:
-    return ConfigError(f"{source}: tactic '{tactic.id}': {what}", code="E-PLAYBOOK")
+    return ConfigError(
+        f"{source}: tactic '{tactic.id}': {what}",
+        code=E_PLAYBOOK,
+        file=source,
+        key=f"tactics.{tactic.id}",
+    )
 
 
 def _check_codes(source, tactic, key, values, valid) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from segtool import vocabulary as V
+
 # a column's dtype as the tables below write it: a class (pl.String) or an instance
 # (pl.List(pl.String)); polars takes either
 DType = pl.DataType | type[pl.DataType]
@@ -85,12 +87,13 @@ REJECTS: dict[str, DType] = {
     "reason": pl.String,
 }
 
-ROLES = ("purchaser", "user", "decision_maker")
-STAGES = ("new", "prospective", "regular")
-ACTIVITIES = ("active", "falling_asleep", "asleep")
-SEGMENTS = tuple(f"{s}_{a}" for s in STAGES for a in ACTIVITIES) + ("lead", "no_purchase")
-COMPANY_TYPES = ("manufacturing", "trading", "shop", "government", "other")
-SIZE_CLASSES = ("micro", "small", "medium", "large")
+# the codes, in order (defined with their labels in segtool.vocabulary)
+ROLES = tuple(c for c in V.codes("contact_role") if c != "unknown")
+STAGES = V.codes("stage")
+ACTIVITIES = V.codes("activity")
+SEGMENTS = V.codes("segment")
+COMPANY_TYPES = V.codes("company_type")
+SIZE_CLASSES = V.codes("size_class")
 
 # -- segments.parquet: the contract columns (issue "score and classify"), in this order ----
 SEGMENT_COLUMNS = [

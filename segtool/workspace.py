@@ -1,8 +1,8 @@
 """The workspace folder that connects steps run one by one (default ``.segtool/``).
 
 Files: orders.parquet, contacts.parquet, rejects.csv (ingest); scores.parquet (score);
-segments.parquet (classify); tasks.parquet, data_quality.parquet (assign-tactics);
-manifest.json (every step updates it).
+segments.parquet (classify); tasks.parquet, data_quality.parquet, assignments.parquet
+(assign-tactics); manifest.json (every step updates it). See :data:`segtool.step_list.STEPS`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ from typing import Any
 
 import polars as pl
 
-from segtool.errors import SegtoolError
+from segtool.errors import E_WORKSPACE, SegtoolError
 from segtool.io.atomic import FolderLock, OutputSet, atomic_file
 from segtool.report import dump_manifest, read_manifest
+from segtool.step_list import PRODUCED_BY
 
 MANIFEST = "manifest.json"
-
-# which step writes each file, for the "run X first" hint
-PRODUCED_BY = {
-    "orders": "ingest",
-    "contacts": "ingest",
-    "scores": "score",
-    "segments": "classify",
-    "tasks": "assign-tactics",
-    "data_quality": "assign-tactics",
-}
 
 
 class Workspace:
@@ -49,7 +40,8 @@ class Workspace:
             raise SegtoolError(
                 f"{path}: not found; run `segtool {step} --config ...` first "
                 f"(or use `segtool run`)",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
+                file=path,
             )
         return pl.scan_parquet(path)
 
@@ -57,7 +49,9 @@ class Workspace:
         path = self.path / MANIFEST
         if not path.exists():
             raise SegtoolError(
-                f"{path}: not found; run `segtool ingest --config ...` first", code="E-WORKSPACE"
+                f"{path}: not found; run `segtool ingest --config ...` first",
+                code=E_WORKSPACE,
+                file=path,
             )
         return read_manifest(path)
 

@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from segtool.config import DEFAULT_CONFIG_NAME, Config, load_config
-from segtool.errors import ConfigError, SegtoolError
+from segtool.errors import E_CONFIG_MISSING, E_USAGE_ASOF, ConfigError, SegtoolError
 from segtool.workspace import Workspace
 
 
@@ -24,7 +24,7 @@ def find_config(path: Path | None) -> Path:
     raise ConfigError(
         f"no config given and no ./{DEFAULT_CONFIG_NAME} found; pass --config FILE "
         "or create one with: segtool init",
-        code="E-CONFIG-MISSING",
+        code=E_CONFIG_MISSING,
     )
 
 
@@ -64,12 +64,12 @@ def parse_as_of(value: str | None) -> dt.date | None:
     if date is None:
         raise SegtoolError(
             f"--as-of {value!r}: expected a date as YYYY-MM-DD, DD.MM.YYYY or 'today'",
-            code="E-USAGE-ASOF",
+            code=E_USAGE_ASOF,
         )
     if not AS_OF_MIN <= date <= AS_OF_MAX:
         raise SegtoolError(
             f"--as-of {value!r}: the date must be between {AS_OF_MIN.isoformat()} and "
             f"{AS_OF_MAX.isoformat()}; check the year for a typo",
-            code="E-USAGE-ASOF",
+            code=E_USAGE_ASOF,
         )
     return date

@@ -9,8 +9,10 @@ from typing import Any
 
 from segtool import console
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_WORKSPACE, EXIT_OK, SegtoolError
 from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS
+from segtool.manifest import add_classify
+from segtool.report import classify_lines
 from segtool.schema import ACTIVITIES, STAGES
 
 
@@ -24,7 +26,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         if not manifest.get("as_of") or not workspace.has("scores"):
             raise SegtoolError(
                 f"{workspace.file('scores')}: not found; run `segtool score --config ...` first",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
         orders = workspace.scan("orders") if workspace.has("orders") else None
@@ -32,7 +34,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         with console.step("classifying customers"):
             segments, summary = classify(workspace.scan("scores"), cfg, orders, as_of)
             frame = segments.collect()
-        manifest["classify"] = summary
+        add_classify(manifest, summary)
         manifest.setdefault("timings", {})["classify"] = round(time.perf_counter() - start, 3)
         workspace.save({"segments": frame}, manifest)
 
@@ -67,7 +69,8 @@ def show_summary(summary: dict[str, Any], language: str) -> None:
         f"{SEGMENT_LABELS['lead'][language]}: {counts['lead']}; "
         f"{SEGMENT_LABELS['no_purchase'][language]}: {counts['no_purchase']}"
     )
-    flags = ", ".join(f"{code} {n}" for code, n in summary["red_flags"].items())
-    console.info(f"priority (all A): {summary['priority']}; red flags: {flags}")
-    for note in summary.get("notes", []):
+    lines = classify_lines(summary)
+    for line in lines.infos:
+        console.info(line)
+    for note in lines.warnings:
         console.warn(note)

@@ -6,17 +6,19 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from segtool import console, schema
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_USAGE, EXIT_OK, SegtoolError
+from segtool.manifest import add_outputs
 
-
-def _count_by_channel(tasks: pl.DataFrame) -> dict[str, int]:
-    counts = tasks.group_by("channel").len().sort("channel", nulls_last=True)
-    return {str(k): int(n) for k, n in counts.iter_rows()}
+if TYPE_CHECKING:
+    from segtool.config import Config
+    from segtool.history.session import HistorySession, NoHistory
+    from segtool.workspace import Workspace
 
 
 def _read_rejects(path: Path) -> pl.DataFrame:
@@ -38,7 +40,6 @@ def execute(
     from segtool.commands.run import parse_formats
     from segtool.io.atomic import FolderLock, OutputSet
     from segtool.io.csv_out import csv_bytes
-    from segtool.io.csv_out import describe as describe_csv
     from segtool.report import dump_manifest
     from segtool.steps.export import WHAT_CHOICES, stdout_frame, write_outputs
     from segtool.workspace import MANIFEST
@@ -46,11 +47,11 @@ def execute(
     if output is not None and output != "-":
         raise SegtoolError(
             f"-o {output!r}: only '-' (stdout) is supported; use --out DIR for files",
-            code="E-USAGE",
+            code=E_USAGE,
         )
     if what not in WHAT_CHOICES:
         raise SegtoolError(
-            f"--what {what!r}: expected one of {', '.join(WHAT_CHOICES)}", code="E-USAGE"
+            f"--what {what!r}: expected one of {', '.join(WHAT_CHOICES)}", code=E_USAGE
         )
     cfg = load(config_path)
     formats = parse_formats(fmt, cfg.export.formats)
@@ -88,40 +89,23 @@ def execute(
         open_history(cfg, history, enabled=use_history, out=out, previous=None) as hist,
     ):
         if manifest.get("as_of"):  # the history rules need the tasks' as_of
-            from segtool.playbook import load_playbook
-            from segtool.steps.capacity import plan_work
-
-            playbook = load_playbook(cfg)
-            as_of = dt.date.fromisoformat(manifest["as_of"])
-            frames["tasks"] = hist.apply(tasks, segments, playbook, as_of)
-            plan = plan_work(
-                frames["tasks"],
-                cfg,
-                as_of,
-                tactic_priority={t.id: t.priority for t in playbook.tactics},
-                previous_owners=hist.customer_owners(as_of),
-                reconsider=hist.deferred_before(as_of),
-            )
-            frames["tasks"], deferred = plan.issued, plan.deferred
-            hist.record_plan(plan.issued, plan.deferred)
-            manifest["capacity"] = plan.summary()
-            manifest["owners"] = plan.owners
-            manifest["tasks_per_channel"] = _count_by_channel(frames["tasks"])
+            # what `run` does after assign-tactics, from the workspace's files
+            warnings = _finish(cfg, out, formats, hist, workspace, manifest, frames)
+            removed: list[str] = []
         else:
-            deferred = None
-        with OutputSet(out) as outset:
-            warnings = write_outputs(
-                outset, **frames, summary=manifest, cfg=cfg, formats=formats, deferred=deferred
-            )
-            hist.stage(manifest)  # the run, pending until the outputs are in place
-            manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
-            manifest["csv"] = describe_csv(cfg.export.csv)
-            manifest["outputs"] = sorted([*outset.names, MANIFEST])
-            outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
-        hist.commit()
-        warnings += hist.warnings
-    if outset.removed:
-        warnings.append(removed_notice(out, outset.removed))
+            with OutputSet(out) as outset:
+                warnings = write_outputs(
+                    outset, **frames, summary=manifest, cfg=cfg, formats=formats, deferred=None
+                )
+                hist.stage(manifest)  # the run, pending until the outputs are in place
+                manifest.setdefault("timings", {})["export"] = round(time.perf_counter() - start, 3)
+                add_outputs(manifest, cfg, [*outset.names, MANIFEST])
+                outset.path(MANIFEST).write_bytes(dump_manifest(manifest))
+            hist.commit()
+            warnings += hist.warnings
+            removed = outset.removed
+    if removed:
+        warnings.append(removed_notice(out, removed))
     for message in warnings:
         console.warn(message)
     if any(row.get("in_team") for row in manifest.get("owners", {}).values()):
@@ -133,3 +117,59 @@ def execute(
         f"wrote {len(manifest['outputs'])} files to {out}: {', '.join(manifest['outputs'])}"
     )
     return EXIT_OK
+
+
+def _finish(
+    cfg: Config,
+    out: Path,
+    formats: set[str],
+    hist: HistorySession | NoHistory,
+    workspace: Workspace,
+    manifest: dict[str, Any],
+    frames: dict[str, pl.DataFrame],
+) -> list[str]:
+    """History rules, effectiveness, migration, capacity plan and outputs, as in `run`."""
+    from segtool.pipeline import finish_run
+    from segtool.playbook import load_playbook
+    from segtool.report import Timings
+    from segtool.steps.effectiveness import arm_responses
+    from segtool.steps.tactics import ASSIGNMENT_SCHEMA, TacticsResult, TacticsStats
+
+    playbook = load_playbook(cfg)
+    as_of = dt.date.fromisoformat(manifest["as_of"])
+    timings = Timings(dict(manifest.get("timings", {})))
+    arms = hist.earlier_arms(as_of)
+    responses = None
+    with workspace.lock():
+        assignments = (
+            workspace.scan("assignments").collect()
+            if workspace.has("assignments")
+            else pl.DataFrame(schema=ASSIGNMENT_SCHEMA)
+        )
+        if arms is not None and arms.height and workspace.has("orders"):
+            with timings.measure("effectiveness"):
+                responses = arm_responses(
+                    arms, workspace.scan("orders"), as_of, cfg.effectiveness.window_days
+                )
+    tactics = TacticsResult(
+        tasks=frames["tasks"],
+        data_quality=frames["data_quality"],
+        stats=TacticsStats(),
+        assignments=assignments,
+    )
+    return finish_run(
+        cfg,
+        out=out,
+        formats=formats,
+        hist=hist,
+        prev=None,
+        playbook=playbook,
+        as_of=as_of,
+        segments=frames["segments"],
+        tactics=tactics,
+        rejects=frames["rejects"],
+        arms=arms,
+        responses=responses,
+        manifest=manifest,
+        timings=timings,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from segtool import console
 from segtool.commands import load
-from segtool.errors import EXIT_OK, InputError
+from segtool.errors import E_HISTORY_MISSING, EXIT_OK, InputError
 
 
 def _log_lines(log: dict[str, Any]) -> list[str]:
@@ -59,12 +59,12 @@ def execute(
     if path is None:
         raise InputError(
             "no history: history.path is null in the config; pass --history FILE",
-            code="E-HISTORY-MISSING",
+            code=E_HISTORY_MISSING,
         )
     if not Path(path).exists():
         raise InputError(
             f"history {path}: no such file; it is written by `segtool run`",
-            code="E-HISTORY-MISSING",
+            code=E_HISTORY_MISSING,
         )
     with HistoryStore(Path(path)) as store:
         data = (

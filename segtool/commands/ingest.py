@@ -3,42 +3,37 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segtool import console
 from segtool.commands import load, workspace_for
 from segtool.errors import EXIT_DATA, EXIT_OK
-from segtool.report import Timings, new_manifest
+from segtool.manifest import add_ingest
+from segtool.report import Timings, ingest_lines, new_manifest
+from segtool.step_list import written_after
 
-DOWNSTREAM = ("scores", "segments", "tasks", "data_quality")
+if TYPE_CHECKING:
+    from segtool.config import Config
+    from segtool.steps.ingest import IngestResult
+
+DOWNSTREAM = written_after("ingest")
 
 
-def report_ingest(result, cfg, rejects_path: Path) -> int:
+def report_ingest(result: IngestResult, cfg: Config, rejects_path: Path) -> int:
     """Print the per-file accounting and the reject summary; return the exit code."""
     from segtool.steps.ingest import reject_rate
 
-    for warning in result.warnings:
+    lines = ingest_lines(result, cfg.limits.max_reject_rate, rejects_path)
+    for warning in lines.warnings:
         console.warn(warning)
     for notice in result.notices:
         console.info(notice)
     for stats in result.stats:
         console.info(stats.line())
-    for line in result.notes:
+    for line in lines.infos:
         console.info(line)
-    if result.rejects.height:
-        reasons = Counter(result.rejects["reason"].to_list())
-        detail = ", ".join(f"{k}: {v}" for k, v in reasons.most_common())
-        console.info(f"{result.rejects.height} rows not used ({detail}) → {rejects_path}")
-    rate = reject_rate(result)
-    limit = cfg.limits.max_reject_rate
-    if rate > limit:
-        console.warn(
-            f"{rate:.1%} of order rows were rejected, over limits.max_reject_rate = {limit:.1%}; "
-            f"see {rejects_path}"
-        )
-        return EXIT_DATA
-    return EXIT_OK
+    return EXIT_DATA if reject_rate(result) > cfg.limits.max_reject_rate else EXIT_OK
 
 
 def execute(
@@ -53,8 +48,7 @@ def execute(
         with timings.measure("ingest"), console.step("Reading exports…"):
             result = ingest(cfg)
         manifest = new_manifest(cfg.source_path, cfg.source_sha256)
-        manifest["inputs"] = [s.as_dict() for s in result.stats]
-        manifest["data_quality"] = result.quality
+        add_ingest(manifest, result, cfg)
         manifest["timings"] = timings.seconds
         ws.save(
             {"orders": result.orders, "contacts": result.contacts},

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from segtool import console
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_INIT_EXISTS, EXIT_OK, SegtoolError
 from segtool.io.atomic import atomic_file
 
 FILES = ("segtool.yaml", "playbook.yaml")
@@ -18,7 +18,7 @@ def execute(directory: Path, *, force: bool = False) -> int:
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise SegtoolError(
-            f"{', '.join(existing)} already exist; use --force to overwrite", code="E-INIT-EXISTS"
+            f"{', '.join(existing)} already exist; use --force to overwrite", code=E_INIT_EXISTS
         )
     defaults = resources.files("segtool") / "defaults"
     for name, target in zip(FILES, targets, strict=True):

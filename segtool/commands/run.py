@@ -9,7 +9,8 @@ from pathlib import Path
 
 from segtool import console
 from segtool.commands import load, parse_as_of
-from segtool.errors import EXIT_DATA, SegtoolError
+from segtool.errors import E_USAGE_FORMAT, SegtoolError
+from segtool.manifest import as_of_source
 from segtool.report import InputStats
 
 FORMATS = ("xlsx", "csv")
@@ -23,7 +24,7 @@ def parse_formats(value: str | None, default: Sequence[str]) -> set[str]:
     unknown = sorted(chosen - set(FORMATS))
     if unknown or not chosen:
         raise SegtoolError(
-            f"--format {value!r}: expected xlsx, csv or xlsx,csv", code="E-USAGE-FORMAT"
+            f"--format {value!r}: expected xlsx, csv or xlsx,csv", code=E_USAGE_FORMAT
         )
     return chosen
 
@@ -117,21 +118,16 @@ def execute(
         workspace=workspace,
         history=history,
         use_history=use_history,
+        as_of_source=as_of_source(as_of),
     )
     for message in result.warnings:
         console.warn(message)
     for message in result.notices:
         console.info(message)
-    for line in result.manifest.get("data_quality", {}).get("notes", []):
+    for line in result.infos:
         console.info(line)
     for line in summary_lines(result.manifest, out):
         console.info(line)
-    if result.exit_code == EXIT_DATA:
-        console.warn(
-            f"{result.reject_rate:.1%} of input rows were rejected, over "
-            f"limits.max_reject_rate {cfg.limits.max_reject_rate:.1%}; every output was "
-            f"written, see {Path(out) / 'rejects.csv'}"
-        )
     if as_json:
         sys.stdout.write(json.dumps(result.manifest, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()

@@ -8,6 +8,8 @@ from pathlib import Path
 from segtool import console
 from segtool.commands import load, parse_as_of, workspace_for
 from segtool.errors import EXIT_OK
+from segtool.manifest import add_model, add_score, as_of_source
+from segtool.report import score_lines
 
 
 def execute(
@@ -19,11 +21,7 @@ def execute(
     cfg = load(config_path)
     workspace = workspace_for(cfg, workspace_override)
     requested = parse_as_of(as_of_text)
-    source = (
-        "latest order date"
-        if requested is None
-        else ("today" if (as_of_text or "").strip().lower() == "today" else "--as-of")
-    )
+    source = as_of_source(as_of_text)
     with workspace.lock():
         manifest = workspace.manifest()
         orders = workspace.scan("orders")
@@ -46,12 +44,12 @@ def execute(
         manifest.setdefault("timings", {})["score"] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()
         with console.step("fitting the model (P(alive), expected orders)"):
-            scores, manifest["model"] = apply_model(scores, cfg)
+            scores, model = apply_model(scores, cfg)
+        add_model(manifest, model)
         manifest["timings"]["model"] = round(time.perf_counter() - start, 3)
-        manifest["as_of"] = as_of.isoformat()
-        manifest["as_of_source"] = source
-        manifest["orders_after_as_of"] = ignored
-        manifest["warnings"] = warnings
+        add_score(
+            manifest, as_of=as_of, source=source, orders_after=ignored, warnings=warnings, cfg=cfg
+        )
         workspace.save({"scores": scores}, manifest)
 
     buyers = int((scores["orders"] > 0).sum())
@@ -62,8 +60,6 @@ def execute(
         f"{scores.height - buyers - leads} with returns only)"
     )
     console.info(f"orders after as_of ignored: {ignored}")
-    for message in warnings:
+    for message in score_lines(warnings, model).warnings:
         console.warn(message)
-    if "warning" in manifest["model"]:
-        console.warn(manifest["model"]["warning"])
     return EXIT_OK

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from segtool import console
 from segtool.commands import load, workspace_for
-from segtool.errors import EXIT_OK, SegtoolError
+from segtool.errors import E_WORKSPACE, EXIT_OK, SegtoolError
+from segtool.manifest import add_tactics
+from segtool.report import tactics_lines
 from segtool.steps.ingest import has_contacts_input
 
 
@@ -25,7 +27,7 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         if not manifest.get("as_of"):
             raise SegtoolError(
                 f"{workspace.path / 'manifest.json'}: no as_of; run `segtool score` first",
-                code="E-WORKSPACE",
+                code=E_WORKSPACE,
             )
         as_of = dt.date.fromisoformat(manifest["as_of"])
         # None = no contacts export: tasks go to the account, not to data quality
@@ -38,25 +40,23 @@ def execute(config_path: Path | None, workspace_override: Path | None) -> int:
         with console.step(f"assigning tactics ({len(playbook.tactics)} in the playbook)"):
             result = assign_tactics_with_stats(segments, contacts, playbook, cfg, as_of)
         stats = result.stats
-        manifest["tasks_per_channel"] = stats.tasks_per_channel
-        manifest["tactics"] = {
-            "playbook": playbook.source,
-            **{k: v for k, v in stats.as_dict().items() if k != "tasks_per_channel"},
-        }
+        add_tactics(manifest, stats, playbook.source)
         manifest.setdefault("timings", {})["assign-tactics"] = round(time.perf_counter() - start, 3)
-        workspace.save({"tasks": result.tasks, "data_quality": result.data_quality}, manifest)
+        workspace.save(
+            {
+                "tasks": result.tasks,
+                "data_quality": result.data_quality,
+                "assignments": result.assignments,  # the arms, for the history and holdout
+            },
+            manifest,
+        )
 
-    console.info(stats.identity_line())
+    lines = tactics_lines(stats, cfg.tasks.max_per_customer)
+    console.info(lines.infos[0])
     channels = ", ".join(f"{k} {v}" for k, v in stats.tasks_per_channel.items()) or "none"
     console.info(f"tasks: {stats.tasks} ({channels})")
-    if stats.skipped_by_cap:
-        console.info(
-            f"{stats.skipped_by_cap} matching tactics left out by tasks.max_per_customer "
-            f"({cfg.tasks.max_per_customer})"
-        )
-    if stats.data_quality_rows:
-        console.warn(
-            f"{stats.data_quality_rows} tasks could not be routed to any contact "
-            "(see data_quality.csv after export)"
-        )
+    for line in lines.infos[1:]:
+        console.info(line)
+    for message in lines.warnings:
+        console.warn(message)
     return EXIT_OK

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from segtool.errors import InputError, LockedError, OutputError
+from segtool.errors import E_HISTORY_READ, E_HISTORY_VERSION, InputError, LockedError, OutputError
 
 SCHEMA_VERSION = 3
 LOCK_SUFFIX = ".lock"
@@ -232,7 +232,8 @@ class HistoryStore:
         except OSError as exc:
             raise OutputError(
                 f"history {self.path}: cannot create its lock file ({exc.strerror}); "
-                "choose another history.path or pass --no-history"
+                "choose another history.path or pass --no-history",
+                file=self.path,
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,7 +241,8 @@ class HistoryStore:
             os.close(fd)
             raise LockedError(
                 f"history {self.path}: locked by another segtool run; try again when it has "
-                "finished"
+                "finished",
+                file=self.path,
             ) from None
         self._lock_fd = fd
 
@@ -255,7 +257,8 @@ class HistoryStore:
             raise InputError(
                 f"history {self.path}: not a segtool history file ({exc}); move it away or "
                 "pass --history with another file",
-                code="E-HISTORY-READ",
+                code=E_HISTORY_READ,
+                file=self.path,
             ) from None
         if version > SCHEMA_VERSION:
             conn.close()
@@ -263,7 +266,8 @@ class HistoryStore:
                 f"history {self.path}: written by a newer segtool (schema version {version}, "
                 f"this segtool reads up to {SCHEMA_VERSION}); upgrade segtool or pass "
                 "--history with another file",
-                code="E-HISTORY-VERSION",
+                code=E_HISTORY_VERSION,
+                file=self.path,
             )
         self.conn = conn
         if version < SCHEMA_VERSION:

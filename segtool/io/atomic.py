@@ -87,8 +87,11 @@ def _describe_os_error(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return f"{path}: disk full while writing outputs; previous outputs were left as they were"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{path}: not writable ({exc.strerror}); choose another --out folder"
-    return f"{path}: cannot write: {exc.strerror or exc}"
+        return (
+            f"{path}: not writable ({exc.strerror}); close it if another program (Excel) has "
+            "it open, make it writable, or choose another --out folder"
+        )
+    return f"{path}: cannot write: {exc.strerror or exc}; choose another --out folder"
 
 
 @contextmanager
@@ -99,7 +102,7 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise OutputError(_describe_os_error(path.parent, exc)) from None
+        raise OutputError(_describe_os_error(path.parent, exc), file=path.parent) from None
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -108,7 +111,7 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         os.replace(tmp, path)
     except OSError as exc:
         _silent_unlink(tmp)
-        raise OutputError(_describe_os_error(path, exc)) from None
+        raise OutputError(_describe_os_error(path, exc), file=path) from None
     except BaseException:
         _silent_unlink(tmp)
         raise
@@ -263,17 +266,19 @@ class OutputSet:
             if not os.access(self.target, os.W_OK):
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         except OSError as exc:
-            raise OutputError(_describe_os_error(self.target, exc)) from None
+            raise OutputError(_describe_os_error(self.target, exc), file=self.target) from None
         prefix = f".{self.target.name}{STAGING_PREFIX}"
         try:
             self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.target.parent))
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise OutputError(_describe_os_error(self.target, exc)) from None
+                raise OutputError(_describe_os_error(self.target, exc), file=self.target) from None
             try:  # the parent is not ours: stage inside the target, move file by file
                 self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.target))
             except OSError as inner:
-                raise OutputError(_describe_os_error(self.target, inner)) from None
+                raise OutputError(
+                    _describe_os_error(self.target, inner), file=self.target
+                ) from None
             self.in_place = True
         return self
 
@@ -309,7 +314,7 @@ class OutputSet:
                 self._commit_by_swap()
         except OSError as exc:
             self.rollback()
-            raise OutputError(_describe_commit_error(self.target, exc)) from None
+            raise OutputError(_describe_commit_error(self.target, exc), file=self.target) from None
         except BaseException:
             self.rollback()  # a no-op once the new folder is in place
             raise
@@ -382,7 +387,7 @@ class OutputSet:
         os_error = _os_error_in(exc)
         if os_error is not None:  # disk full, quota, I/O error inside a writer
             _release_writers(exc)
-            raise OutputError(_describe_os_error(self.target, os_error)) from None
+            raise OutputError(_describe_os_error(self.target, os_error), file=self.target) from None
 
 
 def _same_mode_and_owner(model: Path, folder: Path) -> None:
@@ -505,13 +510,14 @@ class FolderLock:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError as exc:
-            raise OutputError(_describe_os_error(self.folder, exc)) from None
+            raise OutputError(_describe_os_error(self.folder, exc), file=self.folder) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise LockedError(
-                f"{self.folder}: locked by another segtool run; try again when it has finished"
+                f"{self.folder}: locked by another segtool run; try again when it has finished",
+                file=self.folder,
             ) from None
         self._fd = fd
         _remove_stale_staging(self.folder)

@@ -12,6 +12,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from segtool import vocabulary as V
+
 # a step's frame, lazy or collected: the parsers return the kind they were given
 FrameT = TypeVar("FrameT", pl.LazyFrame, pl.DataFrame)
 
@@ -320,26 +322,11 @@ def first_match(expr: pl.Expr, table: list[tuple[str, list[str]]]) -> pl.Expr:
     return out
 
 
-CHANNEL_WORDS = [  # first match wins: messengers before "тел" (телефон) and "mail"
-    ("inmail", ["inmail", "linkedin", "соцсет", "telegram", "телеграм", "whatsapp"]),
-    ("call", ["телефон", "звон", "phone", "call", "тел"]),
-    ("email", ["email", "e-mail", "почта эл", "эл", "электрон", "mail@", "письмо на почту"]),
-    ("mail", ["почта", "post", "mail", "письмо"]),
-    ("chatbot", ["бот", "чат", "bot", "chat"]),
-]
-
-COMPANY_TYPE_VALUES = [
-    ("government", ["гос", "бюджет", "муницип", "учрежд", "government", "public", "state"]),
-    ("manufacturing", ["производ", "завод", "промышл", "manufact", "industr", "production"]),
-    ("trading", ["торгов", "опт", "дистриб", "trad", "wholesale", "distrib", "дилер", "dealer"]),
-    ("shop", ["магазин", "розниц", "shop", "retail", "store", "ип"]),
-]
-
-ROLE_VALUES = [
-    ("purchaser", ["закуп", "снабж", "purchas", "procure", "buyer"]),
-    ("decision_maker", ["лпр", "руковод", "директор", "decision", "dm", "owner", "владел"]),
-    ("user", ["пользоват", "технич", "инженер", "user", "engineer", "выбира"]),
-]
+# keywords of cells, in matching order (first match wins: messengers before "тел"
+# (телефон) and "mail"); defined with each code in segtool.vocabulary
+CHANNEL_WORDS = V.keywords("channel")
+COMPANY_TYPE_VALUES = V.keywords("company_type")
+ROLE_VALUES = V.keywords("contact_role")
 
 
 # -- customer ids ---------------------------------------------------------------------------

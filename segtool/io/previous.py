@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from segtool.config import Config, CsvOptions
-from segtool.errors import InputError
+from segtool.errors import E_INPUT_PREVIOUS, InputError
 from segtool.io.csv_out import ESCAPE_PREFIX
 
 PREVIOUS_SEGMENTS = "segments.csv"
@@ -113,7 +113,7 @@ def _read_csv_text(path: Path, what: str) -> str:
         return _decode(Path(path).read_bytes())
     except OSError as exc:
         raise InputError(
-            f"{path}: cannot read {what} ({exc.strerror})", code="E-INPUT-PREVIOUS"
+            f"{path}: cannot read {what} ({exc.strerror})", code=E_INPUT_PREVIOUS, file=path
         ) from None
 
 
@@ -124,7 +124,8 @@ def _csv_frame(path: Path, text: str, sep: str, what: str, **options: Any) -> pl
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         raise InputError(
             f"{path}: cannot read {what} ({first}); save it again as CSV (UTF-8 or Windows-1251)",
-            code="E-INPUT-PREVIOUS",
+            code=E_INPUT_PREVIOUS,
+            file=path,
         ) from None
 
 
@@ -146,7 +147,8 @@ def read_previous_segments(
     if missing:
         raise InputError(
             f"{path}: not a segtool segments.csv (no column {', '.join(missing)})",
-            code="E-INPUT-PREVIOUS",
+            code=E_INPUT_PREVIOUS,
+            file=path,
         )
     segments = frame.select(
         unescape(pl.col("customer_id").str.strip_chars()),
@@ -242,7 +244,8 @@ def _workbook_sheets(path: Path) -> dict[str, pl.DataFrame]:
         raise InputError(
             f"{path}: the workbook is password-protected (or an old .xls); remove the password "
             "and save it as .xlsx",
-            code="E-INPUT-PREVIOUS",
+            code=E_INPUT_PREVIOUS,
+            file=path,
         )
     if kind == "csv":  # a CSV saved under the .xlsx name
         return {"csv": _task_csv(path)}
@@ -261,7 +264,8 @@ def _workbook_sheets(path: Path) -> dict[str, pl.DataFrame]:
         raise InputError(
             f"{path}: the workbook cannot be read ({first}); open it in Excel "
             "and save it again as .xlsx",
-            code="E-INPUT-PREVIOUS",
+            code=E_INPUT_PREVIOUS,
+            file=path,
         ) from None
 
 
@@ -391,13 +395,13 @@ def read_previous(folder: Path, cfg: Config) -> PreviousRun:
     """Read the previous output folder (``--previous``): segments and task statuses."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"--previous {folder}: no such folder", code="E-INPUT-PREVIOUS")
+        raise InputError(f"--previous {folder}: no such folder", code=E_INPUT_PREVIOUS)
     seg_path = folder / PREVIOUS_SEGMENTS
     if not seg_path.exists():
         raise InputError(
             f"{seg_path}: not found; --previous must be an earlier segtool output folder "
             "written with the csv format",
-            code="E-INPUT-PREVIOUS",
+            code=E_INPUT_PREVIOUS,
         )
     warnings: list[str] = []
     segments = read_previous_segments(seg_path, cfg.export.csv, warnings)

@@ -22,7 +22,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,7 +30,15 @@ from typing import Any
 
 import polars as pl
 
-from segtool.errors import InputError
+from segtool.errors import (
+    E_INPUT_COLUMNS,
+    E_INPUT_EMPTY,
+    E_INPUT_FORMAT,
+    E_INPUT_READ,
+    E_INPUT_SHEET,
+    E_INPUT_XLSX,
+    InputError,
+)
 from segtool.io import sniff
 
 ROW = "__row"  # spreadsheet row number (header = its own row, data below it)
@@ -65,6 +73,8 @@ class RawTable:
     forgiving: bool = False  # read by the slow forgiving path
     file_type: str = "CSV"  # CSV, XLSX, XLS, ODS or HTML (for messages and inspect)
     temp_files: list[Path] = field(default_factory=list)
+    # the line of a quote that never closes (the file was then read line by line)
+    unclosed_quote_line: int | None = None
 
     def cleanup(self) -> None:
         for path in self.temp_files:
@@ -110,9 +120,25 @@ def read_table(
     if sheet is not None:
         pass  # a sheet name for a CSV file is harmless; the file has one table
     dialect = sniff.sniff_csv(path, kind, encoding, delimiter)
-    if forgiving or dialect.mixed_encoding:
+    if forgiving or dialect.mixed_encoding or _quotes_unbalanced(path, dialect.encoding):
         return _read_csv_forgiving(path, kind, dialect)
     return _read_csv_fast(path, kind, dialect)
+
+
+def _quotes_unbalanced(path: Path, encoding: str) -> bool:
+    """An odd number of quote characters: some quote never closes, and a CSV parser would
+    join every line after it into one value (a doubled quote inside a value is a pair).
+    One pass over the bytes (about 1 GB/s); UTF-16 files are not counted this way."""
+    if encoding.startswith("utf-16"):
+        return False
+    odd = False
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(TRANSCODE_CHUNK):
+                odd ^= block.count(b'"') % 2 == 1
+    except OSError:
+        return False  # reported by the reader itself
+    return odd
 
 
 def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable:
@@ -181,7 +207,9 @@ def _transcode(path: Path, encoding: str, cr_only: bool = False) -> Path:
         os.close(fd)
         if not anonymous:
             os.unlink(tmp)
-        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", code=E_INPUT_READ, file=path
+        ) from None
     if anonymous:
         return _OPEN_FDS / str(fd)
     os.close(fd)
@@ -200,20 +228,27 @@ def _decoded_text(path: Path, encoding: str) -> io.StringIO:
 def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable:
     """Slow path: Python's csv module; rows with extra fields are marked, not lost."""
     text = _decoded_text(path, dialect.encoding)
-    reader = csv.reader(text, delimiter=dialect.delimiter, strict=False)
+    unclosed = _unclosed_quote_line(text.getvalue())
+    reader: Iterator[list[str]]
+    if unclosed is None:
+        reader = csv.reader(text, delimiter=dialect.delimiter, strict=False)
+    else:  # one record per line: the broken one is read as written, the rest as usual
+        reader = _line_records(text.getvalue(), dialect.delimiter)
     records = []
     try:
         for record in reader:
             records.append(record)
     except csv.Error as exc:
         raise InputError(
-            f"{path}:{reader.line_num}: cannot parse CSV: {exc}", code="E-INPUT-FORMAT"
+            f"{path}:{getattr(reader, 'line_num', len(records) + 1)}: cannot parse CSV: {exc}",
+            code=E_INPUT_FORMAT,
+            file=path,
         ) from None
     except MemoryError:
         raise InputError(
-            f"{path}: too large for the forgiving reader", code="E-INPUT-READ"
+            f"{path}: too large for the forgiving reader", code=E_INPUT_READ, file=path
         ) from None
-    return _records_table(
+    table = _records_table(
         path,
         kind,
         records,
@@ -223,6 +258,37 @@ def _read_csv_forgiving(path: Path, kind: str, dialect: sniff.CsvDialect) -> Raw
         name=path.name,
         file_type="CSV",
     )
+    table.unclosed_quote_line = unclosed
+    return table
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The first line (1-based) with an odd number of quotes when the whole text has an odd
+    number, i.e. where a quote opens that never closes; None when the quotes balance.
+
+    A CSV parser reads such a quote as a value running to the end of the file, joining the
+    next customers' lines into one row; the caller then reads the file line by line."""
+    if text.count('"') % 2 == 0:
+        return None
+    for number, line in enumerate(_physical_lines(text), start=1):
+        if line.count('"') % 2:
+            return number
+    return None  # pragma: no cover - an odd total has a line with an odd count
+
+
+def _physical_lines(text: str) -> list[str]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _line_records(text: str, delimiter: str) -> Iterator[list[str]]:
+    """One record per physical line: a line whose quotes balance is parsed as CSV, one
+    whose quotes do not is split on the delimiter with its quote characters kept."""
+    for line in _physical_lines(text):
+        if line.count('"') % 2 == 0:
+            yield next(csv.reader([line], delimiter=delimiter, strict=False), [])
+        else:
+            yield line.split(delimiter)
 
 
 def _records_table(
@@ -299,14 +365,15 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None, file_type: str = 
             raise InputError(
                 f"{path}: a password-protected workbook or a damaged old .xls file; remove "
                 "the password or save it as .xlsx or CSV",
-                code="E-INPUT-XLSX",
+                code=E_INPUT_XLSX,
+                file=path,
             ) from None
         raise InputError(
-            f"{path}: cannot open the workbook: {_short(exc)}", code="E-INPUT-XLSX"
+            f"{path}: cannot open the workbook: {_short(exc)}", code=E_INPUT_XLSX, file=path
         ) from None
     names = reader.sheet_names
     if not names:
-        raise InputError(f"{path}: the workbook has no sheets", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: the workbook has no sheets", code=E_INPUT_EMPTY, file=path)
     if sheet is None:
         sheet_id: str | int = _data_sheet(reader, names, kind)
     elif isinstance(sheet, int) or (sheet.isdigit() and sheet not in names):
@@ -314,24 +381,26 @@ def _read_xlsx(path: Path, kind: str, sheet: str | int | None, file_type: str = 
         if not 0 <= sheet_id < len(names):
             raise InputError(
                 f"{path}: no sheet number {sheet_id}; sheets: {', '.join(names)}",
-                code="E-INPUT-SHEET",
+                code=E_INPUT_SHEET,
+                file=path,
             )
     else:
         if sheet not in names:
             raise InputError(
                 f"{path}: no sheet named {sheet!r}; sheets: {', '.join(names)}",
-                code="E-INPUT-SHEET",
+                code=E_INPUT_SHEET,
+                file=path,
             )
         sheet_id = sheet
     try:
         table = reader.load_sheet(sheet_id, header_row=None, dtypes="string").to_polars()
     except Exception as exc:  # noqa: BLE001
         raise InputError(
-            f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}", code="E-INPUT-XLSX"
+            f"{path}: cannot read sheet {sheet_id!r}: {_short(exc)}", code=E_INPUT_XLSX, file=path
         ) from None
     sheet_name = names[sheet_id] if isinstance(sheet_id, int) else sheet_id
     if table.height == 0:
-        raise InputError(f"{path}: sheet {sheet_name!r} is empty", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: sheet {sheet_name!r} is empty", code=E_INPUT_EMPTY, file=path)
     offset = _first_row_offset(path, sheet_name) if file_type == "xlsx" else 0
     head_rows = [
         [("" if v is None else str(v)) for v in row]
@@ -493,7 +562,7 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         parser.close()
     except (ValueError, AssertionError) as exc:
         raise InputError(
-            f"{path}: cannot parse the HTML page: {_short(exc)}", code="E-INPUT-FORMAT"
+            f"{path}: cannot parse the HTML page: {_short(exc)}", code=E_INPUT_FORMAT, file=path
         ) from None
     while parser._stack:  # tables the page never closed
         parser.handle_endtag("table")
@@ -515,7 +584,8 @@ def _read_html(path: Path, kind: str, encoding: str = "auto") -> RawTable:
         raise InputError(
             f"{path}: an HTML page with {found} table{'s' if found != 1 else ''}, none with a "
             "recognisable header row; export the list as CSV or XLSX",
-            code="E-INPUT-COLUMNS",
+            code=E_INPUT_COLUMNS,
+            file=path,
         )
     index = best[2]
     width = len(parser.tables[index][header_at[index]])

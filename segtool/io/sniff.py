@@ -16,7 +16,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segtool.errors import InputError
+from segtool.errors import (
+    E_INPUT_EMPTY,
+    E_INPUT_ENCODING,
+    E_INPUT_FORMAT,
+    E_INPUT_MISSING,
+    E_INPUT_READ,
+    E_INPUT_XLSX,
+    InputError,
+)
 from segtool.io.aliases import score_header_row
 
 SAMPLE_BYTES = 1 << 20  # 1 MiB is plenty for sniffing
@@ -40,13 +48,15 @@ def check_regular(path: Path) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found", code="E-INPUT-MISSING") from None
+        raise InputError(f"{path}: file not found", code=E_INPUT_MISSING, file=path) from None
     except PermissionError:
-        raise InputError(f"{path}: permission denied", code="E-INPUT-READ") from None
+        raise InputError(f"{path}: permission denied", code=E_INPUT_READ, file=path) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", code=E_INPUT_READ, file=path
+        ) from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file")
+        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file", file=path)
     if not stat.S_ISREG(mode):
         what = (
             "a FIFO (named pipe)"
@@ -59,7 +69,8 @@ def check_regular(path: Path) -> None:
         )
         raise InputError(
             f"{path}: {what}, not a regular file; export the data to a file and name that file",
-            code="E-INPUT-READ",
+            code=E_INPUT_READ,
+            file=path,
         )
 
 
@@ -78,13 +89,15 @@ def file_kind(path: Path) -> str:
         with open(path, "rb") as handle:
             head = handle.read(4096)
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found", code="E-INPUT-MISSING") from None
+        raise InputError(f"{path}: file not found", code=E_INPUT_MISSING, file=path) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file") from None
+        raise InputError(f"{path}: is a folder, expected a CSV or XLSX file", file=path) from None
     except PermissionError:
-        raise InputError(f"{path}: permission denied", code="E-INPUT-READ") from None
+        raise InputError(f"{path}: permission denied", code=E_INPUT_READ, file=path) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}", code="E-INPUT-READ") from None
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", code=E_INPUT_READ, file=path
+        ) from None
     if head.startswith(b"PK\x03\x04"):
         # OpenDocument stores its "mimetype" member first and uncompressed
         return "ods" if b"opendocument.spreadsheet" in head[:128] else "xlsx"
@@ -114,10 +127,13 @@ def check_xlsx(path: Path) -> None:
         raise InputError(
             f"{path}: the workbook is damaged or truncated (not a valid .xlsx zip); "
             "save it again from Excel",
-            code="E-INPUT-XLSX",
+            code=E_INPUT_XLSX,
+            file=path,
         ) from None
     if "xl/workbook.xml" not in names:
-        raise InputError(f"{path}: a zip file, but not an Excel workbook", code="E-INPUT-XLSX")
+        raise InputError(
+            f"{path}: a zip file, but not an Excel workbook", code=E_INPUT_XLSX, file=path
+        )
 
 
 def read_sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
@@ -270,16 +286,18 @@ def find_header_row(rows: list[list[str]], kind: str) -> int:
 def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "auto") -> CsvDialect:
     sample = read_sample(path)
     if not sample.strip(b"\xef\xbb\xbf \r\n\t"):
-        raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: the file is empty", code=E_INPUT_EMPTY, file=path)
     enc, mixed = detect_encoding(sample, encoding)
     try:
         text = decode_sample(sample, enc)
     except LookupError:
         raise InputError(
-            f"{path}: unknown encoding {enc!r} in inputs.formats.encoding", code="E-INPUT-ENCODING"
+            f"{path}: unknown encoding {enc!r} in inputs.formats.encoding",
+            code=E_INPUT_ENCODING,
+            file=path,
         ) from None
     if not text.strip("\ufeff \r\n\t\x00"):
-        raise InputError(f"{path}: the file is empty", code="E-INPUT-EMPTY")
+        raise InputError(f"{path}: the file is empty", code=E_INPUT_EMPTY, file=path)
     cr_only = "\r" in text and "\n" not in text
     if cr_only:
         text = text.replace("\r", "\n")
@@ -287,7 +305,8 @@ def sniff_csv(path: Path, kind: str, encoding: str = "auto", delimiter: str = "a
         raise InputError(
             f"{path}: no line break in the first {SAMPLE_BYTES // 1024} KiB; "
             "this is not a CSV export",
-            code="E-INPUT-FORMAT",
+            code=E_INPUT_FORMAT,
+            file=path,
         )
     delim = detect_delimiter(text, delimiter)
     rows = first_records(text, delim)

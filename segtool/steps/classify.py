@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import polars as pl
 
+from segtool import vocabulary as V
 from segtool.config import Config, ExtraRule
-from segtool.errors import ConfigError
+from segtool.errors import E_CONFIG_KEY, ConfigError
 from segtool.labels import (
     CURRENCY,
     REASONS,
@@ -39,7 +40,7 @@ CRITERIA: dict[str, tuple[str, bool]] = {
 # pareto needs an additive value; these fall back to quantile under method "pareto"
 NOT_ADDITIVE = {"recency", "margin"}
 GRADES = ("A", "B", "C")
-RED_FLAG_CODES = ("revenue_drop", "overdue", "lost_category", "probably_left")
+RED_FLAG_CODES = V.codes("red_flag")  # in segtool.vocabulary with their labels
 
 EXTRA_COLUMNS = [
     "p_alive",
@@ -499,7 +500,7 @@ def _rule_condition(rule: ExtraRule, index: int, columns: list[str]) -> pl.Expr:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
                 f"segments_extra[{index}] ({rule.name}): unknown metric '{key}'{hint}",
-                code="E-CONFIG-KEY",
+                code=E_CONFIG_KEY,
             )
         column = pl.col(key)
         is_range = (

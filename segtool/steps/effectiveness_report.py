@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from segtool import vocabulary as V
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import write_csv
@@ -28,24 +29,6 @@ from segtool.steps.tactics import HOLDOUT
 
 HOLDOUT_COLUMNS = ["customer_id", "tactic", "as_of"]
 
-_CHANNEL_WORD: dict[str, dict[str, str]] = {
-    "ru": {
-        "call": "Звонок",
-        "survey": "Опрос",
-        "email": "Письмо",
-        "mail": "Почтовая рассылка",
-        "inmail": "Сообщение InMail",
-        "chatbot": "Чат-бот",
-    },
-    "en": {
-        "call": "Call",
-        "survey": "Survey",
-        "email": "Email",
-        "mail": "Postal mail",
-        "inmail": "InMail message",
-        "chatbot": "Chatbot",
-    },
-}
 _TEXT: dict[str, dict[str, Any]] = {
     "ru": {
         "title": "Работают ли тактики: заказы клиентов с задачей и контрольной группы",
@@ -202,7 +185,8 @@ def tactic_title(tactic_id: str, playbook: Playbook, language: str) -> str:
     for tactic in playbook.tactics:
         if tactic.id == tactic_id:
             label = tactic.label.get(language) or tactic_id.replace("_", " ")
-            word = _CHANNEL_WORD[language].get(tactic.action, "")
+            term = V.CHANNEL.get(tactic.action)
+            word = term.meta["noun"][language] if term is not None else ""
             quoted = f"«{label}»" if language == "ru" else f'"{label}"'
             return f"{word} {quoted}" if word else quoted
     return tactic_id.replace("_", " ")
@@ -516,8 +500,8 @@ def _value_label(by: str | None, value: str, language: str) -> str:
         return _arm_label(value, language)
     if by == "segment" and value in SEGMENT_LABELS:
         return segment_label(value, language)
-    if by == "channel" and value in _CHANNEL_WORD[language]:
-        return _CHANNEL_WORD[language][value]
+    if by == "channel" and value in V.CHANNEL:
+        return V.CHANNEL[value].label(language)
     if by == "done":
         return str(_TEXT[language]["by_names"]["done"])
     return value

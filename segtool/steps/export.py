@@ -24,11 +24,11 @@ from typing import Any
 import polars as pl
 
 from segtool import schema
+from segtool import vocabulary as V
 from segtool.config import Config
 from segtool.io.atomic import OutputSet
 from segtool.io.csv_out import ESCAPE_PREFIX, FORMULA_START, write_csv
 from segtool.io.xlsx import Book, Column, Kind, PrintSetup
-from segtool.labels import ACTIVITY_LABELS, SEGMENT_LABELS, STAGE_LABELS, STRATEGY_LABELS
 from segtool.steps.tactics import (
     DATA_QUALITY_COLUMNS,
     TASK_COLUMNS,
@@ -36,112 +36,22 @@ from segtool.steps.tactics import (
     split_tasks,
 )
 
-STATUS_CODES = ("open", "in_progress", "done", "refused")
-
-
-def _by_language(
-    labels: dict[str, dict[str, str]], capitalize: bool = False
-) -> dict[str, dict[str, str]]:
-    """{code: {lang: label}} (segtool.labels) -> {lang: {code: label}}."""
-    out: dict[str, dict[str, str]] = {"ru": {}, "en": {}}
-    for code, by_lang in labels.items():
-        for lang, label in by_lang.items():
-            out.setdefault(lang, {})[code] = label[:1].upper() + label[1:] if capitalize else label
-    return out
+STATUS_CODES = V.codes("task_status")
 
 
 LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "segment": _by_language(SEGMENT_LABELS),
-    "stage": _by_language(STAGE_LABELS),
-    "activity": _by_language(ACTIVITY_LABELS, capitalize=True),
-    "strategy": _by_language(STRATEGY_LABELS),
-    "channel": {
-        "ru": {
-            "call": "Звонок",
-            "email": "Email",
-            "mail": "Почта",
-            "inmail": "InMail",
-            "chatbot": "Чат-бот",
-            "survey": "Опрос",
-        },
-        "en": {
-            "call": "Call",
-            "email": "Email",
-            "mail": "Postal mail",
-            "inmail": "InMail",
-            "chatbot": "Chatbot",
-            "survey": "Survey",
-        },
-    },
-    "contact_role": {
-        "ru": {
-            "purchaser": "Закупщик",
-            "user": "Пользователь",
-            "decision_maker": "ЛПР",
-            "unknown": "Не указана",
-        },
-        "en": {
-            "purchaser": "Purchaser",
-            "user": "User",
-            "decision_maker": "Decision maker",
-            "unknown": "Unknown",
-        },
-    },
-    "status": {
-        "ru": {
-            "open": "открыта",
-            "in_progress": "в работе",
-            "done": "выполнена",
-            "refused": "отказ",
-        },
-        "en": {"open": "open", "in_progress": "in progress", "done": "done", "refused": "refused"},
-    },
-    "company_type": {
-        "ru": {
-            "manufacturing": "Производство",
-            "trading": "Торговля",
-            "shop": "Магазин",
-            "government": "Госучреждение",
-            "other": "Другое",
-        },
-        "en": {
-            "manufacturing": "Manufacturing",
-            "trading": "Trading",
-            "shop": "Shop",
-            "government": "Government",
-            "other": "Other",
-        },
-    },
-    "size_class": {
-        "ru": {"micro": "микро", "small": "малое", "medium": "среднее", "large": "крупное"},
-        "en": {"micro": "micro", "small": "small", "medium": "medium", "large": "large"},
-    },
-    "size_source": {
-        "ru": {
-            "turnover": "оборот",
-            "headcount": "численность",
-            "revenue_12m": "выручка за 12 мес.",
-        },
-        "en": {"turnover": "turnover", "headcount": "headcount", "revenue_12m": "12-month revenue"},
-    },
-    "activity_rule": {
-        "ru": {"period": "по сроку без заказов", "cadence": "по обычному интервалу"},
-        "en": {"period": "months without orders", "cadence": "own ordering cadence"},
-    },
-    "red_flags": {
-        "ru": {
-            "revenue_drop": "падение выручки",
-            "overdue": "пропущен заказ",
-            "lost_category": "ушла категория",
-            "probably_left": "вероятно, ушёл",
-        },
-        "en": {
-            "revenue_drop": "revenue drop",
-            "overdue": "overdue",
-            "lost_category": "lost category",
-            "probably_left": "probably left",
-        },
-    },
+    "segment": V.labels_by_language("segment"),
+    "stage": V.labels_by_language("stage"),
+    "activity": V.labels_by_language("activity", capitalize=True),
+    "strategy": V.labels_by_language("strategy"),
+    "channel": V.labels_by_language("channel"),
+    "contact_role": V.labels_by_language("contact_role"),
+    "status": V.labels_by_language("task_status"),
+    "company_type": V.labels_by_language("company_type"),
+    "size_class": V.labels_by_language("size_class"),
+    "size_source": V.labels_by_language("size_source"),
+    "activity_rule": V.labels_by_language("activity_rule"),
+    "red_flags": V.labels_by_language("red_flag"),
 }
 
 HEADERS: dict[str, tuple[str, str]] = {  # key -> (ru, en)

@@ -17,7 +17,16 @@ import polars as pl
 
 from segtool import errors as E
 from segtool.config import Config
-from segtool.errors import ConfigError, InputError
+from segtool.errors import (
+    E_CONFIG_COLUMN,
+    E_INPUT_CHANGED,
+    E_INPUT_COLUMNS,
+    E_INPUT_MISSING,
+    E_INPUT_NO_ROWS,
+    E_INPUT_READ,
+    ConfigError,
+    InputError,
+)
 from segtool.io import aliases, parse, sniff
 from segtool.io.readers import EXTRA, RAGGED, ROW, RawTable, read_table
 from segtool.report import InputStats, sha256_file
@@ -49,6 +58,7 @@ class FileFormat:
     id_fixes: dict[str, int] = field(default_factory=dict)  # ids folded, by kind of fix
     several_names: list[str] = field(default_factory=list)  # ids written with two names
     date_evidence: dict[str, int] = field(default_factory=dict)
+    unclosed_quote_line: int | None = None  # a quote that never closes: read line by line
 
 
 # one row check: the failing condition, its reject reason and the column it names
@@ -85,10 +95,15 @@ def expand_paths(cfg: Config, pattern: str, key: str) -> list[Path]:
     if any(ch in pattern for ch in "*?["):
         found = sorted(Path(p) for p in globmod.glob(str(resolved)) if Path(p).is_file())
         if not found:
-            raise InputError(f"{key}: no file matches {resolved}", code="E-INPUT-MISSING")
+            raise InputError(f"{key}: no file matches {resolved}", code=E_INPUT_MISSING, key=key)
         return found
     if not resolved.exists():
-        raise InputError(f"{resolved}: file not found (from {key})", code="E-INPUT-MISSING")
+        raise InputError(
+            f"{resolved}: file not found (from {key})",
+            code=E_INPUT_MISSING,
+            file=resolved,
+            key=key,
+        )
     return [resolved]
 
 
@@ -99,7 +114,7 @@ def column_mapping(raw: RawTable, kind: str, overrides: dict[str, str]) -> dict[
             raise ConfigError(
                 f"inputs.columns.{kind}.{key}: header {header!r} is not in {raw.name}; "
                 f"headers found: {_list(raw.headers)}",
-                code="E-CONFIG-COLUMN",
+                code=E_CONFIG_COLUMN,
             )
     mapping = aliases.map_headers(raw.headers, kind, overrides)
     missing = [k for k in aliases.REQUIRED[kind] if k not in mapping]
@@ -114,7 +129,7 @@ def column_mapping(raw: RawTable, kind: str, overrides: dict[str, str]) -> dict[
             f"{raw.name}: no column found for {', '.join(missing)}; headers found: "
             f"{_list(raw.headers)}; expected e.g. {aliases.expected_headers(kind)} "
             f"(or name the header in inputs.columns.{kind})",
-            code="E-INPUT-COLUMNS",
+            code=E_INPUT_COLUMNS,
         )
     return mapping
 
@@ -147,6 +162,7 @@ def detect_formats(raw: RawTable, mapping: dict[str, str], cfg: Config) -> FileF
         raw.header_row,
         unmapped,
         file_type=raw.file_type,
+        unclosed_quote_line=raw.unclosed_quote_line,
     )
     rates = cfg.inputs.formats.currency
     fmt.rates = {str(k): float(v) for k, v in rates.items()} if rates else None
@@ -820,7 +836,7 @@ def _fingerprint(path: Path) -> tuple[int, int]:
         st = path.stat()
     except OSError as exc:
         raise InputError(
-            f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+            f"{path}: cannot read: {exc.strerror or exc}", code=E_INPUT_READ, file=path
         ) from None
     return st.st_size, st.st_mtime_ns
 
@@ -856,10 +872,10 @@ def _read_file(
             accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind, lean=lean)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{raw.name}: cannot be read: {first}", code="E-INPUT-READ") from None
+        raise InputError(f"{raw.name}: cannot be read: {first}", code=E_INPUT_READ) from None
     except OSError as exc:
         raise InputError(
-            f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+            f"{path}: cannot read: {exc.strerror or exc}", code=E_INPUT_READ, file=path
         ) from None
     finally:
         raw.cleanup()
@@ -886,13 +902,14 @@ def ingest_file(
             digest = checksum.result()
         except OSError as exc:
             raise InputError(
-                f"{path}: cannot read: {exc.strerror or exc}", code="E-INPUT-READ"
+                f"{path}: cannot read: {exc.strerror or exc}", code=E_INPUT_READ, file=path
             ) from None
     if _fingerprint(path) != before:
         raise InputError(
             f"{path}: the file changed while it was being read; run again when the export "
             "is complete",
-            code="E-INPUT-CHANGED",
+            code=E_INPUT_CHANGED,
+            file=path,
         )
     stats = InputStats(
         path=str(path),
@@ -1012,6 +1029,12 @@ def ingest(cfg: Config, *, lean: bool = False) -> IngestResult:
                 f"«{fmt.mapping['customer_id']}» are used as ids (case, quotes "
                 "and the legal form's place folded)"
             )
+        if fmt.unclosed_quote_line is not None:
+            warnings.append(
+                f"{fmt.name}: a quote opened on line {fmt.unclosed_quote_line} never closes; "
+                "the file was read one line per row so no customer's line is joined to "
+                "another (that line is read with its quote); fix the export's quoting"
+            )
         if fmt.grouped:
             warnings.append(
                 f"{fmt.name}: a grouped report: the customer of each header line "
@@ -1104,7 +1127,7 @@ def check_orders_accepted(result: IngestResult) -> None:
         f"{', '.join(names)}: none of the {sum(s.rows_read for s in order_stats):,} order rows "
         f"could be used ({detail}); e.g. row {first['row']}, column «{first['column']}»: "
         f"{first['reason']}. Run `segtool ingest` to get rejects.csv with every row",
-        code="E-INPUT-NO-ROWS",
+        code=E_INPUT_NO_ROWS,
     )
 
 

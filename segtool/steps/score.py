@@ -21,7 +21,7 @@ import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
 from segtool.config import Config
-from segtool.errors import InputError, SegtoolError
+from segtool.errors import E_SCORE_EMPTY, E_USAGE_ASOF, InputError, SegtoolError
 from segtool.io import parse
 from segtool.schema import CONTACTS, ORDERS, DType
 from segtool.steps.ingest import order_key
@@ -240,7 +240,7 @@ def resolve_as_of(
     if latest is None:
         raise InputError(
             f"{source}: no order lines accepted, nothing to score (see rejects.csv)",
-            code="E-SCORE-EMPTY",
+            code=E_SCORE_EMPTY,
         )
     return latest if latest <= today else (latest_past or today)
 
@@ -271,7 +271,7 @@ def check_as_of(
         raise SegtoolError(
             f"--as-of {as_of.isoformat()} is before every order: the export has orders from "
             f"{first.isoformat()} to {last.isoformat()}; give a date in or after that range",
-            code="E-USAGE-ASOF",
+            code=E_USAGE_ASOF,
         )
     warnings: list[str] = []
     after = count_after(orders, as_of) if ignored is None else ignored

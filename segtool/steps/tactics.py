@@ -41,6 +41,7 @@ from typing import Any
 import polars as pl
 import polars_hash  # noqa: F401 - registers the stable `.chash` expression namespace
 
+from segtool import vocabulary as V
 from segtool.config import Config
 from segtool.playbook import PLACEHOLDERS, Condition, Playbook, Variant
 from segtool.schema import DType
@@ -81,8 +82,8 @@ TASK_SCHEMA: dict[str, DType] = {
 DATA_QUALITY_COLUMNS = ["customer_id", "company_name", "segment", "tactic", "problem", "detail"]
 DATA_QUALITY_SCHEMA: dict[str, DType] = {c: pl.String for c in DATA_QUALITY_COLUMNS}
 
-CALL_CHANNELS = ("call", "survey")  # call_tasks sheet; the rest go to mail_tasks
-EMAIL_CHANNELS = ("email", "inmail", "chatbot")  # electronic messages, capped together
+CALL_CHANNELS = V.channels_on("sheet", "call_tasks")  # the rest go to mail_tasks
+EMAIL_CHANNELS = V.channels_on("group", "email")  # electronic messages, capped together
 STATUS_OPEN = "open"
 PROBLEM_NO_CONTACTS = "no_contacts"
 PROBLEM_UNREACHABLE = "no_reachable_channel"
@@ -130,12 +131,7 @@ _CONTACT_COLUMNS: dict[str, DType] = {
 
 # what a channel needs: (contact field, consent flag that forbids it)
 CHANNEL_NEEDS: dict[str, tuple[str, str]] = {
-    "call": ("phone", "do_not_call"),
-    "survey": ("phone", "do_not_call"),  # a survey is a structured phone interview
-    "email": ("email", "do_not_email"),
-    "inmail": ("inmail", "do_not_email"),  # electronic message: email consent applies
-    "chatbot": ("phone", "do_not_email"),  # messenger bot on the phone number
-    "mail": ("address", "do_not_mail"),
+    code: (term.meta["needs"], term.meta["consent"]) for code, term in V.CHANNEL.items()
 }
 
 _TEXTS: dict[str, dict[str, Any]] = {

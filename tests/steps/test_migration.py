@@ -306,7 +306,7 @@ def test_write_migration_files(cfg, previous, tmp_path):
         "ООО Новый",
         "(новые)",
         "Новые активные",
-        "перестал покупать категорию",
+        "ушла категория",  # the same label as in segments.xlsx
         None,
     )
     flags = {r[0]: r for r in book["Флаги"].iter_rows(min_row=2, values_only=True)}
@@ -314,8 +314,8 @@ def test_write_migration_files(cfg, previous, tmp_path):
         "300",
         "Завод Гамма",
         "Постоянные спящие",
-        "пропущен обычный интервал заказа",
-        "падение выручки, пропущен обычный интервал заказа",
+        "пропущен заказ",
+        "падение выручки, пропущен заказ",
         "падение выручки",
         None,
     )
