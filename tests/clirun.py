@@ -18,6 +18,12 @@ class Result:
         return [ln for ln in self.err.splitlines() if ln.startswith("error:")]
 
 
+def segtool_cmd(*args: object) -> list[str]:
+    """argv that runs segtool's real entry point in a child process (``python -m segtool``),
+    for the tests that signal, limit or time a run from outside."""
+    return [sys.executable, "-m", "segtool", *map(str, args)]
+
+
 def cli(capsys, *args) -> Result:
     """Run ``segtool ARGS`` in process, as the console script does."""
     from segtool.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from clirun import assert_one_error, cli
+from clirun import assert_one_error, cli, segtool_cmd
 from test_faults import make_project
 
 from segtool.errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE
@@ -284,19 +284,9 @@ def test_a_run_under_an_address_space_limit_finishes(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "-q",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-            "--format",
-            "csv",
-        ],
+        segtool_cmd(
+            "-q", "run", "--config", str(config), "--out", str(tmp_path / "out"), "--format", "csv"
+        ),
         capture_output=True,
         text=True,
         timeout=600,

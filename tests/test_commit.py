@@ -13,12 +13,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from clirun import assert_one_error, cli
+from clirun import assert_one_error, cli, segtool_cmd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_faults import leftovers, make_project
@@ -72,10 +71,7 @@ def test_signal_at_every_stage_of_the_commit(october, stage, signum):
     config, out = october
     before = files(out)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
+        segtool_cmd(
             "run",
             "--config",
             str(config),
@@ -85,7 +81,7 @@ def test_signal_at_every_stage_of_the_commit(october, stage, signum):
             "2026-11-30",
             "--format",
             "csv",
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,6 +19,7 @@ from clirun import (  # noqa: F401 - shared CLI test helpers
     Result,
     assert_one_error,
     cli,
+    segtool_cmd,
     unprivileged_prefix,
 )
 
@@ -354,18 +355,7 @@ def test_killed_run_keeps_previous_outputs_and_the_next_run_cleans_up(first_run)
     config, out = first_run
     before = snapshot(out)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--as-of",
-            "2026-11-30",
-        ],
+        segtool_cmd("run", "--config", str(config), "--out", str(out), "--as-of", "2026-11-30"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -386,18 +376,7 @@ def test_killed_run_keeps_previous_outputs_and_the_next_run_cleans_up(first_run)
     assert snapshot(out) == before
     assert leftovers(out) != []  # what SIGKILL leaves behind...
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--as-of",
-            "2026-11-30",
-        ],
+        segtool_cmd("run", "--config", str(config), "--out", str(out), "--as-of", "2026-11-30"),
         capture_output=True,
         text=True,
         timeout=120,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from clirun import segtool_cmd
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 pytestmark = [
@@ -63,18 +64,7 @@ def run(folder: Path, name: str, extra: str = "") -> dict:
     )
     out = folder / f"out_{name}"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(cfg),
-            "--out",
-            str(out),
-            "--format",
-            "csv",
-        ],
+        segtool_cmd("run", "--config", str(cfg), "--out", str(out), "--format", "csv"),
         capture_output=True,
         text=True,
         timeout=600,
@@ -186,20 +176,9 @@ def test_uci_as_of_typos(unpacked, as_of, code, message):
     )
     out = unpacked / f"out_as_of_{as_of}"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(cfg),
-            "--out",
-            str(out),
-            "--format",
-            "csv",
-            "--as-of",
-            as_of,
-        ],
+        segtool_cmd(
+            "run", "--config", str(cfg), "--out", str(out), "--format", "csv", "--as-of", as_of
+        ),
         capture_output=True,
         text=True,
         timeout=600,

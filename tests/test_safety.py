@@ -15,13 +15,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from clirun import unprivileged_prefix
+from clirun import segtool_cmd, unprivileged_prefix
 from typer.testing import CliRunner
 
 from segtool.cli import app
@@ -57,17 +56,7 @@ def _project(folder: Path) -> Path:
 
 
 def _cmd(config: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "segtool",
-        "run",
-        "--config",
-        str(config),
-        "--out",
-        str(out),
-        *extra,
-    ]
+    return segtool_cmd("run", "--config", str(config), "--out", str(out), *extra)
 
 
 def _run(config: Path, out: Path, *extra: str, env: dict | None = None, user: list | None = None):

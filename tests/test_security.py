@@ -16,12 +16,11 @@ import io
 import os
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
-from clirun import Result, assert_one_error, cli  # noqa: F401 - shared CLI test helpers
+from clirun import Result, assert_one_error, cli, segtool_cmd  # noqa: F401 - shared CLI test helpers
 
 from segtool.errors import EXIT_DATA, EXIT_OK, EXIT_USAGE
 from segtool.playbook import DEFAULT_PLAYBOOK
@@ -142,10 +141,7 @@ def hostile_run(tmp_path_factory):
     config = hostile_project(base / "project")
     out = base / "out"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
+        segtool_cmd(
             "run",
             "--config",
             str(config),
@@ -154,7 +150,7 @@ def hostile_run(tmp_path_factory):
             "--as-of",
             "2026-10-31",
             "--no-history",
-        ],  # every sequence step issued at once
+        ),  # every sequence step issued at once
         capture_output=True,
         text=True,
         timeout=120,

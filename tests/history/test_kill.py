@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from clirun import segtool_cmd
 
 from segtool.history.store import manifest_token
 
@@ -41,19 +42,7 @@ def _generator():
 def _start(config: Path, out: Path, as_of: str) -> subprocess.Popen:
     env = {**os.environ, "NO_COLOR": "1", "SEGTOOL_TEST_SLOW_EXPORT": "0.3"}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--as-of",
-            as_of,
-            "--quiet",
-        ],
+        segtool_cmd("run", "--config", str(config), "--out", str(out), "--as-of", as_of, "--quiet"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,

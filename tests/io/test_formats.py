@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
+from clirun import segtool_cmd
 
 from segtool.errors import InputError
 from segtool.io import sniff
@@ -223,16 +223,7 @@ def test_dev_zero_through_the_command_line_exits_3_at_once(tmp_path):
     config.write_text("inputs: {orders: {path: /dev/zero}}\n", encoding="utf-8")
     start = time.perf_counter()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-        ],
+        segtool_cmd("run", "--config", str(config), "--out", str(tmp_path / "out")),
         capture_output=True,
         text=True,
         timeout=60,
@@ -254,18 +245,9 @@ def test_sigterm_stops_a_read_of_a_large_input(tmp_path):
     config = tmp_path / "segtool.yaml"
     config.write_text(f"inputs: {{orders: {{path: '{big}'}}}}\n", encoding="utf-8")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "segtool",
-            "run",
-            "--config",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-            "--format",
-            "csv",
-        ],
+        segtool_cmd(
+            "run", "--config", str(config), "--out", str(tmp_path / "out"), "--format", "csv"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
