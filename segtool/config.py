@@ -160,10 +160,23 @@ class Cadence(Strict):
     gaps: float = Field(2.0, gt=0, le=MAX_GAPS)
 
 
+MAX_PERIOD_CATEGORIES = 63  # with the default, one bit each of a 64-bit set per order
+
+
 class Periods(Strict):
     default: Period = Field(default_factory=Period)  # contract
     categories: dict[str, CategoryPeriod] = Field(default_factory=dict)  # contract
     cadence: Cadence = Field(default_factory=Cadence)
+
+    @field_validator("categories")
+    @classmethod
+    def _not_too_many(cls, value: dict[str, CategoryPeriod]) -> dict[str, CategoryPeriod]:
+        if len(value) > MAX_PERIOD_CATEGORIES:
+            raise ValueError(
+                f"{len(value)} categories, at most {MAX_PERIOD_CATEGORIES}: group the "
+                "categories with the same periods under one entry (match takes several globs)"
+            )
+        return value
 
 
 # -- stages (seed 003) -----------------------------------------------------------------

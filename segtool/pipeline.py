@@ -157,7 +157,13 @@ def run_pipeline(
         rejects_csv_bytes,
     )
     from segtool.steps.model import apply_model
-    from segtool.steps.score import check_as_of, count_after, resolve_as_of, score
+    from segtool.steps.score import (
+        check_as_of,
+        count_after,
+        per_order_frame,
+        resolve_as_of,
+        score,
+    )
     from segtool.steps.tactics import assign_tactics_with_stats
 
     out = Path(out)
@@ -198,7 +204,10 @@ def run_pipeline(
             )
             # a mistyped --as-of: refused before scoring, or warned about
             as_of_warnings = check_as_of(orders, used_as_of, given=as_of is not None)
-            scores = score(orders, contacts, cfg, used_as_of).collect(engine="streaming")
+            # one group-by of the lines per order, shared by score and classify
+            per_order = per_order_frame(orders, cfg, used_as_of)
+            scores = score(orders, contacts, cfg, used_as_of, per_order).collect(engine="streaming")
+            per_order = per_order.select("customer_id", "order_id", "raw_net", "order_date")
         if prev is not None:
             check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
         if as_of_source is None:
@@ -218,8 +227,11 @@ def run_pipeline(
         warnings += score_lines(as_of_warnings, model).warnings
 
         with timings.measure("classify"):
-            segments_lazy, classify_summary = classify(scores.lazy(), cfg, orders, used_as_of)
+            segments_lazy, classify_summary = classify(
+                scores.lazy(), cfg, orders, used_as_of, per_order
+            )
             segments = segments_lazy.collect()
+            del per_order
         manifest_for.add_classify(manifest, classify_summary)
         lines.extend(classify_lines(classify_summary))
         # did the tactics of earlier runs work? responses measured on these orders before

@@ -177,22 +177,28 @@ def _cutoff(months: pl.Expr, as_of: dt.date) -> pl.Expr:
 
 
 # -- lost categories -------------------------------------------------------------------------
-def lost_categories(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.LazyFrame:
+def lost_categories(
+    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     """customer_id, lost_categories: categories bought in (as_of − 2W, as_of − W] and not
     in (as_of − W, as_of], for customers who bought anything in the last window.
 
     "Bought" = a line with amount > 0 in an order with net > 0, dated by its order date.
+    ``per_order``: score's :func:`~segtool.steps.score.per_order_frame` of the same lines,
+    when the caller has it (its unrounded ``raw_net`` and ``order_date``), instead of
+    grouping the lines by order again.
     """
     window = cfg.red_flags.lost_category.window
     last_start = months_before(as_of, window)
     prev_start = months_before(as_of, 2 * window)
     order = ["customer_id", "order_id"]
     lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
-    bought_orders = (
-        lines.group_by(order)
-        .agg(_net=pl.col("amount").sum(), _date=pl.col("order_date").min())
-        .filter((pl.col("_net") > 0) & (pl.col("_date") > prev_start))
+    by_order = (
+        lines.group_by(order).agg(_net=pl.col("amount").sum(), _date=pl.col("order_date").min())
+        if per_order is None
+        else per_order.lazy().select(*order, _net="raw_net", _date="order_date")
     )
+    bought_orders = by_order.filter((pl.col("_net") > 0) & (pl.col("_date") > prev_start))
     # a line on or before prev_start belongs to an order dated on or before it: left out
     bought_lines = (
         lines.filter((pl.col("amount") > 0) & (pl.col("order_date") > prev_start))
@@ -614,9 +620,15 @@ def _reason(cfg: Config, as_of: dt.date) -> pl.Expr:
 
 # -- the step ----------------------------------------------------------------------------------
 def classify(
-    scores: pl.LazyFrame, cfg: Config, orders: pl.LazyFrame | None, as_of: dt.date
+    scores: pl.LazyFrame,
+    cfg: Config,
+    orders: pl.LazyFrame | None,
+    as_of: dt.date,
+    per_order: pl.DataFrame | None = None,
 ) -> tuple[pl.LazyFrame, dict[str, Any]]:
-    """Segments (``schema.SEGMENT_COLUMNS`` then extras) and the summary for the manifest."""
+    """Segments (``schema.SEGMENT_COLUMNS`` then extras) and the summary for the manifest.
+
+    ``per_order``: score's per-order frame of the same ``orders`` (``run`` passes it)."""
     notes: list[str] = []
     # scores written before the model existed lack its columns: they read as empty
     present = set(scores.collect_schema().names())
@@ -625,7 +637,7 @@ def classify(
     ).select(SCORE_COLUMNS)
     has_lost = orders is not None and cfg.red_flags.lost_category.enabled
     if has_lost and orders is not None:
-        lost = lost_categories(orders, cfg, as_of).collect(engine="streaming")
+        lost = lost_categories(orders, cfg, as_of, per_order).collect(engine="streaming")
         frame = frame.join(lost.lazy(), on="customer_id", how="left")
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("lost_categories"))

@@ -363,9 +363,7 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
     return [rank.alias("_period_rank"), is_high.alias("_high_margin")]
 
 
-def _period_decision(
-    lines: pl.LazyFrame, per_order: pl.LazyFrame, cfg: Config, as_of: dt.date
-) -> pl.LazyFrame:
+def _period_decision(per_order: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.LazyFrame:
     """Per customer: which period category decides its activity, and the durable purchase.
 
     For every period candidate (each category of ``periods.categories`` and the default
@@ -389,16 +387,20 @@ def _period_decision(
         for i, c in enumerate(candidates)
         if c[0] is not None and cfg.periods.categories[c[0]].is_durable()
     ]
-    order = ["customer_id", "order_id"]
-    accepted_orders = per_order.filter(pl.col("net") > 0).select(*order, "order_date")
-    per_rank = (
-        lines.filter(pl.col("amount") > 0)
-        .select(*order, "_period_rank")
-        .unique()
-        .join(accepted_orders, on=order, how="inner")
-        .group_by("customer_id", "_period_rank")
-        .agg(_last=pl.col("order_date").max())
+    # each accepted order's candidates with a positive line are bits of its ``_ranks``
+    # (see _per_order): one filter per candidate, not a second pass over the lines
+    accepted_orders = per_order.filter(pl.col("net") > 0).select(
+        "customer_id", "order_date", "_ranks"
     )
+    per_rank = pl.concat(
+        [
+            accepted_orders.filter((pl.col("_ranks") & pl.lit(1 << r, dtype=pl.UInt64)) != 0)
+            .group_by("customer_id")
+            .agg(_last=pl.col("order_date").max())
+            .with_columns(pl.lit(r, dtype=pl.Int32).alias("_period_rank"))
+            for r in ranks
+        ]
+    ).select("customer_id", "_period_rank", "_last")
     rank = pl.col("_period_rank")
     last = pl.col("_last")
     fall = rank.replace_strict(ranks, falling_cut, return_dtype=pl.Date)
@@ -436,35 +438,57 @@ def _period_decision(
     return decided.join(durable, on="customer_id", how="left")
 
 
-def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.LazyFrame:
+def per_order_frame(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.DataFrame:
+    """One row per order (customer_id, order_id) up to ``as_of``, collected once: score's
+    customer sums, cadence and period decision and classify's lost categories all read it,
+    instead of grouping the lines by order again each.
+
+    ``net`` is rounded to cents (a multi-threaded sum differs in the last bits from run to
+    run, and a returned order, +10.10 and -10.10, must net to exactly 0, not 1e-15);
+    ``raw_net`` is the same sum unrounded, as classify's lost categories have always
+    compared it. ``_ranks`` has bit r set when the order has a positive line of period
+    candidate r (:func:`period_candidates`).
+    """
+    lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
+    lines = lines.with_columns(category_flags(lines, cfg))
+    # the config allows at most 63 categories (config.MAX_PERIOD_CATEGORIES) + the default
+    bit = pl.lit(2, dtype=pl.UInt64).pow(pl.col("_period_rank"))
+    return (
+        lines.group_by("customer_id", "order_id")
+        .agg(
+            net=pl.col("amount").sum().round(CENTS),
+            raw_net=pl.col("amount").sum(),
+            order_date=pl.col("order_date").min(),
+            company_name=pl.col("company_name").drop_nulls().first(),
+            margin=pl.col("margin").sum().round(CENTS),
+            margin_lines=pl.col("margin").count(),
+            # when/then rather than filter inside the aggregation: polars' streaming
+            # group-by has a fast path for plain sums and maxima (1.9 s → 0.9 s at 10M)
+            high_revenue=pl.when(pl.col("_high_margin")).then(pl.col("amount")).sum().round(CENTS),
+            known_revenue=pl.when(pl.col("_high_margin").is_not_null())
+            .then(pl.col("amount"))
+            .sum()
+            .round(CENTS),
+            known_lines=pl.col("_high_margin").count(),
+            _ranks=pl.when(pl.col("amount") > 0).then(bit).bitwise_or().fill_null(0),
+        )
+        .collect(engine="streaming")
+    )
+
+
+def _customers_from_orders(
+    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: pl.DataFrame | None = None
+) -> pl.LazyFrame:
     window = cfg.red_flags.revenue_drop.window
     last_start = months_before(as_of, window)  # last window: (last_start, as_of]
     prev_start = months_before(as_of, 2 * window)  # previous: (prev_start, last_start]
     size_start = months_before(as_of, SIZE_WINDOW_MONTHS)
 
-    lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
-    lines = lines.with_columns(category_flags(lines, cfg))
-    # Money sums are rounded to cents: a multi-threaded sum differs in the last bits from
-    # run to run, and a returned order (+10.10, -10.10) must net to exactly 0, not 1e-15.
-    per_order = lines.group_by("customer_id", "order_id").agg(
-        net=pl.col("amount").sum().round(CENTS),
-        order_date=pl.col("order_date").min(),
-        company_name=pl.col("company_name").drop_nulls().first(),
-        margin=pl.col("margin").sum().round(CENTS),
-        margin_lines=pl.col("margin").count(),
-        # when/then rather than filter inside the aggregation: polars' streaming group-by
-        # has a fast path for plain sums and maxima (1.9 s → 0.9 s at 10M lines)
-        high_revenue=pl.when(pl.col("_high_margin")).then(pl.col("amount")).sum().round(CENTS),
-        known_revenue=pl.when(pl.col("_high_margin").is_not_null())
-        .then(pl.col("amount"))
-        .sum()
-        .round(CENTS),
-        known_lines=pl.col("_high_margin").count(),
-    )
+    by_order = (per_order_frame(orders, cfg, as_of) if per_order is None else per_order).lazy()
     accepted = pl.col("net") > 0
     date = pl.col("order_date")
     named = pl.col("company_name").is_not_null()
-    customers = per_order.group_by("customer_id").agg(
+    customers = by_order.group_by("customer_id").agg(
         company_name=pl.col("company_name").filter(named).sort_by(date.filter(named)).last(),
         orders=accepted.sum().cast(pl.Int64),
         revenue=pl.col("net").sum().round(CENTS),
@@ -488,7 +512,7 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
     customer = pl.col("customer_id")
     same = customer == customer.shift(1)
     gaps = (
-        per_order.filter(accepted)
+        by_order.filter(accepted)
         .group_by("customer_id", "order_date")
         .agg(pl.col("net").sum())
         .sort("customer_id", "order_date")
@@ -507,9 +531,7 @@ def _customers_from_orders(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) ->
         )
     )
     customers = customers.join(gaps, on="customer_id", how="left")
-    customers = customers.join(
-        _period_decision(lines, per_order, cfg, as_of), on="customer_id", how="left"
-    )
+    customers = customers.join(_period_decision(by_order, cfg, as_of), on="customer_id", how="left")
     return customers.with_columns(
         customer.cast(pl.String),  # lean lines keep it dictionary-encoded
         pl.col("company_name").cast(pl.String),
@@ -604,10 +626,17 @@ def _size_class(cfg: Config) -> list[pl.Expr]:
 
 
 def score(
-    orders: pl.LazyFrame, contacts: pl.LazyFrame | None, cfg: Config, as_of: dt.date
+    orders: pl.LazyFrame,
+    contacts: pl.LazyFrame | None,
+    cfg: Config,
+    as_of: dt.date,
+    per_order: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """One row per customer (buyers, customers with returns only, and leads)."""
-    customers = _customers_from_orders(orders, cfg, as_of)
+    """One row per customer (buyers, customers with returns only, and leads).
+
+    ``per_order``: :func:`per_order_frame` of the same lines, when the caller has it
+    already (``run`` shares it with classify); computed here otherwise."""
+    customers = _customers_from_orders(orders, cfg, as_of, per_order)
     if contacts is not None:
         companies = _companies_from_contacts(contacts)
         customers = customers.join(companies, on="customer_id", how="full", coalesce=True)

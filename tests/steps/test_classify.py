@@ -424,3 +424,41 @@ def test_revenue_drop_needs_a_repeat_buyer():
     cfg = fixture_config(red_flags={"revenue_drop": {"min_orders": 1}})
     rows, _, _ = run(cfg, orders=once, contacts=None)
     assert rows["ONE"]["red_flags"].startswith("revenue_drop")
+
+
+def test_lost_categories_from_score_per_order_frame_are_the_same():
+    from segtool.steps.classify import lost_categories
+    from segtool.steps.score import per_order_frame
+
+    cfg = fixture_config()
+    cats = ["Расходники a", "Расходники b", "Станки c", "Инструмент"]
+    prev_day, last_day = AS_OF - dt.timedelta(days=500), AS_OF - dt.timedelta(days=60)
+    extra = []
+    for k in range(12):
+        cid = f"L{k:02d}"
+        # the previous window: every category, one order each
+        extra += [(cid, f"{cid}-p{j}", prev_day, 100.0, cat, None) for j, cat in enumerate(cats)]
+        # the last window: the first k % 4 + 1 categories in one order ...
+        extra += [(cid, f"{cid}-n", last_day, 80.0, cat, None) for cat in cats[: k % 4 + 1]]
+        # ... and, for some, the next category in an order netting to zero: not bought
+        if k % 3 == 0 and k % 4 < 3:
+            extra += [
+                (cid, f"{cid}-z", last_day, 40.0, cats[k % 4 + 1], None),
+                (cid, f"{cid}-z", last_day, -40.0, cats[0], None),
+            ]
+    lines = orders_frame().vstack(orders_frame(extra)).lazy()
+    alone = lost_categories(lines, cfg, AS_OF).collect().sort("customer_id")
+    shared = (
+        lost_categories(lines, cfg, AS_OF, per_order_frame(lines, cfg, AS_OF))
+        .collect()
+        .sort("customer_id")
+    )
+    assert alone.equals(shared)
+    assert alone.filter(pl.col("customer_id") == "DROP")["lost_categories"].to_list() == [
+        "Расходники бумага"
+    ]
+    lost = dict(alone.iter_rows())
+    assert lost["L00"] == "Инструмент, Расходники b, Станки c"  # the zero-net order is no sale
+    assert lost["L01"] == "Инструмент, Станки c"
+    assert lost["L02"] == "Инструмент"
+    assert "L03" not in lost  # bought every category in the last window too

@@ -19,6 +19,7 @@ from segtool.steps.score import (
     glob_to_regex,
     globs_regex,
     months_before,
+    per_order_frame,
     resolve_as_of,
     score,
 )
@@ -611,3 +612,80 @@ def test_an_order_is_after_as_of_only_when_its_first_line_is():
     assert count_after(lines, D(2026, 10, 20)) == 2  # 1/b and 2/b
     assert count_after(lines, D(2026, 10, 19)) == 3  # 1/a too
     assert count_after(lines, D(2026, 10, 31)) == 0
+
+
+def test_per_order_frame_sets_a_bit_per_period_category_with_a_positive_line():
+    # candidates, slowest last: Расходники (6/12) bit 0, the default (12/24) bit 1,
+    # Станки (36/120) bit 2
+    frame = per_order_frame(orders_frame().lazy(), fixture_config(), AS_OF)
+    by_order = {
+        (row["customer_id"], row["order_id"]): row
+        for row in frame.with_columns(pl.col("customer_id").cast(pl.String)).iter_rows(named=True)
+    }
+    keys = {  # order ids as score keys them
+        name: key
+        for name, key in orders_frame()
+        .select("order_id", order_key=pl.col("order_id").hash(0x5E67_0D15))
+        .iter_rows()
+        if name
+    }
+    ranks = {
+        order: by_order[(c, keys[order])]["_ranks"]
+        for c, order in [
+            ("DUR", "d1"),
+            ("DUR", "d2"),
+            ("CONS", "c1"),
+            ("DROP", "x1"),
+            ("SRV", "s1"),
+            ("RET", "r1"),
+            ("RET", "r2"),
+        ]
+    }
+    assert ranks == {
+        "d1": 0b010,
+        "d2": 0b100,
+        "c1": 0b001,
+        "x1": 0b001,
+        "s1": 0b010,  # services and tools are both the default's
+        "r1": 0b010,  # +100 and -100: a positive line, though the order nets to 0
+        "r2": 0,  # a return only
+    }
+    assert by_order[("RET", keys["r1"])]["net"] == 0.0
+    assert by_order[("0017", keys["q1"])]["order_date"] == D(2024, 1, 10)  # its first line
+    assert by_order[("0017", keys["q1"])]["raw_net"] == 400.0
+    assert ("LATE", keys["l2"]) not in by_order  # after as_of
+
+
+def test_score_with_a_shared_per_order_frame_is_the_same():
+    cfg = fixture_config()
+    lines = orders_frame(
+        LINES
+        + [
+            (
+                f"G{i % 40:02d}",
+                f"g{i % 97}",
+                D(2022, 1, 1) + dt.timedelta(days=(i * 37) % 900),
+                float((i * 53) % 700 - 150),
+                cat,
+                None,
+            )
+            for i, cat in enumerate(["Станки x", "Расходники y", TOOL, "Услуги z"] * 150)
+        ]
+    )
+    alone = score(lines.lazy(), contacts_frame().lazy(), cfg, AS_OF).collect()
+    shared = score(
+        lines.lazy(), contacts_frame().lazy(), cfg, AS_OF, per_order_frame(lines.lazy(), cfg, AS_OF)
+    ).collect()
+    assert alone.equals(shared)
+    assert alone["period_category"].n_unique() >= 3
+
+
+def test_more_period_categories_than_a_bit_set_holds_is_a_config_error():
+    from pydantic import ValidationError
+
+    categories = {
+        f"c{i}": {"match": [f"c{i}*"], "falling_asleep_after": 6, "asleep_after": 12}
+        for i in range(64)
+    }
+    with pytest.raises(ValidationError, match="at most 63"):
+        fixture_config(periods={"categories": categories})
