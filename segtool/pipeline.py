@@ -156,7 +156,7 @@ def run_pipeline(
         ingest,
         rejects_csv_bytes,
     )
-    from segtool.steps.model import apply_model
+    from segtool.steps.model import apply_model, preloading
     from segtool.steps.score import (
         check_as_of,
         count_after,
@@ -171,6 +171,8 @@ def run_pipeline(
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with (
+        # scipy's import (~0.3 s) runs alongside the ingest, which is polars' work
+        preloading(cfg.model.enabled),
         FolderLock(out),
         open_history(cfg, history, enabled=use_history, out=out, previous=previous) as hist,
     ):

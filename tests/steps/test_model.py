@@ -574,3 +574,25 @@ def test_cdnow_three_customers_by_the_closed_forms(cdnow):
         assert got[customer]["p_alive"] == pytest.approx(alive, rel=2e-3, abs=1e-5)
         assert got[customer]["expected_orders"] == pytest.approx(orders, rel=2e-3, abs=1e-4)
     assert got["19339"]["p_alive"] < 0.01 < 0.9 < got["01760"]["p_alive"]
+
+
+def test_preloading_imports_scipy_in_the_background_and_joins():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from segtool.steps.model import preloading\n"
+        "assert 'scipy.optimize' not in sys.modules\n"
+        "with preloading({enabled}):\n"
+        "    pass\n"
+        "print('scipy.optimize' in sys.modules, threading.active_count())\n"
+    )
+    for enabled, expected in ((True, "True 1"), (False, "False 1")):
+        done = subprocess.run(
+            [sys.executable, "-c", code.format(enabled=enabled)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.strip() == expected
