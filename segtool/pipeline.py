@@ -39,6 +39,7 @@ from segtool.errors import (
     SegtoolError,
 )
 from segtool.io.atomic import OUTPUT_NAMES, FolderLock, OutputSet
+from segtool.preload import MODEL_MODULES, preloading
 from segtool.report import (
     Timings,
     classify_lines,
@@ -156,7 +157,6 @@ def run_pipeline(
         ingest,
         rejects_csv_bytes,
     )
-    from segtool.steps.model import apply_model, preloading
     from segtool.steps.score import (
         check_as_of,
         count_after,
@@ -171,8 +171,8 @@ def run_pipeline(
     timings = Timings()
     manifest = new_manifest(cfg.source_path, cfg.source_sha256)
     with (
-        # scipy's import (~0.3 s) runs alongside the ingest, which is polars' work
-        preloading(cfg.model.enabled),
+        # numpy, scipy and the model step are imported alongside the ingest (polars' work)
+        preloading(MODEL_MODULES if cfg.model.enabled else ()),
         FolderLock(out),
         open_history(cfg, history, enabled=use_history, out=out, previous=previous) as hist,
     ):
@@ -224,6 +224,8 @@ def run_pipeline(
         )
 
         with timings.measure("model"):
+            from segtool.steps.model import apply_model
+
             scores, model = apply_model(scores, cfg)
         manifest_for.add_model(manifest, model)
         warnings += score_lines(as_of_warnings, model).warnings

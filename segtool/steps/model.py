@@ -27,9 +27,7 @@ leaves the model columns empty and says why in the summary's ``warning``.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,29 +35,6 @@ import numpy as np
 import polars as pl
 
 from segtool.config import Config
-
-
-@contextlib.contextmanager
-def preloading(enabled: bool = True) -> Iterator[None]:
-    """Import scipy's optimiser and special functions in a background thread (about 0.3 s
-    of Python start-up work) while the body reads the inputs, so the fit finds them
-    imported; the thread is joined on the way out, so it is never left importing while
-    the interpreter shuts down after an early error."""
-
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            import scipy.optimize  # noqa: F401
-            import scipy.special  # noqa: F401
-
-    thread = threading.Thread(target=load, name="segtool-preload-scipy", daemon=True)
-    if enabled:
-        thread.start()
-    try:
-        yield
-    finally:
-        if enabled:
-            thread.join()
-
 
 MIN_REPEAT_CUSTOMERS = 50  # fewer repeat customers: no fit, the columns stay empty
 MODEL_COLUMNS = ("p_alive", "expected_orders", "expected_revenue")

@@ -576,23 +576,35 @@ def test_cdnow_three_customers_by_the_closed_forms(cdnow):
     assert got["19339"]["p_alive"] < 0.01 < 0.9 < got["01760"]["p_alive"]
 
 
-def test_preloading_imports_scipy_in_the_background_and_joins():
+def test_preloading_imports_the_model_modules_in_the_background_and_joins():
     import subprocess
     import sys
 
     code = (
         "import sys, threading\n"
-        "from segtool.steps.model import preloading\n"
+        "from segtool.preload import MODEL_MODULES, preloading\n"
         "assert 'scipy.optimize' not in sys.modules\n"
-        "with preloading({enabled}):\n"
+        "with preloading({modules}):\n"
         "    pass\n"
-        "print('scipy.optimize' in sys.modules, threading.active_count())\n"
+        "print('scipy.optimize' in sys.modules, 'segtool.steps.model' in sys.modules,\n"
+        "      threading.active_count())\n"
     )
-    for enabled, expected in ((True, "True 1"), (False, "False 1")):
+    for modules, expected in (("MODEL_MODULES", "True True 1"), ("()", "False False 1")):
         done = subprocess.run(
-            [sys.executable, "-c", code.format(enabled=enabled)],
+            [sys.executable, "-c", code.format(modules=modules)],
             capture_output=True,
             text=True,
             check=True,
         )
         assert done.stdout.strip() == expected
+
+
+def test_a_module_that_fails_to_import_is_left_to_the_main_thread():
+    import sys
+
+    from segtool.preload import preloading
+
+    sys.modules.pop("wave", None)
+    with preloading(["segtool.no_such_module", "wave"]):
+        pass
+    assert "wave" in sys.modules  # the thread went on past the missing module
