@@ -158,6 +158,7 @@ def run_pipeline(
         rejects_csv_bytes,
     )
     from segtool.steps.score import (
+        PerOrder,
         check_as_of,
         count_after,
         per_order_frame,
@@ -209,7 +210,13 @@ def run_pipeline(
             # one group-by of the lines per order, shared by score and classify
             per_order = per_order_frame(orders, cfg, used_as_of)
             scores = score(orders, contacts, cfg, used_as_of, per_order).collect(engine="streaming")
-            per_order = per_order.select("customer_id", "order_id", "raw_net", "order_date")
+            per_order = PerOrder(  # what classify's lost categories read of it
+                per_order.frame.select(
+                    pl.col(["customer_id", "order_id", "raw_net", "order_date", "_ranks"]),
+                    pl.col("^_cats$"),
+                ),
+                per_order.categories,
+            )
         if prev is not None:
             check_previous_is_earlier(prev.folder, prev.as_of, used_as_of)
         if as_of_source is None:

@@ -28,7 +28,13 @@ from segtool.labels import (
     order_noun,
 )
 from segtool.schema import SEGMENT_COLUMNS, SEGMENTS
-from segtool.steps.score import SCORE_COLUMNS, months_before, order_lines, quantile_bucket
+from segtool.steps.score import (
+    SCORE_COLUMNS,
+    PerOrder,
+    months_before,
+    order_lines,
+    quantile_bucket,
+)
 
 # criterion -> (metric column, lower is better)
 CRITERIA: dict[str, tuple[str, bool]] = {
@@ -178,25 +184,27 @@ def _cutoff(months: pl.Expr, as_of: dt.date) -> pl.Expr:
 
 # -- lost categories -------------------------------------------------------------------------
 def lost_categories(
-    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: pl.DataFrame | None = None
+    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: PerOrder | None = None
 ) -> pl.LazyFrame:
     """customer_id, lost_categories: categories bought in (as_of − 2W, as_of − W] and not
     in (as_of − W, as_of], for customers who bought anything in the last window.
 
     "Bought" = a line with amount > 0 in an order with net > 0, dated by its order date.
     ``per_order``: score's :func:`~segtool.steps.score.per_order_frame` of the same lines,
-    when the caller has it (its unrounded ``raw_net`` and ``order_date``), instead of
-    grouping the lines by order again.
+    when the caller has it: each order's categories are then a bit set, and no line is
+    read again (up to 64 categories; with more, its orders spare one group-by of the lines).
     """
     window = cfg.red_flags.lost_category.window
     last_start = months_before(as_of, window)
     prev_start = months_before(as_of, 2 * window)
+    if per_order is not None and per_order.categories is not None:
+        return _lost_from_bits(per_order, last_start, prev_start)
     order = ["customer_id", "order_id"]
     lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
     by_order = (
         lines.group_by(order).agg(_net=pl.col("amount").sum(), _date=pl.col("order_date").min())
         if per_order is None
-        else per_order.lazy().select(*order, _net="raw_net", _date="order_date")
+        else per_order.frame.lazy().select(*order, _net="raw_net", _date="order_date")
     )
     bought_orders = by_order.filter((pl.col("_net") > 0) & (pl.col("_date") > prev_start))
     # a line on or before prev_start belongs to an order dated on or before it: left out
@@ -223,6 +231,36 @@ def lost_categories(
         )
         .filter(pl.col("_bought_last") & (pl.col("lost_categories") != ""))
         .select(pl.col("customer_id").cast(pl.String), "lost_categories")
+    )
+
+
+def _lost_from_bits(per_order: PerOrder, last_start: dt.date, prev_start: dt.date) -> pl.LazyFrame:
+    """:func:`lost_categories` from the orders' category bit sets (``_cats``, bit i for
+    ``per_order.categories[i]``, sorted, so the names come out in order)."""
+    names = per_order.categories or []
+    if not names:  # no category on any line: nothing can be lost
+        return pl.LazyFrame(schema={"customer_id": pl.String, "lost_categories": pl.String})
+    date = pl.col("order_date")
+    in_last = date > last_start
+    bought = per_order.frame.lazy().filter(
+        (pl.col("raw_net") > 0) & (date > prev_start) & (pl.col("_ranks") != 0)
+    )
+    per_customer = bought.group_by("customer_id").agg(
+        _bought_last=in_last.any(),
+        _last=pl.when(in_last).then(pl.col("_cats")).bitwise_or().fill_null(0),
+        _prev=pl.when(~in_last).then(pl.col("_cats")).bitwise_or().fill_null(0),
+    )
+    lost = pl.col("_prev") - (pl.col("_prev") & pl.col("_last"))
+    text = pl.concat_str(
+        [
+            pl.when((lost & pl.lit(1 << i, dtype=pl.UInt64)) != 0).then(pl.lit(name))
+            for i, name in enumerate(names)
+        ],
+        separator=", ",
+        ignore_nulls=True,
+    )
+    return per_customer.filter(pl.col("_bought_last") & (lost != 0)).select(
+        pl.col("customer_id").cast(pl.String), text.alias("lost_categories")
     )
 
 
@@ -624,7 +662,7 @@ def classify(
     cfg: Config,
     orders: pl.LazyFrame | None,
     as_of: dt.date,
-    per_order: pl.DataFrame | None = None,
+    per_order: PerOrder | None = None,
 ) -> tuple[pl.LazyFrame, dict[str, Any]]:
     """Segments (``schema.SEGMENT_COLUMNS`` then extras) and the summary for the manifest.
 

@@ -16,6 +16,7 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
@@ -298,16 +299,31 @@ def _months_after(day: dt.date, months: int) -> dt.date:
     return months_before(day, -months)
 
 
-def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
+def distinct_categories(lines: pl.LazyFrame) -> tuple[pl.Series, pl.Expr]:
+    """The distinct categories of the lines as text, sorted, and the expression that reads
+    a line's category as text (polars maps a Categorical column through its text)."""
+    found = lines.select(pl.col("category").unique()).collect(engine="streaming")
+    names = found.to_series().cast(pl.String).drop_nulls().sort()
+    text = (
+        pl.col("category").cast(pl.String)
+        if found.height and isinstance(found.dtypes[0], pl.Categorical)
+        else pl.col("category")
+    )
+    return names, text
+
+
+def category_flags(
+    lines: pl.LazyFrame, cfg: Config, found: tuple[pl.Series, pl.Expr] | None = None
+) -> list[pl.Expr]:
     """Per line: the period rank of its category and whether it is high-margin.
 
     The category globs are matched once per distinct category (a handful), not once per
-    line, and the results mapped back onto the lines.
+    line, and the results mapped back onto the lines. ``found``: the lines'
+    :func:`distinct_categories`, when the caller has them.
     """
     candidates = period_candidates(cfg)
     default_rank = next(i for i, c in enumerate(candidates) if c[0] is None)
-    found = lines.select(pl.col("category").unique()).collect(engine="streaming")
-    categories = found.to_series().cast(pl.String).drop_nulls()
+    categories, category = distinct_categories(lines) if found is None else found
     table = pl.DataFrame({"category": categories})
     matches = [
         pl.when(
@@ -327,11 +343,6 @@ def category_flags(lines: pl.LazyFrame, cfg: Config) -> list[pl.Expr]:
             if high.categories
             else pl.lit(False)
         ).alias("high"),
-    )
-    category = (
-        pl.col("category").cast(pl.String)
-        if found.height and isinstance(found.dtypes[0], pl.Categorical)
-        else pl.col("category")
     )
     if table.height:
         # polars maps a Categorical column through its text, so compare as text
@@ -438,7 +449,20 @@ def _period_decision(per_order: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl
     return decided.join(durable, on="customer_id", how="left")
 
 
-def per_order_frame(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.DataFrame:
+MAX_CATEGORY_BITS = 64  # categories an order's ``_cats`` bit set can hold
+
+
+@dataclass
+class PerOrder:
+    """:func:`per_order_frame`'s result: the frame, and the categories bit i of its
+    ``_cats`` column stands for (sorted; None when the lines have more than
+    MAX_CATEGORY_BITS categories and the frame has no ``_cats``)."""
+
+    frame: pl.DataFrame
+    categories: list[str] | None
+
+
+def per_order_frame(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> PerOrder:
     """One row per order (customer_id, order_id) up to ``as_of``, collected once: score's
     customer sums, cadence and period decision and classify's lost categories all read it,
     instead of grouping the lines by order again each.
@@ -447,13 +471,33 @@ def per_order_frame(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.Dat
     run, and a returned order, +10.10 and -10.10, must net to exactly 0, not 1e-15);
     ``raw_net`` is the same sum unrounded, as classify's lost categories have always
     compared it. ``_ranks`` has bit r set when the order has a positive line of period
-    candidate r (:func:`period_candidates`).
+    candidate r (:func:`period_candidates`), ``_cats`` bit i when it has a positive line
+    of category i.
     """
     lines = order_lines(orders).filter(pl.col("order_date") <= as_of)
-    lines = lines.with_columns(category_flags(lines, cfg))
+    found = distinct_categories(lines)
+    lines = lines.with_columns(category_flags(lines, cfg, found))
+    names, category = found
+    positive = pl.col("amount") > 0
+    # the bits are columns before the group-by, so it ORs plain columns (polars' fast
+    # path; an expression inside the aggregation is evaluated group by group, 7 s at 10M)
     # the config allows at most 63 categories (config.MAX_PERIOD_CATEGORIES) + the default
-    bit = pl.lit(2, dtype=pl.UInt64).pow(pl.col("_period_rank"))
-    return (
+    bits = [
+        pl.when(positive)
+        .then(pl.lit(2, dtype=pl.UInt64).pow(pl.col("_period_rank")))
+        .alias("_rank_bit")
+    ]
+    aggs: dict[str, pl.Expr] = {"_ranks": pl.col("_rank_bit").bitwise_or().fill_null(0)}
+    if names.len() == 0:
+        aggs["_cats"] = pl.lit(0, dtype=pl.UInt64)
+    elif names.len() <= MAX_CATEGORY_BITS:
+        index = category.replace_strict(
+            names.to_list(), list(range(names.len())), default=None, return_dtype=pl.UInt64
+        )
+        bits.append(pl.when(positive).then(pl.lit(2, dtype=pl.UInt64).pow(index)).alias("_cat_bit"))
+        aggs["_cats"] = pl.col("_cat_bit").bitwise_or().fill_null(0)
+    lines = lines.with_columns(bits)
+    frame = (
         lines.group_by("customer_id", "order_id")
         .agg(
             net=pl.col("amount").sum().round(CENTS),
@@ -470,21 +514,32 @@ def per_order_frame(orders: pl.LazyFrame, cfg: Config, as_of: dt.date) -> pl.Dat
             .sum()
             .round(CENTS),
             known_lines=pl.col("_high_margin").count(),
-            _ranks=pl.when(pl.col("amount") > 0).then(bit).bitwise_or().fill_null(0),
+            **aggs,
         )
         .collect(engine="streaming")
     )
+    return PerOrder(frame, names.to_list() if "_cats" in aggs else None)
+
+
+def _customer_day_key(id_dtype: DType) -> pl.Expr:
+    """An unsigned 64-bit key ordering rows by customer, then by order date: the upper
+    32 bits a code of the customer (a dictionary-encoded id's own code, else its dense
+    rank), the lower 32 the day number."""
+    customer = pl.col("customer_id")
+    code = customer.to_physical() if id_dtype == pl.Categorical else customer.rank("dense")
+    day = pl.col("order_date").cast(pl.Int64) + (1 << 31)
+    return code.cast(pl.UInt64) * (1 << 32) + day.cast(pl.UInt64)
 
 
 def _customers_from_orders(
-    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: pl.DataFrame | None = None
+    orders: pl.LazyFrame, cfg: Config, as_of: dt.date, per_order: PerOrder | None = None
 ) -> pl.LazyFrame:
     window = cfg.red_flags.revenue_drop.window
     last_start = months_before(as_of, window)  # last window: (last_start, as_of]
     prev_start = months_before(as_of, 2 * window)  # previous: (prev_start, last_start]
     size_start = months_before(as_of, SIZE_WINDOW_MONTHS)
 
-    by_order = (per_order_frame(orders, cfg, as_of) if per_order is None else per_order).lazy()
+    by_order = (per_order or per_order_frame(orders, cfg, as_of)).frame.lazy()
     accepted = pl.col("net") > 0
     date = pl.col("order_date")
     named = pl.col("company_name").is_not_null()
@@ -515,7 +570,9 @@ def _customers_from_orders(
         by_order.filter(accepted)
         .group_by("customer_id", "order_date")
         .agg(pl.col("net").sum())
-        .sort("customer_id", "order_date")
+        # sorted on one integer (customer code, day), not on the ids' text: only each
+        # customer's days need to be together and in order (1.6 s → 0.3 s at 10M lines)
+        .sort(_customer_day_key(by_order.collect_schema()["customer_id"]))
         .select(
             customer,
             pl.when(same).then((date - date.shift(1)).dt.total_days()).alias("gap"),
@@ -630,7 +687,7 @@ def score(
     contacts: pl.LazyFrame | None,
     cfg: Config,
     as_of: dt.date,
-    per_order: pl.DataFrame | None = None,
+    per_order: PerOrder | None = None,
 ) -> pl.LazyFrame:
     """One row per customer (buyers, customers with returns only, and leads).
 

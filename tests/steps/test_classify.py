@@ -428,7 +428,7 @@ def test_revenue_drop_needs_a_repeat_buyer():
 
 def test_lost_categories_from_score_per_order_frame_are_the_same():
     from segtool.steps.classify import lost_categories
-    from segtool.steps.score import per_order_frame
+    from segtool.steps.score import PerOrder, per_order_frame
 
     cfg = fixture_config()
     cats = ["Расходники a", "Расходники b", "Станки c", "Инструмент"]
@@ -448,12 +448,13 @@ def test_lost_categories_from_score_per_order_frame_are_the_same():
             ]
     lines = orders_frame().vstack(orders_frame(extra)).lazy()
     alone = lost_categories(lines, cfg, AS_OF).collect().sort("customer_id")
-    shared = (
-        lost_categories(lines, cfg, AS_OF, per_order_frame(lines, cfg, AS_OF))
-        .collect()
-        .sort("customer_id")
-    )
+    per_order = per_order_frame(lines, cfg, AS_OF)
+    assert per_order.categories is not None  # a bit per category
+    shared = lost_categories(lines, cfg, AS_OF, per_order).collect().sort("customer_id")
     assert alone.equals(shared)
+    # more categories than bits: the orders' sums are shared, the lines read for the rest
+    no_bits = PerOrder(per_order.frame.drop("_cats"), None)
+    assert alone.equals(lost_categories(lines, cfg, AS_OF, no_bits).collect().sort("customer_id"))
     assert alone.filter(pl.col("customer_id") == "DROP")["lost_categories"].to_list() == [
         "Расходники бумага"
     ]
@@ -462,3 +463,15 @@ def test_lost_categories_from_score_per_order_frame_are_the_same():
     assert lost["L01"] == "Инструмент, Станки c"
     assert lost["L02"] == "Инструмент"
     assert "L03" not in lost  # bought every category in the last window too
+
+
+def test_lost_categories_when_no_line_has_a_category():
+    from segtool.steps.classify import lost_categories
+    from segtool.steps.score import per_order_frame
+
+    lines = orders_frame().with_columns(pl.lit(None, dtype=pl.String).alias("category")).lazy()
+    cfg = fixture_config()
+    per_order = per_order_frame(lines, cfg, AS_OF)
+    assert per_order.categories == []
+    assert lost_categories(lines, cfg, AS_OF, per_order).collect().height == 0
+    assert lost_categories(lines, cfg, AS_OF).collect().height == 0

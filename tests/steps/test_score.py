@@ -617,7 +617,8 @@ def test_an_order_is_after_as_of_only_when_its_first_line_is():
 def test_per_order_frame_sets_a_bit_per_period_category_with_a_positive_line():
     # candidates, slowest last: Расходники (6/12) bit 0, the default (12/24) bit 1,
     # Станки (36/120) bit 2
-    frame = per_order_frame(orders_frame().lazy(), fixture_config(), AS_OF)
+    per_order = per_order_frame(orders_frame().lazy(), fixture_config(), AS_OF)
+    frame = per_order.frame
     by_order = {
         (row["customer_id"], row["order_id"]): row
         for row in frame.with_columns(pl.col("customer_id").cast(pl.String)).iter_rows(named=True)
@@ -650,6 +651,28 @@ def test_per_order_frame_sets_a_bit_per_period_category_with_a_positive_line():
         "r1": 0b010,  # +100 and -100: a positive line, though the order nets to 0
         "r2": 0,  # a return only
     }
+    # categories, sorted, one bit each: Инструмент 0, Расходники 1, Расходники бумага 2,
+    # Станки токарные 3, Услуги монтажа 4
+    assert per_order.categories == [
+        TOOL,
+        "Расходники",
+        "Расходники бумага",
+        "Станки токарные",
+        "Услуги монтажа",
+    ]
+    cats = {
+        order: by_order[(c, keys[order])]["_cats"]
+        for c, order in [
+            ("DUR", "d1"),
+            ("DUR", "d2"),
+            ("CONS", "c1"),
+            ("DROP", "x1"),
+            ("SRV", "s1"),
+            ("RET", "r1"),
+            ("RET", "r2"),
+        ]
+    }
+    assert cats == {"d1": 1, "d2": 8, "c1": 2, "x1": 4, "s1": 16 + 1, "r1": 1, "r2": 0}
     assert by_order[("RET", keys["r1"])]["net"] == 0.0
     assert by_order[("0017", keys["q1"])]["order_date"] == D(2024, 1, 10)  # its first line
     assert by_order[("0017", keys["q1"])]["raw_net"] == 400.0
