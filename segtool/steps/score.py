@@ -582,8 +582,10 @@ def _customers_from_orders(
         .agg(
             cadence_days=pl.col("gap").median(),
             order_days=pl.len().cast(pl.Int64),
+            # the sum rounded to cents, like every money sum here: a multi-threaded sum
+            # differs in its last bits from run to run, and the model's fit with it
             repeat_order_value=pl.when(pl.col("repeat_net").count() > 0).then(
-                pl.col("repeat_net").sum() / pl.col("repeat_net").count()
+                pl.col("repeat_net").sum().round(CENTS) / pl.col("repeat_net").count()
             ),
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 import polars as pl
 import pytest
@@ -104,10 +105,9 @@ def test_no_written_cell_starts_like_a_formula(values):
 
 @pytest.mark.parametrize("bom", [False, True])
 @pytest.mark.parametrize("rows", [0, 1, 7, 9])
-def test_write_csv_in_chunks_is_byte_identical_to_csv_bytes(tmp_path, monkeypatch, bom, rows):
+def test_write_csv_streams_the_bytes_of_csv_bytes(tmp_path, bom, rows):
     from segtool.io import csv_out
 
-    monkeypatch.setattr(csv_out, "CHUNK_ROWS", 3)  # 9 rows: three full chunks
     frame = pl.DataFrame(
         {
             "customer_id": [f"{i:04d}" for i in range(rows)],
@@ -128,7 +128,7 @@ def test_write_csv_in_chunks_is_byte_identical_to_csv_bytes(tmp_path, monkeypatc
     data = path.read_bytes()
     assert data == csv_out.csv_bytes(frame, options)
     text = data.decode("utf-8-sig")
-    assert text.count("\n") == rows + 1  # one header, no header repeated per chunk
+    assert text.count("\n") == rows + 1  # one header
     assert data.startswith(b"\xef\xbb\xbf") == bom
 
 
@@ -164,3 +164,32 @@ def test_excel_ru_reads_back_to_the_machine_values(amounts, text):
     )
     assert back.equals(expected)
     assert back["amount"].to_list() == frame["amount"].to_list()
+
+
+def test_a_full_disk_while_polars_writes_is_an_oserror(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from segtool.io import csv_out
+
+    class Full:
+        def __init__(self):
+            self.written = 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 4096:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return len(data)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(Path, "open", lambda self, mode="r": Full())
+    frame = pl.DataFrame({"name": [f"ООО «Ромашка {i}»" for i in range(20_000)]})
+    with pytest.raises(OSError) as caught:
+        csv_out.write_csv(frame, tmp_path / "out.csv", CsvOptions())
+    assert caught.value.errno == errno.ENOSPC

@@ -712,3 +712,20 @@ def test_more_period_categories_than_a_bit_set_holds_is_a_config_error():
     }
     with pytest.raises(ValidationError, match="at most 63"):
         fixture_config(periods={"categories": categories})
+
+
+def test_repeat_order_value_sums_cents_so_it_is_the_same_every_run():
+    # repeat days 0.10 and 0.20: the float sum is 0.30000000000000004, its mean
+    # 0.15000000000000002; summed to cents it is 0.15 whatever order the threads add in
+    lines = [
+        ("RV", "v1", D(2024, 1, 10), 5.0, TOOL, None),
+        ("RV", "v2", D(2024, 2, 10), 0.1, TOOL, None),
+        ("RV", "v3", D(2024, 3, 10), 0.2, TOOL, None),
+    ]
+    row = (
+        score(orders_frame(lines).lazy(), None, fixture_config(), AS_OF)
+        .collect()
+        .row(0, named=True)
+    )
+    assert row["order_days"] == 3
+    assert row["repeat_order_value"] == 0.15
