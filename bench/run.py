@@ -244,6 +244,18 @@ def restore_history(work: Path, contender: str) -> None:
     shutil.rmtree(work / contender, ignore_errors=True)
 
 
+def step_seconds(out: Path) -> dict:
+    """The run's own step timings (manifest ``timings``) and its history seconds."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    steps = dict(manifest.get("timings", {}))
+    if isinstance(manifest.get("history"), dict) and "seconds" in manifest["history"]:
+        steps["history (of which)"] = manifest["history"]["seconds"]
+    return steps
+
+
 def warm(path: Path) -> None:
     with open(path, "rb") as fh:
         while fh.read(1 << 24):
@@ -375,6 +387,15 @@ def table(report: dict) -> str:
             lines.append(f"{LABELS[name]:36} {'-':>9} {'-':>8} {'-':>7} {'-':>12}  FAILED")
             for err in str(item.get("error", "")).splitlines()[-6:]:
                 lines.append(f"    | {err[:150]}")
+    for name in ("segtool_csv", "segtool_xlsx"):
+        item = res.get(name, {})
+        steps = [r.get("steps") or {} for r in item.get("runs", []) if r.get("ok")]
+        if steps:
+            keys = list(dict.fromkeys(k for s in steps for k in s))
+            shown = ", ".join(
+                f"{k} {statistics.median(s[k] for s in steps if k in s):.2f}" for k in keys
+            )
+            lines.append(f"  {name} steps (median s): {shown}")
     help_ = report["startup"]
     if help_.get("ok"):
         lines.append(
@@ -450,6 +471,8 @@ def run(
             if history and name.startswith("segtool_"):
                 restore_history(work, name)
             result = measure(argvs[name], work / "logs" / f"{name}_{rep}", timeout)
+            if result["ok"] and name.startswith("segtool_"):
+                result["steps"] = step_seconds(work / name)
             runs[name].append(result)
             shown = f"{result['wall_s']:.2f} s" if result["ok"] else "FAILED"
             print(f"rep {rep}/{reps}: {name} {shown}", file=sys.stderr, flush=True)

@@ -37,6 +37,10 @@ def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
     [path] = (tmp_path / "results").glob("4k_*.json")
     report = json.loads(path.read_text(encoding="utf-8"))
     assert report["contenders"]["segtool_csv"]["ok"], report["contenders"]["segtool_csv"]
+    # each timed run's own step timings are kept, and shown
+    [timed] = report["contenders"]["segtool_csv"]["runs"]
+    assert {"ingest", "score", "classify", "assign-tactics", "export"} <= set(timed["steps"])
+    assert "segtool_csv steps (median s): ingest " in done.stdout
     # every 7th task done, 13th refused, 11th in progress: a fair share of the sheets
     marked = report["first_month"]["tasks_marked"]
     assert marked > 0
