@@ -20,9 +20,11 @@ it if the output folder's manifest carries its token, else removes it.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,15 @@ def _typed_known(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+def _rows(frame: pl.DataFrame, *extra: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``frame`` as tuples (built column by column), each followed by ``extra``."""
+    return zip(
+        *(frame.get_column(name).to_list() for name in frame.columns),
+        *(itertools.repeat(value) for value in extra),
+        strict=False,  # the extra values repeat without end
+    )
+
+
 class NoHistory:
     """What a run does without a history: nothing."""
 
@@ -99,6 +110,55 @@ class NoHistory:
 
     def record_plan(self, issued: pl.DataFrame, deferred: pl.DataFrame) -> None:
         return None
+
+    def _status_changes(self, run_id: int, as_of: str) -> pl.DataFrame:
+        """The status_changes rows of this run besides the issued ones: what the sheets
+        changed, then the tasks closed as achieved or on a refused channel; sorted by task,
+        a task's rows in that order."""
+        assert self.result is not None
+        text, day = pl.String, pl.col("changed_on").cast(pl.String)
+        parts = [
+            self.changes.select(
+                "task_id",
+                pl.col("status").cast(text),
+                pl.col("previous_status").cast(text),
+                day,
+                pl.col("source_file").cast(text),
+                pl.col("source_row").cast(pl.Int64),
+            ),
+            self.result.achieved.select(
+                "task_id",
+                pl.lit("achieved").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                pl.lit(as_of).alias("changed_on"),
+                pl.lit(None, dtype=text).alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+            self.result.also_refused.select(
+                "task_id",
+                pl.lit("refused").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                day,
+                pl.lit("refused channel").alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+        ]
+        return (
+            pl.concat(
+                [part.with_columns(pl.lit(n).alias("_part")) for n, part in enumerate(parts)],
+                how="vertical_relaxed",
+            )
+            .sort("task_id", "_part", maintain_order=True)
+            .select(
+                "task_id",
+                pl.lit(run_id).alias("run_id"),
+                "status",
+                "previous_status",
+                "changed_on",
+                "source_file",
+                "source_row",
+            )
+        )
 
     def stage(self, manifest: dict[str, Any]) -> None:
         return None
@@ -398,6 +458,55 @@ class HistorySession:
             **counts,
         }
 
+    def _status_changes(self, run_id: int, as_of: str) -> pl.DataFrame:
+        """The status_changes rows of this run besides the issued ones: what the sheets
+        changed, then the tasks closed as achieved or on a refused channel; sorted by task,
+        a task's rows in that order."""
+        assert self.result is not None
+        text, day = pl.String, pl.col("changed_on").cast(pl.String)
+        parts = [
+            self.changes.select(
+                "task_id",
+                pl.col("status").cast(text),
+                pl.col("previous_status").cast(text),
+                day,
+                pl.col("source_file").cast(text),
+                pl.col("source_row").cast(pl.Int64),
+            ),
+            self.result.achieved.select(
+                "task_id",
+                pl.lit("achieved").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                pl.lit(as_of).alias("changed_on"),
+                pl.lit(None, dtype=text).alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+            self.result.also_refused.select(
+                "task_id",
+                pl.lit("refused").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                day,
+                pl.lit("refused channel").alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+        ]
+        return (
+            pl.concat(
+                [part.with_columns(pl.lit(n).alias("_part")) for n, part in enumerate(parts)],
+                how="vertical_relaxed",
+            )
+            .sort("task_id", "_part", maintain_order=True)
+            .select(
+                "task_id",
+                pl.lit(run_id).alias("run_id"),
+                "status",
+                "previous_status",
+                "changed_on",
+                "source_file",
+                "source_row",
+            )
+        )
+
     def stage(self, manifest: dict[str, Any]) -> None:
         """Write this run as ``pending`` in one transaction and put its token in the
         manifest; call it with the outputs staged, before they are moved into place."""
@@ -462,65 +571,65 @@ class HistorySession:
                     for i in manifest.get("inputs", [])
                 ],
             )
+            # rows go in sorted by task_id: the index B-trees are appended to in order
             # a task id issued by an earlier run (re-run in the same period) keeps its row
+            first_new = db.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
             db.executemany(
                 f"INSERT OR IGNORE INTO tasks ({', '.join(columns)}) "
                 f"VALUES ({', '.join('?' * len(columns))})",
-                [(*row, run_id, as_of) for row in new.iter_rows()],
+                _rows(new.sort("task_id"), run_id, as_of),
             )
-            # a new task's first status, then what the sheets and the rules changed
-            fresh = db.execute(
-                "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
-            ).fetchall()
-            changes: list[tuple[Any, ...]] = [
-                (t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh
-            ]
-            changes += [
-                (t, run_id, s, p, on.isoformat(), f, r)
-                for t, s, p, on, f, r in self.changes.iter_rows()
-            ]
-            changes += [
-                (t, run_id, "achieved", was, as_of, None, None)
-                for t, _, was in self.result.achieved.iter_rows()
-            ]
-            changes += [
-                (t, run_id, "refused", was, on.isoformat(), "refused channel", None)
-                for t, was, on in self.result.also_refused.iter_rows()
-            ]
+            # a new task's first status (the rows inserted above), then what the sheets and
+            # the rules changed (a task's changes in this order: issued, read, closed)
+            db.execute(
+                "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
+                "changed_on, source_file, source_row) SELECT task_id, ?, 'open', NULL, ?, "
+                "'issued', NULL FROM tasks WHERE rowid > ? ORDER BY task_id",
+                (run_id, as_of, first_new),
+            )
             db.executemany(
                 "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
                 "changed_on, source_file, source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                changes,
+                _rows(self._status_changes(run_id, as_of)),
             )
             db.executemany(
                 "INSERT INTO run_tasks (run_id, task_id, status, carried, overdue) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (run_id, t, s, int(c), int(o))
-                    for t, s, c, o in tasks.select(
-                        "task_id", "status", "_carried", "overdue"
-                    ).iter_rows()
-                ],
+                _rows(
+                    tasks.select(
+                        pl.lit(run_id).alias("run_id"),
+                        "task_id",
+                        "status",
+                        pl.col("_carried").cast(pl.Int64),
+                        pl.col("overdue").cast(pl.Int64),
+                    ).sort("task_id")
+                ),
             )
             if self.assignments is not None:
                 db.executemany(
                     "INSERT OR IGNORE INTO assignments (run_id, customer_id, tactic, variant, "
                     "experiment, segment, owner, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (run_id, c, t, v, self.experiment, s, o, ch)
-                        for c, t, v, s, o, ch in self.assignments.select(
-                            "customer_id", "tactic", "variant", "segment", "owner", "channel"
-                        ).iter_rows()
-                    ],
+                    _rows(
+                        self.assignments.select(
+                            pl.lit(run_id).alias("run_id"),
+                            "customer_id",
+                            "tactic",
+                            "variant",
+                            pl.lit(self.experiment).alias("experiment"),
+                            "segment",
+                            "owner",
+                            "channel",
+                        ).sort("customer_id", "tactic", maintain_order=True)
+                    ),
                 )
             if self.deferred.height:
                 db.executemany(
                     "INSERT OR IGNORE INTO deferred_tasks (run_id, task_id, customer_id, "
                     "tactic, step, channel, owner, rank, due_date, expected_value, reason) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (run_id, *row)
-                        for row in self.deferred.select(
+                    _rows(
+                        self.deferred.select(
+                            pl.lit(run_id).alias("run_id"),
                             "task_id",
                             "customer_id",
                             "tactic",
@@ -531,8 +640,8 @@ class HistorySession:
                             pl.col("due_date").cast(pl.String),
                             "expected_value",
                             "deferred_reason",
-                        ).iter_rows()
-                    ],
+                        ).sort("task_id", maintain_order=True)
+                    ),
                 )
         self.run_id = run_id
         self.seconds += time.perf_counter() - started
