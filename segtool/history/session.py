@@ -111,55 +111,6 @@ class NoHistory:
     def record_plan(self, issued: pl.DataFrame, deferred: pl.DataFrame) -> None:
         return None
 
-    def _status_changes(self, run_id: int, as_of: str) -> pl.DataFrame:
-        """The status_changes rows of this run besides the issued ones: what the sheets
-        changed, then the tasks closed as achieved or on a refused channel; sorted by task,
-        a task's rows in that order."""
-        assert self.result is not None
-        text, day = pl.String, pl.col("changed_on").cast(pl.String)
-        parts = [
-            self.changes.select(
-                "task_id",
-                pl.col("status").cast(text),
-                pl.col("previous_status").cast(text),
-                day,
-                pl.col("source_file").cast(text),
-                pl.col("source_row").cast(pl.Int64),
-            ),
-            self.result.achieved.select(
-                "task_id",
-                pl.lit("achieved").alias("status"),
-                pl.col("status").cast(text).alias("previous_status"),
-                pl.lit(as_of).alias("changed_on"),
-                pl.lit(None, dtype=text).alias("source_file"),
-                pl.lit(None, dtype=pl.Int64).alias("source_row"),
-            ),
-            self.result.also_refused.select(
-                "task_id",
-                pl.lit("refused").alias("status"),
-                pl.col("status").cast(text).alias("previous_status"),
-                day,
-                pl.lit("refused channel").alias("source_file"),
-                pl.lit(None, dtype=pl.Int64).alias("source_row"),
-            ),
-        ]
-        return (
-            pl.concat(
-                [part.with_columns(pl.lit(n).alias("_part")) for n, part in enumerate(parts)],
-                how="vertical_relaxed",
-            )
-            .sort("task_id", "_part", maintain_order=True)
-            .select(
-                "task_id",
-                pl.lit(run_id).alias("run_id"),
-                "status",
-                "previous_status",
-                "changed_on",
-                "source_file",
-                "source_row",
-            )
-        )
-
     def stage(self, manifest: dict[str, Any]) -> None:
         return None
 
