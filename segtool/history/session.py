@@ -20,11 +20,10 @@ it if the output folder's manifest carries its token, else removes it.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
+import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +70,40 @@ def _typed_known(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _rows(frame: pl.DataFrame, *extra: Any) -> Iterator[tuple[Any, ...]]:
-    """The rows of ``frame`` as tuples (built column by column), each followed by ``extra``."""
-    return zip(
-        *(frame.get_column(name).to_list() for name in frame.columns),
-        *(itertools.repeat(value) for value in extra),
-        strict=False,  # the extra values repeat without end
+def _insert(
+    db: sqlite3.Connection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    same: dict[str, int | str] | None = None,
+    or_ignore: bool = False,
+) -> int:
+    """Insert the rows of ``frame`` (its columns named as the table's) in their order, with
+    the values ``same`` for every row; returns how many rows went in. The tuples are built
+    column by column. What is the same in every row is written into the statement, and a
+    column null throughout is left to the table's default (NULL): binding a value to each
+    row is what costs most."""
+    if frame.height == 0:
+        return 0
+    names = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+    fixed = {name: _literal(value) for name, value in (same or {}).items()}
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    before = db.total_changes
+    db.executemany(
+        f"{verb} INTO {table} ({', '.join([*names, *fixed])}) "
+        f"VALUES ({', '.join(['?'] * len(names) + list(fixed.values()))})",
+        zip(*(frame.get_column(name).to_list() for name in names), strict=True),
     )
+    return db.total_changes - before
+
+
+def _literal(value: int | str) -> str:
+    """An integer or a text as an SQL literal."""
+    if isinstance(value, int):
+        return str(int(value))
+    if "\x00" in value:
+        raise ValueError("an SQL text literal cannot hold NUL")
+    return "'" + value.replace("'", "''") + "'"
 
 
 class NoHistory:
@@ -409,11 +435,12 @@ class HistorySession:
             **counts,
         }
 
-    def _status_changes(self, run_id: int, as_of: str) -> pl.DataFrame:
+    def _status_changes(self) -> pl.DataFrame:
         """The status_changes rows of this run besides the issued ones: what the sheets
         changed, then the tasks closed as achieved or on a refused channel; sorted by task,
         a task's rows in that order."""
-        assert self.result is not None
+        assert self.result is not None and self.as_of is not None
+        as_of = self.as_of.isoformat()
         text, day = pl.String, pl.col("changed_on").cast(pl.String)
         parts = [
             self.changes.select(
@@ -449,7 +476,6 @@ class HistorySession:
             .sort("task_id", "_part", maintain_order=True)
             .select(
                 "task_id",
-                pl.lit(run_id).alias("run_id"),
                 "status",
                 "previous_status",
                 "changed_on",
@@ -471,7 +497,6 @@ class HistorySession:
         as_of = self.as_of.isoformat()
         fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
         fields += [f for f in TASK_FIELDS_ADDED if f in tasks.columns]
-        columns = [*fields, "issued_run_id", "issued_as_of"]
         new = tasks.filter(~pl.col("_carried")).select(
             *[
                 pl.col(f).cast(pl.Int64)
@@ -522,77 +547,76 @@ class HistorySession:
                     for i in manifest.get("inputs", [])
                 ],
             )
-            # rows go in sorted by task_id: the index B-trees are appended to in order
+            # rows go in sorted by their key: the index B-trees are appended to in order
             # a task id issued by an earlier run (re-run in the same period) keeps its row
             first_new = db.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
-            db.executemany(
-                f"INSERT OR IGNORE INTO tasks ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                _rows(new.sort("task_id"), run_id, as_of),
+            new = new.sort("task_id")
+            same: dict[str, int | str] = {"run_id": run_id}
+            added = _insert(
+                db,
+                "tasks",
+                new,
+                same={"issued_run_id": run_id, "issued_as_of": as_of},
+                or_ignore=True,
             )
             # a new task's first status (the rows inserted above), then what the sheets and
             # the rules changed (a task's changes in this order: issued, read, closed)
-            db.execute(
-                "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
-                "changed_on, source_file, source_row) SELECT task_id, ?, 'open', NULL, ?, "
-                "'issued', NULL FROM tasks WHERE rowid > ? ORDER BY task_id",
-                (run_id, as_of, first_new),
-            )
-            db.executemany(
-                "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
-                "changed_on, source_file, source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                _rows(self._status_changes(run_id, as_of)),
-            )
-            db.executemany(
-                "INSERT INTO run_tasks (run_id, task_id, status, carried, overdue) "
-                "VALUES (?, ?, ?, ?, ?)",
-                _rows(
-                    tasks.select(
-                        pl.lit(run_id).alias("run_id"),
-                        "task_id",
-                        "status",
-                        pl.col("_carried").cast(pl.Int64),
-                        pl.col("overdue").cast(pl.Int64),
-                    ).sort("task_id")
-                ),
+            issued = {**same, "status": "open", "changed_on": as_of, "source_file": "issued"}
+            if added == new.height:
+                _insert(db, "status_changes", new.select("task_id"), same=issued)
+            else:  # a re-run: the task ids issued before keep their rows
+                db.execute(
+                    "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
+                    "changed_on, source_file, source_row) SELECT task_id, ?, 'open', NULL, ?, "
+                    "'issued', NULL FROM tasks WHERE rowid > ? ORDER BY task_id",
+                    (run_id, as_of, first_new),
+                )
+            _insert(db, "status_changes", self._status_changes(), same=same)
+            _insert(
+                db,
+                "run_tasks",
+                tasks.select(
+                    "task_id",
+                    "status",
+                    pl.col("_carried").cast(pl.Int64).alias("carried"),
+                    pl.col("overdue").cast(pl.Int64),
+                ).sort("task_id"),
+                same=same,
             )
             if self.assignments is not None:
-                db.executemany(
-                    "INSERT OR IGNORE INTO assignments (run_id, customer_id, tactic, variant, "
-                    "experiment, segment, owner, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    _rows(
-                        self.assignments.select(
-                            pl.lit(run_id).alias("run_id"),
-                            "customer_id",
-                            "tactic",
-                            "variant",
-                            pl.lit(self.experiment).alias("experiment"),
-                            "segment",
-                            "owner",
-                            "channel",
-                        ).sort("customer_id", "tactic", maintain_order=True)
-                    ),
+                _insert(
+                    db,
+                    "assignments",
+                    self.assignments.select(
+                        "customer_id",
+                        "tactic",
+                        "variant",
+                        pl.lit(self.experiment).alias("experiment"),
+                        "segment",
+                        "owner",
+                        "channel",
+                    ).sort("customer_id", "tactic", maintain_order=True),
+                    same=same,
+                    or_ignore=True,
                 )
             if self.deferred.height:
-                db.executemany(
-                    "INSERT OR IGNORE INTO deferred_tasks (run_id, task_id, customer_id, "
-                    "tactic, step, channel, owner, rank, due_date, expected_value, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _rows(
-                        self.deferred.select(
-                            pl.lit(run_id).alias("run_id"),
-                            "task_id",
-                            "customer_id",
-                            "tactic",
-                            "step",
-                            "channel",
-                            "owner",
-                            "rank",
-                            pl.col("due_date").cast(pl.String),
-                            "expected_value",
-                            "deferred_reason",
-                        ).sort("task_id", maintain_order=True)
-                    ),
+                _insert(
+                    db,
+                    "deferred_tasks",
+                    self.deferred.select(
+                        "task_id",
+                        "customer_id",
+                        "tactic",
+                        "step",
+                        "channel",
+                        "owner",
+                        "rank",
+                        pl.col("due_date").cast(pl.String),
+                        "expected_value",
+                        pl.col("deferred_reason").alias("reason"),
+                    ).sort("task_id", maintain_order=True),
+                    same=same,
+                    or_ignore=True,
                 )
         self.run_id = run_id
         self.seconds += time.perf_counter() - started

@@ -34,6 +34,7 @@ from segtool.errors import E_HISTORY_READ, E_HISTORY_VERSION, InputError, Locked
 SCHEMA_VERSION = 3
 LOCK_SUFFIX = ".lock"
 COUNTED_STATES = ("committed", "replaced")
+CACHE_KIB = 64 * 1024  # the page cache of a connection, at most
 
 # history status codes: the four of the task sheets, and `achieved` (closed because the
 # customer ordered after the task was issued; never shown on a sheet)
@@ -257,6 +258,9 @@ class HistoryStore:
             conn.execute("PRAGMA journal_mode=DELETE")  # one file beside its journal, no WAL
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # a run writes its tasks in one transaction: up to 64 MiB of pages stay in memory
+            # (SQLite's default, 2 MiB, spills and re-reads index pages many times over)
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise InputError(
