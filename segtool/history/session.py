@@ -388,7 +388,11 @@ class HistorySession:
 
     # -- owners and capacity (segtool.steps.capacity) --------------------------------------
     def customer_owners(self, as_of: dt.date) -> pl.DataFrame:
-        """customer_id, owner in the latest run at or before ``as_of`` (sticky owners)."""
+        """customer_id, owner in the latest run at or before ``as_of`` (sticky owners);
+        none to read when no team is balanced (only ``owners.assign: balanced`` with a
+        ``owners.team`` keeps a customer's owner, see :mod:`segtool.steps.capacity`)."""
+        if not self.cfg.owners.team or self.cfg.owners.assign != "balanced":
+            return pl.DataFrame(schema={"customer_id": pl.String, "owner": pl.String})
         return self.store.customer_owners(as_of.isoformat())
 
     def deferred_before(self, as_of: dt.date) -> pl.DataFrame:
