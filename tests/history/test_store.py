@@ -313,3 +313,31 @@ def test_each_new_task_gets_one_issued_status_and_a_task_issued_before_keeps_its
         ).fetchone() == (0,)
         shown = db.execute("SELECT count(*) FROM run_tasks WHERE run_id = 2").fetchone()[0]
         assert shown == len(tasks)
+
+
+def test_outputs_that_fail_leave_the_history_as_before(tmp_path, capsys, monkeypatch):
+    """When the outputs fail, the run is not in the history: not as pending, not a row of
+    its tasks, statuses or arms."""
+    import segtool.steps.export as export
+
+    config = _project(tmp_path)
+    args = ("run", "--config", config, "--out", tmp_path / "out", "--as-of", "2026-04-30")
+    assert cli(capsys, *args).code == EXIT_OK
+    path = tmp_path / "segtool-history.db"
+    with sqlite3.connect(path) as db:
+        before = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def failing_outputs(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "write_outputs", failing_outputs)
+    later = ("run", "--config", config, "--out", tmp_path / "may", "--as-of", "2026-05-31")
+    assert cli(capsys, *later).code != EXIT_OK
+    with sqlite3.connect(path) as db:
+        after = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        assert db.execute("SELECT DISTINCT state FROM runs").fetchall() == [("committed",)]
+    assert after == before
+    assert not (tmp_path / "may" / "manifest.json").exists()
+
+
+TABLES = ("runs", "run_inputs", "tasks", "run_tasks", "status_changes", "assignments")
