@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -67,6 +68,42 @@ def _typed_known(frame: pl.DataFrame) -> pl.DataFrame:
             col = col.cast(pl.Int64).cast(pl.Boolean)
         exprs.append(col.cast(dtype).alias(name))
     return frame.select(exprs)
+
+
+def _insert(
+    db: sqlite3.Connection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    same: dict[str, int | str] | None = None,
+    or_ignore: bool = False,
+) -> int:
+    """Insert the rows of ``frame`` (its columns named as the table's) in their order, with
+    the values ``same`` for every row; returns how many rows went in. The tuples are built
+    column by column. What is the same in every row is written into the statement, and a
+    column null throughout is left to the table's default (NULL): binding a value to each
+    row is what costs most."""
+    if frame.height == 0:
+        return 0
+    names = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+    fixed = {name: _literal(value) for name, value in (same or {}).items()}
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    before = db.total_changes
+    db.executemany(
+        f"{verb} INTO {table} ({', '.join([*names, *fixed])}) "
+        f"VALUES ({', '.join(['?'] * len(names) + list(fixed.values()))})",
+        zip(*(frame.get_column(name).to_list() for name in names), strict=True),
+    )
+    return db.total_changes - before
+
+
+def _literal(value: int | str) -> str:
+    """An integer or a text as an SQL literal."""
+    if isinstance(value, int):
+        return str(int(value))
+    if "\x00" in value:
+        raise ValueError("an SQL text literal cannot hold NUL")
+    return "'" + value.replace("'", "''") + "'"
 
 
 class NoHistory:
@@ -351,7 +388,11 @@ class HistorySession:
 
     # -- owners and capacity (segtool.steps.capacity) --------------------------------------
     def customer_owners(self, as_of: dt.date) -> pl.DataFrame:
-        """customer_id, owner in the latest run at or before ``as_of`` (sticky owners)."""
+        """customer_id, owner in the latest run at or before ``as_of`` (sticky owners);
+        none to read when no team is balanced (only ``owners.assign: balanced`` with a
+        ``owners.team`` keeps a customer's owner, see :mod:`segtool.steps.capacity`)."""
+        if not self.cfg.owners.team or self.cfg.owners.assign != "balanced":
+            return pl.DataFrame(schema={"customer_id": pl.String, "owner": pl.String})
         return self.store.customer_owners(as_of.isoformat())
 
     def deferred_before(self, as_of: dt.date) -> pl.DataFrame:
@@ -398,6 +439,55 @@ class HistorySession:
             **counts,
         }
 
+    def _status_changes(self) -> pl.DataFrame:
+        """The status_changes rows of this run besides the issued ones: what the sheets
+        changed, then the tasks closed as achieved or on a refused channel; sorted by task,
+        a task's rows in that order."""
+        assert self.result is not None and self.as_of is not None
+        as_of = self.as_of.isoformat()
+        text, day = pl.String, pl.col("changed_on").cast(pl.String)
+        parts = [
+            self.changes.select(
+                "task_id",
+                pl.col("status").cast(text),
+                pl.col("previous_status").cast(text),
+                day,
+                pl.col("source_file").cast(text),
+                pl.col("source_row").cast(pl.Int64),
+            ),
+            self.result.achieved.select(
+                "task_id",
+                pl.lit("achieved").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                pl.lit(as_of).alias("changed_on"),
+                pl.lit(None, dtype=text).alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+            self.result.also_refused.select(
+                "task_id",
+                pl.lit("refused").alias("status"),
+                pl.col("status").cast(text).alias("previous_status"),
+                day,
+                pl.lit("refused channel").alias("source_file"),
+                pl.lit(None, dtype=pl.Int64).alias("source_row"),
+            ),
+        ]
+        return (
+            pl.concat(
+                [part.with_columns(pl.lit(n).alias("_part")) for n, part in enumerate(parts)],
+                how="vertical_relaxed",
+            )
+            .sort("task_id", "_part", maintain_order=True)
+            .select(
+                "task_id",
+                "status",
+                "previous_status",
+                "changed_on",
+                "source_file",
+                "source_row",
+            )
+        )
+
     def stage(self, manifest: dict[str, Any]) -> None:
         """Write this run as ``pending`` in one transaction and put its token in the
         manifest; call it with the outputs staged, before they are moved into place."""
@@ -411,7 +501,6 @@ class HistorySession:
         as_of = self.as_of.isoformat()
         fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
         fields += [f for f in TASK_FIELDS_ADDED if f in tasks.columns]
-        columns = [*fields, "issued_run_id", "issued_as_of"]
         new = tasks.filter(~pl.col("_carried")).select(
             *[
                 pl.col(f).cast(pl.Int64)
@@ -462,77 +551,76 @@ class HistorySession:
                     for i in manifest.get("inputs", [])
                 ],
             )
+            # rows go in sorted by their key: the index B-trees are appended to in order
             # a task id issued by an earlier run (re-run in the same period) keeps its row
-            db.executemany(
-                f"INSERT OR IGNORE INTO tasks ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                [(*row, run_id, as_of) for row in new.iter_rows()],
+            first_new = db.execute("SELECT coalesce(max(rowid), 0) FROM tasks").fetchone()[0]
+            new = new.sort("task_id")
+            same: dict[str, int | str] = {"run_id": run_id}
+            added = _insert(
+                db,
+                "tasks",
+                new,
+                same={"issued_run_id": run_id, "issued_as_of": as_of},
+                or_ignore=True,
             )
-            # a new task's first status, then what the sheets and the rules changed
-            fresh = db.execute(
-                "SELECT t.task_id FROM tasks t WHERE t.issued_run_id = ?", (run_id,)
-            ).fetchall()
-            changes: list[tuple[Any, ...]] = [
-                (t, run_id, "open", None, as_of, "issued", None) for (t,) in fresh
-            ]
-            changes += [
-                (t, run_id, s, p, on.isoformat(), f, r)
-                for t, s, p, on, f, r in self.changes.iter_rows()
-            ]
-            changes += [
-                (t, run_id, "achieved", was, as_of, None, None)
-                for t, _, was in self.result.achieved.iter_rows()
-            ]
-            changes += [
-                (t, run_id, "refused", was, on.isoformat(), "refused channel", None)
-                for t, was, on in self.result.also_refused.iter_rows()
-            ]
-            db.executemany(
-                "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
-                "changed_on, source_file, source_row) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                changes,
-            )
-            db.executemany(
-                "INSERT INTO run_tasks (run_id, task_id, status, carried, overdue) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (run_id, t, s, int(c), int(o))
-                    for t, s, c, o in tasks.select(
-                        "task_id", "status", "_carried", "overdue"
-                    ).iter_rows()
-                ],
+            # a new task's first status (the rows inserted above), then what the sheets and
+            # the rules changed (a task's changes in this order: issued, read, closed)
+            issued = {**same, "status": "open", "changed_on": as_of, "source_file": "issued"}
+            if added == new.height:
+                _insert(db, "status_changes", new.select("task_id"), same=issued)
+            else:  # a re-run: the task ids issued before keep their rows
+                db.execute(
+                    "INSERT INTO status_changes (task_id, run_id, status, previous_status, "
+                    "changed_on, source_file, source_row) SELECT task_id, ?, 'open', NULL, ?, "
+                    "'issued', NULL FROM tasks WHERE rowid > ? ORDER BY task_id",
+                    (run_id, as_of, first_new),
+                )
+            _insert(db, "status_changes", self._status_changes(), same=same)
+            _insert(
+                db,
+                "run_tasks",
+                tasks.select(
+                    "task_id",
+                    "status",
+                    pl.col("_carried").cast(pl.Int64).alias("carried"),
+                    pl.col("overdue").cast(pl.Int64),
+                ).sort("task_id"),
+                same=same,
             )
             if self.assignments is not None:
-                db.executemany(
-                    "INSERT OR IGNORE INTO assignments (run_id, customer_id, tactic, variant, "
-                    "experiment, segment, owner, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (run_id, c, t, v, self.experiment, s, o, ch)
-                        for c, t, v, s, o, ch in self.assignments.select(
-                            "customer_id", "tactic", "variant", "segment", "owner", "channel"
-                        ).iter_rows()
-                    ],
+                _insert(
+                    db,
+                    "assignments",
+                    self.assignments.select(
+                        "customer_id",
+                        "tactic",
+                        "variant",
+                        pl.lit(self.experiment).alias("experiment"),
+                        "segment",
+                        "owner",
+                        "channel",
+                    ).sort("customer_id", "tactic", maintain_order=True),
+                    same=same,
+                    or_ignore=True,
                 )
             if self.deferred.height:
-                db.executemany(
-                    "INSERT OR IGNORE INTO deferred_tasks (run_id, task_id, customer_id, "
-                    "tactic, step, channel, owner, rank, due_date, expected_value, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (run_id, *row)
-                        for row in self.deferred.select(
-                            "task_id",
-                            "customer_id",
-                            "tactic",
-                            "step",
-                            "channel",
-                            "owner",
-                            "rank",
-                            pl.col("due_date").cast(pl.String),
-                            "expected_value",
-                            "deferred_reason",
-                        ).iter_rows()
-                    ],
+                _insert(
+                    db,
+                    "deferred_tasks",
+                    self.deferred.select(
+                        "task_id",
+                        "customer_id",
+                        "tactic",
+                        "step",
+                        "channel",
+                        "owner",
+                        "rank",
+                        pl.col("due_date").cast(pl.String),
+                        "expected_value",
+                        pl.col("deferred_reason").alias("reason"),
+                    ).sort("task_id", maintain_order=True),
+                    same=same,
+                    or_ignore=True,
                 )
         self.run_id = run_id
         self.seconds += time.perf_counter() - started

@@ -34,6 +34,7 @@ from segtool.errors import E_HISTORY_READ, E_HISTORY_VERSION, InputError, Locked
 SCHEMA_VERSION = 3
 LOCK_SUFFIX = ".lock"
 COUNTED_STATES = ("committed", "replaced")
+CACHE_KIB = 64 * 1024  # the page cache of a connection, at most
 
 # history status codes: the four of the task sheets, and `achieved` (closed because the
 # customer ordered after the task was issued; never shown on a sheet)
@@ -71,6 +72,11 @@ TASK_FIELDS: dict[str, str] = {
 TASK_FIELDS_ADDED: dict[str, str] = {
     "variant": "TEXT",  # version 2: the variant of the tactic the task was issued in
 }
+
+# the task columns that hold text (read back as UTF-8 bytes, see HistoryStore.frame)
+TEXT_FIELDS = tuple(
+    name for name, kind in {**TASK_FIELDS, **TASK_FIELDS_ADDED}.items() if kind.startswith("TEXT")
+)
 
 # forward migrations: MIGRATIONS[n] brings a file from version n-1 to version n
 MIGRATIONS: dict[int, list[str]] = {
@@ -252,6 +258,9 @@ class HistoryStore:
             conn.execute("PRAGMA journal_mode=DELETE")  # one file beside its journal, no WAL
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # a run writes its tasks in one transaction: up to 64 MiB of pages stay in memory
+            # (SQLite's default, 2 MiB, spills and re-reads index pages many times over)
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise InputError(
@@ -376,25 +385,41 @@ class HistoryStore:
             )
 
     # -- reading state -------------------------------------------------------------------
-    def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pl.DataFrame:
+    def frame(
+        self, sql: str, params: tuple[Any, ...] = (), *, text: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """The rows of a query as a frame, built column by column. The columns named in
+        ``text`` are selected as ``CAST(... AS BLOB)`` by ``sql`` (UTF-8 bytes: cheaper to
+        fetch than Python strings) and come back as String."""
         cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
         if not rows:
             return pl.DataFrame(schema={n: pl.String for n in names})
-        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+        return pl.DataFrame(
+            [
+                pl.Series(name, values, dtype=pl.Binary).cast(pl.String)
+                if name in text
+                else _series(name, values)
+                for name, values in zip(names, zip(*rows, strict=True), strict=True)
+            ]
+        )
 
     def known_tasks(self, since: str, as_of: str, out_dir: str) -> pl.DataFrame:
         """Tasks still open or in progress, those whose status dates from ``since`` on
         (cooldowns) or that were issued from ``since`` on, and those on the sheets of the
         run this one replaces (same as_of or same folder): ``on_sheet``."""
+        text = (*TEXT_FIELDS, "status", "status_on")
+        columns = [f"CAST(s.{c} AS BLOB) AS {c}" for c in text]
+        columns += [f"s.{c}" for c in (*TASK_FIELDS, *TASK_FIELDS_ADDED) if c not in text]
         return self.frame(
-            "SELECT s.*, s.task_id IN (SELECT rt.task_id FROM run_tasks rt JOIN runs r "
-            "ON r.run_id = rt.run_id WHERE r.state = 'committed' AND (r.as_of = ? "
+            f"SELECT {', '.join(columns)}, s.task_id IN (SELECT rt.task_id FROM run_tasks rt "
+            "JOIN runs r ON r.run_id = rt.run_id WHERE r.state = 'committed' AND (r.as_of = ? "
             "OR r.out_dir = ?)) AS on_sheet FROM task_status s "
             "WHERE s.status IN ('open', 'in_progress') OR s.status_on >= ? "
             "OR s.issued_as_of >= ? OR on_sheet",
             (as_of, out_dir, since, since),
+            text=text,
         )
 
     def customer_owners(self, as_of: str) -> pl.DataFrame:
@@ -446,6 +471,18 @@ class HistoryStore:
                 ).fetchall()
             )
         return out
+
+
+def _series(name: str, values: tuple[Any, ...]) -> pl.Series:
+    """One column of query results, typed as a row-wise frame would type it (the values'
+    common type; SQLite may hold values of several types in one column)."""
+    try:
+        return pl.Series(name, values)
+    except (TypeError, pl.exceptions.PolarsError):
+        frame = pl.DataFrame(
+            [(v,) for v in values], schema=[name], orient="row", infer_schema_length=None
+        )
+        return frame.to_series()
 
 
 def manifest_token(folder: Path) -> str | None:

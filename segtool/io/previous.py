@@ -20,6 +20,7 @@ Comparing and writing the migration report stay in :mod:`segtool.steps.migration
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -60,6 +61,9 @@ _TASK_HEADERS = {
     "tactic": ["tactic", "тактика"],
     "due_date": ["due_date", "due date", "due", "срок", "выполнить до", "дата выполнения"],
 }  # fmt: skip
+
+# how much of a CSV file is read to pick its delimiter and check it is UTF-8
+_HEAD_BYTES = 1 << 16
 
 # a cell Excel turned into a number in scientific notation (an ИНН such as 7707083893)
 _SCIENTIFIC = r"^\d(?:[.,]\d+)?[eE]\+?\d+$"
@@ -129,20 +133,56 @@ def _csv_frame(path: Path, text: str, sep: str, what: str, **options: Any) -> pl
         ) from None
 
 
+def _utf8_first_line(path: Path, what: str) -> str | None:
+    """The first line of a CSV file (without a BOM) when the start of the file is UTF-8 and
+    holds a whole line that is not blank; None otherwise (then the file is decoded whole)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read {what} ({exc.strerror})", code=E_INPUT_PREVIOUS, file=path
+        ) from None
+    whole = len(head) < _HEAD_BYTES
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(
+            head.removeprefix(codecs.BOM_UTF8), final=whole
+        )
+    except UnicodeDecodeError:
+        return None
+    if "\n" not in text and not whole:
+        return None
+    return text.split("\n", 1)[0].rstrip("\r") if text.strip() else None
+
+
+def _read_csv(
+    path: Path, what: str, wanted: tuple[str, ...], preferred: str, **options: Any
+) -> pl.DataFrame:
+    """A CSV file as text columns, its delimiter picked from its first line. A UTF-8 file
+    (with or without a BOM) is parsed by polars straight from the file; any other (Windows-1251
+    from Excel, or a file polars rejects) is decoded in Python first (:func:`_decode`), as the
+    whole file is either UTF-8 or not."""
+    header = _utf8_first_line(path, what)
+    if header is not None:
+        sep = _pick_delimiter(header, preferred, wanted)
+        try:
+            return pl.read_csv(path, separator=sep, infer_schema=False, glob=False, **options)
+        except pl.exceptions.PolarsError:
+            pass  # not UTF-8 further on, or not readable: decoded below and read (or reported)
+    text = _read_csv_text(path, what)
+    sep = _pick_delimiter(text.split("\n", 1)[0].rstrip("\r"), preferred, wanted)
+    if not text.strip():
+        return pl.DataFrame()
+    return _csv_frame(path, text, sep, what, **options)
+
+
 # -- segments.csv --------------------------------------------------------------------------------
 def read_previous_segments(
     path: Path, csv: CsvOptions, warnings: list[str] | None = None
 ) -> pl.DataFrame:
     """A previous ``segments.csv`` (as written, or re-saved by Excel), codes as text."""
-    text = _read_csv_text(path, "the previous segments")
-    header = text.split("\n", 1)[0].rstrip("\r")
     known = ("customer id", "segment", "company name", "red flags")
-    sep = _pick_delimiter(header, csv.delimiter, known)
-    frame = (
-        _csv_frame(path, text, sep, "the previous segments", missing_columns="insert")
-        if text.strip()
-        else pl.DataFrame()
-    )
+    frame = _read_csv(path, "the previous segments", known, csv.delimiter, missing_columns="insert")
     missing = [c for c in ("customer_id", "segment") if c not in frame.columns]
     if missing:
         raise InputError(
@@ -270,13 +310,14 @@ def _workbook_sheets(path: Path) -> dict[str, pl.DataFrame]:
 
 
 def _task_csv(path: Path) -> pl.DataFrame:
-    text = _read_csv_text(path, "last month's tasks")
     wanted = {a for aliases in _export_labels()[0].values() for a in aliases}
-    sep = _pick_delimiter(text.split("\n", 1)[0].rstrip("\r"), ",", tuple(wanted))
-    if not text.strip():
-        return pl.DataFrame()
-    return _csv_frame(
-        path, text, sep, "last month's tasks", has_header=False, truncate_ragged_lines=True
+    return _read_csv(
+        path,
+        "last month's tasks",
+        tuple(wanted),
+        ",",
+        has_header=False,
+        truncate_ragged_lines=True,
     )
 
 

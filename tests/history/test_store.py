@@ -272,3 +272,72 @@ def test_a_symlink_planted_as_the_history_lock_is_not_followed(tmp_path):
     with pytest.raises(OutputError, match="lock file"):
         HistoryStore(db).__enter__()
     assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+def test_each_new_task_gets_one_issued_status_and_a_task_issued_before_keeps_its_own(
+    tmp_path, capsys
+):
+    """Every task a run adds gets its first status ('issued'); a task id already in the file
+    (closed since, and issued again by a re-run of its month) keeps its row and statuses."""
+    (tmp_path / "orders.csv").write_text(
+        ORDERS + "0003,ООО Третий,C1,2025-01-10,700\n0004,ООО Четвёртый,D1,2023-05-10,900\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "segtool.yaml"
+    config.write_text("inputs:\n  orders: {path: orders.csv}\n", encoding="utf-8")
+    args = ("run", "--config", config, "--out", tmp_path / "out", "--as-of", "2026-04-30")
+    assert cli(capsys, *args).code == EXIT_OK
+    path = tmp_path / "segtool-history.db"
+    with sqlite3.connect(path) as db:
+        issued = db.execute(
+            "SELECT task_id, run_id, status, previous_status, changed_on, source_row "
+            "FROM status_changes WHERE source_file = 'issued' ORDER BY task_id"
+        ).fetchall()
+        tasks = [t for (t,) in db.execute("SELECT task_id FROM tasks ORDER BY task_id")]
+        assert tasks and [row[0] for row in issued] == tasks
+        assert {row[1:] for row in issued} == {(1, "open", None, "2026-04-30", None)}
+        # the team's tasks closed as achieved in between (as a later run would record it)
+        db.executemany(
+            "INSERT INTO status_changes (task_id, run_id, status, previous_status, changed_on) "
+            "VALUES (?, 1, 'achieved', 'open', '2026-04-30')",
+            [(t,) for t in tasks],
+        )
+    assert cli(capsys, *args).code == EXIT_OK  # the month again: the same task ids
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*), max(issued_run_id) FROM tasks").fetchone() == (
+            len(tasks),
+            1,
+        )
+        assert db.execute(
+            "SELECT count(*) FROM status_changes WHERE run_id = 2 AND source_file = 'issued'"
+        ).fetchone() == (0,)
+        shown = db.execute("SELECT count(*) FROM run_tasks WHERE run_id = 2").fetchone()[0]
+        assert shown == len(tasks)
+
+
+def test_outputs_that_fail_leave_the_history_as_before(tmp_path, capsys, monkeypatch):
+    """When the outputs fail, the run is not in the history: not as pending, not a row of
+    its tasks, statuses or arms."""
+    import segtool.steps.export as export
+
+    config = _project(tmp_path)
+    args = ("run", "--config", config, "--out", tmp_path / "out", "--as-of", "2026-04-30")
+    assert cli(capsys, *args).code == EXIT_OK
+    path = tmp_path / "segtool-history.db"
+    with sqlite3.connect(path) as db:
+        before = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def failing_outputs(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "write_outputs", failing_outputs)
+    later = ("run", "--config", config, "--out", tmp_path / "may", "--as-of", "2026-05-31")
+    assert cli(capsys, *later).code != EXIT_OK
+    with sqlite3.connect(path) as db:
+        after = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        assert db.execute("SELECT DISTINCT state FROM runs").fetchall() == [("committed",)]
+    assert after == before
+    assert not (tmp_path / "may" / "manifest.json").exists()
+
+
+TABLES = ("runs", "run_inputs", "tasks", "run_tasks", "status_changes", "assignments")

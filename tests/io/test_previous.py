@@ -157,6 +157,34 @@ def test_task_csv_resaved_by_excel_semicolon_and_cp1251(tmp_path):
     assert prev.warnings == []
 
 
+def test_a_task_csv_utf8_at_the_start_and_cp1251_further_on_is_read_as_cp1251(tmp_path):
+    """The whole file is one encoding: Windows-1251 past the first 64 KiB (the header and
+    the first rows in plain ASCII) still reads every word as written."""
+    folder = folder_with(tmp_path)
+    filler = "".join(f"t{n},done,Filler {n}\n" for n in range(4000))
+    assert len(filler) > 1 << 16
+    (folder / "call_tasks.csv").write_bytes(
+        ("task_id,status,company_name\n" + filler + "x9,отказ,ООО Альфа\n").encode("cp1251")
+    )
+    tasks = read_previous(folder, config()).tasks
+    assert tasks.filter(pl.col("task_id") == "x9").select("status", "company_name").rows() == [
+        ("refused", "ООО Альфа")
+    ]
+    assert tasks.height == 4001
+
+
+def test_task_csv_with_a_bom_in_a_folder_named_like_a_pattern(tmp_path):
+    """A UTF-8 file with a BOM reads its first column by name; ``[1]*`` in the folder's name
+    is a name, not a pattern."""
+    folder = folder_with(tmp_path).rename(tmp_path / "out [1]*")
+    (folder / "call_tasks.csv").write_bytes(
+        "\ufefftask_id,status,company_name\nt1,в работе,ООО Альфа\n".encode()
+    )
+    assert read_previous(folder, config()).tasks.select("task_id", "status").rows() == [
+        ("t1", "in_progress")
+    ]
+
+
 def test_segments_csv_resaved_by_excel_with_escaped_ids_match_again(tmp_path):
     """`;`, cp1251, and ids segtool wrote escaped ('-12, '+7): nobody is new or gone."""
     text = (
