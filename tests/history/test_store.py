@@ -341,3 +341,51 @@ def test_outputs_that_fail_leave_the_history_as_before(tmp_path, capsys, monkeyp
 
 
 TABLES = ("runs", "run_inputs", "tasks", "run_tasks", "status_changes", "assignments")
+
+
+def test_read_done_takes_the_history_and_this_runs_marks(tmp_path):
+    import datetime as dt
+
+    import polars as pl
+
+    from segtool.steps.effectiveness import read_done
+
+    with HistoryStore(tmp_path / "h.db") as store, store.transaction() as db:
+        db.execute(
+            "INSERT INTO runs (run_id, token, as_of, out_dir, state, started_at) "
+            "VALUES (1, 't1', '2026-09-30', '/m1', 'committed', 'now'), "
+            "(2, 't2', '2026-10-31', '/m2', 'committed', 'now')"
+        )
+        tasks = [  # task, customer, issued by run
+            ("T1", "C1", 1),  # done in the history
+            ("T2", "C2", 1),  # open
+            ("T3", "C3", 1),  # done in the history, reopened by this run's sheet
+            ("T4", "C4", 1),  # open in the history, marked done in this run's sheet
+            ("T5", "C5", 2),  # done, but issued on as_of itself: not earlier
+        ]
+        for task, customer, run in tasks:
+            as_of = "2026-09-30" if run == 1 else "2026-10-31"
+            db.execute(
+                "INSERT INTO tasks (task_id, customer_id, tactic, step, issued_run_id, "
+                "issued_as_of) VALUES (?, ?, 'win_back', 1, ?, ?)",
+                (task, customer, run, as_of),
+            )
+            db.execute(
+                "INSERT INTO status_changes (task_id, run_id, status, changed_on) "
+                "VALUES (?, ?, 'open', ?)",
+                (task, run, as_of),
+            )
+        for task in ("T1", "T3", "T5"):
+            db.execute(
+                "INSERT INTO status_changes (task_id, run_id, status, changed_on) "
+                "VALUES (?, 2, 'done', '2026-10-31')",
+                (task,),
+            )
+    with HistoryStore(tmp_path / "h.db") as store:
+        changes = pl.DataFrame({"task_id": ["T3", "T4", "T9"], "status": ["open", "done", "done"]})
+        done = read_done(store, dt.date(2026, 10, 31), changes)
+        assert sorted(done["customer_id"].to_list()) == ["C1", "C4"]
+        assert done["issued_as_of"].to_list() == [dt.date(2026, 9, 30)] * 2
+        # without marks read back, the history alone
+        alone = read_done(store, dt.date(2026, 10, 31), changes.clear())
+        assert sorted(alone["customer_id"].to_list()) == ["C1", "C3"]
