@@ -286,8 +286,16 @@ def _totals_checks(fmt: FileFormat) -> list[Check]:
     or order column: rejected whatever else it holds."""
     m = fmt.mapping
     columns = [m.get(k) for k in ("customer_id", "company_name", "order_id")]
+    # a canonical id (digits, a code: see parse.with_normalized_id) is no marker
+    maybe = ~pl.col("__cid_ok").fill_null(False)
     return [
-        (parse.is_totals_marker(pl.col(h)), E.REJECT_TOTALS, h)
+        (
+            pl.when(maybe).then(parse.is_totals_marker(pl.col(h)))
+            if h == m.get("customer_id")
+            else parse.is_totals_marker(pl.col(h)),
+            E.REJECT_TOTALS,
+            h,
+        )
         for h in dict.fromkeys(h for h in columns if h)
     ]
 
@@ -299,9 +307,10 @@ def _customer_id(
     file keyed by names, ``__key``; plus the checks on the id: totals markers, scientific
     notation, and (grouped report) the customer's header line."""
     m = fmt.mapping
-    written = _text(m, "customer_id")
-    cid, fix = parse.normalize_id(written, inn=fmt.inn)
-    frame = frame.with_columns(cid.alias("__cid"), fix.alias("__idfix"))
+    frame = frame.with_columns(_text(m, "customer_id").alias("__cid_text"))
+    frame = parse.with_normalized_id(
+        frame, "__cid_text", "__cid", "__idfix", "__cid_ok", inn=fmt.inn
+    ).drop("__cid_text")
     checks: list[Check] = []
     if kind == "orders" and fmt.grouped:
         is_header = pl.col("__cid").is_not_null() & _text(m, "order_date").is_null()
@@ -314,7 +323,15 @@ def _customer_id(
         checks.append((pl.col("__group_line"), E.REJECT_GROUP_HEADER, m["customer_id"]))
     checks += [
         (pl.col("__cid").is_null(), E.REJECT_MISSING_CUSTOMER, m["customer_id"]),
-        (pl.col("__cid").str.contains(parse.SCIENTIFIC_ID), E.REJECT_BAD_ID, m["customer_id"]),
+        (
+            # the regex only where the id is not canonical (a grouped report's order
+            # lines carry their header's id: checked too)
+            pl.when(~pl.col("__cid_ok").fill_null(False))
+            .then(pl.col("__cid"))
+            .str.contains(parse.SCIENTIFIC_ID),
+            E.REJECT_BAD_ID,
+            m["customer_id"],
+        ),
     ]
     if fmt.names_as_ids:
         frame = frame.with_columns(parse.name_key(pl.col("__cid")).alias("__key"))
