@@ -8,6 +8,7 @@ written); the remaining rows are accepted or rejected with the first reason that
 from __future__ import annotations
 
 import glob as globmod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,8 +29,16 @@ from segtool.errors import (
     InputError,
 )
 from segtool.io import aliases, parse, sniff
-from segtool.io.readers import EXTRA, RAGGED, ROW, RawTable, read_table
-from segtool.report import InputStats, sha256_file
+from segtool.io.readers import (
+    EXTRA,
+    RAGGED,
+    ROW,
+    RawTable,
+    quotes_counted,
+    read_table,
+    scan_bytes,
+)
+from segtool.report import InputStats
 from segtool.schema import CONTACTS, LEAN_CONTACTS, LEAN_ORDERS, ORDERS, REJECTS
 
 SAMPLE_ROWS = 2000
@@ -769,6 +778,8 @@ def _several_names(accepted: pl.DataFrame, fmt: FileFormat) -> list[str]:
     m = fmt.mapping
     if "company_name" not in m or m["company_name"] == m.get("customer_id"):
         return []
+    if not _maybe_several_names(accepted):
+        return []
     named = accepted.select("customer_id", "company_name", "order_date").filter(
         pl.col("company_name").is_not_null()
     )
@@ -790,6 +801,29 @@ def _several_names(accepted: pl.DataFrame, fmt: FileFormat) -> list[str]:
         f"{cid}: «{names[0]}» (most recent, used); also " + ", ".join(f"«{n}»" for n in names[1:])
         for cid, names in detail.iter_rows()
     ]
+
+
+def _maybe_several_names(accepted: pl.DataFrame) -> bool:
+    """False when no id is written with two company names (most exports): with both
+    columns dictionary-encoded, the distinct (id, name) code pairs tell it without
+    grouping every line. True when it may be so (or the columns are text)."""
+    ids, names = pl.col("customer_id"), pl.col("company_name")
+    if not (
+        isinstance(accepted.schema["customer_id"], pl.Categorical)
+        and isinstance(accepted.schema["company_name"], pl.Categorical)
+    ):
+        return True
+    pairs = (
+        accepted.select(
+            pl.when(names.is_not_null()).then(
+                ids.to_physical().cast(pl.UInt64) * (1 << 32) + names.to_physical().cast(pl.UInt64)
+            )
+        )
+        .to_series()
+        .drop_nulls()
+        .unique()
+    )
+    return bool((pairs // (1 << 32)).is_duplicated().any())
 
 
 MAX_SLICED_GAPS = 10_000
@@ -865,22 +899,36 @@ def _read_file(
     sheet: str | int | None,
     overrides: dict[str, str] | None,
     lean: bool,
+    odd_quotes: Callable[[], bool],
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], FileFormat, RawTable]:
     """Parse one file (the forgiving reader when polars' own cannot), with its errors
-    turned into one-line input errors."""
+    turned into one-line input errors.
+
+    ``odd_quotes`` tells, once the file has been parsed, whether it holds an odd number
+    of quotes (counted alongside the checksum): a quote that never closes, for which the
+    file is read again by the forgiving reader. Counting first would read every file
+    once more before parsing it."""
     formats = cfg.inputs.formats
     raw = read_table(
-        path, kind, encoding=formats.encoding, delimiter=formats.delimiter, sheet=sheet
+        path,
+        kind,
+        encoding=formats.encoding,
+        delimiter=formats.delimiter,
+        sheet=sheet,
+        count_quotes=False,
     )
     try:
         try:
             fmt = detect_formats(raw, column_mapping(raw, kind, overrides or {}), cfg)
             accepted, rejects, counts = _run_plan(raw, fmt, cfg, kind, lean=lean)
+            again = quotes_counted(raw) and odd_quotes()
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             # rows wider or narrower than the header, or bytes polars cannot decode:
             # the forgiving reader marks such rows instead of failing
             if raw.forgiving or raw.sheet is not None:
                 raise
+            again = True
+        if again:
             raw.cleanup()
             raw = read_table(
                 path, kind, encoding=formats.encoding, delimiter=formats.delimiter, forgiving=True
@@ -910,13 +958,16 @@ def ingest_file(
 ) -> tuple[pl.DataFrame, pl.DataFrame, InputStats, FileFormat]:
     """Read one file; returns (accepted, rejects, stats, format)."""
     before = _fingerprint(path)
-    # the checksum for the manifest is computed while the file is parsed (hashlib lets go
-    # of the GIL); the fingerprint check below still proves both saw the same bytes
+    # the checksum for the manifest (and the quote count) is computed while the file is
+    # parsed (hashlib lets go of the GIL); the fingerprint check below still proves both
+    # saw the same bytes
     with ThreadPoolExecutor(max_workers=1) as hasher:
-        checksum = hasher.submit(sha256_file, path)
-        accepted, rejects, counts, fmt, raw = _read_file(path, kind, cfg, sheet, overrides, lean)
+        scanned = hasher.submit(scan_bytes, path)
+        accepted, rejects, counts, fmt, raw = _read_file(
+            path, kind, cfg, sheet, overrides, lean, lambda: scanned.result()[1]
+        )
         try:
-            digest = checksum.result()
+            digest = scanned.result()[0]
         except OSError as exc:
             raise InputError(
                 f"{path}: cannot read: {exc.strerror or exc}", code=E_INPUT_READ, file=path
@@ -1112,8 +1163,9 @@ def _quality(
         )
     quality: dict[str, Any] = {"ids_folded": folded, "ids_with_several_names": several}
     if with_contacts:
-        ordered = orders.select(pl.col("customer_id").cast(pl.String)).unique()
-        listed = contacts.select(pl.col("customer_id").cast(pl.String)).unique()
+        # distinct ids first: the (categorical) ids of 10M order lines are not cast to text
+        ordered = orders.select(pl.col("customer_id").unique().cast(pl.String))
+        listed = contacts.select(pl.col("customer_id").unique().cast(pl.String))
         no_contact = ordered.join(listed, on="customer_id", how="anti").height
         no_orders = listed.join(ordered, on="customer_id", how="anti").height
         quality["customers_without_contact"] = no_contact
