@@ -391,7 +391,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     )
     cur = pl.col("__amount_cur")
     if fmt.rates:  # a conversion table: marked amounts are converted, unknown ones rejected
-        amount = amount * cur.replace_strict(fmt.rates, default=1.0, return_dtype=pl.Float64)
+        amount = amount * parse.lookup(cur, fmt.rates, pl.Float64()).fill_null(1.0)
         foreign = cur.is_not_null() & ~cur.is_in(list(fmt.rates))
     elif fmt.currency:
         foreign = cur.is_not_null() & (cur != fmt.currency)
