@@ -647,10 +647,10 @@ def _run_plan(
         ),
         dropped,
     )
-    fmt.id_fixes = _id_fixes(_without(rows.select("customer_id", "__idfix"), dropped))
+    fmt.id_fixes = _id_fixes(_without(_columns(rows, "customer_id", "__idfix"), dropped))
     if fmt.names_as_ids:
         accepted = _one_spelling_per_name(
-            accepted, _without(rows.select("__key"), dropped).get_column("__key"), fmt
+            accepted, _without(_columns(rows, "__key"), dropped).get_column("__key"), fmt
         )
     if kind == "orders":
         fmt.several_names = _several_names(accepted, fmt)
@@ -673,6 +673,12 @@ def _run_plan(
     n_dup = int(rejected["__dup"].sum())
     counts = {"read": n_read, "duplicates": n_dup, "rejected": rejected.height - n_dup}
     return accepted, rejects, counts
+
+
+def _columns(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
+    """Some columns of a multi-chunk frame as they are (``select`` would copy every column
+    into one chunk first: 0.75 GB at 10M lines)."""
+    return pl.DataFrame([frame.get_column(name) for name in names])
 
 
 def _decided(fmt: FileFormat, rows: pl.DataFrame, cfg: Config) -> bool:
@@ -807,21 +813,23 @@ def _maybe_several_names(accepted: pl.DataFrame) -> bool:
     """False when no id is written with two company names (most exports): with both
     columns dictionary-encoded, the distinct (id, name) code pairs tell it without
     grouping every line. True when it may be so (or the columns are text)."""
-    ids, names = pl.col("customer_id"), pl.col("company_name")
     if not (
         isinstance(accepted.schema["customer_id"], pl.Categorical)
         and isinstance(accepted.schema["company_name"], pl.Categorical)
     ):
         return True
+    # streamed: no copy of the two columns, only the distinct pairs are held
+    pair = pl.col("customer_id").to_physical().cast(pl.UInt64) * (1 << 32) + pl.col(
+        "company_name"
+    ).to_physical().cast(pl.UInt64)
     pairs = (
-        accepted.select(
-            pl.when(names.is_not_null()).then(
-                ids.to_physical().cast(pl.UInt64) * (1 << 32) + names.to_physical().cast(pl.UInt64)
-            )
-        )
-        .to_series()
-        .drop_nulls()
+        _columns(accepted, "customer_id", "company_name")
+        .lazy()
+        .select(pair.alias("pair"))
+        .drop_nulls()  # a null name: a null pair
         .unique()
+        .collect(engine="streaming")
+        .get_column("pair")
     )
     return bool((pairs // (1 << 32)).is_duplicated().any())
 
@@ -1164,8 +1172,8 @@ def _quality(
     quality: dict[str, Any] = {"ids_folded": folded, "ids_with_several_names": several}
     if with_contacts:
         # distinct ids first: the (categorical) ids of 10M order lines are not cast to text
-        ordered = orders.select(pl.col("customer_id").unique().cast(pl.String))
-        listed = contacts.select(pl.col("customer_id").unique().cast(pl.String))
+        ordered = orders.get_column("customer_id").unique().cast(pl.String).to_frame()
+        listed = contacts.get_column("customer_id").unique().cast(pl.String).to_frame()
         no_contact = ordered.join(listed, on="customer_id", how="anti").height
         no_orders = listed.join(ordered, on="customer_id", how="anti").height
         quality["customers_without_contact"] = no_contact
