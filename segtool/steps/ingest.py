@@ -254,6 +254,13 @@ def _text(mapping: dict[str, str], key: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
+def _blank(mapping: dict[str, str], key: str, parsed: str) -> pl.Expr:
+    """Whether the cell is empty (or only spaces). A cell read as a number or a date is
+    not, so the cell is trimmed only where the ``parsed`` column is null: polars skips
+    a ``then`` whose condition is false throughout a batch, i.e. in most batches."""
+    return pl.when(pl.col(parsed).is_null()).then(_text(mapping, key).is_null()).otherwise(False)
+
+
 def _with_numbers(
     frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str], decimal: str
 ) -> pl.LazyFrame:
@@ -316,10 +323,15 @@ def _customer_id(
     file keyed by names, ``__key``; plus the checks on the id: totals markers, scientific
     notation, and (grouped report) the customer's header line."""
     m = fmt.mapping
-    frame = frame.with_columns(_text(m, "customer_id").alias("__cid_text"))
     frame = parse.with_normalized_id(
-        frame, "__cid_text", "__cid", "__idfix", "__cid_ok", inn=fmt.inn
-    ).drop("__cid_text")
+        frame,
+        m["customer_id"],
+        _text(m, "customer_id"),
+        "__cid",
+        "__idfix",
+        "__cid_ok",
+        inn=fmt.inn,
+    )
     checks: list[Check] = []
     if kind == "orders" and fmt.grouped:
         is_header = pl.col("__cid").is_not_null() & _text(m, "order_date").is_null()
@@ -350,17 +362,26 @@ def _customer_id(
 def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False) -> Plan:
     m = fmt.mapping
     frame, sources = raw.frame, dict(m)
-    if lean and "amount" in m:
-        # quantity and price are read only where they fill an empty amount cell
-        empty_amount = _text(m, "amount").is_null()
-        for key in ("quantity", "unit_price"):
-            if key in m:
-                sources[key] = f"__{key}_text"
-                frame = frame.with_columns(
-                    pl.when(empty_amount).then(pl.col(m[key])).alias(sources[key])
-                )
     money = "amount" if "amount" in m else "unit_price"
-    for key in ("amount", "quantity", "unit_price", "margin", "cost"):
+    if "amount" in m:
+        frame = parse.parse_number(
+            frame,
+            m["amount"],
+            "__amount",
+            fmt.decimal or "comma",
+            ambiguous="__amount_amb",
+            currency="__amount_cur",
+        )
+        frame = frame.with_columns(__amount_blank=_blank(m, "amount", "__amount"))
+        if lean:
+            # quantity and price are read only where they fill an empty amount cell
+            for key in ("quantity", "unit_price"):
+                if key in m:
+                    sources[key] = f"__{key}_text"
+                    frame = frame.with_columns(
+                        pl.when(pl.col("__amount_blank")).then(pl.col(m[key])).alias(sources[key])
+                    )
+    for key in ("quantity", "unit_price", "margin", "cost"):
         if key in sources:
             frame = parse.parse_number(
                 frame,
@@ -385,7 +406,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     has_amount_col = "amount" in m
     # quantity × price fills an empty amount cell; an unreadable amount (н/д) is a reject
     amount = (
-        pl.when(pl.col("__amount_raw").is_null()).then(qp).otherwise(pl.col("__amount"))
+        pl.when(pl.col("__amount_blank")).then(qp).otherwise(pl.col("__amount"))
         if has_amount_col
         else qp
     )
@@ -403,7 +424,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
         else pl.col("__margin")
     )
     lo, hi = cfg.ingest.min_year, cfg.ingest.max_year
-    frame = frame.with_columns(__date_raw=_text(m, "order_date"), __amount_raw=_text(m, "amount"))
+    frame = frame.with_columns(__date_blank=_blank(m, "order_date", "__date"))
     frame, id_checks = _customer_id(frame, fmt, "orders")
     frame = frame.with_columns(__amount=amount)
     amount_header = m.get("amount") or m.get("quantity")
@@ -413,7 +434,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
     checks += id_checks
     checks += [
-        (pl.col("__date_raw").is_null(), E.REJECT_MISSING_DATE, m["order_date"]),
+        (pl.col("__date_blank"), E.REJECT_MISSING_DATE, m["order_date"]),
         (_ambiguous_date(fmt), E.REJECT_AMBIGUOUS_DATE, m["order_date"]),
         (pl.col("__date").is_null(), E.REJECT_BAD_DATE, m["order_date"]),
         (
@@ -425,7 +446,7 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
     if has_amount_col:
         checks += [
             (
-                pl.col("__amount_raw").is_null() & pl.col("__amount").is_null(),
+                pl.col("__amount_blank") & pl.col("__amount").is_null(),
                 E.REJECT_MISSING_AMOUNT,
                 m["amount"],
             ),
