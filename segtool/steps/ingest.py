@@ -526,6 +526,16 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     kw = inf.company_types
     type_from_name = parse.company_type_from_name(company, kw.table())
     channel = parse.first_match(_text(m, "preferred_channel"), parse.CHANNEL_WORDS)
+    # each keyword match once (the role and its "inferred" flag both read it), and the
+    # one from the title or the name only where the export gives none (polars skips the
+    # regexes in a batch where every row has one)
+    frame = frame.with_columns(__role_given=role_given, __type_given=type_given)
+    role_given, type_given = pl.col("__role_given"), pl.col("__type_given")
+    frame = frame.with_columns(
+        __role_from_title=pl.when(role_given.is_null()).then(role_from_title),
+        __type_from_name=pl.when(type_given.is_null()).then(type_from_name),
+    )
+    role_from_title, type_from_name = pl.col("__role_from_title"), pl.col("__type_from_name")
 
     def flag(key: str) -> pl.Expr:
         return parse.parse_flag(pl.col(m[key])) if key in m else pl.lit(False)
