@@ -254,6 +254,21 @@ def _text(mapping: dict[str, str], key: str) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
+def _trimmed(
+    frame: pl.LazyFrame, mapping: dict[str, str], keys: list[str]
+) -> tuple[pl.LazyFrame, dict[str, pl.Expr]]:
+    """:func:`_text` of each key, with the trimmed cell kept as a column of its own: in
+    ``_text`` the trim is evaluated twice (for the test and for the value)."""
+    trims = {f"__trim_{k}": pl.col(mapping[k]).str.strip_chars() for k in keys if k in mapping}
+    texts = {
+        k: pl.when(pl.col(f"__trim_{k}") != "").then(pl.col(f"__trim_{k}"))
+        if k in mapping
+        else pl.lit(None, dtype=pl.String)
+        for k in keys
+    }
+    return (frame.with_columns(**trims) if trims else frame), texts
+
+
 def _blank(mapping: dict[str, str], key: str, parsed: str) -> pl.Expr:
     """Whether the cell is empty (or only spaces). A cell read as a number or a date is
     not, so the cell is trimmed only where the ``parsed`` column is null: polars skips
@@ -459,14 +474,15 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
         checks += [(pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, m["amount"])]
     else:
         checks += [(pl.col("__amount").is_null(), E.REJECT_BAD_AMOUNT, amount_header)]
+    frame, text = _trimmed(frame, m, ["company_name", "order_id", "category", "product"])
     output = [
         pl.col("__cid").alias("customer_id"),
-        _text(m, "company_name").alias("company_name"),
+        text["company_name"].alias("company_name"),
         (
-            order_key(_text(m, "order_id"), pl.col("__date"))
+            order_key(text["order_id"], pl.col("__date"))
             if lean
             else pl.coalesce(
-                _text(m, "order_id"),
+                text["order_id"],
                 pl.concat_str([pl.col("__cid"), pl.lit("|"), pl.col("__date").cast(pl.String)]),
             )
         ).alias("order_id"),
@@ -474,8 +490,8 @@ def _orders_plan(raw: RawTable, fmt: FileFormat, cfg: Config, lean: bool = False
         pl.col("__amount").alias("amount"),
         pl.col("__quantity").alias("quantity"),
         pl.col("__unit_price").alias("unit_price"),
-        _text(m, "category").alias("category"),
-        _text(m, "product").alias("product"),
+        text["category"].alias("category"),
+        text["product"].alias("product"),
     ]
     return frame, checks, output, margin_expr
 
@@ -509,8 +525,26 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
         checks.append((pl.col(RAGGED), E.REJECT_RAGGED, EXTRA))
     checks += id_checks
 
-    title = _text(m, "job_title")
-    role_text = _text(m, "role")
+    frame, text = _trimmed(
+        frame,
+        m,
+        [
+            "job_title",
+            "role",
+            "company_name",
+            "company_type",
+            "preferred_channel",
+            "contact_name",
+            "phone",
+            "email",
+            "address",
+            "inmail",
+            "region",
+            "owner",
+        ],
+    )
+    title = text["job_title"]
+    role_text = text["role"]
     role_given = parse.first_match(role_text, parse.ROLE_VALUES)
     role_from_title = parse.first_match(
         title,
@@ -520,12 +554,12 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
             ("user", inf.roles.user),
         ],
     )
-    company = _text(m, "company_name")
-    type_text = _text(m, "company_type")
+    company = text["company_name"]
+    type_text = text["company_type"]
     type_given = parse.first_match(type_text, parse.COMPANY_TYPE_VALUES)
     kw = inf.company_types
     type_from_name = parse.company_type_from_name(company, kw.table())
-    channel = parse.first_match(_text(m, "preferred_channel"), parse.CHANNEL_WORDS)
+    channel = parse.first_match(text["preferred_channel"], parse.CHANNEL_WORDS)
     # each keyword match once (the role and its "inferred" flag both read it), and the
     # one from the title or the name only where the export gives none (polars skips the
     # regexes in a batch where every row has one)
@@ -543,14 +577,14 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
     output = [
         pl.col("__cid").alias("customer_id"),
         company.alias("company_name"),
-        _text(m, "contact_name").alias("contact_name"),
+        text["contact_name"].alias("contact_name"),
         title.alias("job_title"),
         pl.coalesce(role_given, role_from_title, pl.lit("unknown")).alias("role"),
         (role_given.is_null() & role_from_title.is_not_null()).alias("role_inferred"),
-        _text(m, "phone").alias("phone"),
-        _text(m, "email").alias("email"),
-        _text(m, "address").alias("address"),
-        _text(m, "inmail").alias("inmail"),
+        text["phone"].alias("phone"),
+        text["email"].alias("email"),
+        text["address"].alias("address"),
+        text["inmail"].alias("inmail"),
         flag("do_not_call").alias("do_not_call"),
         flag("do_not_email").alias("do_not_email"),
         flag("do_not_mail").alias("do_not_mail"),
@@ -563,8 +597,8 @@ def _contacts_plan(raw: RawTable, fmt: FileFormat, cfg: Config) -> Plan:
         (type_given.is_null() & type_from_name.is_not_null()).alias("company_type_inferred"),
         pl.col("__turnover").alias("turnover"),
         pl.col("__headcount").alias("headcount"),
-        _text(m, "region").alias("region"),
-        _text(m, "owner").alias("owner"),
+        text["region"].alias("region"),
+        text["owner"].alias("owner"),
     ]
     return frame, checks, output, None
 
