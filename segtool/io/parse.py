@@ -85,8 +85,7 @@ def parse_number(
     # Fast path for plain values ("1234,56", "-15", "1 234,56"): most cells of a real export.
     # Values with the other separator ("1.234,56") are left to the full parser, so the
     # float cast never reads a thousands point as a decimal one. The full parser below
-    # then only sees the leftovers; string functions skip nulls, so its many passes cost
-    # next to nothing when few cells need it.
+    # then only sees the leftovers.
     other, mark = (".", ",") if decimal == "comma" else (",", ".")
     squeezed = pl.col(src).str.replace_all(" ", "", literal=True)
     if mark == ",":
