@@ -85,8 +85,7 @@ def parse_number(
     # Fast path for plain values ("1234,56", "-15", "1 234,56"): most cells of a real export.
     # Values with the other separator ("1.234,56") are left to the full parser, so the
     # float cast never reads a thousands point as a decimal one. The full parser below
-    # then only sees the leftovers; string functions skip nulls, so its many passes cost
-    # next to nothing when few cells need it.
+    # then only sees the leftovers.
     other, mark = (".", ",") if decimal == "comma" else (",", ".")
     squeezed = pl.col(src).str.replace_all(" ", "", literal=True)
     if mark == ",":
@@ -95,31 +94,42 @@ def parse_number(
     frame = frame.with_columns(fast_value.cast(pl.Float64, strict=False).alias(fast))
     # 400 digits cast to inf, "nan" to NaN: not numbers anyone wrote on purpose
     frame = frame.with_columns(pl.when(pl.col(fast).is_finite()).then(pl.col(fast)).alias(fast))
-    lowered = pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.to_lowercase()
+    # Every step of the full parser is guarded by "this cell needs it": polars skips a
+    # ``then`` whose condition is false throughout a batch, so a batch the fast path read
+    # whole costs nothing more (the cells it does not need give null either way).
+    need = f"__{dst}_need"
+    frame = frame.with_columns((pl.col(fast).is_null() & pl.col(src).is_not_null()).alias(need))
+
+    def needed(expr: pl.Expr) -> pl.Expr:
+        return pl.when(pl.col(need)).then(expr)
+
+    lowered = needed(pl.col(src).str.to_lowercase())
     if currency is not None:
         frame = frame.with_columns(lowered.alias(t)).with_columns(
-            currency_of(pl.col(t)).alias(currency)
+            needed(currency_of(pl.col(t))).alias(currency)
         )
         lowered = pl.col(t)
     frame = frame.with_columns(
-        lowered.str.replace_many(_CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True)
-        .str.replace_many(["\u2212", "\u2013"], ["-", "-"])
-        .alias(t)
+        needed(
+            lowered.str.replace_many(
+                _CURRENCY_TOKENS, [""] * len(_CURRENCY_TOKENS), leftmost=True
+            ).str.replace_many(["\u2212", "\u2013"], ["-", "-"])
+        ).alias(t)
     )
     frame = frame.with_columns(
-        (
+        needed(
             (pl.col(t).str.starts_with("(") & pl.col(t).str.ends_with(")"))
             | pl.col(t).str.starts_with("-")
             | pl.col(t).str.contains(r"^\d[\d.,]*-$")
         ).alias(neg),
-        pl.col(t).str.strip_chars("()+-").alias(t),
+        needed(pl.col(t).str.strip_chars("()+-")).alias(t),
     )
     body = pl.col(t)
     if ambiguous is not None:
         # one separator followed by exactly three digits, and not the file's decimal mark
         shape = r"^\d{1,3}\.\d{3}$" if decimal == "comma" else r"^\d{1,3},\d{3}$"
         flagged = body.str.contains(shape) if decimal == "comma" else pl.lit(False)
-        frame = frame.with_columns(flagged.fill_null(False).alias(ambiguous))
+        frame = frame.with_columns(needed(flagged).fill_null(False).alias(ambiguous))
     has_c = body.str.contains(",", literal=True)
     has_p = body.str.contains(".", literal=True)
     comma_last = has_c & has_p & body.str.contains(r",\d*$")  # "1.234,56": comma is decimal
@@ -130,12 +140,13 @@ def parse_number(
         comma_is_decimal = comma_last | (has_c & ~has_p & ~body.str.contains(r"^\d{1,3}(,\d{3})+$"))
         point_is_thousands = pl.lit(False)
     frame = frame.with_columns(
-        pl.when(comma_is_decimal)
-        .then(body.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
-        .when(point_is_thousands)
-        .then(body.str.replace_all(".", "", literal=True))
-        .otherwise(body.str.replace_all(",", "", literal=True))
-        .alias(t)
+        needed(
+            pl.when(comma_is_decimal)
+            .then(body.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+            .when(point_is_thousands)
+            .then(body.str.replace_all(".", "", literal=True))
+            .otherwise(body.str.replace_all(",", "", literal=True))
+        ).alias(t)
     )
     value = (
         pl.when(pl.col(t).str.contains(_NUMBER_SHAPE))
@@ -144,8 +155,19 @@ def parse_number(
         .cast(pl.Float64, strict=False)
     )
     signed = pl.when(pl.col(neg)).then(-value).otherwise(value)
-    slow = pl.when(signed.is_finite()).then(signed).otherwise(None)
-    return frame.with_columns(pl.coalesce(pl.col(fast), slow).alias(dst)).drop(t, neg, fast)
+    slow = needed(pl.when(signed.is_finite()).then(signed).otherwise(None))
+    return frame.with_columns(pl.coalesce(pl.col(fast), slow).alias(dst)).drop(t, neg, fast, need)
+
+
+def lookup(
+    expr: pl.Expr, mapping: dict[str, int] | dict[str, float], dtype: pl.DataType
+) -> pl.Expr:
+    """``expr.replace_strict(mapping, default=None)`` for a handful of keys, row by row
+    (the streaming engine runs it without holding the whole column)."""
+    out = pl.lit(None, dtype=dtype)
+    for key, value in reversed(mapping.items()):
+        out = pl.when(expr == key).then(pl.lit(value, dtype=dtype)).otherwise(out)
+    return out
 
 
 EXCEL_EPOCH = pl.date(1899, 12, 30)
@@ -181,13 +203,15 @@ def parse_date(
             ).alias(dst)
         )
     fast = f"__{dst}_fast"
+    slow = f"__{dst}_slow"
     # Fast path: the two spellings most exports use, "31.12.2024" (day first) and ISO
     # "2024-12-31", read with an exact format; only the other cells go through the general
     # parser. chrono reads "01.11.23" as the year 23, so a year below 1000 is left to the
     # general parser too, which reads two-digit years.
-    exact = pl.col(src).str.to_date("%Y-%m-%d", strict=False)
+    iso = pl.col(src).str.to_date("%Y-%m-%d", strict=False)
     if order == "dmy":
-        dotted = pl.col(src).str.to_date("%d.%m.%Y", strict=False)
+        frame = frame.with_columns(pl.col(src).str.to_date("%d.%m.%Y", strict=False).alias(fast))
+        dotted = pl.col(fast)
         if evidence is not None:
             frame = frame.with_columns(
                 pl.when(dotted.is_not_null())
@@ -198,20 +222,30 @@ def parse_date(
                 )
                 .alias(evidence)
             )
-        exact = pl.coalesce(dotted, exact)
-    elif evidence is not None:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.UInt8).alias(evidence))
-    frame = frame.with_columns(exact.alias(fast))
+        # ISO only where the dotted format failed (skipped in a batch where none did)
+        frame = frame.with_columns(
+            pl.when(dotted.is_null()).then(iso).otherwise(dotted).alias(fast)
+        )
+    else:
+        if evidence is not None:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.UInt8).alias(evidence))
+        frame = frame.with_columns(iso.alias(fast))
     frame = frame.with_columns(
         pl.when(pl.col(fast).dt.year() >= 1000).then(pl.col(fast)).alias(fast)
     )
+    # Every step of the general parser is guarded by "this cell needs it": polars skips a
+    # ``then`` whose condition is false throughout a batch, so a batch of fast-path dates
+    # costs nothing more (the cells it does not need give null either way).
+    frame = frame.with_columns((pl.col(fast).is_null() & pl.col(src).is_not_null()).alias(slow))
+
+    def needed(expr: pl.Expr) -> pl.Expr:
+        return pl.when(pl.col(slow)).then(expr)
+
+    frame = frame.with_columns(needed(pl.col(src).str.strip_chars()).alias(t))
     frame = frame.with_columns(
-        pl.when(pl.col(fast).is_null()).then(pl.col(src)).str.strip_chars().alias(t)
-    )
-    frame = frame.with_columns(
-        pl.col(t)
-        .str.extract_groups(r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
-        .alias(p)
+        needed(
+            pl.col(t).str.extract_groups(r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})(?:[ T]\S.*)?$")
+        ).alias(p)
     )
     a, sep, b, c = (pl.col(p).struct.field(k) for k in ("1", "2", "3", "4"))
     a_is_year = a.str.len_chars() == 4
@@ -227,9 +261,14 @@ def parse_date(
             .when((ai <= 12) & (bi <= 12))
             .then(pl.lit(EITHER, pl.UInt8))
         )
-        sep_code = sep.replace_strict(DATE_SEPARATORS, default=None, return_dtype=pl.UInt8)
+        # when/then, not replace_strict: the streaming engine holds the whole column for a
+        # replace_strict, and with it every column of the pass (1.5 GB more at 10M lines)
+        sep_code = lookup(sep, DATE_SEPARATORS, pl.UInt8())
         frame = frame.with_columns(
-            pl.coalesce(pl.col(evidence), sep_code * 4 + kind).alias(evidence)
+            pl.when(pl.col(slow))
+            .then(pl.coalesce(pl.col(evidence), sep_code * 4 + kind))
+            .otherwise(pl.col(evidence))
+            .alias(evidence)
         )
     if order == "ymd":
         y, m, d = a, b, c
@@ -242,10 +281,10 @@ def parse_date(
         m = b
         d = pl.when(a_is_year).then(c).otherwise(a)
     frame = frame.with_columns(
-        y.cast(pl.Int32, strict=False).alias(f"{p}y"),
-        y.str.len_chars().alias(f"{p}yl"),
-        m.cast(pl.Int32, strict=False).alias(f"{p}m"),
-        d.cast(pl.Int32, strict=False).alias(f"{p}d"),
+        needed(y.cast(pl.Int32, strict=False)).alias(f"{p}y"),
+        needed(y.str.len_chars()).alias(f"{p}yl"),
+        needed(m.cast(pl.Int32, strict=False)).alias(f"{p}m"),
+        needed(d.cast(pl.Int32, strict=False)).alias(f"{p}d"),
     )
     yy, yl = pl.col(f"{p}y"), pl.col(f"{p}yl")
     year = (
@@ -255,7 +294,7 @@ def parse_date(
         .then(yy)
         .otherwise(None)
     )
-    frame = frame.with_columns(year.alias(f"{p}y"))
+    frame = frame.with_columns(needed(year).alias(f"{p}y"))
     iso_text = pl.format(
         "{}-{}-{}",
         pl.col(f"{p}y").cast(pl.String).str.zfill(4),
@@ -276,12 +315,11 @@ def parse_date(
         .then(EXCEL_EPOCH + pl.duration(days=serial.floor().cast(pl.Int64)))
         .otherwise(None)
     )
+    general = pl.coalesce(iso_text.str.to_date("%Y-%m-%d", strict=False), compact, from_serial)
     frame = frame.with_columns(
-        pl.coalesce(
-            pl.col(fast), iso_text.str.to_date("%Y-%m-%d", strict=False), compact, from_serial
-        ).alias(dst)
+        pl.when(pl.col(slow)).then(general).otherwise(pl.col(fast)).alias(dst)
     )
-    return frame.drop(t, p, fast, f"{p}y", f"{p}yl", f"{p}m", f"{p}d")
+    return frame.drop(t, p, fast, slow, f"{p}y", f"{p}yl", f"{p}m", f"{p}d")
 
 
 _TRUE = r"(?i)^(да|д|yes|y|true|истина|1|x|х|v|✓|✔|\+|не звонить|не писать|запрет|отказ)$"
@@ -377,6 +415,35 @@ def normalize_id(text: pl.Expr, *, inn: bool) -> tuple[pl.Expr, pl.Expr]:
         value = pl.when(short).then(pl.lit("0") + value).otherwise(value)
         fix = fix + pl.when(short).then(pl.lit(ID_PADDED, pl.UInt8)).otherwise(pl.lit(0, pl.UInt8))
     return value, pl.when(text.is_not_null()).then(fix)
+
+
+# ids normalize_id leaves as they are, fixing nothing, that are neither a totals marker
+# nor scientific notation (no E, a digit): an ИНН of 10 or 12 digits, or a code
+CANONICAL_INN = r"^([0-9]{10}|[0-9]{12})$"
+CANONICAL_ID = r"^[0-9A-DF-Za-df-z_/\-]*[0-9][0-9A-DF-Za-df-z_/\-]*$"
+
+
+def with_normalized_id(
+    frame: FrameT, cell: str, text: pl.Expr, dst: str, fix: str, canonical: str, *, inn: bool
+) -> FrameT:
+    """Columns ``dst`` and ``fix`` as :func:`normalize_id` gives them for ``text`` (the
+    id cell ``cell`` trimmed, null when empty), and ``canonical``: True where the cell is
+    an id already canonical (most ids of an export), null for a null cell.
+
+    One regex on the cell as written tells the canonical ids (they hold no space, so
+    trimming leaves them as they are). Only the others are trimmed and go through
+    :func:`normalize_id`: polars skips a ``then`` whose condition is false throughout a
+    batch, and its dozen string passes run over nulls in the other batches.
+    """
+    frame = frame.with_columns(
+        pl.col(cell).str.contains(CANONICAL_INN if inn else CANONICAL_ID).alias(canonical)
+    )
+    ok = pl.col(canonical)
+    value, fixed = normalize_id(pl.when(~ok).then(text), inn=inn)
+    return frame.with_columns(
+        pl.when(ok).then(pl.col(cell)).otherwise(value).alias(dst),
+        pl.when(ok).then(pl.lit(0, pl.UInt8)).otherwise(fixed).alias(fix),
+    )
 
 
 _LEGAL_FORMS = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import re
@@ -109,8 +110,12 @@ def read_table(
     delimiter: str = "auto",
     sheet: str | int | None = None,
     forgiving: bool = False,
+    count_quotes: bool = True,
 ) -> RawTable:
-    """Open ``path`` (CSV, XLSX, XLS, ODS or HTML, by content) as a :class:`RawTable`."""
+    """Open ``path`` (CSV, XLSX, XLS, ODS or HTML, by content) as a :class:`RawTable`.
+
+    ``count_quotes=False``: the caller counts the quotes itself (see :func:`scan_bytes`)
+    and reads the file again with ``forgiving=True`` when a quote never closes."""
     path = Path(path)
     file_type = sniff.file_kind(path)
     if file_type in ("xlsx", "ods", "ole"):
@@ -120,7 +125,8 @@ def read_table(
     if sheet is not None:
         pass  # a sheet name for a CSV file is harmless; the file has one table
     dialect = sniff.sniff_csv(path, kind, encoding, delimiter)
-    if forgiving or dialect.mixed_encoding or _quotes_unbalanced(path, dialect.encoding):
+    unbalanced = count_quotes and _quotes_unbalanced(path, dialect.encoding)
+    if forgiving or dialect.mixed_encoding or unbalanced:
         return _read_csv_forgiving(path, kind, dialect)
     return _read_csv_fast(path, kind, dialect)
 
@@ -139,6 +145,29 @@ def _quotes_unbalanced(path: Path, encoding: str) -> bool:
     except OSError:
         return False  # reported by the reader itself
     return odd
+
+
+def scan_bytes(path: Path, chunk: int = 1 << 20) -> tuple[str, bool]:
+    """The file's SHA-256 (hex) and whether it holds an odd number of quote characters
+    (see :func:`_quotes_unbalanced`), from one read of its bytes."""
+    digest = hashlib.sha256()
+    odd = False
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+            odd ^= block.count(b'"') % 2 == 1
+    return digest.hexdigest(), odd
+
+
+def quotes_counted(raw: RawTable) -> bool:
+    """Whether :func:`scan_bytes`' quote count applies to how ``raw`` was read: a CSV read
+    by polars' reader (the forgiving one finds an unclosed quote itself; UTF-16 files are
+    not counted byte by byte)."""
+    return (
+        raw.file_type == "CSV"
+        and not raw.forgiving
+        and not (raw.encoding or "").startswith("utf-16")
+    )
 
 
 def _read_csv_fast(path: Path, kind: str, dialect: sniff.CsvDialect) -> RawTable:

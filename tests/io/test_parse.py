@@ -186,3 +186,14 @@ def test_contacts_and_scores_infer_the_company_type_alike():
         "shop",
         "other",
     ]
+
+
+def test_date_evidence_is_computed_row_by_row():
+    # a replace_strict in the pass made the streaming engine hold every column of a
+    # 10M-line file at once (1.5 GB more); the separator codes are when/then per row
+    values = ["25.12.2024", "12/25/2024", "03-04-2024", "2024-01-02", None, "3.4.24"]
+    frame = pl.LazyFrame({"v": values}, schema={"v": pl.String})
+    planned = parse_date(frame, "v", "x", "dmy", evidence="ev")
+    assert "replace_strict" not in planned.explain()
+    evidence = planned.collect(engine="streaming")["ev"].to_list()
+    assert evidence == [1, 6, 11, None, None, 3]

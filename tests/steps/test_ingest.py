@@ -485,3 +485,19 @@ def test_lean_contacts_keep_what_score_and_routing_read_with_a_companies_file(tm
         ("0012", "Иванов Иван", "purchaser", "trading", "Петрова А.С."),
         ("12", None, "unknown", "manufacturing", "Орлов Д.А."),
     ]
+
+
+@pytest.mark.parametrize("second_name", ["ООО Ромашка", "ООО Ромашка-Трейд", None])
+def test_several_names_found_alike_in_a_lean_and_a_full_ingest(tmp_path, second_name):
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "ИНН;Наименование клиента;Дата;Сумма\n7701234567;ООО Ромашка;01.02.2024;10\n"
+        f"7701234567;{second_name or ''};01.05.2024;20\n"
+        "7701234568;ООО Ромашка-Трейд;01.05.2024;20\n",
+        encoding="utf-8",
+    )
+    cfg = config_for(path)
+    lean, full = ingest(cfg, lean=True), ingest(cfg)
+    several = lean.quality["ids_with_several_names"]
+    assert several == full.quality["ids_with_several_names"]
+    assert len(several) == (second_name == "ООО Ромашка-Трейд")
