@@ -389,3 +389,29 @@ def test_read_done_takes_the_history_and_this_runs_marks(tmp_path):
         # without marks read back, the history alone
         alone = read_done(store, dt.date(2026, 10, 31), changes.clear())
         assert sorted(alone["customer_id"].to_list()) == ["C1", "C3"]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 100])
+def test_insert_goes_in_sorted_chunk_by_chunk(tmp_path, monkeypatch, chunk):
+    import sqlite3
+
+    import polars as pl
+
+    from segtool.history import session
+
+    monkeypatch.setattr(session, "INSERT_CHUNK", chunk)
+    db = sqlite3.connect(tmp_path / "x.db")
+    db.execute("CREATE TABLE t (k TEXT, n INTEGER, note TEXT, run INTEGER)")
+    frame = pl.DataFrame({"k": ["b", "a", "c", "a", "d"], "n": [1, 2, 3, 4, 5], "note": [None] * 5})
+    added = session._insert(db, "t", frame, order_by=["k"], same={"run": 7})
+    assert added == 5
+    rows = db.execute("SELECT k, n, note, run FROM t ORDER BY rowid").fetchall()
+    # sorted by k, ties in their order; the all-null column left to its default
+    assert rows == [
+        ("a", 2, None, 7),
+        ("a", 4, None, 7),
+        ("b", 1, None, 7),
+        ("c", 3, None, 7),
+        ("d", 5, None, 7),
+    ]
+    assert session._insert(db, "t", frame.clear()) == 0
