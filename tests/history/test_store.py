@@ -8,6 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+import polars as pl
 import pytest
 from clirun import assert_one_error, cli
 
@@ -415,3 +416,23 @@ def test_insert_goes_in_sorted_chunk_by_chunk(tmp_path, monkeypatch, chunk):
         ("d", 5, None, 7),
     ]
     assert session._insert(db, "t", frame.clear()) == 0
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_frame_is_the_same_fetched_in_chunks(tmp_path, monkeypatch, chunk):
+    from segtool.history import store as store_module
+
+    with HistoryStore(tmp_path / "h.db") as store:
+        store.db.execute("CREATE TABLE t (a, b TEXT, c TEXT)")
+        store.db.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            [(1, "x", "ä"), (2, None, None), (None, None, "ё"), (3, "y", None), (2.5, "z", "w")],
+        )
+        whole = store.frame("SELECT a, b, CAST(c AS BLOB) AS c FROM t", text=("c",))
+        monkeypatch.setattr(store_module, "FETCH_CHUNK", chunk)
+        chunked = store.frame("SELECT a, b, CAST(c AS BLOB) AS c FROM t", text=("c",))
+        assert chunked.equals(whole)
+        assert chunked.schema == {"a": pl.Float64, "b": pl.String, "c": pl.String}
+        assert chunked["c"].to_list() == ["ä", None, "ё", None, "w"]
+        empty = store.frame("SELECT a, b FROM t WHERE a > 100")
+        assert empty.height == 0 and empty.columns == ["a", "b"]
