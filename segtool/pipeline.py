@@ -346,6 +346,10 @@ def finish_run(
     with timings.measure("assign-tactics"):
         tasks = hist.apply(tactics.tasks, segments, playbook, as_of)  # carried, cooled down
         hist.record_assignments(tactics.assignments, cfg.experiments.experiment)
+    if save_workspace is None:
+        # the tasks as issued, before the history's rules, are not read again (0.4M
+        # wide rows at 10M lines); a workspace keeps them as tasks.parquet
+        tactics.tasks = tactics.tasks.clear()
     effect = None
     if arms is not None and responses is not None:
         with timings.measure("effectiveness"):
@@ -375,6 +379,7 @@ def finish_run(
             if zeros:
                 warnings.append(zeros)
         manifest["migration"] = {"previous": str(prev.folder), **migration.summary()}
+        prev = None  # last month's segments and sheets are not read again
     with timings.measure("plan-work"):
         plan = plan_work(
             tasks,
