@@ -79,35 +79,43 @@ def _insert(
     table: str,
     frame: pl.DataFrame,
     *,
+    where: pl.Expr | None = None,
+    columns: list[pl.Expr] | None = None,
     order_by: list[str] | None = None,
     same: dict[str, int | str] | None = None,
     or_ignore: bool = False,
 ) -> int:
-    """Insert the rows of ``frame`` (its columns named as the table's) in their order, or
-    sorted by ``order_by`` (stable), with the values ``same`` for every row; returns how
-    many rows went in. The tuples are built column by column, INSERT_CHUNK rows at a time:
-    at 10M order lines a month's 345k task rows as Python values at once took ~0.7 GB,
-    and a sorted copy of the task frame 0.4 GB more. What is the same in every row is
-    written into the statement, and a column null throughout is left to the table's
-    default (NULL): binding a value to each row is what costs most."""
-    if frame.height == 0:
-        return 0
-    names = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+    """Insert the rows of ``frame`` where ``where`` holds (all by default), as ``columns``
+    (expressions named as the table's columns; the frame's columns by default), in their
+    order or sorted by ``order_by`` (stable), with the values ``same`` for every row;
+    returns how many rows went in.
+
+    The tuples are built column by column, INSERT_CHUNK rows at a time, gathered through
+    an index of the chosen rows: at 10M order lines a month's 345k task rows as Python
+    values at once took ~0.7 GB, and a filtered or sorted copy of the task frame up to
+    0.4 GB more. What is the same in every row is written into the statement, and a column
+    null throughout is left to the table's default (NULL): binding a value to each row is
+    what costs most."""
+    chosen = pl.lit(True) if where is None else where
+    exprs = columns if columns is not None else [pl.col(c) for c in frame.columns]
+    present = frame.select([(e.is_not_null() & chosen).any() for e in exprs]).row(0)
+    wanted = [e for e, has in zip(exprs, present, strict=True) if has]
+    names = [e.meta.output_name() for e in wanted]
     fixed = {name: _literal(value) for name, value in (same or {}).items()}
     verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-    order = (
-        frame.select(pl.arg_sort_by(order_by, maintain_order=True)).to_series()
-        if order_by
-        else None
-    )
+    index = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), *(order_by or []), _keep=chosen
+    ).filter(pl.col("_keep"))
+    if order_by:
+        index = index.sort(order_by, maintain_order=True)
+    order = index.get_column("_row")
+    if order.len() == 0:
+        return 0
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for start in range(0, frame.height, INSERT_CHUNK):
-            part = (
-                frame.slice(start, INSERT_CHUNK)
-                if order is None
-                else frame.select(pl.all().gather(order.slice(start, INSERT_CHUNK)))
-            )
+        for start in range(0, order.len(), INSERT_CHUNK):
+            at = order.slice(start, INSERT_CHUNK)
+            part = frame.select([e.gather(at) for e in wanted])
             yield from zip(*(part.get_column(name).to_list() for name in names), strict=True)
 
     before = db.total_changes
@@ -523,16 +531,16 @@ class HistorySession:
         as_of = self.as_of.isoformat()
         fields = [f for f in TASK_FIELDS if f not in ("issued_run_id", "issued_as_of")]
         fields += [f for f in TASK_FIELDS_ADDED if f in tasks.columns]
-        new = tasks.filter(~pl.col("_carried")).select(
-            *[
-                pl.col(f).cast(pl.Int64)
-                if f == "priority"
-                else pl.col(f).cast(pl.String)
-                if f == "due_date"
-                else pl.col(f)
-                for f in fields
-            ]
-        )
+        is_new = ~pl.col("_carried")
+        n_new = int(tasks.select(is_new.sum()).item())
+        new_columns = [
+            pl.col(f).cast(pl.Int64)
+            if f == "priority"
+            else pl.col(f).cast(pl.String)
+            if f == "due_date"
+            else pl.col(f)
+            for f in fields
+        ]
         with self.store.transaction() as db:
             replaced = db.execute(
                 "SELECT max(run_id) FROM runs WHERE state = 'committed' "
@@ -553,8 +561,8 @@ class HistorySession:
                     replaced,
                     now_text(),
                     tasks.height,
-                    new.height,
-                    tasks.height - new.height,
+                    n_new,
+                    tasks.height - n_new,
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
@@ -580,7 +588,9 @@ class HistorySession:
             added = _insert(
                 db,
                 "tasks",
-                new,
+                tasks,
+                where=is_new,
+                columns=new_columns,
                 order_by=["task_id"],
                 same={"issued_run_id": run_id, "issued_as_of": as_of},
                 or_ignore=True,
@@ -588,9 +598,15 @@ class HistorySession:
             # a new task's first status (the rows inserted above), then what the sheets and
             # the rules changed (a task's changes in this order: issued, read, closed)
             issued = {**same, "status": "open", "changed_on": as_of, "source_file": "issued"}
-            if added == new.height:
+            if added == n_new:
                 _insert(
-                    db, "status_changes", new.select("task_id"), order_by=["task_id"], same=issued
+                    db,
+                    "status_changes",
+                    tasks,
+                    where=is_new,
+                    columns=[pl.col("task_id")],
+                    order_by=["task_id"],
+                    same=issued,
                 )
             else:  # a re-run: the task ids issued before keep their rows
                 db.execute(

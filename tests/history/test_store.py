@@ -416,6 +416,22 @@ def test_insert_goes_in_sorted_chunk_by_chunk(tmp_path, monkeypatch, chunk):
         ("d", 5, None, 7),
     ]
     assert session._insert(db, "t", frame.clear()) == 0
+    # only the rows ``where`` holds, as ``columns``; null throughout among those: default
+    added = session._insert(
+        db,
+        "t",
+        frame.with_columns(note=pl.when(pl.col("k") == "c").then(pl.lit("x"))),
+        where=pl.col("n") % 2 == 0,
+        columns=[pl.col("k"), (pl.col("n") * 10).alias("n"), pl.col("note")],
+        order_by=["k"],
+        same={"run": 8},
+    )
+    assert added == 2
+    assert db.execute("SELECT k, n, note, run FROM t WHERE run = 8 ORDER BY rowid").fetchall() == [
+        ("a", 20, None, 8),
+        ("a", 40, None, 8),
+    ]
+    assert session._insert(db, "t", frame, where=pl.col("n") > 99) == 0
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 1000])
