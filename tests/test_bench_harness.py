@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
+def bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """bench/run.py on 4k generated lines, one repetition; its result and work folder."""
     done = subprocess.run(
         [
             sys.executable,
@@ -20,8 +21,7 @@ def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
             "4k",
             "--reps",
             "1",
-            "--only",
-            "segtool_csv,duckdb",
+            *options,
             "--data",
             str(tmp_path / "data"),
             "--results",
@@ -33,6 +33,11 @@ def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done, tmp_path / "data" / "4k" / "runs"
+
+
+def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
+    done, work = bench(tmp_path, "--only", "segtool_csv,duckdb")
     assert "segtool as month two" in done.stdout
     [path] = (tmp_path / "results").glob("4k_*.json")
     report = json.loads(path.read_text(encoding="utf-8"))
@@ -45,7 +50,6 @@ def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
     marked = report["first_month"]["tasks_marked"]
     assert marked > 0
 
-    work = tmp_path / "data" / "4k" / "runs"
     manifest = json.loads((work / "segtool_csv" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["as_of"] > "2026-09-30"  # the data's last day, a month after month one
     history = manifest["history"]
@@ -62,29 +66,7 @@ def test_segtool_is_timed_as_month_two_with_the_history(tmp_path):
 
 
 def test_no_history_times_a_first_run(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "run.py"),
-            "--size",
-            "4k",
-            "--reps",
-            "1",
-            "--only",
-            "segtool_csv",
-            "--no-history",
-            "--data",
-            str(tmp_path / "data"),
-            "--results",
-            str(tmp_path / "results"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    work = tmp_path / "data" / "4k" / "runs"
+    _, work = bench(tmp_path, "--only", "segtool_csv", "--no-history")
     manifest = json.loads((work / "segtool_csv" / "manifest.json").read_text(encoding="utf-8"))
     assert "history" not in manifest
     assert not (work / "month1").exists()

@@ -465,19 +465,28 @@ class HistoryStore:
             pl.col("step").cast(pl.Int32),
         )
 
-    def statuses_of(self, task_ids: list[str]) -> dict[str, str]:
-        if not task_ids:
-            return {}
-        out: dict[str, str] = {}
-        for start in range(0, len(task_ids), 500):
-            chunk = task_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.db.execute(
-                    f"SELECT task_id, status FROM task_status WHERE task_id IN ({marks})", chunk
-                ).fetchall()
+    def task_status_rows(
+        self, columns: str, task_ids: list[str], issued_before: str | None = None
+    ) -> pl.DataFrame:
+        """``columns`` of task_status for ``task_ids`` (issued before ``issued_before``),
+        500 ids per query (SQLite's limit on bound values)."""
+        before = "" if issued_before is None else "issued_as_of < ? AND "
+        frames = [
+            self.frame(
+                f"SELECT {columns} FROM task_status WHERE {before}"
+                f"task_id IN ({','.join('?' * len(chunk))})",
+                (*([issued_before] if issued_before else []), *chunk),
             )
-        return out
+            for chunk in (task_ids[i : i + 500] for i in range(0, len(task_ids), 500))
+        ]
+        frames = [f for f in frames if f.height]
+        if not frames:
+            return pl.DataFrame(schema={c.strip(): pl.String for c in columns.split(",")})
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def statuses_of(self, task_ids: list[str]) -> dict[str, str]:
+        rows = self.task_status_rows("task_id, status", task_ids)
+        return dict(rows.iter_rows())
 
 
 FETCH_CHUNK = 50_000  # query rows turned into Python values at a time

@@ -192,17 +192,13 @@ def read_done(store: HistoryStore, as_of: dt.date, changes: pl.DataFrame) -> pl.
         if changes.height
         else pl.DataFrame(schema={"task_id": pl.String, "_now": pl.String})
     )
-    changed = latest.get_column("task_id").to_list()
+    changed = store.task_status_rows(
+        columns, latest.get_column("task_id").to_list(), issued_before=as_of.isoformat()
+    )
     tasks = pl.concat(
         [
-            frame.select(
-                pl.col("task_id").cast(pl.String),
-                pl.col("issued_as_of").cast(pl.String),
-                pl.col("tactic").cast(pl.String),
-                pl.col("customer_id").cast(pl.String),
-                pl.col("status").cast(pl.String),
-            )
-            for frame in (done, *_tasks_by_id(store, columns, as_of, changed))
+            frame.select([pl.col(c).cast(pl.String) for c in columns.split(", ")])
+            for frame in (done, changed)
             if frame.height
         ]
         or [pl.DataFrame(schema={c: pl.String for c in columns.split(", ")})]
@@ -214,23 +210,6 @@ def read_done(store: HistoryStore, as_of: dt.date, changes: pl.DataFrame) -> pl.
     )
     done = tasks.filter(pl.col("status") == "done").select(list(DONE_SCHEMA)).unique()
     return _typed(done, DONE_SCHEMA)
-
-
-def _tasks_by_id(
-    store: HistoryStore, columns: str, as_of: dt.date, task_ids: list[str], chunk: int = 500
-) -> list[pl.DataFrame]:
-    """The tasks issued before ``as_of`` among ``task_ids``, a chunk of ids per query."""
-    frames = []
-    for start in range(0, len(task_ids), chunk):
-        ids = task_ids[start : start + chunk]
-        frames.append(
-            store.frame(
-                f"SELECT {columns} FROM task_status WHERE issued_as_of < ? "
-                f"AND task_id IN ({','.join('?' * len(ids))})",
-                (as_of.isoformat(), *ids),
-            )
-        )
-    return frames
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import pytest
 
 from segtool.config import config_for_orders
 from segtool.schema import CONTACTS, ORDERS
+from segtool.steps.ingest import order_key
 from segtool.steps.score import (
     count_after,
     glob_to_regex,
@@ -626,23 +627,17 @@ def test_per_order_frame_sets_a_bit_per_period_category_with_a_positive_line():
     keys = {  # order ids as score keys them
         name: key
         for name, key in orders_frame()
-        .select("order_id", order_key=pl.col("order_id").hash(0x5E67_0D15))
+        .select("order_id", order_key(pl.col("order_id"), pl.col("order_date")))
         .iter_rows()
         if name
     }
-    ranks = {
-        order: by_order[(c, keys[order])]["_ranks"]
-        for c, order in [
-            ("DUR", "d1"),
-            ("DUR", "d2"),
-            ("CONS", "c1"),
-            ("DROP", "x1"),
-            ("SRV", "s1"),
-            ("RET", "r1"),
-            ("RET", "r2"),
-        ]
-    }
-    assert ranks == {
+    orders = [("DUR", "d1"), ("DUR", "d2"), ("CONS", "c1"), ("DROP", "x1"), ("SRV", "s1")]
+    orders += [("RET", "r1"), ("RET", "r2")]
+
+    def bits(column: str) -> dict[str, int]:
+        return {order: by_order[(c, keys[order])][column] for c, order in orders}
+
+    assert bits("_ranks") == {
         "d1": 0b010,
         "d2": 0b100,
         "c1": 0b001,
@@ -660,19 +655,7 @@ def test_per_order_frame_sets_a_bit_per_period_category_with_a_positive_line():
         "Станки токарные",
         "Услуги монтажа",
     ]
-    cats = {
-        order: by_order[(c, keys[order])]["_cats"]
-        for c, order in [
-            ("DUR", "d1"),
-            ("DUR", "d2"),
-            ("CONS", "c1"),
-            ("DROP", "x1"),
-            ("SRV", "s1"),
-            ("RET", "r1"),
-            ("RET", "r2"),
-        ]
-    }
-    assert cats == {"d1": 1, "d2": 8, "c1": 2, "x1": 4, "s1": 16 + 1, "r1": 1, "r2": 0}
+    assert bits("_cats") == {"d1": 1, "d2": 8, "c1": 2, "x1": 4, "s1": 16 + 1, "r1": 1, "r2": 0}
     assert by_order[("RET", keys["r1"])]["net"] == 0.0
     assert by_order[("0017", keys["q1"])]["order_date"] == D(2024, 1, 10)  # its first line
     assert by_order[("0017", keys["q1"])]["raw_net"] == 400.0
